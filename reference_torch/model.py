@@ -105,6 +105,14 @@ class MAMO(nn.Module):
         return self.rec_net(self.mem_layer(torch.cat([e_u, e_i], dim=-1)))
 
 
+def active_columns(item_multi: np.ndarray, field_dims: tuple[int, ...]) -> np.ndarray:
+    """Sorted multi-hot columns set in any row of item_multi (..., W), plus each field's
+    first column, so that every field keeps at least one column."""
+    touched = item_multi.reshape(-1, item_multi.shape[-1]).max(axis=0) > 0
+    touched[np.cumsum((0,) + tuple(field_dims))[:-1]] = True
+    return np.flatnonzero(touched)
+
+
 def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """x (B, n, in), weight (B, out, in), bias (B, out) -> (B, n, out)."""
     return torch.matmul(x, weight.transpose(1, 2)) + bias.unsqueeze(1)
@@ -114,15 +122,19 @@ class LocalLearner(nn.Module):
     """Per-user copies of all of MAMO's parameters, along a leading user axis.
 
     Parameters are registered in the order of ``MAMO.parameters()``, so gradients map
-    back one to one (the multi-hot weights are kept concatenated and split back).
+    back one to one. The multi-hot weights are kept concatenated, and only for the
+    ``active`` columns (the features some of these users' items have): the other
+    columns get no gradient, so Adam leaves them exactly at phi and they need no copy.
     """
 
-    def __init__(self, model: MAMO, theta_u: list[torch.Tensor], mem_weight: torch.Tensor):
+    def __init__(self, model: MAMO, theta_u: list[torch.Tensor], mem_weight: torch.Tensor,
+                 active: np.ndarray = None):
         super().__init__()
         n_users = mem_weight.shape[0]
         self.n_users = n_users
         self.embedding_dim = model.embedding_dim
         self.multihot_dims = model.item_loading.multihot_dims
+        self.active_dims = ()
         self.user_offsets = model.user_loading.offsets
         self.item_offsets = model.item_loading.categorical.offsets
 
@@ -132,8 +144,13 @@ class LocalLearner(nn.Module):
         self.user_table = per_user(model.user_loading.table())
         self.item_table = per_user(model.item_loading.categorical.table())
         if self.multihot_dims:
+            if active is None:
+                active = np.arange(sum(self.multihot_dims))
+            edges = np.cumsum((0,) + self.multihot_dims)
+            self.active = torch.from_numpy(active.astype(np.int64))
+            self.active_dims = tuple(int(n) for n in np.diff(np.searchsorted(active, edges)))
             multi = torch.cat([layer.weight for layer in model.item_loading.multihot], dim=1)
-            self.item_multi = per_user(multi)
+            self.item_multi = per_user(torch.index_select(multi, 1, self.active))
         self.user_w1 = nn.Parameter(theta_u[0].detach())
         self.user_b1 = nn.Parameter(theta_u[1].detach())
         self.user_w2 = nn.Parameter(theta_u[2].detach())
@@ -167,8 +184,10 @@ class LocalLearner(nn.Module):
         e_u = self.act(batched_linear(h_u, self.user_w2, self.user_b2))
         flat_items = (item_x + self.item_offsets).view(n_users, -1)
         parts = [self.lookup(self.item_table, flat_items).view(n_users, n_items, -1)]
+        if self.multihot_dims:
+            item_multi = torch.index_select(item_multi, 2, self.active)
         start = 0
-        for width in self.multihot_dims:
+        for width in self.active_dims:
             weight = self.item_multi[:, :, start:start + width]
             parts.append(self.sigmoid(torch.matmul(item_multi[:, :, start:start + width], weight.transpose(1, 2))))
             start += width
@@ -185,5 +204,7 @@ class LocalLearner(nn.Module):
         summed = [g.sum(dim=0) for g in grads]
         if not self.multihot_dims:
             return summed
-        multi = torch.split(summed[2], list(self.multihot_dims), dim=1)
+        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims))
+        full[:, self.active] = summed[2]
+        multi = torch.split(full, list(self.multihot_dims), dim=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -19,7 +19,7 @@ from .data import Episodes, Features
 from .dataset import EpisodeDataset
 from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
-from .model import MAMO, LocalLearner
+from .model import MAMO, LocalLearner, active_columns
 
 
 def clip_grad_norm_per_user_(parameters, max_norm: float) -> torch.Tensor:
@@ -59,8 +59,11 @@ class MAMOTrainer:
         self.epoch = 0
 
     # ----- one batch of users -------------------------------------------------------
-    def make_learner(self, user_x: torch.Tensor, write_profile: bool) -> tuple[LocalLearner, torch.Tensor]:
-        """Read the memories for the users in user_x and build their personalised parameters."""
+    def make_learner(self, user_x: torch.Tensor, item_multi: torch.Tensor,
+                     write_profile: bool) -> tuple[LocalLearner, torch.Tensor]:
+        """Read the memories for the users in user_x and build their personalised parameters.
+
+        item_multi (B, n, W): the multi-hot features of all their items (support and query)."""
         with torch.no_grad():
             p_u = self.model.embed_user(user_x)
             attention = self.memory.attention(p_u)
@@ -72,7 +75,10 @@ class MAMOTrainer:
             theta_u = [piece.view(-1, *shape) for piece, shape in zip(pieces, shapes)]
             if write_profile:
                 self.memory.write_profile(attention, p_u)
-        return LocalLearner(self.model, theta_u, mem_weight), attention
+        active = None
+        if self.model.item_loading.multihot_dims:
+            active = active_columns(item_multi.cpu().numpy(), self.model.item_loading.multihot_dims)
+        return LocalLearner(self.model, theta_u, mem_weight, active), attention
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
@@ -88,7 +94,7 @@ class MAMOTrainer:
     def adapt(self, batch, write_profile: bool = False, on_step=None) -> UserResult:
         """Local update on the support set, then the query loss and its (first-order) gradient."""
         user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = [t.to(self.device) for t in batch[:7]]
-        learner, attention = self.make_learner(user_x, write_profile)
+        learner, attention = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile)
         optimizer = torch.optim.Adam(learner.parameters(), lr=self.cfg.rho)
         result = UserResult(learner=learner)
         n_support = support_y.shape[1]
