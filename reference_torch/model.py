@@ -86,10 +86,7 @@ class MAMO(nn.Module):
         self.mem_layer = nn.Linear(2 * d, 2 * d)
         self.rec_net = nn.Sequential(nn.Linear(2 * d, d), make_activation(active_func), nn.Linear(d, n_classes))
         self.active_func = active_func
-
-    @property
-    def profile_dim(self) -> int:
-        return self.user_net[0].in_features
+        self.profile_dim = user_in
 
     def embed_user(self, user_x: torch.Tensor) -> torch.Tensor:
         """p_u: concatenated user feature embeddings."""

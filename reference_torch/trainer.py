@@ -42,7 +42,6 @@ class UserResult:
     query_logits: torch.Tensor = None
     grads: list = None
     learner: LocalLearner = None
-    attention: torch.Tensor = None
 
 
 class MAMOTrainer:
@@ -60,10 +59,11 @@ class MAMOTrainer:
 
     # ----- one batch of users -------------------------------------------------------
     def make_learner(self, user_x: torch.Tensor, item_multi: torch.Tensor,
-                     write_profile: bool) -> tuple[LocalLearner, torch.Tensor]:
+                     write_profile: bool) -> LocalLearner:
         """Read the memories for the users in user_x and build their personalised parameters.
 
-        item_multi (B, n, W): the multi-hot features of all their items (support and query)."""
+        item_multi (B, n, W): the multi-hot features of all their items (support and query).
+        The learner keeps the memory attention it was built with (for the memory writes)."""
         with torch.no_grad():
             p_u = self.model.embed_user(user_x)
             attention = self.memory.attention(p_u)
@@ -78,7 +78,9 @@ class MAMOTrainer:
         active = None
         if self.model.item_loading.multihot_dims:
             active = active_columns(item_multi.cpu().numpy(), self.model.item_loading.multihot_dims)
-        return LocalLearner(self.model, theta_u, mem_weight, active), attention
+        learner = LocalLearner(self.model, theta_u, mem_weight, active)
+        learner.attention = attention
+        return learner
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
@@ -94,7 +96,7 @@ class MAMOTrainer:
     def adapt(self, batch, write_profile: bool = False, on_step=None) -> UserResult:
         """Local update on the support set, then the query loss and its (first-order) gradient."""
         user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = [t.to(self.device) for t in batch[:7]]
-        learner, attention = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile)
+        learner = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile)
         optimizer = torch.optim.Adam(learner.parameters(), lr=self.cfg.rho)
         result = UserResult(learner=learner)
         n_support = support_y.shape[1]
@@ -117,7 +119,6 @@ class MAMOTrainer:
         result.grads = [p.grad for p in learner.parameters()]
         result.query_loss = query_loss.item()
         result.query_logits = query_logits.detach()
-        result.attention = attention
         return result
 
     # ----- meta-training ------------------------------------------------------------
@@ -132,8 +133,8 @@ class MAMOTrainer:
             learner = result.learner
             with torch.no_grad():
                 user_grad = torch.cat([p.grad.view(1, -1) for p in learner.user_net_parameters()], dim=1)
-                self.memory.write_fast_grad(result.attention, user_grad)
-                self.memory.write_task(result.attention, learner.mem_w)
+                self.memory.write_fast_grad(learner.attention, user_grad)
+                self.memory.write_task(learner.attention, learner.mem_w)
                 grad_sum = [acc + g for acc, g in zip(grad_sum, learner.global_gradients(result.grads))]
             n_in_batch += 1
             if n_in_batch == self.cfg.meta_batch_size:

@@ -35,7 +35,7 @@ def test_learner_at_phi_reproduces_phi_and_its_gradients(episodes):
     trainer = MAMOTrainer(small_config(tao=0.0), episodes.features)
     trainer.memory.task.data.copy_(trainer.model.mem_layer.weight.detach().expand_as(trainer.memory.task))
     user_x, sx, smulti, sy = batch_of(episodes.train(), [0])[:4]
-    learner, _ = trainer.make_learner(user_x, smulti, write_profile=False)
+    learner = trainer.make_learner(user_x, smulti, write_profile=False)
     logits = learner(user_x, sx, smulti)
     loss = trainer.loss(logits, sy)
     loss.backward()
