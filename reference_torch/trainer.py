@@ -122,8 +122,11 @@ class MAMOTrainer:
         return result
 
     # ----- meta-training ------------------------------------------------------------
-    def train_users(self, loader, progress: bool = False) -> list[float]:
-        """One pass of meta-training over the users the loader yields, one user per batch."""
+    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None) -> list[float]:
+        """One pass of meta-training over the users the loader yields, one user per batch.
+
+        on_user(result) runs after each user's memory writes, on_global(grads) before each
+        global step (the equivalence harness records both)."""
         losses = []
         grad_sum = [torch.zeros_like(p) for p in self.model.parameters()]
         n_in_batch = 0
@@ -136,12 +139,18 @@ class MAMOTrainer:
                 self.memory.write_fast_grad(learner.attention, user_grad)
                 self.memory.write_task(learner.attention, learner.mem_w)
                 grad_sum = [acc + g for acc, g in zip(grad_sum, learner.global_gradients(result.grads))]
+            if on_user is not None:
+                on_user(result)
             n_in_batch += 1
             if n_in_batch == self.cfg.meta_batch_size:
+                if on_global is not None:
+                    on_global(grad_sum)
                 self.global_update(grad_sum)
                 grad_sum = [torch.zeros_like(p) for p in self.model.parameters()]
                 n_in_batch = 0
         if n_in_batch:
+            if on_global is not None:
+                on_global(grad_sum)
             self.global_update(grad_sum)
         return losses
 
@@ -156,10 +165,10 @@ class MAMOTrainer:
         order = np.random.default_rng(self.cfg.random_state + epoch).permutation(n_train)
         return order[: self.cfg.users_per_epoch]
 
-    def train_epoch(self, train: Episodes, progress: bool = False) -> dict:
+    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
         loader = DataLoader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
-        losses = self.train_users(loader, progress)
+        losses = self.train_users(loader, progress, on_user, on_global)
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
 
