@@ -39,15 +39,18 @@ class Memories(nn.Module):
 
     def write_profile(self, attention: torch.Tensor, p_u: torch.Tensor) -> None:
         """M_P <- alpha a_u p_u^T + (1 - alpha) M_P, one user: attention (1, K), p_u (1, D)."""
+        assert attention.shape[0] == 1, "memory writes are per user"
         update = torch.mm(attention.transpose(0, 1), p_u)
         self.profile.data.copy_(self.alpha * update + (1 - self.alpha) * self.profile)
 
     def write_fast_grad(self, attention: torch.Tensor, grad_u: torch.Tensor) -> None:
         """M_U[k] <- beta a_u[k] g_u + (1 - beta) M_U[k], one user: grad_u (1, P)."""
+        assert attention.shape[0] == 1, "memory writes are per user"
         update = torch.mm(attention.transpose(0, 1), grad_u)
         self.fast_grad.data.copy_(self.beta * update + (1 - self.beta) * self.fast_grad)
 
     def write_task(self, attention: torch.Tensor, mem_weight: torch.Tensor) -> None:
         """M_UI[k] <- gamma a_u[k] W_mem + (1 - gamma) M_UI[k], one user: mem_weight (1, 2d, 2d)."""
+        assert attention.shape[0] == 1, "memory writes are per user"
         update = torch.mm(attention.transpose(0, 1), mem_weight.view(1, -1)).view(self.task.shape)
         self.task.data.copy_(self.gamma * update + (1 - self.gamma) * self.task)

@@ -28,14 +28,14 @@ def predicted_rating(logits: torch.Tensor) -> torch.Tensor:
 def ndcg_at_k(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor, k: int = TOP_K) -> torch.Tensor:
     """Per-user nDCG@k over the masked items. pred, true: (N, Q) ratings; mask (N, Q) bool."""
     n_items = pred.shape[1]
-    position = torch.arange(n_items).view(1, -1)
+    position = torch.arange(n_items, device=pred.device).view(1, -1)
     # Unique integer keys: higher predicted rating first, then earlier position.
     key = torch.where(mask, pred * n_items + (n_items - 1 - position), torch.full_like(pred, -1))
     gain = torch.where(mask, torch.pow(2.0, true.float()) - 1.0, torch.zeros_like(true, dtype=torch.float32))
     order = torch.sort(key, dim=1, descending=True)[1]
     ideal = torch.sort(gain, dim=1, descending=True)[0]
     ranked_gain = torch.gather(gain, 1, order)
-    discount = torch.from_numpy(1.0 / np.log2(np.arange(2, k + 2))).float().view(1, -1)
+    discount = torch.from_numpy(1.0 / np.log2(np.arange(2, k + 2))).float().view(1, -1).to(pred.device)
     dcg = torch.sum(ranked_gain[:, :k] * discount, dim=1)
     idcg = torch.sum(ideal[:, :k] * discount, dim=1)
     return dcg / idcg

@@ -170,7 +170,7 @@ class LocalLearner(nn.Module):
 
     def lookup(self, table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Per-user embedding lookup: table (B, V, d), idx (B, m) -> (B, m, d)."""
-        rows = torch.arange(idx.shape[0]).unsqueeze(1)
+        rows = torch.arange(idx.shape[0], device=idx.device).unsqueeze(1)
         return table[rows, idx]
 
     def forward(self, user_x: torch.Tensor, item_x: torch.Tensor, item_multi: torch.Tensor) -> torch.Tensor:
@@ -197,11 +197,16 @@ class LocalLearner(nn.Module):
         return batched_linear(x, self.rec_w2, self.rec_b2)
 
     def global_gradients(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Sum per-user gradients over users and lay them out like ``MAMO.parameters()``."""
+        """Sum per-user gradients over users and lay them out like ``MAMO.parameters()``.
+
+        The learner's mem-layer weight is read from the task memory, not from phi, so the
+        gradient of phi's ``mem_layer.weight`` is zero (that weight is never used)."""
         summed = [g.sum(dim=0) for g in grads]
+        mem = len(summed) - 6
+        summed[mem] = torch.zeros_like(summed[mem])
         if not self.multihot_dims:
             return summed
-        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims))
+        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims), device=summed[2].device)
         full[:, self.active] = summed[2]
         multi = torch.split(full, list(self.multihot_dims), dim=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -147,7 +147,7 @@ def run(argv=None) -> dict:
 def main(argv=None) -> int:
     try:
         run(argv)
-    except (DataError, ValueError) as exc:
+    except (DataError, ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

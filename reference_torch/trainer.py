@@ -34,6 +34,15 @@ def clip_grad_norm_per_user_(parameters, max_norm: float) -> torch.Tensor:
     return total
 
 
+class DivergedError(FloatingPointError):
+    """Training produced a non-finite loss (see the README on rho and lamda)."""
+
+
+def check_finite(losses: list, what: str) -> None:
+    if not np.all(np.isfinite(losses)):
+        raise DivergedError(f"{what} is not finite: training diverged; lower --rho / --lamda")
+
+
 @dataclass
 class UserResult:
     """What one local update produced (for the memories, the global step and tests)."""
@@ -169,6 +178,7 @@ class MAMOTrainer:
         rows = self.epoch_users(len(train.user_index), self.epoch)
         loader = DataLoader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
         losses = self.train_users(loader, progress, on_user, on_global)
+        check_finite(losses, "meta-train query loss")
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
 
@@ -185,6 +195,7 @@ class MAMOTrainer:
             scenarios.append(batch[7].to(self.device))
             losses.append(result.query_loss)
         metrics = scenario_metrics(torch.cat(preds), torch.cat(trues), torch.cat(scenarios))
+        check_finite(losses, "evaluation query loss")
         metrics["query_loss"] = float(np.sum(losses) / len(test.user_index))
         return metrics
 
