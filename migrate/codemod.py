@@ -1,0 +1,1193 @@
+"""The engine: apply api_map rules and structural transforms to one module.
+
+One libcst traversal does everything (table rules, transforms, type queries,
+markers), in this order for each node: transforms' ``visit_`` hooks, children,
+the engine's own rule for the node, transforms' ``leave_`` hooks, and for
+statements the markers/insertions.  Imports are edited afterwards with
+libcst's ``RemoveImportsVisitor`` (torch imports left unused) and
+``AddImportsVisitor`` (MindSpore and helper imports).
+
+Emitted names go through placeholders (``__migrate_3__``) until the end, when
+the file's remaining names are known: then each becomes its canonical alias
+(``nn``, ``ops``, ``mindspore``) or, if that name is still taken (say by an
+unconverted ``torch.nn``), another one (``ms_nn``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import libcst as cst
+from libcst import MaybeSentinel
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper, ScopeProvider
+
+from migrate.names import ImportedNames, NameResolver, dotted
+from migrate.positions import positions_of
+from migrate.project import ProjectIndex, absolute, module_name
+from migrate.spec import HELPER_PREFIX, OWNER_CLASSES, Rule, Spec
+from migrate.transforms import Transform, Unconvertible, registry
+from migrate.typeinfer import T, TypeInfo, owners_of
+
+MARKER = "MIGRATE"
+MARKER_RE = re.compile(r"^#\s*MIGRATE\((\w+)\):\s*(\S+)")
+HELPER_MODULE = "_torch_compat"
+
+#: MindSpore modules emitted through a short alias, in MindSpore's own style.
+_SHORT_MODULES = {
+    "mindspore.nn": ("mindspore", "nn", "nn"),
+    "mindspore.ops": ("mindspore", "ops", "ops"),
+    "mindspore.mint": ("mindspore", "mint", "mint"),
+    "mindspore.dataset": ("mindspore.dataset", None, "ds"),
+}
+
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+_NO_WS = cst.SimpleWhitespace("")
+
+
+# --------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Site:
+    """One torch API use: converted, or needing a person (uncertain/unsupported)."""
+
+    kind: str  # converted | uncertain | unsupported
+    rule: str  # torch name, e.g. torch.nn.Linear or torch.Tensor.view
+    reason: str  # why not converted / the semantic note of a converted rule
+    line: int = 0
+    col: int = 0
+    node: Optional[cst.CSTNode] = field(default=None, repr=False, compare=False)
+
+    def as_dict(self, path: str) -> dict:
+        return {"path": path, "line": self.line, "col": self.col, "kind": self.kind, "rule": self.rule, "reason": self.reason}
+
+
+@dataclass
+class Outcome:
+    """What converting one file produced."""
+
+    code: str
+    changed: bool
+    sites: list
+    helpers: set
+
+
+@dataclass
+class CallSite:
+    """What a transform's ``rewrite`` gets for an api_map entry naming it."""
+
+    rule: Rule
+    original: cst.BaseExpression  # the original Call (or reference) node
+    updated: cst.BaseExpression  # the same node with children already converted
+    receiver: Optional[cst.BaseExpression] = None  # converted receiver of a method/attribute
+    receiver_type: Optional[T] = None
+    is_call: bool = True
+
+    @property
+    def args(self) -> Sequence[cst.Arg]:
+        return self.updated.args if isinstance(self.updated, cst.Call) else ()
+
+    @property
+    def original_args(self) -> Sequence[cst.Arg]:
+        return self.original.args if isinstance(self.original, cst.Call) else ()
+
+
+# --------------------------------------------------------------------------
+# value transforms named by `values:` in api_map.yaml
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _tuple_of(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
+    if len(args) == 1 and not args[0].star:
+        value = args[0].value
+        if isinstance(value, (cst.Tuple, cst.List)):
+            return value
+        if isinstance(value, cst.Integer) or (
+            isinstance(value, cst.UnaryOperation) and isinstance(value.expression, cst.Integer)
+        ):
+            return cst.Tuple([cst.Element(value)])
+        if strict:
+            raise Unconvertible("uncertain", f"cannot tell whether `{_code(value)}` is an int or a sequence")
+        return value
+    elements = [cst.StarredElement(a.value) if a.star == "*" else cst.Element(a.value) for a in args]
+    return cst.Tuple(elements)
+
+
+def _one_minus(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
+    value = args[0].value
+    if isinstance(value, (cst.Float, cst.Integer)):
+        number = 1 - float(ast.literal_eval(value.value))
+        return cst.Float(repr(round(number, 12)))
+    if isinstance(value, cst.Name) and value.value == "None":
+        raise Unconvertible("unsupported", "momentum=None (cumulative average) has no MindSpore equivalent")
+    return cst.BinaryOperation(cst.Integer("1"), cst.Subtract(), value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+
+
+def _as_1tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
+    value = args[0].value
+    if isinstance(value, (cst.Tuple, cst.List)):
+        if len(value.elements) == 1:
+            return value
+        raise Unconvertible(
+            "unsupported",
+            "MindSpore's LayerNorm takes begin_norm_axis for the input rank; a multi-axis normalized_shape needs it by hand",
+        )
+    return cst.Tuple([cst.Element(value)])
+
+
+VALUE_TRANSFORMS: dict[str, Callable[[Sequence[cst.Arg], bool], cst.BaseExpression]] = {
+    "tuple": lambda a, s: _tuple_of(a, True),
+    "tuple_or_int": lambda a, s: _tuple_of(a, False),
+    "one_minus": _one_minus,
+    "as_1tuple": _as_1tuple,
+}
+
+
+# --------------------------------------------------------------------------
+# argument mapping
+
+
+@dataclass
+class _Item:
+    name: str  # target name
+    value: Union[cst.Arg, list]  # Arg, or list of Args for varargs
+    positional: bool
+
+
+def _literal(node: cst.BaseExpression):
+    try:
+        return ast.literal_eval(_code(node).strip())
+    except Exception:
+        return _code(node).strip()
+
+
+def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
+    """Match call arguments to torch parameter names (api_map `args`)."""
+    bound: dict[str, Union[cst.Arg, list]] = {}
+    order: list[str] = []
+    names = rule.args or ()
+    star_index = next((i for i, n in enumerate(names) if n.startswith("*")), None)
+    var = names[star_index][1:] if star_index is not None else None
+    plain = {n.lstrip("*") for n in names}
+    pos = 0
+    for arg in args:
+        if arg.star == "**":
+            raise Unconvertible("unsupported", "**kwargs cannot be checked against the torch signature")
+        if arg.keyword is None:
+            if var is not None and pos >= star_index:
+                if var not in bound:
+                    bound[var] = []
+                    order.append(var)
+                bound[var].append(arg)
+                continue
+            if arg.star == "*":
+                raise Unconvertible("unsupported", "*args cannot be matched to the torch signature")
+            if pos >= len(names):
+                raise Unconvertible("unsupported", f"more positional arguments than torch's signature ({len(names)})")
+            bound[names[pos]] = arg
+            order.append(names[pos])
+            pos += 1
+            continue
+        key = arg.keyword.value
+        if key not in plain:
+            raise Unconvertible("unsupported", f"argument `{key}=` has no mapping")
+        if key in bound:
+            raise Unconvertible("unsupported", f"argument `{key}` given twice")
+        bound[key] = [arg] if key == var else arg
+        order.append(key)
+    return bound, order
+
+
+def _check_conditions(rule: Rule, bound: dict) -> None:
+    for cond in rule.unsupported_args:
+        if cond.name not in bound:
+            continue
+        if cond.without is not None and cond.without in bound:
+            continue
+        if cond.value is not None:
+            given = bound[cond.name]
+            given = given[0] if isinstance(given, list) else given
+            if _literal(given.value) != _literal(cst.parse_expression(cond.value)):
+                continue
+        raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
+    for name, reason in rule.required_args.items():
+        if name not in bound:
+            raise Unconvertible("unsupported", f"no `{name}`: {reason}")
+
+
+def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
+    if arg.keyword is not None:
+        return arg.with_changes(keyword=cst.Name(name))
+    return arg.with_changes(
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(whitespace_before=_NO_WS, whitespace_after=_NO_WS),
+        star="",
+    )
+
+
+def _as_positional(arg: cst.Arg) -> cst.Arg:
+    if arg.keyword is None:
+        return arg
+    return arg.with_changes(keyword=None, equal=MaybeSentinel.DEFAULT)
+
+
+def map_arguments(
+    rule: Rule,
+    args: Sequence[cst.Arg],
+    default_expr: Callable[[str], cst.BaseExpression],
+    receiver: Optional[cst.BaseExpression] = None,
+) -> list[cst.Arg]:
+    """Rewrite a call's arguments per the rule; raise Unconvertible when it cannot."""
+    if rule.args is None:
+        out = [] if receiver is None else [cst.Arg(receiver)]
+        for arg in args:
+            key = arg.keyword.value if arg.keyword is not None else None
+            if key in rule.drop:
+                continue
+            for cond in rule.unsupported_args:
+                if key == cond.name and (cond.value is None or _literal(arg.value) == _literal(cst.parse_expression(cond.value))):
+                    raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
+            out.append(_as_keyword(arg, rule.kwargs[key]) if key in rule.kwargs else arg)
+        present = {a.keyword.value for a in out if a.keyword is not None}
+        for name, expr in rule.defaults.items():
+            if name not in present:
+                out.append(cst.Arg(default_expr(expr), keyword=cst.Name(name), equal=cst.AssignEqual(_NO_WS, _NO_WS)))
+        return _trailing_comma_like(out, args)
+
+    return _trailing_comma_like(_map_bound(rule, args, default_expr, receiver), args)
+
+
+def _simple(node: cst.BaseExpression) -> bool:
+    """No side effects, so evaluating it earlier or later changes nothing."""
+    if isinstance(node, (cst.Name, cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if isinstance(node, cst.Attribute):
+        return _simple(node.value)
+    if isinstance(node, cst.UnaryOperation):
+        return _simple(node.expression)
+    return False
+
+
+def _reorder_positional(items: list, slots: Sequence[str]) -> list:
+    """Positional arguments that fill the target's first slots in another order
+    (F.embedding(ids, table) -> ops.gather(table, ids, 0)) are put in its order."""
+    positional = [i for i in items if i.positional]
+    k = len(positional)
+    if k < 2 or k > len(slots) or any(isinstance(i.value, list) or not _simple(i.value.value) for i in positional):
+        return items
+    wanted = list(slots[:k])
+    if sorted(i.name for i in positional) != sorted(wanted) or [i.name for i in positional] == wanted:
+        return items
+    by_name = {i.name: i for i in positional}
+    return [by_name[n] for n in wanted] + [i for i in items if not i.positional]
+
+
+def _trailing_comma_like(out: list[cst.Arg], original: Sequence[cst.Arg]) -> list[cst.Arg]:
+    """Keep the call's own trailing-comma style after arguments moved or were dropped."""
+    if not out:
+        return out
+    had_trailing = bool(original) and isinstance(original[-1].comma, cst.Comma)
+    last = out[-1]
+    if had_trailing and not isinstance(last.comma, cst.Comma):
+        out[-1] = last.with_changes(comma=original[-1].comma)
+    elif not had_trailing and isinstance(last.comma, cst.Comma):
+        out[-1] = last.with_changes(comma=MaybeSentinel.DEFAULT)
+    return out
+
+
+def _map_bound(rule, args, default_expr, receiver) -> list[cst.Arg]:
+    bound, order = _bind(rule, args)
+    _check_conditions(rule, bound)
+    items: list[_Item] = []
+    for name in order:
+        if name in rule.drop:
+            continue
+        value = bound[name]
+        positional = (value[0] if isinstance(value, list) else value).keyword is None
+        transform = rule.values.get(name)
+        if transform is not None:
+            values = value if isinstance(value, list) else [value]
+            new = VALUE_TRANSFORMS[transform](values, True)
+            template = values[0]
+            value = cst.Arg(new, keyword=template.keyword, equal=template.equal if template.keyword else MaybeSentinel.DEFAULT)
+        items.append(_Item(rule.kwargs.get(name, name), value, positional))
+
+    if rule.target_args is not None:
+        slots = list(rule.target_args)
+        explicit = True
+    else:
+        slots = [("*" if n.startswith("*") else "") + rule.kwargs.get(n.lstrip("*"), n.lstrip("*")) for n in rule.args]
+        explicit = False
+    out: list[cst.Arg] = []
+    slot = 0
+    if receiver is not None:
+        out.append(cst.Arg(receiver))
+        if explicit:
+            slot = 1
+    items = _reorder_positional(items, slots[slot:]) if explicit else items
+    keywords_started = False
+    for item in items:
+        placed = False
+        if item.positional and not keywords_started and slot < len(slots):
+            want = slots[slot]
+            if want.startswith("*") and want[1:] == item.name:
+                values = item.value if isinstance(item.value, list) else [item.value]
+                out.extend(_as_positional(v) for v in values)
+                slot = len(slots)
+                placed = True
+            elif want == item.name:
+                out.append(_as_positional(item.value if not isinstance(item.value, list) else item.value[0]))
+                slot += 1
+                placed = True
+        if placed:
+            continue
+        keywords_started = True
+        if isinstance(item.value, list):
+            if len(item.value) != 1 or item.value[0].star:
+                raise Unconvertible("unsupported", f"api_map gives no target slot for *{item.name}")
+            item.value = item.value[0]
+        out.append(_as_keyword(item.value, item.name))
+    present = {a.keyword.value for a in out if a.keyword is not None}
+    present |= {s for s in slots[:slot]}
+    for name, expr in rule.defaults.items():
+        if name in present:
+            continue
+        if explicit and not keywords_started and slot < len(slots) and slots[slot] == name:
+            out.append(cst.Arg(default_expr(expr)))
+            slot += 1
+        else:
+            keywords_started = True
+            out.append(cst.Arg(default_expr(expr), keyword=cst.Name(name), equal=cst.AssignEqual(_NO_WS, _NO_WS)))
+    return out
+
+
+# --------------------------------------------------------------------------
+# per-file context given to transforms
+
+
+@dataclass
+class _Frame:
+    original: cst.CSTNode
+    markers: list = field(default_factory=list)
+    before: list = field(default_factory=list)
+    after: list = field(default_factory=list)
+    remove: bool = False
+    torch_import: bool = False  # a top-level statement holding a torch import
+
+
+class FileContext:
+    """Everything a rule or transform may ask about / do to the current file."""
+
+    def __init__(self, spec: Spec, path: str, module: cst.Module, names: NameResolver, types: TypeInfo,
+                 imported: dict, helper_level: int):
+        self.spec = spec
+        self.path = path
+        self.module = module
+        self.names = names
+        self.types = types
+        self.sites: list[Site] = []
+        self.helpers: set[str] = set()
+        self.helper_level = helper_level  # 0: absolute import; n: `from .{n-1 dots}_torch_compat import`
+        self._claimed: set[int] = set()
+        self._frames: list[_Frame] = []
+        self._requests: dict[tuple, str] = {}  # (module, obj, preferred, relative) -> placeholder
+        self._existing: dict[str, str] = {}
+        for local, fulls in imported.items():
+            if len(fulls) == 1:
+                full = next(iter(fulls))
+                if full == "mindspore" or full.startswith("mindspore."):
+                    self._existing.setdefault(full, local)
+        self.changed = False
+        self.torch_import_statements: set[int] = set()
+
+    # -- names and types
+    def torch_name(self, node: cst.BaseExpression) -> Optional[str]:
+        return self.names.torch_name(node)
+
+    def qualified_names(self, node: cst.BaseExpression) -> frozenset:
+        return self.names.qualified(node)
+
+    def type_of(self, expr: cst.BaseExpression) -> Optional[T]:
+        return self.types.type_of(expr)
+
+    # -- emitting names
+    def _placeholder(self, module: str, obj: Optional[str], preferred: str, relative: int = 0) -> str:
+        key = (module, obj, preferred, relative)
+        if key not in self._requests:
+            self._requests[key] = f"__migrate_{len(self._requests)}__"
+        return self._requests[key]
+
+    def name_for(self, target: str) -> cst.BaseExpression:
+        """An expression naming ``target`` (``mindspore.nn.Dense`` -> ``nn.Dense``), imports scheduled."""
+        if target.startswith(HELPER_PREFIX):
+            parts = target[len(HELPER_PREFIX):].split(".")
+            return _chain(self.helper(parts[0]), parts[1:])
+        parts = target.split(".")
+        cut = next((i for i in range(1, len(parts)) if parts[i][:1].isupper()), len(parts) - 1)
+        module, obj, rest = ".".join(parts[:cut]), parts[cut], parts[cut + 1:]
+        if module in _SHORT_MODULES:
+            imp_module, imp_obj, preferred = _SHORT_MODULES[module]
+            head = self._local(imp_module, imp_obj, preferred)
+            return _chain(head, [obj, *rest])
+        if module == "mindspore":
+            return _chain(self._local("mindspore", None, "mindspore"), [obj, *rest])
+        return _chain(self._local(module, obj, obj), rest)
+
+    def _local(self, module: str, obj: Optional[str], preferred: str, relative: int = 0) -> cst.Name:
+        full = f"{module}.{obj}" if obj else module
+        if not relative and full in self._existing:
+            return cst.Name(self._existing[full])
+        return cst.Name(self._placeholder(module, obj, preferred, relative))
+
+    def helper(self, name: str) -> cst.Name:
+        """Use ``name`` from the emitted helper module ``_torch_compat``."""
+        self.helpers.add(name)
+        return self._local(HELPER_MODULE, name, name, self.helper_level)
+
+    def parse_expression(self, text: str) -> cst.BaseExpression:
+        """Parse ``text``; dotted ``mindspore.*``/``_torch_compat.*`` names in it are emitted."""
+        return cst.parse_expression(text).visit(_EmitNames(self))
+
+    # -- reporting
+    def converted(self, node: cst.CSTNode, rule: str, note: Optional[str] = None) -> None:
+        self.changed = True
+        self.sites.append(Site("converted", rule, note or "", node=node))
+
+    def uncertain(self, node: cst.CSTNode, rule: str, reason: str) -> None:
+        self._needs_person("uncertain", node, rule, reason)
+
+    def unsupported(self, node: cst.CSTNode, rule: str, reason: str) -> None:
+        self._needs_person("unsupported", node, rule, reason)
+
+    def _needs_person(self, kind: str, node: cst.CSTNode, rule: str, reason: str) -> None:
+        reason = " ".join(reason.split())
+        self.sites.append(Site(kind, rule, reason, node=node))
+        if self._frames:
+            self._frames[-1].markers.append((kind, rule, reason))
+
+    # -- statements
+    def claim(self, node: cst.CSTNode) -> None:
+        """Keep the table rules away from ``node`` (a transform handles it)."""
+        self._claimed.add(id(node))
+
+    def is_claimed(self, node: cst.CSTNode) -> bool:
+        return id(node) in self._claimed
+
+    def insert_before(self, statements: Iterable[cst.BaseStatement]) -> None:
+        self._frames[-1].before.extend(statements)
+
+    def insert_after(self, statements: Iterable[cst.BaseStatement]) -> None:
+        self._frames[-1].after.extend(statements)
+
+    def remove_statement(self) -> None:
+        self._frames[-1].remove = True
+
+    @property
+    def statement(self) -> Optional[cst.CSTNode]:
+        """The original statement being converted."""
+        return self._frames[-1].original if self._frames else None
+
+
+def _chain(head: cst.BaseExpression, attrs: Sequence[str]) -> cst.BaseExpression:
+    for attr in attrs:
+        head = cst.Attribute(value=head, attr=cst.Name(attr))
+    return head
+
+
+class _EmitNames(cst.CSTTransformer):
+    def __init__(self, ctx: FileContext):
+        self.ctx = ctx
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False
+
+    def leave_Attribute(self, original, updated):
+        name = dotted(updated)
+        if name and (name.startswith("mindspore.") or name.startswith(HELPER_PREFIX)):
+            return self.ctx.name_for(name)
+        return updated
+
+    def leave_Name(self, original, updated):
+        if updated.value == "mindspore":
+            return self.ctx._local("mindspore", None, "mindspore")
+        return updated
+
+
+# --------------------------------------------------------------------------
+# the transformer
+
+
+class MigrateTransformer(cst.CSTTransformer):
+    """Applies api_map rules and dispatches transform hooks in one traversal."""
+
+    def __init__(self, ctx: FileContext, transforms: Sequence[Transform]):
+        super().__init__()
+        self.ctx = ctx
+        self.spec = ctx.spec
+        self.types = ctx.types
+        self.transforms = {t.name: t for t in transforms}
+        self._visit_hooks: dict[str, list] = {}
+        self._leave_hooks: dict[str, list] = {}
+        for t in transforms:
+            for attr in dir(type(t)):
+                if attr.startswith("visit_") and attr != "visit_":
+                    self._visit_hooks.setdefault(attr[6:], []).append(getattr(t, attr))
+                elif attr.startswith("leave_"):
+                    self._leave_hooks.setdefault(attr[6:], []).append(getattr(t, attr))
+        self._skip: set[int] = set()  # names that are not references (attribute members, keywords, defs)
+        self._inner: set[int] = set()  # prefixes of attribute chains (`torch.nn` in `torch.nn.Linear`)
+        self._call_funcs: set[int] = set()
+        self._store: set[int] = set()
+        self._to_remove: set[int] = set()
+        self._annotation_depth = 0
+        self._type_refs: set[int] = set()  # isinstance/issubclass class arguments
+
+    # -- dispatch
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        kind = type(node).__name__
+        if isinstance(node, _STATEMENTS):
+            self.ctx._frames.append(_Frame(node))
+        self.types.enter(node)
+        own = getattr(self, "_visit_" + kind, None)
+        if own is not None and own(node) is False:
+            return False
+        for hook in self._visit_hooks.get(kind, ()):
+            hook(node)
+        return True
+
+    def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        kind = type(original).__name__
+        result = updated
+        own = getattr(self, "_leave_" + kind, None)
+        if own is not None:
+            result = own(original, result)
+        for hook in self._leave_hooks.get(kind, ()):
+            if not isinstance(result, type(original)):
+                break
+            result = hook(original, result)
+        self.types.leave(original)
+        if isinstance(original, _STATEMENTS):
+            frame = self.ctx._frames.pop()
+            result = self._finish_statement(original, result, frame)
+        return result
+
+    # -- bookkeeping visits
+    def _visit_Import(self, node: cst.Import) -> bool:
+        if any(a.evaluated_name == "torch" or a.evaluated_name.startswith("torch.") for a in node.names):
+            self._flag_torch_import()
+        return False
+
+    def _visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        module = dotted(node.module) if node.module is not None and not node.relative else None
+        if module and (module == "torch" or module.startswith("torch.")):
+            self._flag_torch_import()
+        return False
+
+    def _flag_torch_import(self) -> None:
+        """Module-level imports (also inside top-level try/if) may be removed later;
+        imports local to a function or class are left alone."""
+        frames = self.ctx._frames
+        if not any(isinstance(f.original, (cst.FunctionDef, cst.ClassDef)) for f in frames):
+            frames[0].torch_import = True
+
+    def _visit_Attribute(self, node: cst.Attribute) -> None:
+        self._inner.add(id(node.value))
+        self._skip.add(id(node.attr))
+
+    def _visit_Call(self, node: cst.Call) -> None:
+        self._call_funcs.add(id(node.func))
+        if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) == 2:
+            classes = node.args[1].value
+            for el in classes.elements if isinstance(classes, cst.Tuple) else [classes]:
+                self._type_refs.add(id(getattr(el, "value", el)))
+
+    def _visit_Annotation(self, node) -> None:
+        self._annotation_depth += 1
+
+    def _leave_Annotation(self, original, updated):
+        self._annotation_depth -= 1
+        return updated
+
+    def _visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._skip.add(id(node.keyword))
+
+    def _visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._skip.add(id(node.name))
+
+    def _visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._skip.add(id(node.name))
+
+    def _visit_Param(self, node: cst.Param) -> None:
+        self._skip.add(id(node.name))
+
+    def _visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._mark_store(node.target)
+
+    def _visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._mark_store(node.target)
+
+    def _visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._mark_store(node.target)
+
+    def _visit_For(self, node: cst.For) -> None:
+        self._mark_store(node.target)
+
+    def _visit_CompFor(self, node: cst.CompFor) -> None:
+        self._mark_store(node.target)
+
+    def _visit_AsName(self, node: cst.AsName) -> None:
+        self._mark_store(node.name)
+
+    def _visit_Del(self, node: cst.Del) -> None:
+        self._mark_store(node.target)
+
+    def _visit_Global(self, node) -> bool:
+        return False
+
+    def _visit_Nonlocal(self, node) -> bool:
+        return False
+
+    def _mark_store(self, target: cst.BaseExpression) -> None:
+        self._store.add(id(target))
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._mark_store(el.value)
+        elif isinstance(target, cst.StarredElement):
+            self._mark_store(target.value)
+
+    # -- references
+    def _leave_Name(self, original: cst.Name, updated: cst.Name):
+        key = id(original)
+        if key in self._skip or key in self._inner or key in self._call_funcs or key in self._store or self.ctx.is_claimed(original):
+            return updated
+        qn = self.ctx.torch_name(original)
+        if qn is None:
+            return updated
+        return self._reference(qn, original, updated)
+
+    def _leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        key = id(original)
+        if key in self._skip or key in self._call_funcs or self.ctx.is_claimed(original):
+            return updated
+        store = key in self._store
+        if self.ctx.names.might_be_imported(original):
+            if key in self._inner:
+                return updated  # a prefix of a longer qualified name
+            qn = self.ctx.torch_name(original)
+            if qn is not None:
+                if store:
+                    self.ctx.unsupported(original, qn, "assigning to torch's module state has no MindSpore equivalent")
+                    return updated
+                return self._reference(qn, original, updated)
+        if store:
+            return updated
+        return self._member_reference(original, updated)
+
+    def _reference(self, qn: str, original, updated):
+        rule = self.spec.get(qn)
+        if rule is None:
+            if qn == "torch":
+                self.ctx.unsupported(original, "torch", "the torch module used as a value")
+            else:
+                self.ctx.unsupported(original, qn, "no mapping in api_map.yaml")
+            return updated
+        if rule.owner is not None:
+            self.ctx.unsupported(original, qn, "an unbound member (the receiver is not known); call it on an instance")
+            return updated
+        site = CallSite(rule, original, updated, is_call=False)
+        if rule.transform:
+            return self._run_transform(site)
+        if rule.target is None:
+            self.ctx.unsupported(original, qn, rule.note or "no MindSpore equivalent")
+            return updated
+        as_type = self._annotation_depth > 0 or id(original) in self._type_refs
+        if not _pure_rename(rule) and not (as_type and rule.member[:1].isupper()):
+            self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")
+            return updated
+        self.ctx.converted(original, qn, rule.note)
+        return self.ctx.name_for(rule.target)
+
+    def _member_reference(self, original: cst.Attribute, updated: cst.Attribute):
+        attr = original.attr.value
+        rtype = self.ctx.type_of(original.value)
+        candidates = owners_of(rtype)
+        if not candidates:
+            # An attribute read on a receiver of unknown type is left alone and not
+            # reported: member names are generic (.data, .grad, .shape) and MindSpore
+            # tensors keep them readable.
+            return updated
+        for owner in candidates:
+            rule = self.spec.get(f"{owner}.{attr}")
+            if rule is None:
+                continue
+            if rule.style != "attribute":
+                return updated  # a method referenced without calling it
+            site = CallSite(rule, original, updated, receiver=updated.value, receiver_type=rtype, is_call=False)
+            if rule.transform:
+                return self._run_transform(site)
+            if rule.target is None:
+                self.ctx.unsupported(original, rule.key, rule.note or "no MindSpore equivalent")
+                return updated
+            self.ctx.converted(original, rule.key, rule.note)
+            return updated.with_changes(attr=cst.Name(rule.target.rpartition(".")[2]))
+        if rtype is not None and rtype.kind == "tensor":
+            self.ctx.unsupported(original, f"torch.Tensor.{attr}", "no mapping in api_map.yaml")
+        return updated
+
+    def _generic_rule(self, member: str) -> Optional[Rule]:
+        """The first generic owner's rule for ``member`` that would change code."""
+        rules = [r for r in (self.spec.get(f"{o}.{member}") for o in OWNER_CLASSES) if r is not None]
+        return next((r for r in rules if not r.is_identity), rules[0] if rules else None)
+
+    def _owner_words(self, member: str) -> str:
+        words = [_owner_word(self.spec.get(f"{o}.{member}")) for o in OWNER_CLASSES if self.spec.get(f"{o}.{member}")]
+        return " or ".join(words)
+
+    # -- calls
+    def _leave_Call(self, original: cst.Call, updated: cst.Call):
+        if self.ctx.is_claimed(original) or self.ctx.is_claimed(original.func):
+            return updated
+        func = original.func
+        qn = self.ctx.torch_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if qn is not None:
+            rule = self.spec.get(qn)
+            if rule is None:
+                self.ctx.unsupported(original, qn, "no mapping in api_map.yaml")
+                return updated
+            if rule.owner is not None:
+                self.ctx.unsupported(original, qn, "an unbound member called with an explicit receiver; call it on the instance")
+                return updated
+            return self._apply(CallSite(rule, original, updated))
+        if not isinstance(func, cst.Attribute):
+            return updated
+        method = func.attr.value
+        owners = self.spec.member_owners.get(method)
+        rtype = self.ctx.type_of(func.value)
+        candidates = owners_of(rtype)
+        if not candidates:
+            if rtype is None and owners:
+                rule = self._generic_rule(method)
+                if rule is not None and not rule.is_identity:
+                    self.ctx.uncertain(
+                        original, rule.key,
+                        f"receiver type unknown: is `{_code(func.value).strip()}` a torch {self._owner_words(method)}?",
+                    )
+            return updated
+        assert isinstance(updated.func, cst.Attribute)
+        for owner in candidates:
+            rule = self.spec.get(f"{owner}.{method}")
+            if rule is not None:
+                return self._apply(CallSite(rule, original, updated, receiver=updated.func.value, receiver_type=rtype))
+        if rtype.kind == "tensor":
+            self.ctx.unsupported(original, f"torch.Tensor.{method}", "no mapping in api_map.yaml")
+        return updated
+
+    def _apply(self, site: CallSite):
+        rule = site.rule
+        if rule.transform:
+            return self._run_transform(site)
+        if rule.target is None:
+            self.ctx.unsupported(site.original, rule.key, rule.note or "no MindSpore equivalent")
+            return site.updated
+        try:
+            new = self._rewrite_call(site)
+        except Unconvertible as exc:
+            self._report(exc, site)
+            return site.updated
+        self.ctx.converted(site.original, rule.key, rule.note)
+        return new
+
+    def _rewrite_call(self, site: CallSite) -> cst.BaseExpression:
+        rule, updated = site.rule, site.updated
+        method_target = site.receiver is not None and rule.target_is_method
+        if rule.style == "attribute":
+            if updated.args:
+                raise Unconvertible("unsupported", f"{rule.key} with arguments has no mapping")
+            return cst.Attribute(value=site.receiver, attr=cst.Name(rule.target.rpartition(".")[2]))
+        receiver_arg = site.receiver if (site.receiver is not None and not method_target) else None
+        args = map_arguments(rule, updated.args, self.ctx.parse_expression, receiver_arg)
+        if method_target:
+            func = updated.func.with_changes(attr=cst.Name(rule.target.rpartition(".")[2]))
+        else:
+            func = self.ctx.name_for(rule.target)
+        return updated.with_changes(func=func, args=args)
+
+    def _run_transform(self, site: CallSite):
+        transform = self.transforms.get(site.rule.transform)
+        if transform is None:
+            self.ctx.unsupported(site.original, site.rule.key, f"transform {site.rule.transform!r} is not available")
+            return site.updated
+        try:
+            new = transform.rewrite(site)
+        except Unconvertible as exc:
+            self._report(exc, site)
+            return site.updated
+        if new is None:
+            return site.updated
+        self.ctx.converted(site.original, site.rule.key, site.rule.note)
+        return new
+
+    def _report(self, exc: Unconvertible, site: CallSite) -> None:
+        if exc.kind == "uncertain":
+            self.ctx.uncertain(site.original, site.rule.key, exc.reason)
+        else:
+            self.ctx.unsupported(site.original, site.rule.key, exc.reason)
+
+    # -- statements
+    def _leave_SimpleStatementLine(self, original, updated):
+        return self._drop_noops(original, updated)
+
+    def _leave_SimpleStatementSuite(self, original, updated):
+        result = self._drop_noops(original, updated)
+        if isinstance(result, cst.SimpleStatementSuite) and not result.body:
+            return result.with_changes(body=[cst.Pass()])
+        return result
+
+    def _drop_noops(self, original, updated):
+        if len(original.body) != len(updated.body):
+            return updated
+        keep = [new for old, new in zip(original.body, updated.body) if not _became_noop(old, new)]
+        if len(keep) == len(updated.body):
+            return updated
+        if not keep:
+            if isinstance(updated, cst.SimpleStatementLine):
+                self.ctx._frames[-1].remove = True
+                return updated
+            return updated.with_changes(body=[])
+        keep[-1] = keep[-1].with_changes(semicolon=MaybeSentinel.DEFAULT)
+        return updated.with_changes(body=keep)
+
+    def _finish_statement(self, original, result, frame: _Frame):
+        result = self._finish_statement_inner(original, result, frame)
+        if frame.torch_import and not self.ctx._frames:
+            nodes = result.nodes if isinstance(result, cst.FlattenSentinel) else [result]
+            self.ctx.torch_import_statements.update(id(n) for n in nodes)
+        return result
+
+    def _finish_statement_inner(self, original, result, frame: _Frame):
+        if frame.markers:
+            if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                result = _add_markers(result, frame.markers)
+            elif isinstance(result, cst.FlattenSentinel) and result.nodes:
+                nodes = list(result.nodes)
+                nodes[0] = _add_markers(nodes[0], frame.markers)
+                result = cst.FlattenSentinel(nodes)
+        if frame.remove and not frame.before and not frame.after:
+            if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                self._to_remove.add(id(result))
+                self.ctx.changed = True
+            return result
+        if frame.before or frame.after:
+            self.ctx.changed = True
+            middle = [] if frame.remove else [result]
+            items = [*frame.before, *middle, *frame.after]
+            if frame.remove and items and isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                items[0] = items[0].with_changes(leading_lines=[*result.leading_lines, *items[0].leading_lines])
+            return cst.FlattenSentinel(items)
+        return result
+
+    def _leave_IndentedBlock(self, original, updated):
+        body, footer = self._remove_marked(updated.body)
+        if not body:
+            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=footer)]
+            footer = []
+        return updated.with_changes(body=body, footer=[*footer, *updated.footer])
+
+    def _leave_Module(self, original, updated):
+        body, footer = self._remove_marked(updated.body)
+        return updated.with_changes(body=body, footer=[*footer, *updated.footer])
+
+    def _remove_marked(self, statements):
+        if not self._to_remove:
+            return list(statements), []
+        out, carry = [], []
+        for stmt in statements:
+            if id(stmt) in self._to_remove:
+                carry.extend(line for line in stmt.leading_lines if line.comment is not None)
+                continue
+            if carry:
+                stmt = stmt.with_changes(leading_lines=[*carry, *stmt.leading_lines])
+                carry = []
+            out.append(stmt)
+        return out, carry
+
+
+def _owner_word(rule: Rule) -> str:
+    return {"torch.Tensor": "tensor", "torch.nn.Module": "module", "torch.optim.Optimizer": "optimizer"}.get(rule.owner or "", "object")
+
+
+def _pure_rename(rule: Rule) -> bool:
+    return (
+        rule.style == "call"
+        and not rule.kwargs and not rule.drop and not rule.defaults and not rule.values
+        and not rule.required_args and not rule.unsupported_args and rule.target_args is None
+    )
+
+
+def _became_noop(old: cst.BaseSmallStatement, new: cst.BaseSmallStatement) -> bool:
+    """``model.cuda()`` that became ``model``, or ``x = x.to(dev)`` that became ``x = x``."""
+    if isinstance(new, cst.Expr) and isinstance(old, cst.Expr):
+        return isinstance(new.value, (cst.Name, cst.Attribute)) and isinstance(old.value, cst.Call)
+    if isinstance(new, cst.Assign) and isinstance(old, cst.Assign) and len(new.targets) == 1:
+        return (
+            isinstance(old.value, cst.Call)
+            and isinstance(new.value, (cst.Name, cst.Attribute))
+            and _code(new.targets[0].target).strip() == _code(new.value).strip()
+        )
+    return False
+
+
+def _add_markers(stmt, markers) -> cst.CSTNode:
+    existing = {
+        m.group(2)
+        for line in stmt.leading_lines
+        if line.comment is not None and (m := MARKER_RE.match(line.comment.value))
+    }
+    lines = list(stmt.leading_lines)
+    seen = set()
+    for kind, rule, reason in markers:
+        if rule in existing or (kind, rule, reason) in seen:
+            continue
+        seen.add((kind, rule, reason))
+        lines.append(cst.EmptyLine(indent=True, comment=cst.Comment(f"# {MARKER}({kind}): {rule} — {reason}")))
+    return stmt.with_changes(leading_lines=lines)
+
+
+# --------------------------------------------------------------------------
+# imports and aliases after the traversal
+
+
+class _NamesInUse(cst.CSTVisitor):
+    """Names a new import could clash with: every Name except attribute members,
+    keyword labels and names bound by import statements (listed separately)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.imported: dict[str, list] = {}
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.used.add(node.value)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            local = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+            self.imported.setdefault(local, []).append(node)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                self.imported.setdefault(alias.evaluated_alias or alias.evaluated_name, []).append(node)
+        return False
+
+
+def _torch_import_names(imports) -> list[tuple[str, Optional[str], Optional[str], str]]:
+    """(module, obj, asname, local) for each torch import alias of the original file."""
+    out = []
+    for node in imports:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = alias.evaluated_name
+                if full == "torch" or full.startswith("torch."):
+                    local = alias.evaluated_alias or full.split(".")[0]
+                    out.append((full, None, alias.evaluated_alias, local))
+        elif isinstance(node, cst.ImportFrom) and not node.relative and node.module is not None:
+            module = dotted(node.module) or ""
+            if (module == "torch" or module.startswith("torch.")) and not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    out.append((module, alias.evaluated_name, alias.evaluated_alias, alias.evaluated_alias or alias.evaluated_name))
+    return out
+
+
+def _finish_imports(ctx: FileContext, tree: cst.Module, torch_imports) -> tuple[cst.Module, dict]:
+    """Remove torch imports nothing uses any more, add the emitted ones.
+
+    Both libcst visitors run on small modules made of the statements that
+    matter (the top-level statements holding torch imports; the leading import
+    block), not on the whole file: a name is only scheduled for removal when it
+    appears nowhere in the converted file, so no other statement can need it,
+    and AddImportsVisitor only ever looks at the leading import block."""
+    names = _NamesInUse()
+    tree.visit(names)
+    context = CodemodContext()
+    removable = [t for t in torch_imports if t[3] not in names.used]
+    body = list(tree.body)
+    if removable:
+        for module, obj, asname, _local in removable:
+            RemoveImportsVisitor.remove_unused_import(context, module, obj, asname)
+        flagged = [stmt for stmt in body if id(stmt) in ctx.torch_import_statements]
+        mini = tree.with_changes(body=flagged)
+        wrapper = MetadataWrapper(mini, unsafe_skip_copy=True)
+        result = wrapper.visit(RemoveImportsVisitor(dataclasses.replace(context, wrapper=wrapper)))
+        edited = dict(_match_statements(flagged, result.body))
+        new_body, carry = [], []
+        for stmt in body:
+            if id(stmt) in ctx.torch_import_statements:
+                new = edited.get(id(stmt))
+                if new is None:
+                    carry.extend(line for line in stmt.leading_lines if line.comment is not None)
+                    continue
+                stmt = new
+            if carry:
+                stmt = stmt.with_changes(leading_lines=[*carry, *stmt.leading_lines])
+                carry = []
+            new_body.append(stmt)
+        body = new_body
+        tree = tree.with_changes(body=body, footer=[*carry, *tree.footer]) if carry else tree.with_changes(body=body)
+    remaining = _NamesInUse()
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine) and any(isinstance(b, (cst.Import, cst.ImportFrom)) for b in stmt.body):
+            stmt.visit(remaining)
+    gone = {t[3] for t in removable} - set(remaining.imported)
+    taken = names.used | (set(names.imported) - gone)
+    aliases: dict[str, str] = {}
+    chosen: set[str] = set()
+    for (module, obj, preferred, relative), placeholder in ctx._requests.items():
+        if placeholder not in names.used:
+            continue
+        fallback = "ms" if preferred == "mindspore" else f"ms_{preferred}"
+        candidates = [preferred, fallback] + [f"{fallback}{i}" for i in range(2, 100)]
+        alias = next(c for c in candidates if c not in taken and c not in chosen)
+        chosen.add(alias)
+        aliases[placeholder] = alias
+        AddImportsVisitor.add_needed_import(context, module, obj, asname=placeholder, relative=relative)
+    if aliases:
+        # AddImportsVisitor reads the leading import block and the leading lines of
+        # the statement after it; a stub stands in for that statement (it may be a
+        # thousand-line class the visitor would otherwise walk).
+        k = _import_block_end(body)
+        stub = [cst.SimpleStatementLine([cst.Pass()], leading_lines=body[k].leading_lines)] if k < len(body) else []
+        head = tree.with_changes(body=[*body[:k], *stub]).visit(AddImportsVisitor(context))
+        new_head = list(head.body)
+        if stub:
+            new_head[-1] = body[k].with_changes(leading_lines=new_head[-1].leading_lines)
+        tree = tree.with_changes(body=[*new_head, *body[k + 1:]])
+    return tree, aliases
+
+
+def _match_statements(before, after):
+    """Pair each statement given to RemoveImportsVisitor with what became of it
+    (it keeps the order and drops statements whose imports all went)."""
+    j = 0
+    for stmt in before:
+        if j < len(after) and _same_kind(stmt, after[j]):
+            yield id(stmt), after[j]
+            j += 1
+
+
+def _same_kind(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, cst.SimpleStatementLine):
+        return [type(x) for x in a.body if not isinstance(x, (cst.Import, cst.ImportFrom))] == [
+            type(x) for x in b.body if not isinstance(x, (cst.Import, cst.ImportFrom))
+        ] and bool(b.body)
+    return True
+
+
+def _import_block_end(body) -> int:
+    """Index of the first statement after the leading docstring and import block."""
+    i = 0
+    if body and isinstance(body[0], cst.SimpleStatementLine) and len(body[0].body) == 1:
+        first = body[0].body[0]
+        if isinstance(first, cst.Expr) and isinstance(first.value, (cst.SimpleString, cst.ConcatenatedString)):
+            i = 1
+    while i < len(body):
+        stmt = body[i]
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom)):
+            i += 1
+            continue
+        break
+    return i
+
+
+_ALIAS_IN_IMPORT = re.compile(r"([\w.]+) as (__migrate_\d+__)\b")
+_PLACEHOLDER = re.compile(r"__migrate_\d+__")
+
+
+def _apply_aliases(code: str, aliases: dict) -> str:
+    if not aliases:
+        return code
+
+    def in_import(m: re.Match) -> str:
+        name, alias = m.group(1), aliases.get(m.group(2), m.group(2))
+        return name if name == alias else f"{name} as {alias}"
+
+    code = _ALIAS_IN_IMPORT.sub(in_import, code)
+    return _PLACEHOLDER.sub(lambda m: aliases.get(m.group(0), m.group(0)), code)
+
+
+# --------------------------------------------------------------------------
+# entry point
+
+
+def _imports_project_module(bound: dict, project: Optional[ProjectIndex], mod_name: str, is_package: bool) -> bool:
+    """Without torch imports, a file still needs converting if it uses a project nn.Module."""
+    if project is None or not project.module_classes:
+        return False
+    return any(
+        project.is_module_class(absolute(full, mod_name, is_package)) for fulls in bound.values() for full in fulls
+    )
+
+
+def convert_source(
+    code: str,
+    spec: Spec,
+    path: str = "<string>",
+    helper_level: int = 0,
+    project: Optional[ProjectIndex] = None,
+) -> Outcome:
+    """Convert one file's source.  Raises ``cst.ParserSyntaxError`` if it does not parse.
+
+    ``helper_level`` says how the helper module is imported: 0 absolutely,
+    n > 0 relatively with n dots (the file sits n-1 packages below DST's root
+    package).  ``project`` tells which classes of the other files are modules;
+    ``path`` (relative to SRC) places this file among them."""
+    module = cst.parse_module(code)  # raises ParserSyntaxError
+    imported = ImportedNames().collect(module)
+    torch_imports = _torch_import_names(imported.imports)
+    mod_name, is_package = module_name(path) if path.endswith(".py") else ("", False)
+    if not torch_imports and not _imports_project_module(imported.bound, project, mod_name, is_package):
+        return Outcome(code, False, [], set())
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    scopes = wrapper.resolve(ScopeProvider)
+    names = NameResolver(scopes, imported.bound)
+    types = TypeInfo(module, names, spec, project, mod_name, is_package)
+    ctx = FileContext(spec, path, module, names, types, imported.bound, helper_level)
+    transforms = [cls(ctx) for cls in registry().values()]
+    new = module.visit(MigrateTransformer(ctx, transforms))
+    if ctx.sites:
+        where = positions_of(module, [s.node for s in ctx.sites])
+        for site in ctx.sites:
+            site.line, site.col = where.get(id(site.node), (0, 0))
+            site.node = None
+        ctx.sites.sort(key=lambda s: (s.line, s.col))
+    if not ctx.changed:
+        out = new.code  # markers only
+        return Outcome(out, out != code, ctx.sites, set())
+    new, aliases = _finish_imports(ctx, new, torch_imports)
+    out = _apply_aliases(new.code, aliases)
+    if out.startswith(("\n", "\r")) and not code.startswith(("\n", "\r")):
+        out = out.lstrip("\r\n")  # blank lines that followed a removed import
+    helpers = {obj for (mod, obj, _p, _r), ph in ctx._requests.items() if mod == HELPER_MODULE and ph in aliases}
+    return Outcome(out, out != code, ctx.sites, helpers)

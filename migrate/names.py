@@ -1,0 +1,149 @@
+"""Resolve references to fully-qualified names through the file's imports.
+
+``import torch.nn as nn; nn.Linear`` and ``from torch.nn import Linear as L; L``
+both resolve to ``torch.nn.Linear``; a local ``def cat`` or ``from mytorch
+import nn`` do not.  This is what libcst's ``QualifiedNameProvider`` computes
+(``scope.get_qualified_names_for(node)``), asked lazily for the few nodes the
+codemod looks at instead of eagerly for every node of the file: the eager
+provider costs a full extra tree walk.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional, Union
+
+import libcst as cst
+from libcst.metadata import QualifiedNameSource
+from libcst.metadata.scope_provider import Scope
+
+Ref = Union[cst.Name, cst.Attribute]
+
+
+def base_name(node: cst.BaseExpression) -> Optional[cst.Name]:
+    """The leftmost Name of an attribute chain (``torch`` in ``torch.nn.Linear``)."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node if isinstance(node, cst.Name) else None
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for an attribute chain of names, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+class ImportedNames:
+    """Collects every name bound by an import statement anywhere in the file.
+
+    Imports are statements, so only statement bodies are walked, never
+    expressions (a full visitor pass would cost as much as parsing)."""
+
+    def __init__(self) -> None:
+        self.bound: dict[str, set[str]] = {}  # local name -> imported dotted modules/objects
+        self.imports: list[Union[cst.Import, cst.ImportFrom]] = []
+
+    def collect(self, module: cst.Module) -> "ImportedNames":
+        self._statements(module.body)
+        return self
+
+    def _statements(self, statements) -> None:
+        for stmt in statements:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        self.visit_Import(small)
+                    elif isinstance(small, cst.ImportFrom):
+                        self.visit_ImportFrom(small)
+            else:
+                self._compound(stmt)
+
+    def _compound(self, node) -> None:
+        for name in ("body", "orelse", "finalbody"):
+            part = getattr(node, name, None)
+            if part is None:
+                continue
+            if isinstance(part, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+                self._block(part)
+            elif isinstance(part, (cst.Else, cst.Finally)):
+                self._block(part.body)
+            elif isinstance(part, cst.If):  # elif
+                self._compound(part)
+        for handler in getattr(node, "handlers", ()):
+            self._block(handler.body)
+        for case in getattr(node, "cases", ()):
+            self._block(case.body)
+
+    def _block(self, block) -> None:
+        if isinstance(block, cst.SimpleStatementSuite):
+            self._statements([cst.SimpleStatementLine(body=block.body)])
+        else:
+            self._statements(block.body)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.imports.append(node)
+        for alias in node.names:
+            full = dotted(alias.name) or ""
+            local = alias.evaluated_alias or full.split(".")[0]
+            self.bound.setdefault(local, set()).add(full if alias.asname else full.split(".")[0])
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        self.imports.append(node)
+        if isinstance(node.names, cst.ImportStar):
+            return False
+        dots = "." * len(node.relative)
+        module = dotted(node.module) if node.module is not None else ""
+        prefix = f"{dots}{module}." if module else dots
+        for alias in node.names:
+            local = alias.evaluated_alias or alias.evaluated_name
+            self.bound.setdefault(local, set()).add(f"{prefix}{alias.evaluated_name}")
+        return False
+
+
+class NameResolver:
+    """Qualified names of Name/Attribute references, cached per node."""
+
+    def __init__(self, scopes: Mapping[cst.CSTNode, Optional[Scope]], imported: Mapping[str, set[str]]):
+        self._scopes = scopes
+        self._imported = imported
+        self._cache: dict[int, frozenset[str]] = {}
+
+    def might_be_imported(self, node: cst.BaseExpression) -> bool:
+        base = base_name(node)
+        return base is not None and base.value in self._imported
+
+    def qualified(self, node: cst.BaseExpression) -> frozenset[str]:
+        """Import-derived qualified names of a reference (empty when local or unknown)."""
+        if not isinstance(node, (cst.Name, cst.Attribute)) or not self.might_be_imported(node):
+            return frozenset()
+        key = id(node)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        scope = self._scopes.get(node)
+        names: frozenset[str] = frozenset()
+        if scope is not None:
+            try:
+                names = frozenset(
+                    q.name for q in scope.get_qualified_names_for(node) if q.source is QualifiedNameSource.IMPORT
+                )
+            except Exception:  # libcst raises on a few exotic shapes; treat as unknown
+                names = frozenset()
+        self._cache[key] = names
+        return names
+
+    def torch_name(self, node: cst.BaseExpression) -> Optional[str]:
+        """The torch qualified name of a reference, if it resolves to exactly one."""
+        names = [n for n in self.qualified(node) if n == "torch" or n.startswith("torch.")]
+        if len(names) == 1:
+            return names[0]
+        return min(names) if names else None
+
+    def startswith(self, node: cst.BaseExpression, prefix: str) -> bool:
+        return any(n == prefix or n.startswith(prefix + ".") for n in self.qualified(node))

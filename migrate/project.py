@@ -1,0 +1,139 @@
+"""What one file needs to know about the others: which classes are nn.Modules.
+
+``model = Net()`` in train.py, with ``Net`` imported from model.py, is a
+module only if model.py says so.  Python's ``ast`` (fast, no formatting
+needed) reads every file of SRC once; names are resolved through each file's
+imports (relative ones against its package), never by spelling.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+
+@dataclass(frozen=True)
+class ProjectIndex:
+    """Fully-qualified names (``pkg.model.Net``) of the project's nn.Module subclasses."""
+
+    module_classes: frozenset = field(default_factory=frozenset)
+    classes: frozenset = field(default_factory=frozenset)  # every top-level class
+
+    def is_module_class(self, qualified: Optional[str]) -> bool:
+        return qualified is not None and qualified in self.module_classes
+
+    def is_class(self, qualified: Optional[str]) -> bool:
+        return qualified is not None and qualified in self.classes
+
+
+def module_name(rel: str) -> tuple[str, bool]:
+    """``pkg/train.py`` -> (``pkg.train``, False); ``pkg/__init__.py`` -> (``pkg``, True)."""
+    parts = rel[:-3].split("/") if rel.endswith(".py") else rel.split("/")
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def absolute(name: str, module: str, is_package: bool) -> Optional[str]:
+    """Resolve a relative qualified name (``.model.Net``) against the importing module."""
+    dots = len(name) - len(name.lstrip("."))
+    if not dots:
+        return name
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    if module == "":
+        package = []
+    if dots - 1 > len(package):
+        return None
+    base = package[: len(package) - (dots - 1)]
+    rest = name[dots:]
+    return ".".join([*base, rest] if rest else base) or None
+
+
+def _dotted(node: ast.expr) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _is_torch_nn_class(name: str) -> bool:
+    return name.startswith("torch.nn.") and name.rpartition(".")[2][:1].isupper()
+
+
+def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -> ProjectIndex:
+    """Index the .py files (paths relative to ``src``).  ``prefix`` is the name SRC
+    itself is imported under when it is a package (``reference_torch``)."""
+    imports: dict[str, dict[str, str]] = {}  # module -> local name -> qualified
+    bases: dict[str, list[str]] = {}  # qualified class -> qualified bases
+    for rel in files:
+        mod, is_pkg = module_name(rel)
+        try:
+            tree = ast.parse((src / rel).read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
+            continue
+        names: dict[str, str] = {}
+        classes: dict[str, list] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    names[local] = alias.name if alias.asname else alias.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                base = "." * node.level + (node.module or "")
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    full = absolute(f"{base}.{alias.name}" if node.module else f"{base}{alias.name}", mod, is_pkg)
+                    if full:
+                        names[alias.asname or alias.name] = full
+            elif isinstance(node, ast.ClassDef):
+                classes[node.name] = [_dotted(b) for b in node.bases]
+        for cname in classes:
+            names.setdefault(cname, f"{mod}.{cname}" if mod else cname)
+        imports[mod] = names
+        for cname, raw in classes.items():
+            resolved = []
+            for b in raw:
+                if not b:
+                    continue
+                head, _, rest = b.partition(".")
+                target = names.get(head)
+                resolved.append(f"{target}.{rest}" if target and rest else (target or b))
+            bases[f"{mod}.{cname}" if mod else cname] = resolved
+    known: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for cls, base_names in bases.items():
+            if cls in known:
+                continue
+            for b in base_names:
+                b_local = b[len(prefix) + 1:] if prefix and b.startswith(prefix + ".") else b
+                if _is_torch_nn_class(b) or b_local in known:
+                    known.add(cls)
+                    changed = True
+                    break
+        for mod, names in imports.items():  # re-exports: `from .model import Net` in __init__.py
+            for local, target in names.items():
+                t_local = target[len(prefix) + 1:] if prefix and target.startswith(prefix + ".") else target
+                reexport = f"{mod}.{local}" if mod else local
+                if t_local in known and reexport not in known:
+                    known.add(reexport)
+                    changed = True
+    everything = set(bases) | {
+        f"{mod}.{local}" if mod else local
+        for mod, names in imports.items()
+        for local, target in names.items()
+        if (target[len(prefix) + 1:] if prefix and target.startswith(prefix + ".") else target) in bases
+    }
+
+    def with_prefix(names: set) -> frozenset:
+        return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
+
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known))

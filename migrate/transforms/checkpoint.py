@@ -1,0 +1,132 @@
+"""``torch.save(state_dict, f)`` -> ``mindspore.save_checkpoint``;
+``load_state_dict(torch.load(f))`` -> ``load_param_into_net(net, load_checkpoint(f))``.
+
+A torch file may hold any pickled object, a MindSpore checkpoint only
+parameters: the rewrite is made where the object is known to be a state dict
+(``model.state_dict()``/``parameters_dict()``, or a module) or where the loaded
+value goes straight into ``load_state_dict``; anything else is uncertain.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.transforms import Example, Transform, Unconvertible, register
+from migrate.typeinfer import STATE_DICT
+
+_LOAD_DROP = {"map_location", "weights_only", "mmap", "pickle_module"}
+
+
+@register
+class Checkpoint(Transform):
+    name = "checkpoint"
+    examples = (
+        Example(
+            name="save and load a state dict",
+            before="""\
+import torch
+import torch.nn as nn
+
+net = nn.Linear(2, 2)
+torch.save(net.state_dict(), "net.pt")
+net.load_state_dict(torch.load("net.pt", map_location="cpu"))
+""",
+            after="""\
+import mindspore
+from mindspore import nn
+
+net = nn.Dense(2, 2)
+mindspore.save_checkpoint(net.parameters_dict(), "net.pt")
+mindspore.load_param_into_net(net, mindspore.load_checkpoint("net.pt"))
+""",
+        ),
+        Example(
+            name="unknown objects are uncertain",
+            before="""\
+import torch
+
+torch.save({"epoch": 3}, "meta.pt")
+meta = torch.load("meta.pt")
+""",
+            after="""\
+import torch
+
+# MIGRATE(uncertain): torch.save — only state dicts map to mindspore.save_checkpoint; cannot tell what `{"epoch": 3}` is
+torch.save({"epoch": 3}, "meta.pt")
+# MIGRATE(uncertain): torch.load — a torch file may hold any object; converted only inside load_state_dict(...)
+meta = torch.load("meta.pt")
+""",
+        ),
+        Example(
+            name="from torch import save, load",
+            before="""\
+from torch import load, nn, save
+
+net = nn.Linear(2, 2)
+save(net.state_dict(), "w.pt")
+net.load_state_dict(load("w.pt"))
+""",
+            after="""\
+import mindspore
+from mindspore import nn
+
+net = nn.Dense(2, 2)
+mindspore.save_checkpoint(net.parameters_dict(), "w.pt")
+mindspore.load_param_into_net(net, mindspore.load_checkpoint("w.pt"))
+""",
+        ),
+        Example(
+            name="a local save() is not torch's",
+            before="""\
+import torch
+
+
+def save(obj, path):
+    pass
+
+
+save({}, "x")
+""",
+        ),
+    )
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._into_load_state_dict: set = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" and node.args:
+            t = self.ctx.type_of(func.value)
+            if t is not None and t.kind == "module":
+                self._into_load_state_dict.add(id(node.args[0].value))
+
+    def rewrite(self, site):
+        if not site.is_call:
+            raise Unconvertible("unsupported", f"{site.rule.key} used as a value")
+        if site.rule.key == "torch.save":
+            return self._save(site)
+        return self._load(site)
+
+    def _save(self, site):
+        args = site.args
+        if len(args) < 2 or any(a.keyword is not None for a in args[:2]) or len(args) > 2:
+            raise Unconvertible("unsupported", "only torch.save(obj, f) is rewritten")
+        obj = site.original_args[0].value
+        t = self.ctx.type_of(obj)
+        if t == STATE_DICT:
+            pass
+        elif t is not None and t.kind == "module":
+            pass  # save_checkpoint(cell, f) stores the cell's parameters
+        else:
+            code = cst.Module(body=[]).code_for_node(obj).strip()
+            raise Unconvertible("uncertain", f"only state dicts map to mindspore.save_checkpoint; cannot tell what `{code}` is")
+        return cst.Call(func=self.ctx.name_for("mindspore.save_checkpoint"), args=[cst.Arg(args[0].value), cst.Arg(args[1].value)])
+
+    def _load(self, site):
+        if id(site.original) not in self._into_load_state_dict:
+            raise Unconvertible("uncertain", "a torch file may hold any object; converted only inside load_state_dict(...)")
+        args = [a for a in site.args if a.keyword is None or a.keyword.value not in _LOAD_DROP]
+        if len(args) != 1 or args[0].keyword is not None and args[0].keyword.value != "f":
+            raise Unconvertible("unsupported", "only torch.load(f) is rewritten")
+        return cst.Call(func=self.ctx.name_for("mindspore.load_checkpoint"), args=[cst.Arg(args[0].value)])

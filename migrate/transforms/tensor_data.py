@@ -1,0 +1,150 @@
+"""``.data``: reads use the tensor itself, writes go through ``set_data``.
+
+MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
+``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``p.set_data(t)``, and the
+initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10)
+become ``p.set_data(ops.zeros_like(p))``/``p.set_data(ops.full_like(p, v))``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.transforms import Example, Transform, Unconvertible, register
+from migrate.typeinfer import TENSOR
+
+
+def _data_base(node: cst.BaseExpression):
+    """``p`` for ``p.data``, else None."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        return node.value
+    return None
+
+
+@register
+class TensorData(Transform):
+    name = "tensor_data"
+    examples = (
+        Example(
+            name="init loop over parameters",
+            before="""\
+import torch.nn as nn
+
+model = nn.Linear(3, 3)
+for p in model.parameters():
+    p.data.zero_()
+model.weight.data.fill_(0.5)
+model.bias.data = model.bias.data * 2
+""",
+            after="""\
+from mindspore import nn, ops
+
+model = nn.Dense(3, 3)
+for p in model.get_parameters():
+    p.set_data(ops.zeros_like(p))
+model.weight.set_data(ops.full_like(model.weight, 0.5))
+model.bias.set_data(model.bias * 2)
+""",
+        ),
+        Example(
+            name="copy_ through .data",
+            before="""\
+import torch
+
+
+def load(p: torch.nn.Parameter, value: torch.Tensor):
+    p.data.copy_(value)
+""",
+            after="""\
+import mindspore
+
+
+def load(p: mindspore.Parameter, value: mindspore.Tensor):
+    p.set_data(value)
+""",
+        ),
+        Example(
+            name="a read on a receiver of unknown type stays (MindSpore tensors have .data too)",
+            before="""\
+import torch
+
+
+def f(args):
+    return args.data
+""",
+        ),
+        Example(
+            name="from torch import nn, Tensor",
+            before="""\
+from torch import Tensor, nn
+
+layer = nn.Linear(2, 2)
+
+
+def scale(t: Tensor):
+    layer.weight.data = t * layer.weight.data
+""",
+            after="""\
+import mindspore
+from mindspore import nn
+
+layer = nn.Dense(2, 2)
+
+
+def scale(t: mindspore.Tensor):
+    layer.weight.set_data(t * layer.weight)
+""",
+        ),
+    )
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._assigns: set = set()
+
+    # p.data = t
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+        base = _data_base(target)
+        if base is not None and self.ctx.type_of(base) == TENSOR:
+            self.ctx.claim(target)
+            self._assigns.add(id(node))
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign):
+        if id(original) not in self._assigns:
+            return updated
+        base = updated.targets[0].target.value
+        self.ctx.converted(original.targets[0].target, "torch.Tensor.data", "assignment becomes set_data")
+        call = cst.Call(func=cst.Attribute(value=base, attr=cst.Name("set_data")), args=[cst.Arg(updated.value)])
+        return cst.Expr(call)
+
+    def rewrite(self, site):
+        key = site.rule.key
+        if key == "torch.Tensor.data":
+            if site.is_call:
+                raise Unconvertible("unsupported", ".data is not callable")
+            return site.receiver
+        original_receiver = site.original.func.value
+        base = _data_base(original_receiver)
+        if base is None:
+            if key == "torch.Tensor.copy_":
+                return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
+            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} has no CPU kernel in MindSpore 2.10; assign a new tensor instead")
+        target = site.receiver  # already converted from `p.data` to `p`
+        if key == "torch.Tensor.copy_":
+            if len(site.args) != 1 or site.args[0].keyword is not None:
+                raise Unconvertible("unsupported", "copy_ with extra arguments")
+            value = site.args[0].value
+        elif key == "torch.Tensor.zero_":
+            value = cst.Call(func=self.ctx.name_for("mindspore.ops.zeros_like"), args=[cst.Arg(target)])
+        elif key == "torch.Tensor.fill_":
+            if len(site.args) != 1:
+                raise Unconvertible("unsupported", "fill_ takes one value")
+            value = cst.Call(
+                func=self.ctx.name_for("mindspore.ops.full_like"),
+                args=[cst.Arg(target), cst.Arg(site.args[0].value)],
+            )
+        else:
+            raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
+        return cst.Call(func=cst.Attribute(value=target, attr=cst.Name("set_data")), args=[cst.Arg(value)])

@@ -1,0 +1,882 @@
+"""Receiver types: is ``x`` in ``x.view(...)`` KNOWN to be a torch tensor?
+
+A small, local, optimistic-but-honest inference.  A name has a type only when
+every assignment that can reach the use agrees on it; anything else is
+*unknown* (None), and the codemod reports the site as uncertain instead of
+guessing from the method's spelling.  Sources of knowledge:
+
+* annotations: ``x: torch.Tensor``, ``Tensor``, ``nn.Parameter``,
+  ``Optional[Tensor]``, ``List[Tensor]``, ``nn.Module``, ``np.ndarray``;
+* calls of api_map entries (their ``returns``), numpy functions (ndarray),
+  classes defined in the file (nn.Module subclasses are modules);
+* tensor-method results, arithmetic/indexing/comparison on tensors;
+* ``self.x = ...`` in any method (joined over the class), ``register_buffer``;
+* calling a module (``self.fc(x)``) gives a tensor;
+* loop targets over tensor lists, ``enumerate``/``zip`` of them,
+  ``named_parameters()``/``state_dict().items()`` pairs.
+
+Flow: the latest assignment that dominates the use (same or enclosing block),
+plus assignments between it and the use in nested blocks, plus assignments
+after the use inside a loop that also contains the use.  Closures and
+module-level names seen from functions join all assignments.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence
+
+import libcst as cst
+
+from migrate.names import NameResolver, base_name
+from migrate.project import ProjectIndex, absolute
+from migrate.spec import Spec
+
+
+@dataclass(frozen=True)
+class T:
+    """An inferred type.  ``cls`` names the class for modules/optimizers/objects
+    (``torch.nn.Linear`` or ``local:Net``); ``items`` the parts of a tuple."""
+
+    kind: str
+    cls: Optional[str] = None
+    items: tuple = ()
+
+
+TENSOR = T("tensor")
+TENSORS = T("tensors")
+OTHER = T("other")
+NDARRAY = T("ndarray")
+SHAPE = T("shape")
+SCALAR = T("scalar")
+DTYPE = T("dtype")
+DEVICE = T("device")
+STATE_DICT = T("state_dict")
+BOTTOM = T("bottom")  # "still being computed" inside a cycle: neutral in joins
+
+_TENSOR_ANNOTATIONS = {
+    "torch.Tensor", "torch.FloatTensor", "torch.LongTensor", "torch.IntTensor",
+    "torch.BoolTensor", "torch.DoubleTensor", "torch.HalfTensor",
+    "torch.nn.Parameter", "torch.nn.parameter.Parameter",
+}
+_CONTAINERS = {
+    "typing.List", "typing.Sequence", "typing.Tuple", "typing.Iterable", "typing.Iterator",
+    "collections.abc.Sequence", "collections.abc.Iterable", "collections.abc.Iterator",
+    "builtins.list", "builtins.tuple", "List", "Sequence", "Tuple", "Iterable", "Iterator", "list", "tuple",
+}
+_OPTIONALS = {"typing.Optional", "Optional"}
+_TENSOR_ATTRS = {"T": TENSOR, "mT": TENSOR, "H": TENSOR, "data": TENSOR, "grad": TENSOR, "real": TENSOR,
+                 "imag": TENSOR, "shape": SHAPE, "dtype": DTYPE, "device": DEVICE, "ndim": SCALAR}
+_BUILTIN_NAMES = frozenset(dir(builtins))
+#: the standard library never hands out torch tensors
+_STDLIB = frozenset(sys.stdlib_module_names) - {"__future__"}
+_LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+             cst.FormattedString, cst.Dict, cst.Set, cst.DictComp, cst.SetComp, cst.GeneratorExp, cst.Lambda)
+_RETURN_TYPES = {
+    "tensor": TENSOR, "tensors": TENSORS, "named_tensors": T("tuples", items=(OTHER, TENSOR)),
+    "modules": T("modules"), "ndarray": NDARRAY, "scalar": SCALAR, "shape": SHAPE, "dtype": DTYPE,
+    "device": DEVICE, "state_dict": STATE_DICT, "none": OTHER, "other": OTHER,
+}
+
+
+@dataclass
+class Scope:
+    kind: str  # module | function | class | comprehension | lambda
+    parent: Optional["Scope"]
+    bindings: dict = field(default_factory=dict)  # name -> list[Binding]
+    cls: Optional["ClassInfo"] = None  # for a method scope: the class it belongs to
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a statement sits: order, enclosing blocks, enclosing loops."""
+
+    pos: int
+    blocks: tuple
+    loops: frozenset
+    scope: Scope
+
+
+@dataclass(eq=False)
+class Binding:
+    """``value`` assigned to a name at ``where``; ``path`` indexes into tuple targets;
+    ``how`` says how to read the type: value | element | annotation | fixed | aug."""
+
+    where: Where
+    how: str
+    value: object = None
+    path: tuple = ()
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    name: str
+    node: cst.ClassDef
+    scope: Scope
+    attrs: dict = field(default_factory=dict)  # attr -> list[Binding]
+    methods: dict = field(default_factory=dict)  # name -> FunctionDef
+
+
+def _annotation(param: cst.Param):
+    return param.annotation.annotation if param.annotation is not None else None
+
+
+class _Collector(cst.CSTVisitor):
+    """One pass over the original module: scopes, bindings, statement positions."""
+
+    def __init__(self, infer: "TypeInfo") -> None:
+        self.infer = infer
+        self.scope = infer.module_scope
+        self.blocks: list[int] = []
+        self.loops: list[int] = []
+        self.pos = 0
+        self.cur: Optional[Where] = None
+        self.classes: list[ClassInfo] = []
+        self.func_stack: list[cst.FunctionDef] = []
+
+    # -- positions
+    def _stmt(self, node: cst.CSTNode) -> Where:
+        self.pos += 1
+        where = Where(self.pos, tuple(self.blocks), frozenset(self.loops), self.scope)
+        self.infer.where[id(node)] = where
+        self.cur = where
+        return where
+
+    def _bind(self, name: str, binding: Binding, scope: Optional[Scope] = None) -> None:
+        (scope or self.scope).bindings.setdefault(name, []).append(binding)
+
+    def _bind_target(self, target: cst.BaseExpression, how: str, value, where: Where, path: tuple = ()) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, Binding(where, how, value, path))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for i, el in enumerate(target.elements):
+                if isinstance(el, cst.StarredElement):
+                    self._bind_target(el.value, "fixed", None, where)
+                else:
+                    self._bind_target(el.value, how, value, where, path + (i,))
+        elif isinstance(target, cst.StarredElement):
+            self._bind_target(target.value, "fixed", None, where)
+        elif isinstance(target, cst.Attribute):
+            self._bind_self_attr(target, Binding(where, how, value, path))
+
+    def _bind_self_attr(self, target: cst.Attribute, binding: Binding) -> None:
+        cls = self.scope.cls
+        if cls is None or not isinstance(target.value, cst.Name):
+            return
+        func = self.func_stack[-1] if self.func_stack else None
+        if func is None or not func.params.params or func.params.params[0].name.value != target.value.value:
+            return
+        cls.attrs.setdefault(target.attr.value, []).append(binding)
+
+    def visit_SimpleStatementLine(self, node) -> None:
+        self._stmt(node)
+
+    def visit_If(self, node) -> None:
+        self._stmt(node)
+
+    def visit_Try(self, node) -> None:
+        self._stmt(node)
+
+    def visit_TryStar(self, node) -> None:
+        self._stmt(node)
+
+    def visit_Match(self, node) -> None:
+        self._stmt(node)
+
+    def visit_IndentedBlock(self, node) -> None:
+        self.blocks.append(id(node))
+
+    def leave_IndentedBlock(self, node) -> None:
+        self.blocks.pop()
+
+    def visit_SimpleStatementSuite(self, node) -> None:
+        self.blocks.append(id(node))
+
+    def leave_SimpleStatementSuite(self, node) -> None:
+        self.blocks.pop()
+
+    def visit_While(self, node) -> None:
+        self._stmt(node)
+        self.loops.append(id(node))
+
+    def leave_While(self, node) -> None:
+        self.loops.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        where = self._stmt(node)
+        self.loops.append(id(node))
+        inside = Where(where.pos, where.blocks, frozenset(self.loops), where.scope)
+        self._bind_target(node.target, "element", node.iter, inside)
+
+    def leave_For(self, node) -> None:
+        self.loops.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        where = self._stmt(node)
+        for item in node.items:
+            if item.asname is not None:
+                self._bind_target(item.asname.name, "fixed", None, where)
+
+    # -- scopes
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        where = self._stmt(node)
+        self._bind(node.name.value, Binding(where, "fixed", OTHER))
+        owner = self.scope.cls if self.scope.kind == "class" else None
+        if owner is not None:
+            owner.methods[node.name.value] = node
+        elif self.scope.kind == "module":
+            self.infer.functions[node.name.value] = node
+        self.scope = Scope("function", self.scope, cls=owner)
+        self.infer.scopes[id(node)] = self.scope
+        self.func_stack.append(node)
+        start = Where(-1, (), frozenset(), self.scope)
+        decorators = {getattr(d.decorator, "value", None) for d in node.decorators}
+        params = list(node.params.posonly_params) + list(node.params.params)
+        for i, param in enumerate(params):
+            if i == 0 and owner is not None and "staticmethod" not in decorators:
+                kind = "fixed" if "classmethod" in decorators else "self"
+                self._bind(param.name.value, Binding(start, kind, OTHER if kind == "fixed" else owner))
+                continue
+            self._bind(param.name.value, Binding(start, "annotation", _annotation(param)))
+        for param in node.params.kwonly_params:
+            self._bind(param.name.value, Binding(start, "annotation", _annotation(param)))
+        for star in (node.params.star_arg, node.params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self._bind(star.name.value, Binding(start, "fixed", OTHER))
+
+    def leave_FunctionDef(self, node) -> None:
+        self.scope = self.scope.parent
+        self.func_stack.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.scope = Scope("lambda", self.scope)
+        self.infer.scopes[id(node)] = self.scope
+        start = Where(-1, (), frozenset(), self.scope)
+        for param in node.params.params:
+            self._bind(param.name.value, Binding(start, "fixed", None))
+
+    def leave_Lambda(self, node) -> None:
+        self.scope = self.scope.parent
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        where = self._stmt(node)
+        info = ClassInfo(node.name.value, node, self.scope)
+        self._bind(node.name.value, Binding(where, "class", info))
+        if self.scope.kind == "module":
+            self.infer.classes[node.name.value] = info
+        self.scope = Scope("class", self.scope, cls=info)
+        self.infer.scopes[id(node)] = self.scope
+
+    def leave_ClassDef(self, node) -> None:
+        self.scope = self.scope.parent
+
+    def _visit_comp(self, node) -> None:
+        where = self.cur
+        self.scope = Scope("comprehension", self.scope)
+        self.infer.scopes[id(node)] = self.scope
+        inner = Where(where.pos if where else 0, where.blocks if where else (), where.loops if where else frozenset(), self.scope)
+        comp = node.for_in
+        while comp is not None:
+            self._bind_target(comp.target, "element", comp.iter, inner)
+            comp = comp.inner_for_in
+
+    def _leave_comp(self, node) -> None:
+        self.scope = self.scope.parent
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp
+
+    # -- assignments
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target.target, "value", node.value, self.cur)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        how, value = ("annotation", node.annotation.annotation)
+        self._bind_target(node.target, how, value, self.cur)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self._bind(node.target.value, Binding(self.cur, "aug", node))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if self.cur is not None:
+            self._bind_target(node.target, "value", node.value, self.cur)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            local = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+            self._bind(local, Binding(self.cur, "import"))
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                self._bind(alias.evaluated_alias or alias.evaluated_name, Binding(self.cur, "import"))
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # self.register_buffer("name", tensor) makes self.name a tensor
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in ("register_buffer", "register_parameter")
+            and len(node.args) >= 2
+            and isinstance(node.args[0].value, cst.SimpleString)
+            and isinstance(func.value, cst.Name)
+            and self.cur is not None
+        ):
+            target = cst.Attribute(value=func.value, attr=cst.Name(node.args[0].value.evaluated_value))
+            self._bind_self_attr(target, Binding(self.cur, "fixed", TENSOR))
+
+
+class TypeInfo:
+    """Types of expressions of one module; the codemod moves ``enter``/``leave``
+    along with its own traversal so queries know where they are."""
+
+    def __init__(self, module: cst.Module, names: NameResolver, spec: Spec,
+                 project: Optional[ProjectIndex] = None, module_name: str = "", is_package: bool = False):
+        self.names = names
+        self.spec = spec
+        self.project = project
+        self.module_name = module_name
+        self.is_package = is_package
+        self.module_scope = Scope("module", None)
+        self.where: dict[int, Where] = {}
+        self.scopes: dict[int, Scope] = {id(module): self.module_scope}
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self._cache: dict[int, Optional[T]] = {}
+        self._binding_cache: dict[int, Optional[T]] = {}
+        self._in_progress: set[int] = set()
+        self._bottoms = 0  # BOTTOMs handed out; results that saw one are not cached mid-cycle
+        self._module_class_cache: dict[str, bool] = {}
+        module.visit(_Collector(self))
+        self._stack: list[Where] = [Where(0, (), frozenset(), self.module_scope)]
+        self._scope_stack: list[Scope] = [self.module_scope]
+
+    # -- traversal hooks (called by the codemod)
+    def enter(self, node: cst.CSTNode) -> None:
+        where = self.where.get(id(node))
+        if where is not None:
+            self._stack.append(where)
+        scope = self.scopes.get(id(node))
+        if scope is not None and node is not None and not isinstance(node, cst.Module):
+            self._scope_stack.append(scope)
+
+    def leave(self, node: cst.CSTNode) -> None:
+        if id(node) in self.where:
+            self._stack.pop()
+        if id(node) in self.scopes and not isinstance(node, cst.Module):
+            self._scope_stack.pop()
+
+    def _here(self) -> Where:
+        where = self._stack[-1]
+        scope = self._scope_stack[-1]
+        if where.scope is scope:
+            return where
+        return Where(where.pos, where.blocks, where.loops, scope)
+
+    # -- public queries
+    def type_of(self, expr: cst.BaseExpression) -> Optional[T]:
+        """The inferred type of an original (pre-transform) expression, or None."""
+        result = self._type(expr, self._here())
+        return None if result is BOTTOM else result
+
+    def is_module_class(self, info: ClassInfo) -> bool:
+        """A class defined in this file that (transitively) subclasses a torch nn class."""
+        cached = self._module_class_cache.get(info.name)
+        if cached is not None:
+            return cached
+        self._module_class_cache[info.name] = False  # cycle guard
+        result = False
+        for base in info.node.bases:
+            if self.names.startswith(base.value, "torch.nn") or self.project_class(base.value):
+                result = True
+            elif isinstance(base.value, cst.Name) and base.value.value in self.classes:
+                other = self.classes[base.value.value]
+                if other is not info and self.is_module_class(other):
+                    result = True
+            if result:
+                break
+        self._module_class_cache[info.name] = result
+        return result
+
+    def project_class(self, node: cst.BaseExpression, modules_only: bool = True) -> Optional[str]:
+        """``pkg.model.Net`` when ``node`` names an nn.Module subclass (or, with
+        ``modules_only=False``, any class) of another project file."""
+        if self.project is None:
+            return None
+        for name in self.names.qualified(node):
+            full = absolute(name, self.module_name, self.is_package)
+            if self.project.is_module_class(full) or (not modules_only and self.project.is_class(full)):
+                return full
+        return None
+
+    def _foreign_type(self, node: cst.BaseExpression) -> Optional[T]:
+        """An instance of a project class, or a value from the standard library."""
+        full = self.project_class(node, modules_only=False)
+        if full:
+            kind = "module" if self.project.is_module_class(full) else "object"
+            return T(kind, f"project:{full}")
+        for name in self.names.qualified(node):
+            if name.split(".")[0] in _STDLIB:
+                return OTHER
+        return None
+
+    def class_of(self, node: cst.ClassDef) -> Optional[ClassInfo]:
+        scope = self.scopes.get(id(node))
+        return scope.cls if scope is not None else None
+
+    # -- internals
+    def _type(self, expr, where: Where) -> Optional[T]:
+        key = id(expr)
+        if key in self._cache:
+            return self._cache[key]
+        bottoms = self._bottoms
+        result = self._compute(expr, where)
+        if self._bottoms == bottoms or not self._in_progress:
+            self._cache[key] = result
+        return result
+
+    def _compute(self, expr, where: Where) -> Optional[T]:
+        if isinstance(expr, cst.Name):
+            if expr.value in ("True", "False", "None"):
+                return OTHER
+            return self._lookup(expr, where)
+        if isinstance(expr, cst.Attribute):
+            return self._attribute(expr, where)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, where)
+        if isinstance(expr, cst.Subscript):
+            inner = self._type(expr.value, where)
+            if inner is None:
+                return None
+            if inner.kind in ("tensor", "tensors", "state_dict"):
+                if inner.kind == "tensor" or len(expr.slice) == 1:
+                    return TENSOR
+            if inner.kind == "tuple" and len(expr.slice) == 1:
+                idx = expr.slice[0].slice
+                if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
+                    i = int(idx.value.value, 0)
+                    return inner.items[i] if i < len(inner.items) else None
+            if inner.kind in ("modules", "module"):
+                return T("module", "torch.nn.Module")  # an item of a ModuleList/Sequential
+            if inner.kind == "shape":
+                return SCALAR if isinstance(expr.slice[0].slice, cst.Index) else SHAPE
+            if inner.kind == "ndarray":
+                return NDARRAY
+            return None
+        if isinstance(expr, cst.BinaryOperation):
+            return self._arith(self._type(expr.left, where), self._type(expr.right, where))
+        if isinstance(expr, cst.UnaryOperation):
+            inner = self._type(expr.expression, where)
+            return inner if inner in (TENSOR, NDARRAY) else None
+        if isinstance(expr, cst.Comparison):
+            if any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in expr.comparisons):
+                return OTHER
+            kinds = [self._type(expr.left, where)] + [self._type(c.comparator, where) for c in expr.comparisons]
+            if TENSOR in kinds and NDARRAY not in kinds:
+                return TENSOR
+            return None
+        if isinstance(expr, cst.IfExp):
+            return self._join([self._type(expr.body, where), self._type(expr.orelse, where)])
+        if isinstance(expr, (cst.Tuple, cst.List)):
+            if not expr.elements or any(isinstance(e, cst.StarredElement) for e in expr.elements):
+                return OTHER
+            parts = [self._type(e.value, where) for e in expr.elements]
+            if all(p == TENSOR for p in parts):
+                return TENSORS
+            return T("tuple", items=tuple(parts)) if isinstance(expr, cst.Tuple) else T("list", items=tuple(parts))
+        if isinstance(expr, cst.ListComp):
+            scope = self.scopes.get(id(expr))
+            if scope is not None:
+                inner = Where(where.pos, where.blocks, where.loops, scope)
+                if self._type(expr.elt, inner) == TENSOR:
+                    return TENSORS
+            return OTHER
+        if isinstance(expr, _LITERALS):
+            return OTHER
+        if isinstance(expr, cst.NamedExpr):
+            return self._type(expr.value, where)
+        return None
+
+    @staticmethod
+    def _arith(left: Optional[T], right: Optional[T]) -> Optional[T]:
+        if NDARRAY in (left, right):
+            return NDARRAY if TENSOR not in (left, right) else None
+        if TENSOR in (left, right):
+            return TENSOR
+        if left == SHAPE and right == SHAPE:
+            return SHAPE
+        return None
+
+    @staticmethod
+    def _join(types: Iterable[Optional[T]]) -> Optional[T]:
+        seen = set()
+        for t in types:
+            if t is None:
+                return None
+            if t is not BOTTOM:
+                seen.add(t)
+        if not seen:
+            return BOTTOM
+        if len(seen) == 1:
+            return seen.pop()
+        kinds = {t.kind for t in seen}
+        if kinds == {"module"}:
+            return T("module", "torch.nn.Module")  # modules of different classes
+        if kinds == {"tuple"} and len({len(t.items) for t in seen}) == 1:
+            items = tuple(TypeInfo._join(parts) for parts in zip(*(t.items for t in seen)))
+            return T("tuple", items=tuple(i if i is not BOTTOM else None for i in items))
+        return None
+
+    # names
+    def _lookup(self, name: cst.Name, where: Where) -> Optional[T]:
+        scope = where.scope
+        same_flow = True  # still in the statement's own function (comprehensions/lambdas are inline)
+        while scope is not None:
+            if scope.kind == "class" and scope is not where.scope:
+                scope = scope.parent
+                continue
+            inline = scope.kind in ("comprehension", "lambda")
+            bindings = scope.bindings.get(name.value)
+            if bindings:
+                return self._from_bindings(bindings, where if same_flow and not inline else None)
+            if not inline:
+                same_flow = False
+            scope = scope.parent
+        return None
+
+    def _from_bindings(self, bindings: Sequence[Binding], where: Optional[Where]) -> Optional[T]:
+        if where is None:
+            candidates = list(bindings)
+        else:
+            preceding = [b for b in bindings if b.where.pos < where.pos]
+            dominator = None
+            for b in sorted(preceding, key=lambda b: b.where.pos, reverse=True):
+                if where.blocks[: len(b.where.blocks)] == b.where.blocks:
+                    dominator = b
+                    break
+            candidates = [b for b in preceding if dominator is None or b.where.pos >= dominator.where.pos]
+            candidates += [b for b in bindings if b.where.pos >= where.pos and b.where.loops & where.loops]
+            if not candidates:
+                return None
+        return self._join(self._binding_type(b) for b in candidates)
+
+    def _binding_type(self, b: Binding) -> Optional[T]:
+        key = id(b)
+        if key in self._binding_cache:
+            return self._binding_cache[key]
+        if key in self._in_progress:
+            self._bottoms += 1
+            return BOTTOM
+        bottoms = self._bottoms
+        self._in_progress.add(key)
+        try:
+            result = self._binding_type_uncached(b)
+        finally:
+            self._in_progress.discard(key)
+        if self._bottoms == bottoms or not self._in_progress:
+            self._binding_cache[key] = result
+        return result
+
+    def _binding_type_uncached(self, b: Binding) -> Optional[T]:
+        how = b.how
+        if how == "fixed":
+            return b.value
+        if how == "import":
+            return None
+        if how == "self":
+            info: ClassInfo = b.value
+            return self._instance(info)
+        if how == "class":
+            return T("class", f"local:{b.value.name}")
+        if how == "annotation":
+            return self.annotation_type(b.value) if b.value is not None else None
+        if how == "aug":
+            node: cst.AugAssign = b.value
+            left = self._lookup_before(node.target, b.where)
+            return self._arith(left, self._type(node.value, b.where))
+        if how == "value":
+            return self._index(self._type(b.value, b.where), b.path)
+        if how == "element":
+            return self._index(self._element(b.value, b.where), b.path)
+        return None
+
+    def _lookup_before(self, name: cst.Name, where: Where) -> Optional[T]:
+        bindings = [b for b in where.scope.bindings.get(name.value, []) if b.how != "aug" or b.where.pos < where.pos]
+        return self._from_bindings(bindings, where) if bindings else None
+
+    def _instance(self, info: ClassInfo) -> T:
+        return T("module" if self.is_module_class(info) else "object", f"local:{info.name}")
+
+    @staticmethod
+    def _index(t: Optional[T], path: tuple) -> Optional[T]:
+        for i in path:
+            if t is None:
+                return None
+            if t.kind in ("tensor", "tensors"):
+                t = TENSOR
+            elif t.kind == "tuple":
+                t = t.items[i] if i < len(t.items) else None
+            elif t is BOTTOM:
+                return BOTTOM
+            else:
+                return None
+        return t
+
+    def _element(self, iterable, where: Where) -> Optional[T]:
+        """Type of one item when iterating ``iterable``."""
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value in ("enumerate", "zip", "reversed", "sorted", "list", "tuple"):
+            fname = iterable.func.value
+            if not self._is_builtin(iterable.func, where):
+                return None
+            parts = [self._element(a.value, where) for a in iterable.args if a.keyword is None]
+            if fname == "enumerate" and parts:
+                return T("tuple", items=(SCALAR, parts[0]))
+            if fname == "zip":
+                return T("tuple", items=tuple(parts))
+            return parts[0] if parts else None
+        t = self._type(iterable, where)
+        if t is None or t is BOTTOM:
+            return t
+        if t.kind in ("tensors", "tensor"):
+            return TENSOR
+        if t.kind == "tuples":
+            return T("tuple", items=t.items)
+        if t.kind in ("tuple", "list") and t.items:
+            joined = self._join(t.items)  # iterating a literal: any of its items
+            return joined
+        if t.kind == "modules":
+            return T("module", "torch.nn.Module")
+        if t.kind == "ndarray":
+            return NDARRAY
+        return None
+
+    def _is_builtin(self, name: cst.Name, where: Where) -> bool:
+        if name.value not in _BUILTIN_NAMES:
+            return False
+        scope = where.scope
+        while scope is not None:
+            if name.value in scope.bindings:
+                return False
+            scope = scope.parent
+        return True
+
+    # attributes
+    def _attribute(self, node: cst.Attribute, where: Where) -> Optional[T]:
+        qn = self.names.qualified(node)
+        if qn:
+            return self._reference_type(qn)
+        recv = self._type(node.value, where)
+        if recv is None or recv is BOTTOM:
+            return recv
+        attr = node.attr.value
+        if recv.kind == "tensor":
+            rule = self.spec.get(f"torch.Tensor.{attr}")
+            if rule is not None and rule.style == "attribute":
+                return _RETURN_TYPES.get(rule.returns)
+            return _TENSOR_ATTRS.get(attr)
+        if recv.kind in ("module", "object"):
+            if recv.cls and recv.cls.startswith("local:"):
+                info = self.classes.get(recv.cls[6:])
+                seen = set()
+                while info is not None and info.name not in seen:
+                    seen.add(info.name)
+                    if attr in info.attrs:
+                        return self._join(self._binding_type(b) for b in info.attrs[attr])
+                    info = self._local_base(info)
+                if attr in ("weight", "bias") and recv.kind == "module":
+                    return None
+                return None
+            if recv.kind == "module" and attr in ("weight", "bias") and (recv.cls or "").startswith("torch."):
+                return TENSOR
+            return None
+        if recv.kind == "optimizer" and attr == "param_groups":
+            return OTHER
+        if recv.kind == "ndarray":
+            return NDARRAY if attr in ("T",) else OTHER
+        if recv.kind == "state_dict":
+            return None
+        return None
+
+    def _local_base(self, info: ClassInfo) -> Optional[ClassInfo]:
+        for base in info.node.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in self.classes:
+                return self.classes[base.value.value]
+        return None
+
+    def _reference_type(self, qualified: Iterable[str]) -> Optional[T]:
+        for name in qualified:
+            if name.startswith("torch"):
+                rule = self.spec.get(name)
+                if rule is not None and rule.returns in ("dtype", "device"):
+                    return _RETURN_TYPES[rule.returns]
+                return OTHER if rule is not None else None
+            if name.startswith("numpy."):
+                return OTHER
+        return None
+
+    # calls
+    def _call(self, node: cst.Call, where: Where) -> Optional[T]:
+        func = node.func
+        qn = self.names.qualified(func)
+        if qn:
+            for name in sorted(qn):
+                if name.startswith("torch"):
+                    rule = self.spec.get(name)
+                    if rule is None:
+                        return None
+                    return self._returns(rule, None, name)
+                if name.startswith("numpy."):
+                    last = name.rpartition(".")[2]
+                    return OTHER if last in ("dtype", "random", "float32", "float64", "int64", "int32") else NDARRAY
+            return self._foreign_type(func)
+        if isinstance(func, cst.Name):
+            if func.value == "super" and self._is_builtin(func, where):
+                scope = where.scope
+                while scope is not None and scope.cls is None:
+                    scope = scope.parent
+                if scope is not None and self.is_module_class(scope.cls):
+                    return T("module", f"local:{scope.cls.name}")
+                return None
+            target = self._lookup(func, where)
+            if target is not None and target.kind == "class" and target.cls:
+                info = self.classes.get(target.cls[6:])
+                return self._instance(info) if info else None
+            if target is not None and target.kind == "module":
+                return TENSOR
+            fdef = self.functions.get(func.value)
+            if fdef is not None and target == OTHER and fdef.returns is not None:
+                return self.annotation_type(fdef.returns.annotation)
+            if self._is_builtin(func, where):
+                return OTHER if func.value not in ("next", "iter", "getattr", "max", "min", "sum", "sorted", "reversed", "list", "tuple") else None
+            return None
+        if isinstance(func, cst.Attribute):
+            recv = self._type(func.value, where)
+            if recv is None or recv is BOTTOM:
+                return recv
+            method = func.attr.value
+            if recv.kind in ("module", "object"):
+                held = self._attribute(func, where)
+                if held is not None and held.kind == "module":
+                    return TENSOR  # self.fc(x): calling a module held in an attribute
+            if recv.kind == "tensor":
+                rule = self.spec.get(f"torch.Tensor.{method}")
+                return self._returns(rule, recv, None) if rule else None
+            if recv.kind in ("module", "optimizer"):
+                owners = []
+                if recv.cls and recv.cls.startswith("torch."):
+                    owners.append(recv.cls)
+                owners.append("torch.nn.Module" if recv.kind == "module" else "torch.optim.Optimizer")
+                for owner in owners:
+                    rule = self.spec.get(f"{owner}.{method}")
+                    if rule is not None:
+                        return self._returns(rule, recv, None)
+                return self._method_annotation(recv, method)
+            if recv.kind == "object":
+                return self._method_annotation(recv, method)
+            if recv.kind == "state_dict":
+                return {"items": T("tuples", items=(OTHER, TENSOR)), "values": TENSORS, "keys": OTHER}.get(method)
+            if recv.kind == "ndarray":
+                return OTHER if method in ("item", "tolist") else NDARRAY
+            if recv.kind == "class":
+                return None
+            return None
+        # calling the result of a call/subscript: a module instance gives a tensor
+        callee = self._type(func, where)
+        if callee is not None and callee.kind == "module":
+            return TENSOR
+        return None
+
+    def _method_annotation(self, recv: T, method: str) -> Optional[T]:
+        if not recv.cls or not recv.cls.startswith("local:"):
+            return None
+        info = self.classes.get(recv.cls[6:])
+        fdef = info.methods.get(method) if info else None
+        if fdef is not None and fdef.returns is not None:
+            return self.annotation_type(fdef.returns.annotation)
+        if method == "forward" and recv.kind == "module":
+            return None
+        return None
+
+    def _returns(self, rule, recv: Optional[T], key: Optional[str]) -> Optional[T]:
+        kind = rule.returns
+        if kind == "same":
+            return recv
+        if kind == "module":
+            return T("module", key if key else (recv.cls if recv else None))
+        if kind == "optimizer":
+            return T("optimizer", key)
+        return _RETURN_TYPES.get(kind)
+
+    # annotations
+    def annotation_type(self, ann) -> Optional[T]:
+        if isinstance(ann, (cst.Name, cst.Attribute)):
+            for name in self.names.qualified(ann):
+                if name in _TENSOR_ANNOTATIONS:
+                    return TENSOR
+                if name == "torch.optim.Optimizer" or name.startswith("torch.optim.") and name.rpartition(".")[2][:1].isupper():
+                    return T("optimizer", name)
+                if name.startswith("torch.nn.") and name.rpartition(".")[2][:1].isupper():
+                    return T("module", name)
+                if name == "numpy.ndarray":
+                    return NDARRAY
+                if name.startswith("torch"):
+                    return None
+            foreign = self._foreign_type(ann)
+            if foreign is not None:
+                return foreign
+            if isinstance(ann, cst.Name):
+                if ann.value in self.classes:
+                    return self._instance(self.classes[ann.value])
+                if ann.value in ("int", "float", "str", "bool", "dict", "list", "tuple", "bytes"):
+                    return OTHER
+            return None
+        if isinstance(ann, cst.Subscript):
+            head = ann.value
+            head_names = set(self.names.qualified(head))
+            if isinstance(head, cst.Name):
+                head_names.add(head.value)
+            args = [e.slice.value for e in ann.slice if isinstance(e.slice, cst.Index)]
+            if head_names & _OPTIONALS and args:
+                return self.annotation_type(args[0])
+            if head_names & {"typing.Union", "Union"}:
+                parts = [a for a in args if not (isinstance(a, cst.Name) and a.value == "None")]
+                types = {self.annotation_type(a) for a in parts}
+                return types.pop() if len(types) == 1 else None
+            if head_names & _CONTAINERS and args:
+                if self.annotation_type(args[0]) == TENSOR:
+                    return TENSORS
+                return OTHER
+            return None
+        if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+            parts = [p for p in (ann.left, ann.right) if not (isinstance(p, cst.Name) and p.value == "None")]
+            types = {self.annotation_type(p) for p in parts}
+            return types.pop() if len(types) == 1 else None
+        return None
+
+
+def is_torch_tensor(t: Optional[T]) -> bool:
+    return t is not None and t.kind == "tensor"
+
+
+def owners_of(t: Optional[T]) -> list[str]:
+    """api_map owners to look a member up under, most specific first."""
+    if t is None:
+        return []
+    if t.kind == "tensor":
+        return ["torch.Tensor"]
+    if t.kind == "module":
+        owners = [t.cls] if t.cls and t.cls.startswith("torch.") and t.cls != "torch.nn.Module" else []
+        return owners + ["torch.nn.Module"]
+    if t.kind == "optimizer":
+        owners = [t.cls] if t.cls and t.cls != "torch.optim.Optimizer" else []
+        return owners + ["torch.optim.Optimizer"]
+    return []
+
+
+__all__ = ["T", "TypeInfo", "TENSOR", "TENSORS", "NDARRAY", "OTHER", "owners_of", "is_torch_tensor", "base_name"]

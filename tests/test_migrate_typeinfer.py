@@ -1,0 +1,179 @@
+"""Receiver types: a tensor method is converted only where the receiver is
+KNOWN to be a torch tensor; these pin down what counts as known."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from migrate.codemod import convert_source
+from migrate.spec import load_spec
+
+SPEC = load_spec()
+
+
+def kinds(src: str) -> list[tuple[str, str]]:
+    """(kind, rule) of the torch.Tensor.repeat sites in ``src``."""
+    out = convert_source(textwrap.dedent(src), SPEC, "x.py")
+    return [s.kind for s in out.sites if s.rule == "torch.Tensor.repeat"]
+
+
+KNOWN = {
+    "annotation": """
+        import torch
+        def f(x: torch.Tensor):
+            return x.repeat(2, 1)
+    """,
+    "from torch import Tensor, Optional[Tensor]": """
+        from typing import Optional
+        from torch import Tensor
+        def f(x: Optional[Tensor]):
+            return x.repeat(2, 1)
+    """,
+    "result of a table call": """
+        import torch
+        h = torch.zeros(2, 3)
+        y = h.repeat(2, 1)
+    """,
+    "tensor method chain and arithmetic": """
+        import torch
+        def f(x: torch.Tensor):
+            y = (x.float() * 2 + 1)[0]
+            return y.repeat(2, 1)
+    """,
+    "self attribute assigned a Parameter": """
+        import torch
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Parameter(torch.zeros(3))
+            def forward(self, x):
+                return self.w.repeat(2, 1)
+    """,
+    "calling a module attribute": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+            def forward(self, x):
+                return self.fc(x).repeat(2, 1)
+    """,
+    "loop over a tensor list": """
+        import torch
+        from typing import List
+        def f(xs: List[torch.Tensor]):
+            for t in xs:
+                t.repeat(2, 1)
+    """,
+    "named_parameters pairs": """
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        for name, p in model.named_parameters():
+            p.repeat(2, 1)
+    """,
+    "loop-carried tensor": """
+        import torch
+        h = torch.zeros(3)
+        for _ in range(3):
+            h = h + 1
+        h.repeat(2, 1)
+    """,
+    "registered buffer": """
+        import torch
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("mask", torch.ones(3))
+            def forward(self, x):
+                return self.mask.repeat(2, 1)
+    """,
+    "local function with return annotation": """
+        import torch
+        def make() -> torch.Tensor:
+            return torch.zeros(2)
+        make().repeat(2, 1)
+    """,
+}
+
+
+@pytest.mark.parametrize("src", list(KNOWN.values()), ids=list(KNOWN))
+def test_known_tensor_receivers_convert(src):
+    assert kinds(src) == ["converted"]
+
+
+UNKNOWN = {
+    "unannotated parameter": """
+        import torch
+        def f(x):
+            return x.repeat(2, 1)
+    """,
+    "branches disagree": """
+        import numpy as np
+        import torch
+        def f(c):
+            if c:
+                x = torch.zeros(3)
+            else:
+                x = np.zeros(3)
+            return x.repeat(2, 1)
+    """,
+    "rebound in a loop after the use": """
+        import numpy as np
+        import torch
+        x = torch.zeros(3)
+        for _ in range(2):
+            x.repeat(2, 1)
+            x = np.zeros(3)
+    """,
+    "unknown function result": """
+        import torch
+        from mylib import make
+        make().repeat(2, 1)
+    """,
+}
+
+
+@pytest.mark.parametrize("src", list(UNKNOWN.values()), ids=list(UNKNOWN))
+def test_unknown_receivers_are_uncertain(src):
+    assert kinds(src) == ["uncertain"]
+
+
+NOT_TENSORS = {
+    "numpy array": """
+        import numpy as np
+        import torch
+        a = np.zeros((2, 2))
+        a.repeat(2, 1)
+    """,
+    "list literal": """
+        import torch
+        xs = [1, 2]
+        xs.repeat(2, 1)
+    """,
+    "later reassignment is flow-sensitive": """
+        import numpy as np
+        import torch
+        x = torch.zeros(3)
+        x = np.zeros(3)
+        x.repeat(2, 1)
+    """,
+}
+
+
+@pytest.mark.parametrize("src", list(NOT_TENSORS.values()), ids=list(NOT_TENSORS))
+def test_known_non_tensors_count_nowhere(src):
+    assert kinds(src) == []
+
+
+def test_reassignment_to_tensor_after_numpy_is_known():
+    assert kinds("""
+        import numpy as np
+        import torch
+        x = np.zeros(3)
+        x = torch.from_numpy(x)
+        x.repeat(2, 1)
+    """) == ["converted"]
