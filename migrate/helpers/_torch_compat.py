@@ -15,7 +15,8 @@ import math
 import mindspore
 from mindspore import nn, ops
 
-__all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "CrossEntropyLoss"]
+__all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
+           "data_loader"]
 
 
 def _grad(p):
@@ -38,6 +39,11 @@ class Optimizer:
             full["params"] = list(full["params"])
             self.param_groups.append(full)
         self.state = {}
+
+    @property
+    def parameters(self):
+        """Every parameter of every group (what value_and_grad differentiates)."""
+        return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
@@ -138,6 +144,25 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     for p in params:
         p.grad = p.grad * coef
     return total
+
+
+def accumulate_grad(params, grads):
+    """What ``loss.backward()`` does with the gradients: add them to each ``p.grad``."""
+    for p, g in zip(params, grads):
+        old = _grad(p)
+        p.grad = g if old is None else old + g
+
+
+def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
+    """torch.utils.data.DataLoader over a map-style dataset, as a GeneratorDataset pipeline."""
+    import mindspore.dataset as ds
+
+    first = dataset[0]
+    n_columns = len(first) if isinstance(first, (tuple, list)) else 1
+    loader = ds.GeneratorDataset(dataset, column_names=[f"column_{i}" for i in range(n_columns)], shuffle=shuffle)
+    if batch_size is not None:
+        loader = loader.batch(batch_size, drop_remainder=drop_last)
+    return loader
 
 
 def zero_grad(params):

@@ -40,7 +40,7 @@ model.bias.data = model.bias.data * 2
 from mindspore import nn, ops
 
 model = nn.Dense(3, 3)
-for p in model.get_parameters():
+for p in model.trainable_params():
     p.set_data(ops.zeros_like(p))
 model.weight.set_data(ops.full_like(model.weight, 0.5))
 model.bias.set_data(model.bias * 2)

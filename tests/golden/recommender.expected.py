@@ -66,9 +66,9 @@ def train_step(model: Recommender, opt, users, items, labels):
     # MIGRATE(uncertain): torch.nn.Module.zero_grad — receiver type unknown: is `opt` a torch module or optimizer?
     opt.zero_grad()
     loss = ops.cross_entropy(model(users, items), labels)
-    # MIGRATE(unsupported): torch.Tensor.backward — MindSpore has no loss.backward(); gradients come from mindspore.value_and_grad around a forward function (the training-step rewrite is not available yet).
+    # MIGRATE(unsupported): torch.Tensor.backward — no optimizer (zero_grad/step) or module zero_grad() next to this backward(): the parameters it differentiates are unknown
     loss.backward()
-    clip_grad_norm_(model.get_parameters(), 1.0)
+    clip_grad_norm_(model.trainable_params(), 1.0)
     opt.step()
     return loss.item()
 
@@ -80,7 +80,7 @@ def main(seed=0):
     items = mindspore.Tensor.from_numpy(rng.integers(0, 20, 32))
     labels = mindspore.Tensor.from_numpy(rng.integers(0, 5, 32))
     model = Recommender(10, 20)
-    opt = Adam(model.get_parameters(), lr=1e-3)
+    opt = Adam(model.trainable_params(), lr=1e-3)
     for _ in range(3):
         train_step(model, opt, users, items, labels)
     mindspore.save_checkpoint(model.parameters_dict(), "recommender.pt")

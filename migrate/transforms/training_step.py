@@ -1,0 +1,414 @@
+"""``loss.backward()`` -> ``mindspore.value_and_grad`` over the statements that compute ``loss``.
+
+MindSpore has no tape: gradients come from differentiating a function. The statements
+of the same block that ``loss`` depends on (a backward slice, taken as the contiguous
+run from the first of them) become a zero-argument closure; ``value_and_grad`` runs it
+once and returns the loss, every value those statements bind that is used later, and the
+gradients. The gradients are then stored on each parameter's ``.grad`` (accumulating, as
+``backward`` does), so ``clip_grad_norm_``, ``optimizer.step()`` and code reading
+``p.grad`` keep working through the helper module's torch-protocol optimizers.
+
+Which parameters: the optimizer zeroed or stepped next to the backward (same or
+enclosing block), else the module whose ``zero_grad()`` precedes it; otherwise the site
+is unsupported (there is no way to know what ``backward`` would have reached).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from migrate.transforms import Example, Transform, register
+
+BEFORE = """\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+for x, y in batches:
+    opt.zero_grad()
+    pred = model(x)
+    loss = ((pred - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    print(loss.item(), pred.shape)
+"""
+
+
+def _target_names(t: cst.BaseExpression) -> set[str]:
+    if isinstance(t, cst.Name):
+        return {t.value}
+    if isinstance(t, (cst.Tuple, cst.List)):
+        out: set[str] = set()
+        for e in t.elements:
+            out |= _target_names(e.value)
+        return out
+    if isinstance(t, cst.StarredElement):
+        return _target_names(t.value)
+    return set()
+
+
+class _Binds(cst.CSTVisitor):
+    """Names a statement binds in its own scope (not inside nested functions)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
+        self.names |= _target_names(n.target)
+
+    def visit_AnnAssign(self, n: cst.AnnAssign) -> None:
+        self.names |= _target_names(n.target)
+
+    def visit_AugAssign(self, n: cst.AugAssign) -> None:
+        self.names |= _target_names(n.target)
+
+    def visit_For(self, n: cst.For) -> None:
+        self.names |= _target_names(n.target)
+
+    def visit_NamedExpr(self, n: cst.NamedExpr) -> None:
+        self.names |= _target_names(n.target)
+
+    def visit_FunctionDef(self, n: cst.FunctionDef) -> bool:
+        self.names.add(n.name.value)
+        return False
+
+    def visit_ClassDef(self, n: cst.ClassDef) -> bool:
+        self.names.add(n.name.value)
+        return False
+
+    def visit_Lambda(self, n: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, n) -> bool:
+        return False
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+
+def binds(node: cst.CSTNode) -> set[str]:
+    v = _Binds()
+    node.visit(v)
+    return v.names
+
+
+class _Reads(cst.CSTVisitor):
+    """Names a statement reads (assignment targets that are plain names are not reads)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, n: cst.Name) -> None:
+        self.names.add(n.value)
+
+    def visit_Attribute(self, n: cst.Attribute) -> bool:
+        n.value.visit(self)
+        return False
+
+    def _target(self, t: cst.BaseExpression) -> None:
+        if isinstance(t, (cst.Tuple, cst.List)):
+            for e in t.elements:
+                self._target(e.value)
+        elif isinstance(t, cst.StarredElement):
+            self._target(t.value)
+        elif not isinstance(t, cst.Name):
+            t.visit(self)
+
+    def visit_AssignTarget(self, n: cst.AssignTarget) -> bool:
+        self._target(n.target)
+        return False
+
+    def visit_AnnAssign(self, n: cst.AnnAssign) -> bool:
+        self._target(n.target)
+        if n.value is not None:
+            n.value.visit(self)
+        return False
+
+
+def reads(node: cst.CSTNode) -> set[str]:
+    v = _Reads()
+    node.visit(v)
+    return v.names
+
+
+def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
+    """The call in a statement of the form ``<expr>.<method>()``."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    expr = stmt.body[0]
+    if not isinstance(expr, cst.Expr) or not isinstance(expr.value, cst.Call):
+        return None
+    call = expr.value
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == method:
+        return call
+    return None
+
+
+def _has_escape(stmt: cst.CSTNode) -> bool:
+    found = []
+
+    class V(cst.CSTVisitor):
+        def visit_Return(self, n):
+            found.append(n)
+
+        def visit_Break(self, n):
+            found.append(n)
+
+        def visit_Continue(self, n):
+            found.append(n)
+
+        def visit_Yield(self, n):
+            found.append(n)
+
+        def visit_FunctionDef(self, n):
+            return False
+
+    stmt.visit(V())
+    return bool(found)
+
+
+
+class _Plan:
+    """A backward() site found while visiting; applied when its block is left."""
+
+    def __init__(self, index: int, loss: str, first: int, weights: cst.BaseExpression, aux: list[str], call):
+        self.index, self.loss, self.first, self.weights, self.aux, self.call = index, loss, first, weights, aux, call
+
+
+@register
+class TrainingStep(Transform):
+    """``loss.backward()`` -> a ``value_and_grad`` closure whose gradients land on ``p.grad``."""
+
+    name = "training_step"
+    order = 50
+    examples = (
+        Example(
+            name="optimizer_loop",
+            before=BEFORE,
+            after="""\
+import mindspore
+from _torch_compat import Adam, accumulate_grad
+from mindspore import nn
+
+model = nn.Dense(3, 1)
+opt = Adam(model.trainable_params(), lr=0.1)
+for x, y in batches:
+    opt.zero_grad()
+    def _loss_fn():
+        pred = model(x)
+        loss = ((pred - y) ** 2).mean()
+        return loss, pred
+    (loss, pred), _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters, has_aux=True)()
+    accumulate_grad(opt.parameters, _loss_grads)
+    opt.step()
+    print(loss.item(), pred.shape)
+""",
+        ),
+        Example(
+            name="module_zero_grad_no_aux",
+            before="""\
+import torch
+def grads(net: torch.nn.Module, x: torch.Tensor):
+    net.zero_grad()
+    loss = net(x).sum()
+    loss.backward()
+    return [p.grad for p in net.parameters()]
+""",
+            after="""\
+import mindspore
+from _torch_compat import accumulate_grad, zero_grad
+from mindspore import nn
+
+def grads(net: nn.Cell, x: mindspore.Tensor):
+    zero_grad(net)
+    def _loss_fn():
+        loss = net(x).sum()
+        return loss
+    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, net.trainable_params())()
+    accumulate_grad(net.trainable_params(), _loss_grads)
+    return [p.grad for p in net.trainable_params()]
+""",
+        ),
+        Example(
+            name="no_parameters_known",
+            before="""\
+import torch
+def step(loss: torch.Tensor):
+    loss.backward()
+""",
+            after="""\
+import mindspore
+
+def step(loss: mindspore.Tensor):
+    # MIGRATE(unsupported): torch.Tensor.backward — no optimizer (zero_grad/step) or module zero_grad() next to this backward(): the parameters it differentiates are unknown
+    loss.backward()
+""",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._blocks: list[Sequence[cst.BaseStatement]] = []
+        self._functions: list[cst.CSTNode] = []
+        self._plans: dict[int, list[_Plan]] = {}
+
+    # -- context stacks (original nodes) ---------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self._functions.append(node)
+        self._blocks.append(node.body)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def leave_FunctionDef(self, original, updated):
+        self._functions.pop()
+        return updated
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._blocks.append(node.body)
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
+        self._blocks.pop()
+        body = self._apply(original.body, list(updated.body))
+        return updated if body is None else updated.with_changes(body=body)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module):
+        self._blocks.pop()
+        self._functions.pop()
+        body = self._apply(original.body, list(updated.body))
+        return updated if body is None else updated.with_changes(body=body)
+
+    # -- analysis, at the backward() statement (types are asked there) ------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        call = _method_call(node, "backward")
+        if call is None or not self._blocks:
+            return
+        if getattr(self.ctx.type_of(call.func.value), "kind", None) != "tensor":
+            return  # not a tensor's backward(): the table reports it (or it is not torch at all)
+        block = self._blocks[-1]
+        index = next((i for i, s in enumerate(block) if s is node), None)
+        if index is None:
+            return
+        plan = self._plan(block, index, call)
+        self.ctx.claim(call)
+        if plan is not None:
+            self._plans.setdefault(id(block), []).append(plan)
+
+    def _plan(self, block, j: int, call: cst.Call) -> Optional[_Plan]:
+        rule = "torch.Tensor.backward"
+        loss = call.func.value
+        if call.args or not isinstance(loss, cst.Name):
+            self.ctx.unsupported(call, rule, "backward() with arguments or on an expression; only `name.backward()` is rewritten")
+            return None
+        weights = self._weights(block, j)
+        if weights is None:
+            self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
+                                             "backward(): the parameters it differentiates are unknown")
+            return None
+        needed, first = {loss.value}, None
+        for i in range(j - 1, -1, -1):
+            if binds(block[i]) & needed:
+                first = i
+                needed |= reads(block[i])
+        if first is None:
+            self.ctx.unsupported(call, rule, f"`{loss.value}` is not computed in this block: move its computation next to backward()")
+            return None
+        body = block[first:j]
+        if any(_has_escape(s) for s in body):
+            self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
+            return None
+        bound_so_far: set[str] = set()
+        all_bound = set().union(*(binds(s) for s in body))
+        for s in body:
+            if reads(s) & (all_bound - bound_so_far) & binds(s):
+                self.ctx.unsupported(call, rule, "a name is read before it is assigned in the loss computation")
+                return None
+            bound_so_far |= binds(s)
+        aux = sorted((all_bound - {loss.value}) & self._reads_outside(body))
+        return _Plan(j, loss.value, first, weights, aux, call)
+
+    def _weights(self, block, j: int) -> Optional[cst.BaseExpression]:
+        """The expression naming the parameters that backward() feeds."""
+        blocks = [block] + [b for b in reversed(self._blocks[:-1])]
+        for candidates in blocks:
+            for stmt in candidates:
+                for method in ("zero_grad", "step"):
+                    call = _method_call(stmt, method)
+                    if call is None:
+                        continue
+                    owner = call.func.value
+                    kind = getattr(self.ctx.type_of(owner), "kind", None)
+                    if kind == "optimizer":
+                        return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
+                    if kind == "module" and method == "zero_grad":
+                        return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
+        return None
+
+    # -- the rewrite --------------------------------------------------------------------
+    def _apply(self, orig: Sequence[cst.BaseStatement], new: list) -> Optional[list]:
+        plans = self._plans.pop(id(orig), None)
+        if not plans:
+            return None
+        if len(orig) != len(new):
+            for plan in plans:
+                self.ctx.unsupported(plan.call, "torch.Tensor.backward",
+                                     "another rewrite changed this block; convert this backward() by hand")
+            return None
+        out = list(new)
+        for plan in sorted(plans, key=lambda p: p.index, reverse=True):
+            out[plan.first:plan.index + 1] = self._emit(out, plan)
+            self.ctx.converted(plan.call, "torch.Tensor.backward")
+        return out
+
+    def _emit(self, new: list, plan: _Plan) -> list:
+        first, j = plan.first, plan.index
+        fn_name = self._fresh(f"_{plan.loss}_fn")
+        grads_name = self._fresh(f"_{plan.loss}_grads")
+        returned = [plan.loss] + plan.aux
+        body = [s.with_changes(leading_lines=()) if k == 0 else s for k, s in enumerate(new[first:j])]
+        fn = cst.FunctionDef(
+            name=cst.Name(fn_name),
+            params=cst.Parameters(),
+            body=cst.IndentedBlock(body=body + [cst.parse_statement("return " + ", ".join(returned))]),
+            leading_lines=new[first].leading_lines,
+        )
+        args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone())]
+        if plan.aux:
+            args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
+                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        value = cst.Call(func=cst.Call(func=self.ctx.name_for("mindspore.value_and_grad"), args=args))
+        outputs = (cst.Tuple([cst.Element(cst.Name(n)) for n in returned]) if plan.aux else cst.Name(plan.loss))
+        assign = cst.SimpleStatementLine([cst.Assign(
+            targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(cst.Name(grads_name))],
+                                                lpar=[], rpar=[]))],
+            value=value)])
+        store = cst.SimpleStatementLine(
+            [cst.Expr(cst.Call(func=self.ctx.helper("accumulate_grad"),
+                               args=[cst.Arg(plan.weights.deep_clone()), cst.Arg(cst.Name(grads_name))]))],
+            trailing_whitespace=new[j].trailing_whitespace)
+        return [fn, assign, store]
+
+    def _reads_outside(self, body: Sequence[cst.CSTNode]) -> set[str]:
+        skip = {id(s) for s in body}
+        names: set[str] = set()
+
+        class V(cst.CSTVisitor):
+            def on_visit(self, node):
+                if id(node) in skip:
+                    return False
+                if isinstance(node, cst.Name):
+                    names.add(node.value)
+                if isinstance(node, cst.Attribute):
+                    node.value.visit(self)
+                    return False
+                return True
+
+        self._functions[-1].visit(V())
+        return names
+
+    def _fresh(self, base: str) -> str:
+        taken = binds(self._functions[-1]) | reads(self._functions[-1])
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base}{k}"
+        return name
