@@ -32,7 +32,7 @@ RETURN_KINDS = frozenset(
     {
         "tensor", "tensors", "named_tensors", "module", "modules", "optimizer",
         "ndarray", "scalar", "shape", "dtype", "device", "state_dict",
-        "same", "none", "other",
+        "same", "none", "other", "loader",
     }
 )
 

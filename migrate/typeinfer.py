@@ -78,7 +78,12 @@ _RETURN_TYPES = {
     "tensor": TENSOR, "tensors": TENSORS, "named_tensors": T("tuples", items=(OTHER, TENSOR)),
     "modules": T("modules"), "ndarray": NDARRAY, "scalar": SCALAR, "shape": SHAPE, "dtype": DTYPE,
     "device": DEVICE, "state_dict": STATE_DICT, "none": OTHER, "other": OTHER,
+    # a DataLoader: each item is a default-collated batch, whose items are tensors
+    "loader": T("loader"),
 }
+
+#: iterable wrappers whose items are the items of their first argument
+_PASS_THROUGH_ITERABLES = frozenset({"tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.std.tqdm", "tqdm.notebook.tqdm"})
 
 
 @dataclass
@@ -228,6 +233,8 @@ class _Collector(cst.CSTVisitor):
             owner.methods[node.name.value] = node
         elif self.scope.kind == "module":
             self.infer.functions[node.name.value] = node
+        else:  # a nested function: its return annotation counts when the name is unambiguous
+            self.infer.nested_functions.setdefault(node.name.value, []).append(node)
         self.scope = Scope("function", self.scope, cls=owner)
         self.infer.scopes[id(node)] = self.scope
         self.func_stack.append(node)
@@ -348,6 +355,7 @@ class TypeInfo:
         self.scopes: dict[int, Scope] = {id(module): self.module_scope}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
+        self.nested_functions: dict[str, list[cst.FunctionDef]] = {}
         self._cache: dict[int, Optional[T]] = {}
         self._binding_cache: dict[int, Optional[T]] = {}
         self._in_progress: set[int] = set()
@@ -640,9 +648,14 @@ class TypeInfo:
             if fname == "zip":
                 return T("tuple", items=tuple(parts))
             return parts[0] if parts else None
+        if isinstance(iterable, cst.Call) and iterable.args and iterable.args[0].keyword is None \
+                and self.names.qualified(iterable.func) & _PASS_THROUGH_ITERABLES:
+            return self._element(iterable.args[0].value, where)
         t = self._type(iterable, where)
         if t is None or t is BOTTOM:
             return t
+        if t.kind == "loader":
+            return TENSORS
         if t.kind in ("tensors", "tensor"):
             return TENSOR
         if t.kind == "tuples":
@@ -752,6 +765,11 @@ class TypeInfo:
             fdef = self.functions.get(func.value)
             if fdef is not None and target == OTHER and fdef.returns is not None:
                 return self.annotation_type(fdef.returns.annotation)
+            nested = self.nested_functions.get(func.value, ())
+            if fdef is None and target == OTHER and nested:
+                found = {self.annotation_type(f.returns.annotation) if f.returns is not None else None for f in nested}
+                if len(found) == 1:
+                    return found.pop()
             if self._is_builtin(func, where):
                 return OTHER if func.value not in ("next", "iter", "getattr", "max", "min", "sum", "sorted", "reversed", "list", "tuple") else None
             return None

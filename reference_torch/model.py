@@ -12,9 +12,9 @@ import torch.nn as nn
 
 ACTIVATIONS = {
     "leaky_relu": lambda: nn.LeakyReLU(0.1),
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
+    "relu": lambda: nn.ReLU(),
+    "tanh": lambda: nn.Tanh(),
+    "sigmoid": lambda: nn.Sigmoid(),
 }
 
 

@@ -102,7 +102,7 @@ class MAMOTrainer:
         else:
             clip_grad_norm_per_user_(list(learner.parameters()), self.cfg.clip_norm)
 
-    def adapt(self, batch, write_profile: bool = False, on_step=None) -> UserResult:
+    def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None) -> UserResult:
         """Local update on the support set, then the query loss and its (first-order) gradient."""
         user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = [t.to(self.device) for t in batch[:7]]
         learner = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile)

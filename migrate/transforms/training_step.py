@@ -1,8 +1,9 @@
 """``loss.backward()`` -> ``mindspore.value_and_grad`` over the statements that compute ``loss``.
 
 MindSpore has no tape: gradients come from differentiating a function. The statements
-of the same block that ``loss`` depends on (a backward slice, taken as the contiguous
-run from the first of them) become a zero-argument closure; ``value_and_grad`` runs it
+of the same block that ``loss`` depends on (a backward slice that stops at an earlier
+``step()``/``backward()`` or compound statement, taken as the contiguous run from the
+first of them) become a zero-argument closure; ``value_and_grad`` runs it
 once and returns the loss, every value those statements bind that is used later, and the
 gradients. The gradients are then stored on each parameter's ``.grad`` (accumulating, as
 ``backward`` does), so ``clip_grad_norm_``, ``optimizer.step()`` and code reading
@@ -141,6 +142,14 @@ def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
     if isinstance(call.func, cst.Attribute) and call.func.attr.value == method:
         return call
     return None
+
+
+def _is_barrier(stmt: cst.BaseStatement) -> bool:
+    """Where the loss computation cannot reach back past: an earlier step()/backward(),
+    or a compound statement (the values it leaves behind are constants to this step)."""
+    if isinstance(stmt, cst.BaseCompoundStatement):
+        return True
+    return _method_call(stmt, "step") is not None or _method_call(stmt, "backward") is not None
 
 
 def _has_escape(stmt: cst.CSTNode) -> bool:
@@ -306,6 +315,8 @@ def step(loss: mindspore.Tensor):
             return None
         needed, first = {loss.value}, None
         for i in range(j - 1, -1, -1):
+            if _is_barrier(block[i]):
+                break
             if binds(block[i]) & needed:
                 first = i
                 needed |= reads(block[i])

@@ -1,0 +1,218 @@
+"""Meta-training and evaluation of MAMO (mamo.md, "One user" and "Global update").
+
+Local updates run on a ``LocalLearner`` that carries a leading user axis: one user at
+a time in meta-training (the memories are written after each user), many at once in
+evaluation (users are independent there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import Config
+from .data import Episodes, Features
+from .dataset import EpisodeDataset
+from .memory import Memories
+from .metrics import predicted_rating, scenario_metrics
+from .model import MAMO, LocalLearner, active_columns
+import mindspore
+from ._torch_compat import Adam, CrossEntropyLoss, accumulate_grad, clip_grad_norm_, data_loader
+from mindspore import ops
+
+
+def clip_grad_norm_per_user_(parameters, max_norm: float) -> mindspore.Tensor:
+    """``clip_grad_norm_`` applied to each user (leading axis) separately; returns the norms."""
+    grads = [p.grad for p in parameters]
+    n_users = grads[0].shape[0]
+    squares = [ops.sum(ops.mul(g, g).view(n_users, -1), dim=1) for g in grads]
+    total = ops.sqrt(ops.sum(ops.stack(squares, axis=1), dim=1))
+    coef = ops.clamp(max_norm / (total + 1e-6), max=1.0)
+    for p in parameters:
+        p.grad = p.grad * coef.view(n_users, *([1] * (p.grad.dim() - 1)))
+    return total
+
+
+class DivergedError(FloatingPointError):
+    """Training produced a non-finite loss (see the README on rho and lamda)."""
+
+
+def check_finite(losses: list, what: str) -> None:
+    if not np.all(np.isfinite(losses)):
+        raise DivergedError(f"{what} is not finite: training diverged; lower --rho / --lamda")
+
+
+@dataclass
+class UserResult:
+    """What one local update produced (for the memories, the global step and tests)."""
+    support_losses: list = field(default_factory=list)
+    query_loss: float = 0.0
+    query_logits: mindspore.Tensor = None
+    grads: list = None
+    learner: LocalLearner = None
+
+
+class MAMOTrainer:
+    def __init__(self, cfg: Config, features: Features):
+        self.cfg = cfg
+        mindspore.set_seed(cfg.seed)
+        self.device = cfg.device
+        self.model = MAMO(features.user_vocab, features.item_vocab, features.item_multihot,
+                          features.n_classes, cfg.embedding_dim, cfg.active_func)
+        n_user_params = sum(p.numel() for p in self.model.user_net_parameters())
+        self.memory = Memories(cfg.n_k, self.model.profile_dim, n_user_params, 2 * cfg.embedding_dim,
+                               cfg.alpha, cfg.beta, cfg.gamma, cfg.memory_eps)
+        self.criterion = CrossEntropyLoss(reduction="none")
+        self.epoch = 0
+
+    # ----- one batch of users -------------------------------------------------------
+    def make_learner(self, user_x: mindspore.Tensor, item_multi: mindspore.Tensor,
+                     write_profile: bool) -> LocalLearner:
+        """Read the memories for the users in user_x and build their personalised parameters.
+
+        item_multi (B, n, W): the multi-hot features of all their items (support and query).
+        The learner keeps the memory attention it was built with (for the memory writes)."""
+        p_u = self.model.embed_user(user_x)
+        attention = self.memory.attention(p_u)
+        bias, mem_weight = self.memory.read(attention)
+        flat_phi = ops.cat([p.view(-1) for p in self.model.user_net_parameters()])
+        theta = flat_phi.view(1, -1) - self.cfg.tao * bias
+        shapes = [p.shape for p in self.model.user_net_parameters()]
+        pieces = ops.split(theta, [int(np.prod(s)) for s in shapes], axis=1)
+        theta_u = [piece.view(-1, *shape) for piece, shape in zip(pieces, shapes)]
+        if write_profile:
+            self.memory.write_profile(attention, p_u)
+        active = None
+        if self.model.item_loading.multihot_dims:
+            active = active_columns(item_multi.asnumpy(), self.model.item_loading.multihot_dims)
+        learner = LocalLearner(self.model, theta_u, mem_weight, active)
+        learner.attention = attention
+        return learner
+
+    def loss(self, logits: mindspore.Tensor, labels: mindspore.Tensor) -> mindspore.Tensor:
+        """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
+        per_pair = self.criterion(logits.view(-1, logits.shape[-1]), labels.reshape(-1))
+        return per_pair.view(labels.shape[0], -1).mean(dim=1).sum()
+
+    def clip(self, learner: LocalLearner) -> None:
+        if learner.n_users == 1:
+            clip_grad_norm_(learner.trainable_params(), self.cfg.clip_norm)
+        else:
+            clip_grad_norm_per_user_(list(learner.trainable_params()), self.cfg.clip_norm)
+
+    def adapt(self, batch: list[mindspore.Tensor], write_profile: bool = False, on_step=None) -> UserResult:
+        """Local update on the support set, then the query loss and its (first-order) gradient."""
+        user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = [t for t in batch[:7]]
+        learner = self.make_learner(user_x, ops.cat([support_multi, query_multi], axis=1), write_profile)
+        optimizer = Adam(learner.trainable_params(), lr=self.cfg.rho)
+        result = UserResult(learner=learner)
+        n_support = support_y.shape[1]
+        for _ in range(self.cfg.n_inner_loop):
+            for start in range(0, n_support, self.cfg.batch_size):
+                def _loss_fn():
+                    stop = start + self.cfg.batch_size
+                    optimizer.zero_grad()
+                    logits = learner(user_x, support_x[:, start:stop], support_multi[:, start:stop])
+                    loss = self.loss(logits, support_y[:, start:stop])
+                    return loss
+                loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, optimizer.parameters)()
+                accumulate_grad(optimizer.parameters, _loss_grads)
+                self.clip(learner)
+                optimizer.step()
+                result.support_losses.append(loss.item())
+                if on_step is not None:
+                    on_step(len(result.support_losses), loss.item(), learner)
+        optimizer.zero_grad()
+        def _query_loss_fn():
+            query_logits = learner(user_x, query_x, query_multi)
+            query_loss = self.loss(query_logits, query_y)
+            return query_loss, query_logits
+        (query_loss, query_logits), _query_loss_grads = mindspore.value_and_grad(_query_loss_fn, None, optimizer.parameters, has_aux=True)()
+        accumulate_grad(optimizer.parameters, _query_loss_grads)
+        result.grads = [p.grad for p in learner.trainable_params()]
+        result.query_loss = query_loss.item()
+        result.query_logits = ops.stop_gradient(query_logits)
+        return result
+
+    # ----- meta-training ------------------------------------------------------------
+    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None) -> list[float]:
+        """One pass of meta-training over the users the loader yields, one user per batch.
+
+        on_user(result) runs after each user's memory writes, on_global(grads) before each
+        global step (the equivalence harness records both)."""
+        losses = []
+        grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
+        n_in_batch = 0
+        for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
+            result = self.adapt(batch, write_profile=True)
+            losses.append(result.query_loss)
+            learner = result.learner
+            user_grad = ops.cat([p.grad.view(1, -1) for p in learner.user_net_parameters()], axis=1)
+            self.memory.write_fast_grad(learner.attention, user_grad)
+            self.memory.write_task(learner.attention, learner.mem_w)
+            grad_sum = [acc + g for acc, g in zip(grad_sum, learner.global_gradients(result.grads))]
+            if on_user is not None:
+                on_user(result)
+            n_in_batch += 1
+            if n_in_batch == self.cfg.meta_batch_size:
+                if on_global is not None:
+                    on_global(grad_sum)
+                self.global_update(grad_sum)
+                grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
+                n_in_batch = 0
+        if n_in_batch:
+            if on_global is not None:
+                on_global(grad_sum)
+            self.global_update(grad_sum)
+        return losses
+
+    def global_update(self, grads: list[mindspore.Tensor]) -> None:
+        """phi <- phi - lamda * sum_u g_u."""
+        for param, grad in zip(self.model.trainable_params(), grads):
+            param.set_data(param - self.cfg.lamda * grad)
+
+    def epoch_users(self, n_train: int, epoch: int) -> np.ndarray:
+        """The meta-train users of an epoch: a seeded permutation, first ``users_per_epoch``."""
+        order = np.random.default_rng(self.cfg.random_state + epoch).permutation(n_train)
+        return order[: self.cfg.users_per_epoch]
+
+    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None) -> dict:
+        rows = self.epoch_users(len(train.user_index), self.epoch)
+        loader = data_loader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
+        losses = self.train_users(loader, progress, on_user, on_global)
+        check_finite(losses, "meta-train query loss")
+        self.epoch += 1
+        return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
+
+    # ----- evaluation ---------------------------------------------------------------
+    def evaluate(self, test: Episodes, batch_size: int = None, progress: bool = False) -> dict:
+        """Local update per meta-test user (memories read, never written), then metrics."""
+        batch_size = batch_size or self.cfg.eval_batch_size
+        loader = data_loader(EpisodeDataset(test), batch_size=batch_size, shuffle=False)
+        preds, trues, scenarios, losses = [], [], [], []
+        for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
+            result = self.adapt(batch, write_profile=False)
+            preds.append(predicted_rating(result.query_logits))
+            trues.append(batch[6] + 1)
+            scenarios.append(batch[7])
+            losses.append(result.query_loss)
+        metrics = scenario_metrics(ops.cat(preds), ops.cat(trues), ops.cat(scenarios))
+        check_finite(losses, "evaluation query loss")
+        metrics["query_loss"] = float(np.sum(losses) / len(test.user_index))
+        return metrics
+
+    # ----- state --------------------------------------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The whole trainer state (parameters, buffers, memories) as named numpy arrays."""
+        state = {}
+        for prefix, module in (("model", self.model), ("memory", self.memory)):
+            for name, value in module.parameters_dict().items():
+                state[f"{prefix}.{name}"] = ops.stop_gradient(value).asnumpy().copy()
+        return state
+
+    def load_state_arrays(self, state: dict) -> None:
+        for prefix, module in (("model", self.model), ("memory", self.memory)):
+            own = {name[len(prefix) + 1:]: mindspore.Tensor.from_numpy(np.asarray(value))
+                   for name, value in state.items() if name.startswith(prefix + ".")}
+            mindspore.load_param_into_net(module, own)
