@@ -16,7 +16,7 @@ import mindspore
 from mindspore import nn, ops
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
-           "data_loader"]
+           "data_loader", "load_state_dict"]
 
 
 def _grad(p):
@@ -163,6 +163,29 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
     if batch_size is not None:
         loader = loader.batch(batch_size, drop_remainder=drop_last)
     return loader
+
+
+def load_state_dict(net, state_dict, strict=True):
+    """``module.load_state_dict(sd, strict)``: values may be Tensors, Parameters or arrays;
+    strict=True raises on missing or unexpected keys, as torch does."""
+    own = net.parameters_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    if strict and (missing or unexpected):
+        raise RuntimeError(f"Error(s) in loading state_dict for {type(net).__name__}: "
+                           f"missing keys {missing}, unexpected keys {unexpected}")
+    params = {}
+    for name, value in state_dict.items():
+        if name not in own:
+            continue
+        if not isinstance(value, mindspore.Tensor):
+            value = mindspore.Tensor(value)
+        if not isinstance(value, mindspore.Parameter):
+            value = mindspore.Parameter(value.astype(own[name].dtype), name=name,
+                                        requires_grad=own[name].requires_grad)
+        params[name] = value
+    mindspore.load_param_into_net(net, params, strict_load=True)
+    return missing, unexpected
 
 
 def zero_grad(params):

@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, active_columns
 import mindspore
-from ._torch_compat import Adam, CrossEntropyLoss, accumulate_grad, clip_grad_norm_, data_loader
+from ._torch_compat import Adam, CrossEntropyLoss, accumulate_grad, clip_grad_norm_, data_loader, load_state_dict
 from mindspore import ops
 
 
@@ -136,16 +136,18 @@ class MAMOTrainer:
         return result
 
     # ----- meta-training ------------------------------------------------------------
-    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None) -> list[float]:
+    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None,
+                    on_step=None) -> list[float]:
         """One pass of meta-training over the users the loader yields, one user per batch.
 
-        on_user(result) runs after each user's memory writes, on_global(grads) before each
-        global step (the equivalence harness records both)."""
+        on_step(step, loss, learner) runs after each local step, on_user(result) after each
+        user's memory writes, on_global(grads) before each global step (the equivalence
+        harness records all three)."""
         losses = []
         grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
         n_in_batch = 0
         for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
-            result = self.adapt(batch, write_profile=True)
+            result = self.adapt(batch, write_profile=True, on_step=on_step)
             losses.append(result.query_loss)
             learner = result.learner
             user_grad = ops.cat([p.grad.view(1, -1) for p in learner.user_net_parameters()], axis=1)
@@ -177,10 +179,11 @@ class MAMOTrainer:
         order = np.random.default_rng(self.cfg.random_state + epoch).permutation(n_train)
         return order[: self.cfg.users_per_epoch]
 
-    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None) -> dict:
+    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None,
+                    on_step=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
         loader = data_loader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
-        losses = self.train_users(loader, progress, on_user, on_global)
+        losses = self.train_users(loader, progress, on_user, on_global, on_step)
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
@@ -215,4 +218,4 @@ class MAMOTrainer:
         for prefix, module in (("model", self.model), ("memory", self.memory)):
             own = {name[len(prefix) + 1:]: mindspore.Tensor.from_numpy(np.asarray(value))
                    for name, value in state.items() if name.startswith(prefix + ".")}
-            mindspore.load_param_into_net(module, own)
+            load_state_dict(module, own)

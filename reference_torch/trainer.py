@@ -131,16 +131,18 @@ class MAMOTrainer:
         return result
 
     # ----- meta-training ------------------------------------------------------------
-    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None) -> list[float]:
+    def train_users(self, loader, progress: bool = False, on_user=None, on_global=None,
+                    on_step=None) -> list[float]:
         """One pass of meta-training over the users the loader yields, one user per batch.
 
-        on_user(result) runs after each user's memory writes, on_global(grads) before each
-        global step (the equivalence harness records both)."""
+        on_step(step, loss, learner) runs after each local step, on_user(result) after each
+        user's memory writes, on_global(grads) before each global step (the equivalence
+        harness records all three)."""
         losses = []
         grad_sum = [torch.zeros_like(p) for p in self.model.parameters()]
         n_in_batch = 0
         for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
-            result = self.adapt(batch, write_profile=True)
+            result = self.adapt(batch, write_profile=True, on_step=on_step)
             losses.append(result.query_loss)
             learner = result.learner
             with torch.no_grad():
@@ -174,10 +176,11 @@ class MAMOTrainer:
         order = np.random.default_rng(self.cfg.random_state + epoch).permutation(n_train)
         return order[: self.cfg.users_per_epoch]
 
-    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None) -> dict:
+    def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None,
+                    on_step=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
         loader = DataLoader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
-        losses = self.train_users(loader, progress, on_user, on_global)
+        losses = self.train_users(loader, progress, on_user, on_global, on_step)
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}

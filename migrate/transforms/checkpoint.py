@@ -1,5 +1,5 @@
 """``torch.save(state_dict, f)`` -> ``mindspore.save_checkpoint``;
-``load_state_dict(torch.load(f))`` -> ``load_param_into_net(net, load_checkpoint(f))``.
+``load_state_dict(torch.load(f))`` -> ``load_state_dict(net, load_checkpoint(f))`` (helper).
 
 A torch file may hold any pickled object, a MindSpore checkpoint only
 parameters: the rewrite is made where the object is known to be a state dict
@@ -33,11 +33,12 @@ net.load_state_dict(torch.load("net.pt", map_location="cpu"))
 """,
             after="""\
 import mindspore
+from _torch_compat import load_state_dict
 from mindspore import nn
 
 net = nn.Dense(2, 2)
 mindspore.save_checkpoint(net.parameters_dict(), "net.pt")
-mindspore.load_param_into_net(net, mindspore.load_checkpoint("net.pt"))
+load_state_dict(net, mindspore.load_checkpoint("net.pt"))
 """,
         ),
         Example(
@@ -68,11 +69,12 @@ net.load_state_dict(load("w.pt"))
 """,
             after="""\
 import mindspore
+from _torch_compat import load_state_dict
 from mindspore import nn
 
 net = nn.Dense(2, 2)
 mindspore.save_checkpoint(net.parameters_dict(), "w.pt")
-mindspore.load_param_into_net(net, mindspore.load_checkpoint("w.pt"))
+load_state_dict(net, mindspore.load_checkpoint("w.pt"))
 """,
         ),
         Example(
