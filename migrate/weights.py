@@ -407,7 +407,9 @@ def load_torch_checkpoint(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt files raise many kinds
-        raise ConversionError(f"{path}: cannot read as a torch checkpoint: {_one_line(exc)}") from None
+        raise ConversionError(
+            f"{path}: cannot read as a torch checkpoint (corrupt, or not a torch file): {_one_line(exc)}"
+        ) from None
     if not isinstance(obj, Mapping):
         raise ConversionError(
             f"{path}: holds a {type(obj).__name__}, not a state_dict (save model.state_dict(), not the model)"
