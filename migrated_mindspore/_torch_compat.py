@@ -11,12 +11,15 @@ come from ``mindspore.value_and_grad``; whoever computes them assigns
 """
 
 import math
+import os
+import shutil
+import tempfile
 
 import mindspore
 from mindspore import nn, ops
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
-           "data_loader", "load_state_dict"]
+           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint"]
 
 
 def _grad(p):
@@ -163,6 +166,35 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
     if batch_size is not None:
         loader = loader.batch(batch_size, drop_remainder=drop_last)
     return loader
+
+
+def save_checkpoint(params, path):
+    """``torch.save(state_dict, path)``: writes exactly ``path`` (``mindspore.save_checkpoint``
+    appends ``.ckpt`` to any other name), atomically."""
+    path = os.fspath(path)
+    if path.endswith(".ckpt"):
+        mindspore.save_checkpoint(params, path)
+        return
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".ckpt")
+    os.close(fd)
+    try:
+        mindspore.save_checkpoint(params, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_checkpoint(path):
+    """``torch.load(path)`` of a state dict written by ``save_checkpoint``, whatever its suffix
+    (``mindspore.load_checkpoint`` insists on ``.ckpt``)."""
+    path = os.fspath(path)
+    if path.endswith(".ckpt"):
+        return mindspore.load_checkpoint(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "checkpoint.ckpt")
+        shutil.copyfile(path, copy)
+        return mindspore.load_checkpoint(copy)
 
 
 def load_state_dict(net, state_dict, strict=True):

@@ -1,5 +1,7 @@
-"""``torch.save(state_dict, f)`` -> ``mindspore.save_checkpoint``;
-``load_state_dict(torch.load(f))`` -> ``load_state_dict(net, load_checkpoint(f))`` (helper).
+"""``torch.save(state_dict, f)`` -> ``save_checkpoint`` (helper around ``mindspore.save_checkpoint``,
+which would append ``.ckpt`` to ``f``); ``load_state_dict(torch.load(f))`` ->
+``load_state_dict(net, load_checkpoint(f))`` (helpers; ``mindspore.load_checkpoint`` refuses a
+file without the ``.ckpt`` suffix).
 
 A torch file may hold any pickled object, a MindSpore checkpoint only
 parameters: the rewrite is made where the object is known to be a state dict
@@ -32,13 +34,12 @@ torch.save(net.state_dict(), "net.pt")
 net.load_state_dict(torch.load("net.pt", map_location="cpu"))
 """,
             after="""\
-import mindspore
-from _torch_compat import load_state_dict
+from _torch_compat import load_checkpoint, load_state_dict, save_checkpoint
 from mindspore import nn
 
 net = nn.Dense(2, 2)
-mindspore.save_checkpoint(net.parameters_dict(), "net.pt")
-load_state_dict(net, mindspore.load_checkpoint("net.pt"))
+save_checkpoint(net.parameters_dict(), "net.pt")
+load_state_dict(net, load_checkpoint("net.pt"))
 """,
         ),
         Example(
@@ -68,13 +69,12 @@ save(net.state_dict(), "w.pt")
 net.load_state_dict(load("w.pt"))
 """,
             after="""\
-import mindspore
-from _torch_compat import load_state_dict
+from _torch_compat import load_checkpoint, load_state_dict, save_checkpoint
 from mindspore import nn
 
 net = nn.Dense(2, 2)
-mindspore.save_checkpoint(net.parameters_dict(), "w.pt")
-load_state_dict(net, mindspore.load_checkpoint("w.pt"))
+save_checkpoint(net.parameters_dict(), "w.pt")
+load_state_dict(net, load_checkpoint("w.pt"))
 """,
         ),
         Example(
@@ -123,7 +123,7 @@ save({}, "x")
         else:
             code = cst.Module(body=[]).code_for_node(obj).strip()
             raise Unconvertible("uncertain", f"only state dicts map to mindspore.save_checkpoint; cannot tell what `{code}` is")
-        return cst.Call(func=self.ctx.name_for("mindspore.save_checkpoint"), args=[cst.Arg(args[0].value), cst.Arg(args[1].value)])
+        return cst.Call(func=self.ctx.helper("save_checkpoint"), args=[cst.Arg(args[0].value), cst.Arg(args[1].value)])
 
     def _load(self, site):
         if id(site.original) not in self._into_load_state_dict:
@@ -131,4 +131,4 @@ save({}, "x")
         args = [a for a in site.args if a.keyword is None or a.keyword.value not in _LOAD_DROP]
         if len(args) != 1 or args[0].keyword is not None and args[0].keyword.value != "f":
             raise Unconvertible("unsupported", "only torch.load(f) is rewritten")
-        return cst.Call(func=self.ctx.name_for("mindspore.load_checkpoint"), args=[cst.Arg(args[0].value)])
+        return cst.Call(func=self.ctx.helper("load_checkpoint"), args=[cst.Arg(args[0].value)])

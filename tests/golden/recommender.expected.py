@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, clip_grad_norm_
+from _torch_compat import Adam, clip_grad_norm_, save_checkpoint
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -83,5 +83,5 @@ def main(seed=0):
     opt = Adam(model.trainable_params(), lr=1e-3)
     for _ in range(3):
         train_step(model, opt, users, items, labels)
-    mindspore.save_checkpoint(model.parameters_dict(), "recommender.pt")
+    save_checkpoint(model.parameters_dict(), "recommender.pt")
     return evaluate(model, users, items, labels)
