@@ -19,7 +19,7 @@ import mindspore
 from mindspore import nn, ops
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
-           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint"]
+           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell"]
 
 
 def _grad(p):
@@ -166,6 +166,18 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
     if batch_size is not None:
         loader = loader.batch(batch_size, drop_remainder=drop_last)
     return loader
+
+
+_FLOATS = (mindspore.float16, mindspore.float32, mindspore.float64, mindspore.bfloat16)
+
+
+def cast_cell(cell, dtype):
+    """``module.double()`` / ``module.float()``: every floating Parameter of the Cell (buffers
+    included, as torch casts floating buffers too) becomes ``dtype``; returns the Cell."""
+    for p in cell.get_parameters():
+        if p.dtype in _FLOATS:
+            p.set_dtype(dtype)
+    return cell
 
 
 def save_checkpoint(params, path):

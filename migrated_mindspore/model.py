@@ -207,7 +207,7 @@ class LocalLearner(nn.Cell):
         summed[mem] = ops.zeros_like(summed[mem])
         if not self.multihot_dims:
             return summed
-        full = ops.zeros((summed[2].shape[0], sum(self.multihot_dims)))
+        full = ops.zeros((summed[2].shape[0], sum(self.multihot_dims)), dtype=summed[2].dtype)
         full[:, self.active] = summed[2]
         multi = ops.split(full, list(self.multihot_dims), axis=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, active_columns
 import mindspore
-from ._torch_compat import Adam, CrossEntropyLoss, accumulate_grad, clip_grad_norm_, data_loader, load_state_dict
+from ._torch_compat import Adam, CrossEntropyLoss, accumulate_grad, cast_cell, clip_grad_norm_, data_loader, load_state_dict
 from mindspore import ops
 
 
@@ -63,6 +63,10 @@ class MAMOTrainer:
         n_user_params = sum(p.numel() for p in self.model.user_net_parameters())
         self.memory = Memories(cfg.n_k, self.model.profile_dim, n_user_params, 2 * cfg.embedding_dim,
                                cfg.alpha, cfg.beta, cfg.gamma, cfg.memory_eps)
+        if cfg.dtype == "float64":
+            cast_cell(self.model, dtype=mindspore.float64)
+            cast_cell(self.memory, dtype=mindspore.float64)
+        self.float_dtype = np.float64 if cfg.dtype == "float64" else np.float32
         self.criterion = CrossEntropyLoss(reduction="none")
         self.epoch = 0
 
@@ -182,7 +186,7 @@ class MAMOTrainer:
     def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None,
                     on_step=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
-        loader = data_loader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
+        loader = data_loader(EpisodeDataset(train.subset(rows), self.float_dtype), batch_size=1, shuffle=False)
         losses = self.train_users(loader, progress, on_user, on_global, on_step)
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
@@ -192,7 +196,7 @@ class MAMOTrainer:
     def evaluate(self, test: Episodes, batch_size: int = None, progress: bool = False) -> dict:
         """Local update per meta-test user (memories read, never written), then metrics."""
         batch_size = batch_size or self.cfg.eval_batch_size
-        loader = data_loader(EpisodeDataset(test), batch_size=batch_size, shuffle=False)
+        loader = data_loader(EpisodeDataset(test, self.float_dtype), batch_size=batch_size, shuffle=False)
         preds, trues, scenarios, losses = [], [], [], []
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
             result = self.adapt(batch, write_profile=False)

@@ -31,6 +31,8 @@ class Config:
     memory_eps: float = 1e-5
     seed: int = 100
     device: str = "cpu"
+    # float64 is for equivalence checks: it separates semantics from float32 rounding.
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if self.n_layer != 2:
@@ -39,6 +41,9 @@ class Config:
                      "n_inner_loop", "users_per_epoch", "meta_batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

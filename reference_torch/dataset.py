@@ -12,8 +12,9 @@ FIELDS = ("user_x", "support_x", "support_multi", "support_y", "query_x", "query
 class EpisodeDataset(Dataset):
     """Yields, per user, the arrays named in ``FIELDS`` (features gathered per item)."""
 
-    def __init__(self, episodes: Episodes):
+    def __init__(self, episodes: Episodes, float_dtype=np.float32):
         features = episodes.features
+        self.float_dtype = float_dtype
         self.episodes = episodes
         self.user_x = features.user_x[episodes.user_index]
         self.item_x = features.item_x
@@ -28,10 +29,10 @@ class EpisodeDataset(Dataset):
         return (
             self.user_x[index],
             self.item_x[support],
-            self.item_multi[support].astype(np.float32),
+            self.item_multi[support].astype(self.float_dtype),
             ep.support_y[index],
             self.item_x[query],
-            self.item_multi[query].astype(np.float32),
+            self.item_multi[query].astype(self.float_dtype),
             ep.query_y[index],
             ep.query_scenario[index].astype(np.int64),
         )

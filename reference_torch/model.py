@@ -206,7 +206,7 @@ class LocalLearner(nn.Module):
         summed[mem] = torch.zeros_like(summed[mem])
         if not self.multihot_dims:
             return summed
-        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims), device=summed[2].device)
+        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims), dtype=summed[2].dtype, device=summed[2].device)
         full[:, self.active] = summed[2]
         multi = torch.split(full, list(self.multihot_dims), dim=1)
         return summed[:2] + list(multi) + summed[3:]

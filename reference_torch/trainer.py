@@ -63,6 +63,10 @@ class MAMOTrainer:
         n_user_params = sum(p.numel() for p in self.model.user_net_parameters())
         self.memory = Memories(cfg.n_k, self.model.profile_dim, n_user_params, 2 * cfg.embedding_dim,
                                cfg.alpha, cfg.beta, cfg.gamma, cfg.memory_eps).to(self.device)
+        if cfg.dtype == "float64":
+            self.model.double()
+            self.memory.double()
+        self.float_dtype = np.float64 if cfg.dtype == "float64" else np.float32
         self.criterion = nn.CrossEntropyLoss(reduction="none")
         self.epoch = 0
 
@@ -179,7 +183,7 @@ class MAMOTrainer:
     def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None,
                     on_step=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
-        loader = DataLoader(EpisodeDataset(train.subset(rows)), batch_size=1, shuffle=False)
+        loader = DataLoader(EpisodeDataset(train.subset(rows), self.float_dtype), batch_size=1, shuffle=False)
         losses = self.train_users(loader, progress, on_user, on_global, on_step)
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
@@ -189,7 +193,7 @@ class MAMOTrainer:
     def evaluate(self, test: Episodes, batch_size: int = None, progress: bool = False) -> dict:
         """Local update per meta-test user (memories read, never written), then metrics."""
         batch_size = batch_size or self.cfg.eval_batch_size
-        loader = DataLoader(EpisodeDataset(test), batch_size=batch_size, shuffle=False)
+        loader = DataLoader(EpisodeDataset(test, self.float_dtype), batch_size=batch_size, shuffle=False)
         preds, trues, scenarios, losses = [], [], [], []
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
             result = self.adapt(batch, write_profile=False)
