@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 import tempfile
 import time
@@ -255,12 +256,14 @@ def _plot(result: Result, path: Path) -> None:
 
 
 def _kind(key: str) -> str:
+    """What a recorded key is, without its user/step/index: ``user 003 step 2 param p07`` -> ``param``."""
     words = key.split()
     if words[0] == "final":
         return "final " + words[1].split(".")[0]
     if words[0] == "global":
         return "global grads"
-    return " ".join(w for w in words[2:] if not w.startswith("p") or w in ("param",)).replace(" step", "") or key
+    rest = [w for w in words[2:] if not w.isdigit() and not re.fullmatch(r"p\d+", w) and w != "step"]
+    return " ".join(rest) or key
 
 
 def _kind_worst(a: Result, b: Result):
@@ -298,9 +301,7 @@ def write_report(result: Result, out: Path) -> Path:
               "| kind | tensors | worst tensor | max abs | max rel | tolerance | ok |", "|---|---|---|---|---|---|---|"]
     kinds: dict[str, list[Row]] = {}
     for r in result.rows:
-        kind = " ".join(w for w in r.key.split() if not w[:1].isdigit() and w not in ("user", "step", "global"))
-        kind = kind.split(" p")[0] if " param " in r.key or " grad " in r.key else kind
-        kinds.setdefault(kind, []).append(r)
+        kinds.setdefault(_kind(r.key), []).append(r)
     for kind, rows in kinds.items():
         worst = max(rows, key=lambda r: r.max_rel)
         lines.append(f"| {kind} | {len(rows)} | `{worst.key}` | {worst.max_abs:.2e} | {worst.max_rel:.2e} | "
