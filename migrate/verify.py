@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from migrate.weights import is_array, name_map, to_array
+
 LOSS_RTOL = 1e-5
 TENSOR_RTOL = 1e-4
 
@@ -40,10 +42,8 @@ TENSOR_RTOL = 1e-4
 def _np(value) -> np.ndarray:
     """A torch or MindSpore tensor (or a number) as a float64 numpy array of its own: a copy,
     never a view of a parameter that a later in-place optimizer step would change."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    elif hasattr(value, "asnumpy"):
-        value = value.asnumpy()
+    if is_array(value):
+        value = to_array(value)
     return np.array(value, dtype=np.float64, copy=True)
 
 
@@ -137,18 +137,8 @@ def compare(ref: Trace, other: Trace, mapping: dict) -> tuple[list[Row], list[st
     return rows, missing
 
 
-def state_name_map(torch_trainer, ms_trainer) -> dict[str, str]:
+def state_name_map(torch_trainer) -> dict[str, str]:
     """torch state names -> MindSpore state names (``Embedding.weight`` -> ``embedding_table``)."""
-    try:
-        from migrate.weights import name_map
-    except ImportError:  # pragma: no cover - until migrate.weights lands
-        import torch
-
-        def name_map(module):
-            embeddings = {n for n, m in module.named_modules() if isinstance(m, torch.nn.Embedding)}
-            return {k: (k[: -len("weight")] + "embedding_table" if k.rsplit(".", 1)[0] in embeddings else k)
-                    for k in module.state_dict()}
-
     out = {}
     for prefix, module in (("model", torch_trainer.model), ("memory", torch_trainer.memory)):
         for t_name, m_name in name_map(module).items():
@@ -210,7 +200,7 @@ def run(torch_package: str = "reference_torch", ms_package: str = "migrated_mind
     t_trainer = t_trainer_mod.MAMOTrainer(t_cfg_mod.Config(**settings), episodes.features)
     m_trainer = m_trainer_mod.MAMOTrainer(m_cfg_mod.Config(**settings), episodes.features)
 
-    names = state_name_map(t_trainer, m_trainer)
+    names = state_name_map(t_trainer)
     start_state = {names.get(k, k): v for k, v in t_trainer.state_arrays().items()}
     m_trainer.load_state_arrays(start_state)
     loaded = m_trainer.state_arrays()

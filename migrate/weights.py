@@ -305,7 +305,7 @@ def numpy_to_torch(array: np.ndarray):
     return torch.from_numpy(np.array(array, copy=True))
 
 
-def _to_array(value) -> np.ndarray:
+def to_array(value) -> np.ndarray:
     """numpy arrays as they are, torch tensors via torch_to_numpy, MindSpore tensors via asnumpy()."""
     if isinstance(value, np.ndarray):
         return value
@@ -314,7 +314,7 @@ def _to_array(value) -> np.ndarray:
     return torch_to_numpy(value)
 
 
-def _is_array(value) -> bool:
+def is_array(value) -> bool:
     if isinstance(value, np.ndarray) or hasattr(value, "asnumpy"):
         return True
     import torch
@@ -333,14 +333,14 @@ def to_mindspore(state: Mapping[str, Any], mapping: Mapping[str, str]) -> tuple[
     unmapped: list[str] = []
     sources: dict[str, str] = {}
     for key, value in state.items():
-        if key not in mapping or not _is_array(value):
+        if key not in mapping or not is_array(value):
             unmapped.append(key)
             continue
         name = mapping[key]
         if name in sources:
             raise ValueError(f"{sources[name]!r} and {key!r} would both become the MindSpore parameter {name!r}")
         sources[name] = key
-        out[name] = _to_array(value)
+        out[name] = to_array(value)
     return out, unmapped
 
 
@@ -354,10 +354,10 @@ def to_torch(ms_state: Mapping[str, Any], mapping: Mapping[str, str]) -> tuple[d
     out: dict[str, np.ndarray] = {}
     unmapped: list[str] = []
     for name, value in ms_state.items():
-        if name not in inverse or not _is_array(value):
+        if name not in inverse or not is_array(value):
             unmapped.append(name)
             continue
-        out[inverse[name]] = _to_array(value)
+        out[inverse[name]] = to_array(value)
     return out, unmapped
 
 
