@@ -93,10 +93,15 @@ def binds(node: cst.CSTNode) -> set[str]:
 
 
 class _Reads(cst.CSTVisitor):
-    """Names a statement reads (assignment targets that are plain names are not reads)."""
+    """Names a statement reads (assignment targets that are plain names are not reads),
+    leaving out the nodes in ``skip``."""
 
-    def __init__(self) -> None:
+    def __init__(self, skip: frozenset = frozenset()) -> None:
         self.names: set[str] = set()
+        self.skip = skip
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) not in self.skip and super().on_visit(node)
 
     def visit_Name(self, n: cst.Name) -> None:
         self.names.add(n.value)
@@ -125,8 +130,8 @@ class _Reads(cst.CSTVisitor):
         return False
 
 
-def reads(node: cst.CSTNode) -> set[str]:
-    v = _Reads()
+def reads(node: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> set[str]:
+    v = _Reads(frozenset(id(n) for n in skip))
     node.visit(v)
     return v.names
 
@@ -334,7 +339,7 @@ def step(loss: mindspore.Tensor):
                 self.ctx.unsupported(call, rule, "a name is read before it is assigned in the loss computation")
                 return None
             bound_so_far |= binds(s)
-        aux = sorted((all_bound - {loss.value}) & self._reads_outside(body))
+        aux = sorted((all_bound - {loss.value}) & reads(self._functions[-1], skip=body))
         return _Plan(j, loss.value, first, weights, aux, call)
 
     def _weights(self, block, j: int) -> Optional[cst.BaseExpression]:
@@ -397,24 +402,6 @@ def step(loss: mindspore.Tensor):
                                args=[cst.Arg(plan.weights.deep_clone()), cst.Arg(cst.Name(grads_name))]))],
             trailing_whitespace=new[j].trailing_whitespace)
         return [fn, assign, store]
-
-    def _reads_outside(self, body: Sequence[cst.CSTNode]) -> set[str]:
-        skip = {id(s) for s in body}
-        names: set[str] = set()
-
-        class V(cst.CSTVisitor):
-            def on_visit(self, node):
-                if id(node) in skip:
-                    return False
-                if isinstance(node, cst.Name):
-                    names.add(node.value)
-                if isinstance(node, cst.Attribute):
-                    node.value.visit(self)
-                    return False
-                return True
-
-        self._functions[-1].visit(V())
-        return names
 
     def _fresh(self, base: str) -> str:
         taken = binds(self._functions[-1]) | reads(self._functions[-1])
