@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 
 from .config import Config
 from .data import DataError, load_episodes
+from .data.cache import write_npz_atomic
 from .data.synthetic import write_raw
 from .metrics import SCENARIOS
 from .trainer import MAMOTrainer
@@ -85,14 +84,7 @@ def save_checkpoint(path: Path, trainer: MAMOTrainer, history: list, cfg: Config
     """Atomically write the trainer state and the run's history."""
     arrays = dict(trainer.state_arrays())
     arrays["__meta__"] = np.array(json.dumps({"epoch": trainer.epoch, "history": history, "config": cfg.to_dict()}))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_npz_atomic(path, arrays)
 
 
 def load_checkpoint(path: Path) -> tuple[dict, dict]:

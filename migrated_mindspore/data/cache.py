@@ -64,10 +64,17 @@ def save_episodes(ep: Episodes, path) -> Path:
         format=np.int64(CACHE_FORMAT), name=np.str_(ep.name), split_time=np.int64(ep.split_time),
         f_user_vocab=np.asarray(f.user_vocab, np.int64), f_item_vocab=np.asarray(f.item_vocab, np.int64),
         f_item_multihot=np.asarray(f.item_multihot, np.int64), f_n_classes=np.int64(f.n_classes))
+    return write_npz_atomic(path, arrays, compressed=True)
+
+
+def write_npz_atomic(path, arrays: dict, compressed: bool = False) -> Path:
+    """Write ``arrays`` as an ``.npz`` at ``path``: a temp file in the same folder, synced,
+    then renamed over ``path``, so a reader never sees half a file."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            (np.savez_compressed if compressed else np.savez)(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
