@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs", "-j", metavar="N", type=int, default=1, help="convert files in N processes (default 1)")
     parser.add_argument("--force", action="store_true", help="replace the contents of a non-empty DST")
+    parser.add_argument(
+        "--no-jit", dest="jit", action="store_false",
+        help="never add @mindspore.jit to a converted construct (by default it is added where a check "
+        "proves the construct compiles as a graph; MS_JIT=0 also turns it off at run time)",
+    )
     return parser
 
 
@@ -78,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         result = run(args.src, args.dst, maps=[str(m) for m in args.map], jobs=args.jobs,
-                     force=args.force, check=args.check, diff=args.diff)
+                     force=args.force, check=args.check, diff=args.diff, jit=args.jit)
     except (UsageError, SpecError) as exc:
         print(f"migrate: error: {exc}", file=sys.stderr)
         return 2

@@ -59,7 +59,7 @@ _NO_WS = cst.SimpleWhitespace("")
 class Site:
     """One torch API use: converted, or needing a person (uncertain/unsupported)."""
 
-    kind: str  # converted | uncertain | unsupported
+    kind: str  # converted | uncertain | unsupported; graph | pynative (a Cell's construct, see graph_mode)
     rule: str  # torch name, e.g. torch.nn.Linear or torch.Tensor.view
     reason: str  # why not converted / the semantic note of a converted rule
     line: int = 0
@@ -390,8 +390,9 @@ class FileContext:
     """Everything a rule or transform may ask about / do to the current file."""
 
     def __init__(self, spec: Spec, path: str, module: cst.Module, names: NameResolver, types: TypeInfo,
-                 imported: dict, helper_level: int):
+                 imported: dict, helper_level: int, jit: bool = True):
         self.spec = spec
+        self.jit = jit  # may graph_mode add @mindspore.jit
         self.path = path
         self.module = module
         self.names = names
@@ -469,6 +470,15 @@ class FileContext:
 
     def unsupported(self, node: cst.CSTNode, rule: str, reason: str) -> None:
         self._needs_person("unsupported", node, rule, reason)
+
+    def report_graph(self, node: cst.CSTNode, cls: str, reason: Optional[str]) -> None:
+        """Record whether ``cls``'s construct is compiled with mindspore.jit (reason None)
+        or left in PyNative (and why); not a torch site, so it counts in no rate."""
+        if reason is None:
+            self.changed = True
+            self.sites.append(Site("graph", "mindspore.jit", f"{cls}.construct is compiled as a graph", node=node))
+        else:
+            self.sites.append(Site("pynative", "mindspore.jit", f"{cls}.construct stays in PyNative: {reason}", node=node))
 
     def _needs_person(self, kind: str, node: cst.CSTNode, rule: str, reason: str) -> None:
         reason = " ".join(reason.split())
@@ -1156,13 +1166,15 @@ def convert_source(
     path: str = "<string>",
     helper_level: int = 0,
     project: Optional[ProjectIndex] = None,
+    jit: bool = True,
 ) -> Outcome:
     """Convert one file's source.  Raises ``cst.ParserSyntaxError`` if it does not parse.
 
     ``helper_level`` says how the helper module is imported: 0 absolutely,
     n > 0 relatively with n dots (the file sits n-1 packages below DST's root
     package).  ``project`` tells which classes of the other files are modules;
-    ``path`` (relative to SRC) places this file among them."""
+    ``path`` (relative to SRC) places this file among them.  ``jit=False`` never adds
+    ``@mindspore.jit`` (see transforms/graph_mode.py)."""
     module = cst.parse_module(code)  # raises ParserSyntaxError
     imported = ImportedNames().collect(module)
     torch_imports = _torch_import_names(imported.imports)
@@ -1173,7 +1185,7 @@ def convert_source(
     scopes = wrapper.resolve(ScopeProvider)
     names = NameResolver(scopes, imported.bound)
     types = TypeInfo(module, names, spec, project, mod_name, is_package)
-    ctx = FileContext(spec, path, module, names, types, imported.bound, helper_level)
+    ctx = FileContext(spec, path, module, names, types, imported.bound, helper_level, jit)
     transforms = [cls(ctx) for cls in registry().values()]
     new = module.visit(MigrateTransformer(ctx, transforms))
     if ctx.sites:

@@ -14,6 +14,8 @@ from pathlib import Path
 from migrate.runner import RunResult
 
 KINDS = ("converted", "uncertain", "unsupported")
+#: a Cell's construct compiled with mindspore.jit, or left in PyNative (not torch sites: no rate)
+GRAPH_KINDS = ("graph", "pynative")
 
 
 def counts(run: RunResult) -> dict:
@@ -24,6 +26,7 @@ def counts(run: RunResult) -> dict:
         "files": {k: files.get(k, 0) for k in ("converted", "unchanged", "copied", "failed")},
         "sites": {k: sites.get(k, 0) for k in KINDS},
         "conversion_rate": (sites["converted"] / total) if total else 1.0,
+        "graph": {k: sites.get(k, 0) for k in GRAPH_KINDS},
         "lines": sum(f.lines for f in run.files),
     }
 
@@ -32,6 +35,8 @@ def per_rule(run: RunResult) -> list[dict]:
     table: dict[str, Counter] = {}
     notes: dict[str, str] = {}
     for _, site in run.sites():
+        if site.kind not in KINDS:
+            continue
         table.setdefault(site.rule, Counter())[site.kind] += 1
         if site.kind == "converted" and site.reason:
             notes.setdefault(site.rule, site.reason)
@@ -60,11 +65,15 @@ def text_summary(run: RunResult) -> str:
         f" — conversion rate {c['conversion_rate']:.1%}"
         f" ({s['converted']}/{sum(s.values())})",
     ]
+    g = c["graph"]
+    if g["graph"] or g["pynative"]:
+        lines.append(f"graph mode: {g['graph']} construct(s) compiled with mindspore.jit, {g['pynative']} left in PyNative")
+        lines.extend("  " + _site_line(p, site) for p, site in run.sites("pynative"))
     failed = [fr for fr in run.files if fr.status == "failed"]
     if failed:
         lines.append("failed (copied unchanged):")
         lines.extend(f"  {fr.path}:{fr.error}" for fr in failed)
-    todo = [(p, site) for p, site in run.sites() if site.kind != "converted"]
+    todo = [(p, site) for p, site in run.sites() if site.kind in ("uncertain", "unsupported")]
     if todo:
         lines.append(f"needs a person ({len(todo)}):")
         lines.extend("  " + _site_line(p, site) for p, site in todo)
@@ -89,7 +98,7 @@ def to_json(run: RunResult) -> dict:
                 "path": f.path,
                 "status": f.status,
                 **({"error": f.error} if f.error else {}),
-                "sites": {k: sum(1 for s in f.sites if s.kind == k) for k in KINDS},
+                "sites": {k: sum(1 for s in f.sites if s.kind == k) for k in KINDS + GRAPH_KINDS},
             }
             for f in run.files
         ],
@@ -118,13 +127,19 @@ def to_markdown(run: RunResult) -> str:
     ]
     if run.helpers_written:
         out.append(f"- Helper modules written: {', '.join(f'`{h}`' for h in run.helpers_written)}")
-    todo = [(p, site) for p, site in run.sites() if site.kind != "converted"]
+    todo = [(p, site) for p, site in run.sites() if site.kind in ("uncertain", "unsupported")]
     out += ["", f"## Sites that need a person ({len(todo)})", ""]
     if todo:
         out += ["| Where | Kind | API | Reason |", "|---|---|---|---|"]
         out += [f"| `{p}:{site.line}:{site.col}` | {site.kind} | `{site.rule}` | {_md(site.reason)} |" for p, site in todo]
     else:
         out.append("None.")
+    graph = [(p, site) for p, site in run.sites() if site.kind in GRAPH_KINDS]
+    if graph:
+        out += ["", "## Graph mode (`mindspore.jit`)", "",
+                "A construct compiles once per instance and input shapes; `MS_JIT=0` runs everything in PyNative.", "",
+                "| Where | Mode | Why |", "|---|---|---|"]
+        out += [f"| `{p}:{site.line}:{site.col}` | {site.kind} | {_md(site.reason)} |" for p, site in graph]
     failed = [f for f in run.files if f.status == "failed"]
     if failed:
         out += ["", "## Files that failed (copied unchanged)", ""]

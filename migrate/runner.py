@@ -54,7 +54,7 @@ class FileResult:
 
     @property
     def needs_person(self) -> list:
-        return [s for s in self.sites if s.kind != "converted"]
+        return [s for s in self.sites if s.kind in ("uncertain", "unsupported")]
 
 
 @dataclass
@@ -84,12 +84,14 @@ class RunResult:
 
 _SPEC: Optional[Spec] = None
 _PROJECT: Optional[ProjectIndex] = None
+_JIT = True
 
 
-def _init_worker(maps: Sequence[str], project: Optional[ProjectIndex]) -> None:
-    global _SPEC, _PROJECT
+def _init_worker(maps: Sequence[str], project: Optional[ProjectIndex], jit: bool) -> None:
+    global _SPEC, _PROJECT, _JIT
     _SPEC = load_spec([Path(m) for m in maps])
     _PROJECT = project
+    _JIT = jit
 
 
 def _syntax_error(code: str, exc: cst.ParserSyntaxError) -> str:
@@ -115,7 +117,7 @@ def convert_file(task: tuple) -> tuple:
         return FileResult(rel, "failed", error=f"1:0: not UTF-8 ({exc.reason})"), None
     lines = code.count("\n") + (0 if code.endswith("\n") or not code else 1)
     try:
-        outcome = convert_source(code, _SPEC, rel, level, _PROJECT)
+        outcome = convert_source(code, _SPEC, rel, level, _PROJECT, jit=_JIT)
     except cst.ParserSyntaxError as exc:
         return FileResult(rel, "failed", error=_syntax_error(code, exc), lines=lines), None
     except RecursionError:
@@ -236,6 +238,7 @@ def run(
     diff: bool = False,
     progress: Optional[bool] = None,
     spec: Optional[Spec] = None,
+    jit: bool = True,
 ) -> RunResult:
     """Convert SRC into DST (see the module docstring for the contract)."""
     import time
@@ -245,7 +248,8 @@ def run(
     _check_paths(src, dst, force, check)
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    global _SPEC, _PROJECT
+    global _SPEC, _PROJECT, _JIT
+    _JIT = jit
     _SPEC = spec if spec is not None else load_spec([Path(m) for m in maps])
 
     dirs, files = _walk(src)
@@ -316,7 +320,7 @@ def _convert_all(tasks: list, jobs: int, maps: Sequence[str], spec: Optional[Spe
     context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
     if spec is not None and context is None:
         raise UsageError("--jobs > 1 with an in-memory spec needs the fork start method")
-    init, initargs = (None, ()) if (spec is not None or context is not None) else (_init_worker, (list(maps), _PROJECT))
+    init, initargs = (None, ()) if (spec is not None or context is not None) else (_init_worker, (list(maps), _PROJECT, _JIT))
     chunk = max(1, min(16, len(tasks) // (jobs * 4)))
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init, initargs=initargs) as pool:
         yield from pool.map(convert_file, tasks, chunksize=chunk)

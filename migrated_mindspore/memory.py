@@ -1,6 +1,7 @@
 """MAMO's three memories and their read and write rules (mamo.md, "Memories")."""
 from __future__ import annotations
 import mindspore
+from ._torch_compat import assign_data
 from mindspore import nn, ops
 
 
@@ -40,16 +41,16 @@ class Memories(nn.Cell):
         """M_P <- alpha a_u p_u^T + (1 - alpha) M_P, one user: attention (1, K), p_u (1, D)."""
         assert attention.shape[0] == 1, "memory writes are per user"
         update = ops.matmul(attention.swapaxes(0, 1), p_u)
-        self.profile.set_data(self.alpha * update + (1 - self.alpha) * self.profile)
+        assign_data(self.profile, self.alpha * update + (1 - self.alpha) * self.profile)
 
     def write_fast_grad(self, attention: mindspore.Tensor, grad_u: mindspore.Tensor) -> None:
         """M_U[k] <- beta a_u[k] g_u + (1 - beta) M_U[k], one user: grad_u (1, P)."""
         assert attention.shape[0] == 1, "memory writes are per user"
         update = ops.matmul(attention.swapaxes(0, 1), grad_u)
-        self.fast_grad.set_data(self.beta * update + (1 - self.beta) * self.fast_grad)
+        assign_data(self.fast_grad, self.beta * update + (1 - self.beta) * self.fast_grad)
 
     def write_task(self, attention: mindspore.Tensor, mem_weight: mindspore.Tensor) -> None:
         """M_UI[k] <- gamma a_u[k] W_mem + (1 - gamma) M_UI[k], one user: mem_weight (1, 2d, 2d)."""
         assert attention.shape[0] == 1, "memory writes are per user"
         update = ops.matmul(attention.swapaxes(0, 1), mem_weight.view(1, -1)).view(self.task.shape)
-        self.task.set_data(self.gamma * update + (1 - self.gamma) * self.task)
+        assign_data(self.task, self.gamma * update + (1 - self.gamma) * self.task)

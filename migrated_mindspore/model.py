@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
+from ._torch_compat import CrossEntropyLoss, assign_data
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -37,6 +38,7 @@ class FeaturesEmbedding(nn.Cell):
     def table(self) -> mindspore.Tensor:
         return self.embedding.embedding_table
 
+    @mindspore.jit
     def construct(self, x: mindspore.Tensor) -> mindspore.Tensor:
         """x: (..., n_fields) indices -> (..., n_fields * embedding_dim)."""
         emb = self.embedding(x + self.offsets)
@@ -53,6 +55,7 @@ class ItemLoading(nn.Cell):
         self.multihot_dims = tuple(multihot_dims)
         self.sigmoid = nn.Sigmoid()
 
+    @mindspore.jit
     def construct(self, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         parts = [self.categorical(item_x)]
         start = 0
@@ -96,11 +99,24 @@ class MAMO(nn.Cell):
     def user_net_parameters(self) -> list[mindspore.Tensor]:
         return list(self.user_net.trainable_params())
 
+    @mindspore.jit
     def construct(self, user_x: mindspore.Tensor, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         """Logits at phi for n (user, item) pairs: user_x (n, U), item_x (n, I), item_multi (n, W)."""
         e_u = self.user_net(self.embed_user(user_x))
         e_i = self.item_net(self.item_loading(item_x, item_multi))
         return self.rec_net(self.mem_layer(ops.cat([e_u, e_i], axis=-1)))
+
+
+def active_slots(active: np.ndarray, field_dims: tuple[int, ...]) -> tuple[int, ...]:
+    """Column slots per multi-hot field for these ``active`` columns (see active_capacity)."""
+    counts = np.diff(np.searchsorted(active, np.cumsum((0,) + tuple(field_dims))))
+    return tuple(active_capacity(n, w) for n, w in zip(counts, field_dims))
+
+
+def active_capacity(n_columns: int, width: int) -> int:
+    """Column slots for ``n_columns`` active columns: the next power of two (at most
+    ``width``), so that passes over different users mostly share one learner shape."""
+    return min(width, 1 << max(int(n_columns) - 1, 0).bit_length())
 
 
 def active_columns(item_multi: np.ndarray, field_dims: tuple[int, ...]) -> np.ndarray:
@@ -109,6 +125,19 @@ def active_columns(item_multi: np.ndarray, field_dims: tuple[int, ...]) -> np.nd
     touched = item_multi.reshape(-1, item_multi.shape[-1]).max(axis=0) > 0
     touched[np.cumsum((0,) + tuple(field_dims))[:-1]] = True
     return np.flatnonzero(touched)
+
+
+class UserCrossEntropy(nn.Cell):
+    """Cross-entropy averaged within each user: logits (B, n, C), labels (B, n) -> (B,)."""
+
+    def __init__(self):
+        super().__init__()
+        self.criterion = CrossEntropyLoss(reduction="none")
+
+    @mindspore.jit
+    def construct(self, logits: mindspore.Tensor, labels: mindspore.Tensor) -> mindspore.Tensor:
+        per_pair = self.criterion(logits.view(-1, logits.shape[-1]), labels.reshape(-1))
+        return per_pair.view(labels.shape[0], -1).mean(dim=1)
 
 
 def batched_linear(x: mindspore.Tensor, weight: mindspore.Tensor, bias: mindspore.Tensor) -> mindspore.Tensor:
@@ -123,48 +152,98 @@ class LocalLearner(nn.Cell):
     back one to one. The multi-hot weights are kept concatenated, and only for the
     ``active`` columns (the features some of these users' items have): the other
     columns get no gradient, so Adam leaves them exactly at phi and they need no copy.
+
+    A learner is built once per shape (number of users, column ``slots`` per multi-hot
+    field) and ``reset`` for every batch of users: the shapes never change, so a graph
+    compiler compiles its step once. Spare column slots are masked out.
     """
 
-    def __init__(self, model: MAMO, theta_u: list[mindspore.Tensor], mem_weight: mindspore.Tensor,
-                 active: np.ndarray = None):
+    def __init__(self, model: MAMO, n_users: int, slots: tuple[int, ...] = ()):
         super().__init__()
-        n_users = mem_weight.shape[0]
         self.n_users = n_users
         self.embedding_dim = model.embedding_dim
         self.multihot_dims = model.item_loading.multihot_dims
-        self.active_dims = ()
+        self.n_fields = len(self.multihot_dims)
+        self.slots = tuple(int(n) for n in slots) if self.n_fields else ()
+        if self.n_fields and (len(self.slots) != self.n_fields
+                              or any(n < 1 or n > w for n, w in zip(self.slots, self.multihot_dims))):
+            raise ValueError(f"column slots {slots} for multi-hot fields of widths {self.multihot_dims}")
+        self.used_slots = None
         self.user_offsets = model.user_loading.offsets
         self.item_offsets = model.item_loading.categorical.offsets
-
-        def per_user(t: mindspore.Tensor) -> mindspore.Parameter:
-            return mindspore.Parameter(ops.stop_gradient(t).unsqueeze(0).tile((n_users, *([1] * t.dim()))))
-
-        self.user_table = per_user(model.user_loading.table())
-        self.item_table = per_user(model.item_loading.categorical.table())
-        if self.multihot_dims:
-            if active is None:
-                active = np.arange(sum(self.multihot_dims))
-            edges = np.cumsum((0,) + self.multihot_dims)
-            self.active = mindspore.Tensor.from_numpy(active.astype(np.int64))
-            self.active_dims = tuple(int(n) for n in np.diff(np.searchsorted(active, edges)))
+        self.user_table = mindspore.Parameter(self.per_user(model.user_loading.table()))
+        self.item_table = mindspore.Parameter(self.per_user(model.item_loading.categorical.table()))
+        if self.n_fields:
+            n_slots = sum(self.slots)
+            self.active = mindspore.Parameter(ops.zeros(n_slots, dtype=mindspore.int64), requires_grad=False)
+            self.slot_mask = mindspore.Parameter(ops.zeros(n_slots, dtype=self.user_table.dtype), requires_grad=False)
             multi = ops.cat([layer.weight for layer in model.item_loading.multihot], axis=1)
-            self.item_multi = per_user(ops.index_select(multi, 1, self.active))
-        self.user_w1 = mindspore.Parameter(ops.stop_gradient(theta_u[0]))
-        self.user_b1 = mindspore.Parameter(ops.stop_gradient(theta_u[1]))
-        self.user_w2 = mindspore.Parameter(ops.stop_gradient(theta_u[2]))
-        self.user_b2 = mindspore.Parameter(ops.stop_gradient(theta_u[3]))
-        self.item_w1 = per_user(model.item_net[0].weight)
-        self.item_b1 = per_user(model.item_net[0].bias)
-        self.item_w2 = per_user(model.item_net[2].weight)
-        self.item_b2 = per_user(model.item_net[2].bias)
-        self.mem_w = mindspore.Parameter(ops.stop_gradient(mem_weight))
-        self.mem_b = per_user(model.mem_layer.bias)
-        self.rec_w1 = per_user(model.rec_net[0].weight)
-        self.rec_b1 = per_user(model.rec_net[0].bias)
-        self.rec_w2 = per_user(model.rec_net[2].weight)
-        self.rec_b2 = per_user(model.rec_net[2].bias)
+            self.item_multi = mindspore.Parameter(self.per_user(multi[:, :n_slots]))
+        self.user_w1 = mindspore.Parameter(self.per_user(model.user_net[0].weight))
+        self.user_b1 = mindspore.Parameter(self.per_user(model.user_net[0].bias))
+        self.user_w2 = mindspore.Parameter(self.per_user(model.user_net[2].weight))
+        self.user_b2 = mindspore.Parameter(self.per_user(model.user_net[2].bias))
+        self.item_w1 = mindspore.Parameter(self.per_user(model.item_net[0].weight))
+        self.item_b1 = mindspore.Parameter(self.per_user(model.item_net[0].bias))
+        self.item_w2 = mindspore.Parameter(self.per_user(model.item_net[2].weight))
+        self.item_b2 = mindspore.Parameter(self.per_user(model.item_net[2].bias))
+        self.mem_w = mindspore.Parameter(self.per_user(model.mem_layer.weight))
+        self.mem_b = mindspore.Parameter(self.per_user(model.mem_layer.bias))
+        self.rec_w1 = mindspore.Parameter(self.per_user(model.rec_net[0].weight))
+        self.rec_b1 = mindspore.Parameter(self.per_user(model.rec_net[0].bias))
+        self.rec_w2 = mindspore.Parameter(self.per_user(model.rec_net[2].weight))
+        self.rec_b2 = mindspore.Parameter(self.per_user(model.rec_net[2].bias))
         self.act = make_activation(model.active_func)
         self.sigmoid = nn.Sigmoid()
+
+    def per_user(self, t: mindspore.Tensor) -> mindspore.Tensor:
+        """One copy of t per user: (n_users, *t.shape)."""
+        return ops.stop_gradient(t).unsqueeze(0).tile((self.n_users, *([1] * t.dim())))
+
+    def reset(self, model: MAMO, theta_u: list[mindspore.Tensor], mem_weight: mindspore.Tensor,
+              active: np.ndarray = None) -> None:
+        """Start a new batch of users: every parameter at phi, except the user net (theta_u,
+        per user) and the mem-layer weight (mem_weight, per user, read from the task memory);
+        ``active`` lists the multi-hot columns the users' items touch (all when None)."""
+        assign_data(self.user_table, self.per_user(model.user_loading.table()))
+        assign_data(self.item_table, self.per_user(model.item_loading.categorical.table()))
+        if self.n_fields:
+            self.set_active(model, active)
+        assign_data(self.user_w1, theta_u[0])
+        assign_data(self.user_b1, theta_u[1])
+        assign_data(self.user_w2, theta_u[2])
+        assign_data(self.user_b2, theta_u[3])
+        assign_data(self.item_w1, self.per_user(model.item_net[0].weight))
+        assign_data(self.item_b1, self.per_user(model.item_net[0].bias))
+        assign_data(self.item_w2, self.per_user(model.item_net[2].weight))
+        assign_data(self.item_b2, self.per_user(model.item_net[2].bias))
+        assign_data(self.mem_w, mem_weight)
+        assign_data(self.mem_b, self.per_user(model.mem_layer.bias))
+        assign_data(self.rec_w1, self.per_user(model.rec_net[0].weight))
+        assign_data(self.rec_b1, self.per_user(model.rec_net[0].bias))
+        assign_data(self.rec_w2, self.per_user(model.rec_net[2].weight))
+        assign_data(self.rec_b2, self.per_user(model.rec_net[2].bias))
+
+    def set_active(self, model: MAMO, active: np.ndarray = None) -> None:
+        """Fill each field's column slots with its ``active`` columns (sorted indices into the
+        concatenated multi-hot columns); spare slots repeat the field's first column and are
+        masked out (their input is zero, so they get no gradient)."""
+        edges = np.cumsum((0,) + self.multihot_dims)
+        if active is None:
+            active = np.arange(edges[-1])
+        slots, mask = [], []
+        for field, width in enumerate(self.slots):
+            cols = active[(active >= edges[field]) & (active < edges[field + 1])]
+            if len(cols) > width:
+                raise ValueError(f"{len(cols)} active columns in multi-hot field {field}, {width} slots")
+            slots.append(np.concatenate([cols, np.full(width - len(cols), edges[field])]))
+            mask.append(np.arange(width) < len(cols))
+        slots, mask = np.concatenate(slots).astype(np.int64), np.concatenate(mask)
+        self.used_slots = mindspore.Tensor.from_numpy(np.flatnonzero(mask))
+        assign_data(self.active, mindspore.Tensor.from_numpy(slots))
+        assign_data(self.slot_mask, mindspore.Tensor.from_numpy(mask).astype(self.slot_mask.dtype))
+        multi = ops.cat([layer.weight for layer in model.item_loading.multihot], axis=1)
+        assign_data(self.item_multi, self.per_user(ops.index_select(multi, 1, self.active)))
 
     def user_net_parameters(self) -> list[mindspore.Tensor]:
         return [self.user_w1, self.user_b1, self.user_w2, self.user_b2]
@@ -174,6 +253,7 @@ class LocalLearner(nn.Cell):
         rows = ops.arange(idx.shape[0]).unsqueeze(1)
         return table[rows, idx]
 
+    @mindspore.jit
     def construct(self, user_x: mindspore.Tensor, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         """user_x (B, U), item_x (B, n, I), item_multi (B, n, W) -> logits (B, n, C)."""
         n_users, n_items = item_x.shape[0], item_x.shape[1]
@@ -182,13 +262,13 @@ class LocalLearner(nn.Cell):
         e_u = self.act(batched_linear(h_u, self.user_w2, self.user_b2))
         flat_items = (item_x + self.item_offsets).view(n_users, -1)
         parts = [self.lookup(self.item_table, flat_items).view(n_users, n_items, -1)]
-        if self.multihot_dims:
-            item_multi = ops.index_select(item_multi, 2, self.active)
-        start = 0
-        for width in self.active_dims:
-            weight = self.item_multi[:, :, start:start + width]
-            parts.append(self.sigmoid(ops.matmul(item_multi[:, :, start:start + width], weight.swapaxes(1, 2))))
-            start += width
+        if self.n_fields:
+            chosen = ops.index_select(item_multi, 2, self.active) * self.slot_mask
+            start = 0
+            for width in self.slots:
+                weight = self.item_multi[:, :, start:start + width]
+                parts.append(self.sigmoid(ops.matmul(chosen[:, :, start:start + width], weight.swapaxes(1, 2))))
+                start += width
         p_i = ops.cat(parts, axis=-1)
         h_i = self.act(batched_linear(p_i, self.item_w1, self.item_b1))
         e_i = self.act(batched_linear(h_i, self.item_w2, self.item_b2))
@@ -205,9 +285,10 @@ class LocalLearner(nn.Cell):
         summed = [g.sum(dim=0) for g in grads]
         mem = len(summed) - 6
         summed[mem] = ops.zeros_like(summed[mem])
-        if not self.multihot_dims:
+        if not self.n_fields:
             return summed
+        used = self.used_slots
         full = ops.zeros((summed[2].shape[0], sum(self.multihot_dims)), dtype=summed[2].dtype)
-        full[:, self.active] = summed[2]
+        full[:, self.active[used]] = summed[2][:, used]
         multi = ops.split(full, list(self.multihot_dims), axis=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -19,7 +19,7 @@ from .data import Episodes, Features
 from .dataset import EpisodeDataset
 from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
-from .model import MAMO, LocalLearner, active_columns
+from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 
 
 def clip_grad_norm_per_user_(parameters, max_norm: float) -> torch.Tensor:
@@ -32,6 +32,12 @@ def clip_grad_norm_per_user_(parameters, max_norm: float) -> torch.Tensor:
     for p in parameters:
         p.grad = p.grad * coef.view(n_users, *([1] * (p.grad.dim() - 1)))
     return total
+
+
+def pad_users(t: torch.Tensor, n_users: int) -> torch.Tensor:
+    """t (B, ...) -> (n_users, ...): the last user repeated."""
+    extra = t[-1:].repeat(n_users - t.shape[0], *([1] * (t.dim() - 1)))
+    return torch.cat([t, extra], dim=0)
 
 
 class DivergedError(FloatingPointError):
@@ -67,15 +73,17 @@ class MAMOTrainer:
             self.model.double()
             self.memory.double()
         self.float_dtype = np.float64 if cfg.dtype == "float64" else np.float32
-        self.criterion = nn.CrossEntropyLoss(reduction="none")
+        self.criterion = UserCrossEntropy()
+        self.learners = {}  # (n_users, slots) -> LocalLearner, reset for every batch
         self.epoch = 0
 
     # ----- one batch of users -------------------------------------------------------
     def make_learner(self, user_x: torch.Tensor, item_multi: torch.Tensor,
-                     write_profile: bool) -> LocalLearner:
-        """Read the memories for the users in user_x and build their personalised parameters.
+                     write_profile: bool, slots: tuple = None) -> LocalLearner:
+        """Read the memories for the users in user_x and set up their personalised parameters.
 
         item_multi (B, n, W): the multi-hot features of all their items (support and query).
+        slots: the learner's column slots per multi-hot field (default: enough for these users).
         The learner keeps the memory attention it was built with (for the memory writes)."""
         with torch.no_grad():
             p_u = self.model.embed_user(user_x)
@@ -89,16 +97,40 @@ class MAMOTrainer:
             if write_profile:
                 self.memory.write_profile(attention, p_u)
         active = None
-        if self.model.item_loading.multihot_dims:
-            active = active_columns(item_multi.cpu().numpy(), self.model.item_loading.multihot_dims)
-        learner = LocalLearner(self.model, theta_u, mem_weight, active)
+        dims = self.model.item_loading.multihot_dims
+        if dims:
+            active = active_columns(item_multi.cpu().numpy(), dims)
+            if slots is None:
+                slots = active_slots(active, dims)
+        learner = self.learner(user_x.shape[0], slots or ())
+        learner.reset(self.model, theta_u, mem_weight, active)
         learner.attention = attention
         return learner
 
+    def learner(self, n_users: int, slots: tuple) -> LocalLearner:
+        """The learner of this shape, built on first use and reused afterwards."""
+        key = (n_users, slots)
+        if key not in self.learners:
+            self.learners[key] = LocalLearner(self.model, n_users, slots)
+        return self.learners[key]
+
+    def pass_slots(self, episodes: Episodes, batch_size: int) -> tuple:
+        """Column slots per multi-hot field enough for every batch of ``batch_size``
+        consecutive users of ``episodes`` (one learner shape for a whole pass)."""
+        dims = self.model.item_loading.multihot_dims
+        if not dims:
+            return ()
+        multi = episodes.features.item_multi
+        items = np.concatenate([episodes.support_items, episodes.query_items], axis=1)
+        most = np.zeros(len(dims), dtype=np.int64)
+        for start in range(0, len(items), batch_size):
+            active = active_columns(multi[items[start:start + batch_size]], dims)
+            most = np.maximum(most, active_slots(active, dims))
+        return tuple(int(n) for n in most)
+
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
-        per_pair = self.criterion(logits.view(-1, logits.shape[-1]), labels.reshape(-1))
-        return per_pair.view(labels.shape[0], -1).mean(dim=1).sum()
+        return self.criterion(logits, labels).sum()
 
     def clip(self, learner: LocalLearner) -> None:
         if learner.n_users == 1:
@@ -106,10 +138,18 @@ class MAMOTrainer:
         else:
             clip_grad_norm_per_user_(list(learner.parameters()), self.cfg.clip_norm)
 
-    def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None) -> UserResult:
-        """Local update on the support set, then the query loss and its (first-order) gradient."""
-        user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = [t.to(self.device) for t in batch[:7]]
-        learner = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile)
+    def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None,
+              n_users: int = None, slots: tuple = None) -> UserResult:
+        """Local update on the support set, then the query loss and its (first-order) gradient.
+
+        n_users pads a short batch (repeating its last user) to that many users, so that
+        every batch of a pass has one shape; results cover the real users only."""
+        tensors = [t.to(self.device) for t in batch[:7]]
+        n_real = tensors[0].shape[0]
+        if n_users is not None and n_users > n_real:
+            tensors = [pad_users(t, n_users) for t in tensors]
+        user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = tensors
+        learner = self.make_learner(user_x, torch.cat([support_multi, query_multi], dim=1), write_profile, slots)
         optimizer = torch.optim.Adam(learner.parameters(), lr=self.cfg.rho)
         result = UserResult(learner=learner)
         n_support = support_y.shape[1]
@@ -127,16 +167,17 @@ class MAMOTrainer:
                     on_step(len(result.support_losses), loss.item(), learner)
         optimizer.zero_grad()
         query_logits = learner(user_x, query_x, query_multi)
-        query_loss = self.loss(query_logits, query_y)
+        query_losses = self.criterion(query_logits, query_y)
+        query_loss = query_losses.sum()
         query_loss.backward()
         result.grads = [p.grad for p in learner.parameters()]
-        result.query_loss = query_loss.item()
-        result.query_logits = query_logits.detach()
+        result.query_loss = query_losses[:n_real].sum().item()
+        result.query_logits = query_logits[:n_real].detach()
         return result
 
     # ----- meta-training ------------------------------------------------------------
     def train_users(self, loader, progress: bool = False, on_user=None, on_global=None,
-                    on_step=None) -> list[float]:
+                    on_step=None, slots: tuple = None) -> list[float]:
         """One pass of meta-training over the users the loader yields, one user per batch.
 
         on_step(step, loss, learner) runs after each local step, on_user(result) after each
@@ -146,7 +187,7 @@ class MAMOTrainer:
         grad_sum = [torch.zeros_like(p) for p in self.model.parameters()]
         n_in_batch = 0
         for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
-            result = self.adapt(batch, write_profile=True, on_step=on_step)
+            result = self.adapt(batch, write_profile=True, on_step=on_step, slots=slots)
             losses.append(result.query_loss)
             learner = result.learner
             with torch.no_grad():
@@ -183,8 +224,9 @@ class MAMOTrainer:
     def train_epoch(self, train: Episodes, progress: bool = False, on_user=None, on_global=None,
                     on_step=None) -> dict:
         rows = self.epoch_users(len(train.user_index), self.epoch)
-        loader = DataLoader(EpisodeDataset(train.subset(rows), self.float_dtype), batch_size=1, shuffle=False)
-        losses = self.train_users(loader, progress, on_user, on_global, on_step)
+        users = train.subset(rows)
+        loader = DataLoader(EpisodeDataset(users, self.float_dtype), batch_size=1, shuffle=False)
+        losses = self.train_users(loader, progress, on_user, on_global, on_step, self.pass_slots(users, 1))
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
@@ -193,10 +235,12 @@ class MAMOTrainer:
     def evaluate(self, test: Episodes, batch_size: int = None, progress: bool = False) -> dict:
         """Local update per meta-test user (memories read, never written), then metrics."""
         batch_size = batch_size or self.cfg.eval_batch_size
+        batch_size = min(batch_size, len(test.user_index))
         loader = DataLoader(EpisodeDataset(test, self.float_dtype), batch_size=batch_size, shuffle=False)
+        slots = self.pass_slots(test, batch_size)
         preds, trues, scenarios, losses = [], [], [], []
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
-            result = self.adapt(batch, write_profile=False)
+            result = self.adapt(batch, write_profile=False, n_users=batch_size, slots=slots)
             preds.append(predicted_rating(result.query_logits))
             trues.append(batch[6].to(self.device) + 1)
             scenarios.append(batch[7].to(self.device))

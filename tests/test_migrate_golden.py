@@ -39,6 +39,7 @@ def test_golden_file(source: Path):
 def _load(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import does: mindspore.jit resolves globals through it
     spec.loader.exec_module(module)
     return module
 

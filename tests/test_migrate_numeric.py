@@ -248,49 +248,175 @@ def test_converted_code_matches_torch(key):
 # the emitted helper keeps torch's optimizer formulas
 
 
-@pytest.mark.parametrize(
-    "name, kwargs",
-    [
-        ("Adam", {"lr": 1e-3}),
-        ("Adam", {"lr": 1e-2, "betas": (0.8, 0.99), "weight_decay": 0.01}),
-        ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
-        ("SGD", {"lr": 0.05, "momentum": 0.5, "dampening": 0.1, "weight_decay": 1e-3}),
-    ],
-)
-def test_helper_optimizer_matches_torch(name, kwargs):
+OPTIMIZER_CASES = [
+    ("Adam", {"lr": 1e-3}),
+    ("Adam", {"lr": 1e-2, "betas": (0.8, 0.99), "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.05, "momentum": 0.5, "dampening": 0.1, "weight_decay": 1e-3}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-2, "maximize": True}),
+]
+SHAPES = [(4, 3), (5,), (2, 3, 4), (1, 6)]
+DTYPES = {"float32": ["float32"] * 4, "float64": ["float64"] * 4, "mixed": ["float32", "float64", "float64", "float32"]}
+
+
+def _compile_count():
+    from mindspore.common import api
+
+    return len(api.ms_compile_cache)
+
+
+@pytest.mark.parametrize("dtypes", sorted(DTYPES))
+@pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES)
+def test_helper_optimizer_matches_torch(name, kwargs, dtypes):
+    """25 steps over differently shaped parameters; the last one has no gradient every third
+    step (torch skips it: its step count and momentum buffer lag behind)."""
     import _torch_compat as compat
 
     rng = np.random.default_rng(0)
-    w0 = rng.standard_normal((4, 3)).astype(np.float32)
-    tp = torch.nn.Parameter(torch.from_numpy(w0.copy()))
-    mp = mindspore.Parameter(mindspore.Tensor(w0.copy()), name="w")
-    t_opt, m_opt = getattr(torch.optim, name)([tp], **kwargs), getattr(compat, name)([mp], **kwargs)
-    for _ in range(20):
-        g = rng.standard_normal((4, 3)).astype(np.float32) * 1e-3
+    w0 = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES[dtypes])]
+    tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in w0]
+    mps = [mindspore.Parameter(mindspore.Tensor(w.copy()), name=f"w{i}") for i, w in enumerate(w0)]
+    t_opt, m_opt = getattr(torch.optim, name)(tps, **kwargs), getattr(compat, name)(mps, **kwargs)
+    for step in range(25):
+        grads = [rng.standard_normal(w.shape).astype(w.dtype) * 1e-3 for w in w0]
+        if step % 3 == 1:
+            grads[-1] = None
         t_opt.zero_grad()
-        tp.grad = torch.from_numpy(g.copy())
-        t_opt.step()
         m_opt.zero_grad()
-        assert mp.grad is None
-        mp.grad = mindspore.Tensor(g.copy())
+        for tp, mp, g in zip(tps, mps, grads):
+            assert mp.grad is None
+            if g is not None:
+                tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
+        t_opt.step()
         m_opt.step()
-    np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
+    for tp, mp in zip(tps, mps):
+        assert mp.dtype == mindspore.float64 if tp.dtype == torch.float64 else mp.dtype == mindspore.float32
+        np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
+    for tp, mp in zip(tps, mps):  # torch-like code reading the state keeps working
+        t_state, m_state = t_opt.state.get(tp, {}), m_opt.state.get(id(mp), {})
+        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+            if t_state.get(key) is not None:
+                np.testing.assert_allclose(m_state[key].asnumpy(), t_state[key].numpy(), atol=1e-6, err_msg=key)
+        if "step" in t_state:
+            assert m_state["step"] == int(t_state["step"])
 
 
-def test_helper_clip_grad_norm_matches_torch():
+@pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[1], OPTIMIZER_CASES[4]])
+def test_helper_optimizer_compiles_once(name, kwargs):
+    """One compiled update per group signature: later steps (and a new learning rate) reuse it."""
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(2)
+    shapes = [(7, 11), (13,), (3, 1, 5)]  # used by no other test: the first step must compile
+    mps = [mindspore.Parameter(mindspore.Tensor(rng.standard_normal(s).astype(np.float32)), name=f"c{i}")
+           for i, s in enumerate(shapes)]
+    opt = getattr(compat, name)(mps, **kwargs)
+    counts = [_compile_count()]
+    for step in range(6):
+        for mp in mps:
+            mp.grad = mindspore.Tensor(rng.standard_normal(mp.shape).astype(np.float32))
+        if step == 4:
+            opt.param_groups[0]["lr"] *= 0.5
+        opt.step()
+        counts.append(_compile_count())
+    assert counts[1] > counts[0] and counts[2:] == counts[1:2] * 5, counts
+
+
+@pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[0], OPTIMIZER_CASES[2], OPTIMIZER_CASES[3]])
+def test_helper_optimizer_updates_a_jitted_cell(name, kwargs):
+    """The step writes into each Parameter's storage: a Cell whose construct is compiled with
+    mindspore.jit sees the new weights (after Parameter.set_data it kept the old ones)."""
+    import _torch_compat as compat
+
+    class Net(mindspore.nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.dense = mindspore.nn.Dense(3, 2)
+
+        @mindspore.jit
+        def construct(self, x):
+            return self.dense(x)
+
+    net = Net()
+    x = mindspore.Tensor(np.ones((1, 3), np.float32))
+    net(x)
+    opt = getattr(compat, name)(net.trainable_params(), **kwargs)
+    for _ in range(2):
+        for p in net.trainable_params():
+            p.grad = mindspore.ops.ones_like(p)
+        opt.step()
+        weight, bias = (p.asnumpy() for p in net.trainable_params())
+        np.testing.assert_allclose(net(x).asnumpy(), x.asnumpy() @ weight.T + bias, atol=1e-6)
+
+
+def test_helper_optimizers_share_the_compiled_update():
+    """Two models with same-named, same-shaped parameters, stepped in turn: the compiled update
+    is shared (no compile after the first step) and reads each model's own current values."""
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(4)
+    models = []
+    for scale in (1.0, -3.0):
+        w0 = [rng.standard_normal(s).astype(np.float32) * scale for s in SHAPES]
+        tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in w0]
+        mps = [mindspore.Parameter(mindspore.Tensor(w.copy()), name=f"w{i}") for i, w in enumerate(w0)]
+        models.append((tps, mps, torch.optim.Adam(tps, lr=0.1), compat.Adam(mps, lr=0.1)))
+    counts = []
+    for _ in range(4):
+        for tps, mps, t_opt, m_opt in models:
+            for tp, mp in zip(tps, mps):
+                g = rng.standard_normal(tuple(mp.shape)).astype(np.float32)
+                tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
+            t_opt.step()
+            m_opt.step()
+            counts.append(_compile_count())
+    assert counts[1:] == counts[:1] * (len(counts) - 1), counts
+    for tps, mps, _, _ in models:
+        for tp, mp in zip(tps, mps):
+            np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [1.0, 1e3])
+def test_helper_clip_grad_norm_matches_torch(norm_type, max_norm):
     import _torch_compat as compat
 
     rng = np.random.default_rng(1)
-    grads = [rng.standard_normal(s).astype(np.float32) * 3 for s in [(3,), (2, 2)]]
+    grads = [rng.standard_normal(s).astype(np.float32) * 3 for s in [(3,), (2, 2), (2, 3, 4)]]
     tps = [torch.nn.Parameter(torch.zeros(g.shape)) for g in grads]
     mps = [mindspore.Parameter(mindspore.Tensor(np.zeros(g.shape, np.float32)), name=f"p{i}") for i, g in enumerate(grads)]
     for tp, mp, g in zip(tps, mps, grads):
         tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
-    t_norm = torch.nn.utils.clip_grad_norm_(tps, 1.0)
-    m_norm = compat.clip_grad_norm_(mps, 1.0)
+    t_norm = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type)
+    m_norm = compat.clip_grad_norm_(mps, max_norm, norm_type)
+    assert isinstance(m_norm, mindspore.Tensor) and m_norm.dtype == mindspore.float32
     assert abs(float(t_norm) - float(m_norm)) < 1e-5
     for tp, mp in zip(tps, mps):
         np.testing.assert_allclose(mp.grad.asnumpy(), tp.grad.numpy(), atol=1e-6)
+
+
+def test_helper_clip_grad_norm_mixed_dtypes_and_no_recompile():
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(3)
+    dtypes = [np.float32, np.float64, np.float32]
+    counts = []
+    for max_norm in (0.5, 0.7, 2.0):
+        grads = [rng.standard_normal(s).astype(d) for s, d in zip([(3,), (2, 2), (4, 1)], dtypes)]
+        tps = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.from_numpy(g).dtype)) for g in grads]
+        mps = [mindspore.Parameter(mindspore.Tensor(np.zeros(g.shape, g.dtype)), name=f"q{i}") for i, g in enumerate(grads)]
+        for tp, mp, g in zip(tps, mps, grads):
+            tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
+        t_norm = torch.nn.utils.clip_grad_norm_(tps, max_norm)
+        m_norm = compat.clip_grad_norm_(mps, max_norm)
+        counts.append(_compile_count())
+        assert abs(float(t_norm) - float(m_norm)) < 1e-5
+        for tp, mp in zip(tps, mps):
+            assert mp.grad.asnumpy().dtype == tp.grad.numpy().dtype
+            np.testing.assert_allclose(mp.grad.asnumpy(), tp.grad.numpy(), atol=1e-6)
+    assert counts[1:] == counts[:1] * 2, counts
+    assert float(compat.clip_grad_norm_([mindspore.Parameter(mindspore.Tensor(np.zeros(2, np.float32)), name="n")], 1.0)) == 0.0
 
 
 def test_helper_zero_grad_on_a_cell():
@@ -301,3 +427,112 @@ def test_helper_zero_grad_on_a_cell():
         p.grad = p * 1
     compat.zero_grad(cell)
     assert all(p.grad is None for p in cell.get_parameters())
+
+
+# --------------------------------------------------------------------------
+# the emitted data_loader batches like torch's single-process DataLoader
+
+
+class _Samples:
+    """A map-style dataset whose items are built by ``make(index)``."""
+
+    def __init__(self, n, make):
+        self.n, self.make = n, make
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return self.make(index)
+
+
+def _tuple_sample(i):
+    return (np.full((2, 3), i, np.float32), np.arange(i, i + 4, dtype=np.int64), np.int32(i), float(i) / 2, i,
+            i % 2 == 0, np.float64(i))
+
+
+def _same_batches(got, want):
+    """A MindSpore batch equals torch's default collate: structure, values and dtypes."""
+    if isinstance(want, torch.Tensor):
+        assert isinstance(got, mindspore.Tensor), type(got)
+        assert got.asnumpy().dtype == want.numpy().dtype, (got.dtype, want.dtype)
+        assert tuple(got.shape) == tuple(want.shape), (got.shape, want.shape)
+        np.testing.assert_array_equal(got.asnumpy(), want.numpy())
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want)
+        for key in want:
+            _same_batches(got[key], want[key])
+    elif isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want), (type(got), type(want))
+        for g, w in zip(got, want):
+            _same_batches(g, w)
+    else:
+        assert got == want
+
+
+@pytest.mark.parametrize("batch_size, drop_last", [(1, False), (3, False), (3, True), (10, False), (None, False)])
+@pytest.mark.parametrize("kind", ["tuple", "dict", "list", "scalar"])
+def test_helper_data_loader_collates_like_torch(kind, batch_size, drop_last):
+    import _torch_compat as compat
+
+    make = {
+        "tuple": _tuple_sample,
+        "dict": lambda i: {"x": np.full(3, i, np.float32), "label": i, "w": i / 4, "name": f"s{i}"},
+        "list": lambda i: [np.full(2, i, np.float64), np.int64(i)],
+        "scalar": lambda i: np.float32(i) * 1.5,
+    }[kind]
+    dataset = _Samples(8, make)
+    want = list(torch.utils.data.DataLoader(dataset, batch_size=batch_size, drop_last=drop_last))
+    loader = compat.data_loader(dataset, batch_size=batch_size, drop_last=drop_last)
+    assert len(loader) == len(want) == len(torch.utils.data.DataLoader(dataset, batch_size=batch_size, drop_last=drop_last))
+    for _ in range(2):  # re-iterable, like torch's
+        got = list(loader)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _same_batches(g, w)
+
+
+def test_helper_data_loader_dtypes():
+    import _torch_compat as compat
+
+    x, y, small, half, count, flag, wide = next(iter(compat.data_loader(_Samples(5, _tuple_sample), batch_size=4)))
+    assert (x.dtype, x.shape) == (mindspore.float32, (4, 2, 3))
+    assert (y.dtype, y.shape) == (mindspore.int64, (4, 4))
+    assert (small.dtype, small.shape) == (mindspore.int32, (4,))
+    assert (half.dtype, count.dtype, flag.dtype, wide.dtype) == (mindspore.float64, mindspore.int64, mindspore.bool_,
+                                                                 mindspore.float64)
+    np.testing.assert_array_equal(half.asnumpy(), [0.0, 0.5, 1.0, 1.5])
+    sample = next(iter(compat.data_loader(_Samples(5, _tuple_sample), batch_size=None)))
+    assert isinstance(sample, list) and isinstance(sample[0], mindspore.Tensor) and sample[0].shape == (2, 3)
+    assert sample[2].shape == () and sample[2].dtype == mindspore.int32
+    assert sample[3:6] == [0.0, 0, True]  # Python scalars stay as they are, as torch's default_convert leaves them
+    tensors = _Samples(3, lambda i: {"t": mindspore.Tensor(np.full((2,), i, np.int64)), "s": f"u{i}"})
+    batch = next(iter(compat.data_loader(tensors, batch_size=2)))
+    assert batch["s"] == ["u0", "u1"] and batch["t"].dtype == mindspore.int64
+    np.testing.assert_array_equal(batch["t"].asnumpy(), [[0, 0], [1, 1]])
+
+
+@pytest.mark.parametrize("n, batch_size, drop_last, length", [(10, 3, False, 4), (10, 3, True, 3), (9, 3, True, 3),
+                                                             (2, 5, True, 0), (2, 5, False, 1), (0, 4, False, 0)])
+def test_helper_data_loader_len(n, batch_size, drop_last, length):
+    import _torch_compat as compat
+
+    loader = compat.data_loader(_Samples(n, lambda i: np.float32(i)), batch_size=batch_size, drop_last=drop_last)
+    assert len(loader) == length == len(list(loader))
+    sizes = [b.shape[0] for b in loader]
+    assert all(s == batch_size for s in sizes[:-1]) and (not drop_last or all(s == batch_size for s in sizes))
+
+
+def test_helper_data_loader_shuffle_covers_every_index_once():
+    import _torch_compat as compat
+
+    loader = compat.data_loader(_Samples(50, lambda i: (np.int64(i), np.float32(i))), batch_size=7, shuffle=True)
+    epochs = [np.concatenate([batch[0].asnumpy() for batch in loader]) for _ in range(2)]
+    for order in epochs:
+        assert sorted(order.tolist()) == list(range(50))
+    assert not np.array_equal(epochs[0], epochs[1]), "a new permutation each epoch"
+    assert not np.array_equal(epochs[0], np.arange(50))
+    unshuffled = np.concatenate([b[0].asnumpy() for b in compat.data_loader(_Samples(50, lambda i: (np.int64(i),)), 7)])
+    np.testing.assert_array_equal(unshuffled, np.arange(50))

@@ -136,6 +136,7 @@ class Net(nn.Module):  # a model
     out = convert_source(src, SPEC, "x.py").code
     assert out == '''\
 """Docstring."""
+import mindspore
 from mindspore import nn
 
 
@@ -148,6 +149,7 @@ class Net(nn.Cell):  # a model
         self.fc = nn.Dense(4,   2)    # odd spacing stays
 
 
+    @mindspore.jit
     def construct(self, x):
         y = self.fc(x)   # call
         return y  # done

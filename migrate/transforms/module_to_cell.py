@@ -3,7 +3,8 @@
 The base class itself is renamed by api_map (torch.nn.Module ->
 mindspore.nn.Cell), and ``self.forward(...)``/``super().forward(...)`` by the
 ``torch.nn.Module.forward`` entry; this renames the method definition in every
-class of the file that (transitively) subclasses a torch.nn class.
+class of the file that (transitively) subclasses a torch.nn class; graph_mode
+then decides whether that construct gets ``@mindspore.jit``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Deeper(MLP):
         return super().forward(x) * 2
 """,
             after="""\
+import mindspore
 from mindspore import nn
 
 
@@ -47,12 +49,14 @@ class MLP(nn.Cell):
         super().__init__()
         self.fc = nn.Dense(4, 2)
 
+    @mindspore.jit
     def construct(self, x):
         # comments survive
         return self.fc(x)
 
 
 class Deeper(MLP):
+    @mindspore.jit
     def construct(self, x):
         return super().construct(x) * 2
 """,
@@ -71,10 +75,12 @@ class Twice(nn.Module):
         return self.forward(self.forward(x))
 """,
             after="""\
+import mindspore
 from mindspore import nn
 
 
 class Twice(nn.Cell):
+    @mindspore.jit
     def construct(self, x):
         return x
 
@@ -93,10 +99,12 @@ class Id(Module):
         return x
 """,
             after="""\
+import mindspore
 from mindspore import nn
 
 
 class Id(nn.Cell):
+    @mindspore.jit
     def construct(self, x):
         return x
 """,

@@ -1,9 +1,14 @@
-"""``.data``: reads use the tensor itself, writes go through ``set_data``.
+"""``.data``: reads use the tensor itself, writes go through ``assign_data``.
 
 MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
-``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``p.set_data(t)``, and the
-initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10)
-become ``p.set_data(ops.zeros_like(p))``/``p.set_data(ops.full_like(p, v))``.
+``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)``, and
+the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10)
+become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v))``.
+
+``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
+own storage.  ``Parameter.set_data`` would swap the storage instead, and a
+construct compiled with ``mindspore.jit`` keeps reading the old one: measured in
+MindSpore 2.10, a jitted Cell returned its first weights after every set_data.
 """
 
 from __future__ import annotations
@@ -37,13 +42,14 @@ model.weight.data.fill_(0.5)
 model.bias.data = model.bias.data * 2
 """,
             after="""\
+from _torch_compat import assign_data
 from mindspore import nn, ops
 
 model = nn.Dense(3, 3)
 for p in model.trainable_params():
-    p.set_data(ops.zeros_like(p))
-model.weight.set_data(ops.full_like(model.weight, 0.5))
-model.bias.set_data(model.bias * 2)
+    assign_data(p, ops.zeros_like(p))
+assign_data(model.weight, ops.full_like(model.weight, 0.5))
+assign_data(model.bias, model.bias * 2)
 """,
         ),
         Example(
@@ -57,10 +63,11 @@ def load(p: torch.nn.Parameter, value: torch.Tensor):
 """,
             after="""\
 import mindspore
+from _torch_compat import assign_data
 
 
 def load(p: mindspore.Parameter, value: mindspore.Tensor):
-    p.set_data(value)
+    assign_data(p, value)
 """,
         ),
         Example(
@@ -86,13 +93,14 @@ def scale(t: Tensor):
 """,
             after="""\
 import mindspore
+from _torch_compat import assign_data
 from mindspore import nn
 
 layer = nn.Dense(2, 2)
 
 
 def scale(t: mindspore.Tensor):
-    layer.weight.set_data(t * layer.weight)
+    assign_data(layer.weight, t * layer.weight)
 """,
         ),
     )
@@ -115,8 +123,8 @@ def scale(t: mindspore.Tensor):
         if id(original) not in self._assigns:
             return updated
         base = updated.targets[0].target.value
-        self.ctx.converted(original.targets[0].target, "torch.Tensor.data", "assignment becomes set_data")
-        call = cst.Call(func=cst.Attribute(value=base, attr=cst.Name("set_data")), args=[cst.Arg(updated.value)])
+        self.ctx.converted(original.targets[0].target, "torch.Tensor.data", "assignment writes in place (assign_data)")
+        call = cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(base), cst.Arg(updated.value)])
         return cst.Expr(call)
 
     def rewrite(self, site):
@@ -147,4 +155,4 @@ def scale(t: mindspore.Tensor):
             )
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
-        return cst.Call(func=cst.Attribute(value=target, attr=cst.Name("set_data")), args=[cst.Arg(value)])
+        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])

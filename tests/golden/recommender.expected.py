@@ -38,6 +38,7 @@ class Recommender(nn.Cell):
         self.norm = nn.LayerNorm((2 * dim,), epsilon=1e-05)
         self.bias = mindspore.Parameter(ops.zeros((5,)), requires_grad=False)
 
+    @mindspore.jit
     def construct(self, users, items):
         u = self.user_emb(users)
         v = self.item_emb(items)

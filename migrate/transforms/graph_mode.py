@@ -1,0 +1,499 @@
+"""``construct`` compiled as a graph (``@mindspore.jit``) where it provably can be.
+
+In PyNative mode every small MindSpore op costs ~0.2 ms on a CPU; a ``construct``
+under ``mindspore.jit`` runs as one compiled graph, and ``value_and_grad`` over it
+differentiates the graph instead of replaying op by op (a MAMO learner step: 62 ms
+PyNative, 8 ms jitted).  Graph mode only accepts a subset of Python, and it
+freezes what it reads from ``self`` that is not a Parameter: so the decorator is
+added only when a conservative check of ``forward`` (and of the methods, module
+functions and same-file sub-modules it calls) finds nothing that could behave
+differently in a graph.  Every decision is reported: ``graph`` for a jitted
+class, ``pynative`` with the reason otherwise.
+
+What the check refuses (a reason names the first one found):
+- statements graph mode rejects or runs differently: try, with, raise, assert,
+  del, global, nonlocal, yield, import, nested def/class, lambda, generator,
+  set and dict comprehensions;
+- side effects: assigning an attribute or an item, in-place tensor methods
+  (``add_``...), ``.item()``/``.tolist()``/``.numpy()``/``.backward()``, print;
+- reading ``self.x`` where ``x`` is reassigned, or mutated in place while not
+  a Parameter or buffer, outside ``__init__`` (a graph would keep the old value);
+- calling what it cannot see: functions of other modules than torch, sub-modules
+  of another file's classes or of unknown type, builtins outside a small pure set;
+- decorated ``forward`` methods and torch sites in ``forward`` left unconverted.
+
+Compilation happens once per instance and input shapes: code that builds a new
+module for every batch should keep one and reset it (see the README).  At run
+time ``MS_JIT=0`` turns every ``mindspore.jit`` back into PyNative;
+``python -m migrate --no-jit`` does not emit it at all.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Optional
+
+import libcst as cst
+
+from migrate.transforms import Example, Transform, register
+from migrate.typeinfer import ClassInfo
+
+#: builtins that are pure and that MindSpore's graph compiler evaluates
+_PURE_BUILTINS = frozenset({
+    "len", "range", "zip", "enumerate", "tuple", "list", "int", "float", "bool", "isinstance",
+    "min", "max", "abs", "reversed", "sum", "all", "any", "slice", "super",
+})
+_BUILTINS = frozenset(dir(builtins))
+#: tensor methods that leave the graph (host sync) or have side effects
+_HOST_METHODS = frozenset({"item", "tolist", "numpy", "backward", "register_buffer", "register_parameter"})
+_REJECTED_NODES = {
+    cst.Try: "try", cst.TryStar: "try", cst.With: "with", cst.Raise: "raise", cst.Assert: "assert",
+    cst.Del: "del", cst.Global: "global", cst.Nonlocal: "nonlocal", cst.Yield: "yield",
+    cst.Await: "await", cst.Import: "import", cst.ImportFrom: "import", cst.ClassDef: "a nested class",
+    cst.FunctionDef: "a nested function", cst.Lambda: "lambda", cst.GeneratorExp: "a generator expression",
+    cst.SetComp: "a set comprehension", cst.DictComp: "a dict comprehension", cst.Match: "match",
+}
+
+
+def _is_builtin(name: str, scope) -> bool:
+    """``name`` is Python's builtin here (no enclosing scope binds it)."""
+    if name not in _BUILTINS:
+        return False
+    while scope is not None:
+        if name in scope.bindings:
+            return False
+        scope = scope.parent
+    return True
+
+
+def _self_attr(node: cst.BaseExpression) -> Optional[str]:
+    """``x`` for ``self.x``."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+class _Mutations(cst.CSTVisitor):
+    """Attributes of ``self`` a class changes outside ``__init__``."""
+
+    def __init__(self) -> None:
+        self.assigned: set[str] = set()
+        self.in_place: set[str] = set()
+        self.registered: set[str] = set()  # buffers and Parameters (graph inputs, not constants)
+        self._method: list[str] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._method.append(node.name.value)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._method.pop()
+
+    def _outside_init(self) -> bool:
+        return bool(self._method) and self._method[0] != "__init__"
+
+    def _target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._target(element.value)
+            return
+        name = _self_attr(target)
+        if name and self._outside_init():
+            self.assigned.add(name)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        func = node.value.func if isinstance(node.value, cst.Call) else None
+        if func is not None and isinstance(func, (cst.Name, cst.Attribute)):
+            called = func.value if isinstance(func, cst.Name) else func.attr.value
+            if called == "Parameter":
+                for target in node.targets:
+                    name = _self_attr(target.target)
+                    if name:
+                        self.registered.add(name)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        method = func.attr.value
+        if method in ("register_buffer", "register_parameter") and _self_attr(func) and node.args:
+            first = node.args[0].value
+            if isinstance(first, cst.SimpleString):
+                self.registered.add(first.evaluated_value)
+            return
+        if method.endswith("_") and not method.startswith("_") and self._outside_init():
+            receiver = func.value
+            if isinstance(receiver, cst.Attribute) and receiver.attr.value == "data":
+                receiver = receiver.value
+            name = _self_attr(receiver)
+            if name:
+                self.in_place.add(name)
+
+
+class _Checker(cst.CSTVisitor):
+    """Finds the first reason a function body might not compile (or not behave) as a graph."""
+
+    def __init__(self, owner: "GraphMode", info: Optional[ClassInfo], frozen: frozenset, seen: set,
+                 scope) -> None:
+        self.owner = owner
+        self.scope = scope
+        self.info = info
+        self.frozen = frozen
+        self.seen = seen
+        self.reason: Optional[str] = None
+
+    def _fail(self, why: str) -> bool:
+        if self.reason is None:
+            self.reason = why
+        return False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.reason is not None:
+            return False
+        rejected = _REJECTED_NODES.get(type(node))
+        if rejected is not None:
+            return self._fail(f"uses {rejected}")
+        return super().on_visit(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store(node.target)
+
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.Attribute):
+            self._fail(f"assigns the attribute {cst.Module([]).code_for_node(target)}")
+        elif isinstance(target, cst.Subscript):
+            self._fail(f"assigns an item of {cst.Module([]).code_for_node(target.value)}")
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        name = _self_attr(node)
+        if name and name in self.frozen:
+            self._fail(f"reads self.{name}, which changes after __init__ (a graph would keep its first value)")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        why = self.owner.call_problem(node, self.info, self.seen, self.scope)
+        if why:
+            self._fail(why)
+
+
+@register
+class GraphMode(Transform):
+    name = "graph_mode"
+    order = 200  # after module_to_cell has renamed forward
+    examples = (
+        Example(
+            name="a pure forward is compiled",
+            before="""\
+import torch
+import torch.nn as nn
+
+
+def scaled(x, k):
+    return x * k
+
+
+class MLP(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])])
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = self.act(layer(x))
+        return scaled(torch.cat([x, x], dim=-1), 2)
+""",
+            after="""\
+import mindspore
+from mindspore import nn, ops
+
+
+def scaled(x, k):
+    return x * k
+
+
+class MLP(nn.Cell):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.CellList([nn.Dense(a, b) for a, b in zip(sizes, sizes[1:])])
+        self.act = nn.ReLU()
+
+    @mindspore.jit
+    def construct(self, x):
+        for layer in self.layers:
+            x = self.act(layer(x))
+        return scaled(ops.cat([x, x], axis=-1), 2)
+""",
+        ),
+        Example(
+            name="a host sync keeps PyNative",
+            before="""\
+import torch.nn as nn
+
+
+class Logged(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        y = self.fc(x)
+        print(y.sum().item())
+        return y
+""",
+            after="""\
+from mindspore import nn
+
+
+class Logged(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(2, 2)
+
+    def construct(self, x):
+        y = self.fc(x)
+        print(y.sum().item())
+        return y
+""",
+        ),
+        Example(
+            name="state changed after __init__ keeps PyNative",
+            before="""\
+import torch.nn as nn
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = 1.0
+
+    def grow(self):
+        self.scale = self.scale * 2
+
+    def forward(self, x):
+        return x * self.scale
+""",
+            after="""\
+from mindspore import nn
+
+
+class Counter(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.scale = 1.0
+
+    def grow(self):
+        self.scale = self.scale * 2
+
+    def construct(self, x):
+        return x * self.scale
+""",
+        ),
+        Example(
+            name="a sub-module whose forward cannot compile keeps its parent PyNative",
+            before="""\
+import numpy as np
+import torch.nn as nn
+
+
+class Noisy(nn.Module):
+    def forward(self, x):
+        return x + np.random.rand()
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = Noisy()
+
+    def forward(self, x):
+        return self.inner(x) * 2
+""",
+            after="""\
+import numpy as np
+from mindspore import nn
+
+
+class Noisy(nn.Cell):
+    def construct(self, x):
+        return x + np.random.rand()
+
+
+class Outer(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.inner = Noisy()
+
+    def construct(self, x):
+        return self.inner(x) * 2
+""",
+        ),
+    )
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._starts: dict[int, int] = {}  # id(forward) -> number of sites before it
+        self._mutations: dict[str, _Mutations] = {}
+        self._verdicts: dict[str, Optional[str]] = {}  # class name -> reason it cannot compile (None: it can)
+
+    # -- traversal
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value == "forward":
+            self._starts[id(node)] = len(self.ctx.sites)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        start = self._starts.pop(id(original), None)
+        if start is None or not getattr(self.ctx, "jit", True):
+            return updated
+        info = self._class_with_method(original)
+        if info is None or not self.ctx.types.is_module_class(info):
+            return updated
+        reason = self.class_problem(info, set())
+        if reason is None:
+            left = [s for s in self.ctx.sites[start:] if s.kind not in ("converted", "graph", "pynative")]
+            if left:
+                reason = f"{len(left)} torch site(s) in forward were not converted"
+        self.ctx.report_graph(original.name, info.name, reason)
+        if reason is not None:
+            return updated
+        decorator = cst.Decorator(decorator=self.ctx.name_for("mindspore.jit"))
+        return updated.with_changes(decorators=[decorator, *updated.decorators])
+
+    def _class_with_method(self, fdef: cst.FunctionDef) -> Optional[ClassInfo]:
+        for info in self.ctx.types.classes.values():
+            if info.methods.get(fdef.name.value) is fdef:
+                return info
+        return None
+
+    # -- the check
+    def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:
+        """Why ``info``'s forward might not run as a graph, or None."""
+        if info.name in self._verdicts:
+            return self._verdicts[info.name]
+        if info.name in seen:
+            return None  # recursion: judged by the outer call
+        seen.add(info.name)
+        forward = self._method(info, "forward")
+        if forward is None:
+            reason = None  # inherits torch's (or a checked base's) forward
+        elif forward.decorators:
+            reason = "forward is decorated"
+        else:
+            reason = self.body_problem(forward, info, seen)
+        self._verdicts[info.name] = reason
+        return reason
+
+    def _method(self, info: ClassInfo, name: str) -> Optional[cst.FunctionDef]:
+        while info is not None:
+            if name in info.methods:
+                return info.methods[name]
+            info = self.ctx.types._local_base(info)
+        return None
+
+    def _frozen(self, info: ClassInfo) -> frozenset:
+        names = set()
+        while info is not None:
+            if info.name not in self._mutations:
+                found = _Mutations()
+                info.node.visit(found)
+                self._mutations[info.name] = found
+            found = self._mutations[info.name]
+            names |= found.assigned | (found.in_place - found.registered)
+            info = self.ctx.types._local_base(info)
+        return frozenset(names)
+
+    def body_problem(self, fdef: cst.FunctionDef, info: Optional[ClassInfo], seen: set) -> Optional[str]:
+        scope = self.ctx.types.scopes.get(id(fdef))
+        checker = _Checker(self, info, self._frozen(info) if info else frozenset(), seen, scope)
+        fdef.body.visit(checker)
+        if checker.reason is None:
+            return None
+        where = f"{info.name}.{fdef.name.value}" if info else fdef.name.value
+        return checker.reason if fdef.name.value == "forward" and info else f"{where} {checker.reason}"
+
+    def call_problem(self, call: cst.Call, info: Optional[ClassInfo], seen: set, scope) -> Optional[str]:
+        func = call.func
+        code = cst.Module([]).code_for_node(func)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in _HOST_METHODS:
+                return f"calls .{method}() (leaves the graph)"
+            if method.endswith("_") and not method.startswith("_"):
+                return f"calls the in-place .{method}()"
+            attr = _self_attr(func)
+            if attr is None:
+                if isinstance(func.value, cst.Call) and cst.Module([]).code_for_node(func.value.func) == "super":
+                    return None if method == "forward" else f"calls super().{method}()"
+                return self._module_function(func)
+            if info is not None:
+                method_def = self._method(info, attr)
+                if method_def is not None:
+                    if method_def.decorators:
+                        return f"calls the decorated method self.{attr}()"
+                    key = (info.name, attr)
+                    if key in seen:
+                        return None
+                    seen.add(key)
+                    return self.body_problem(method_def, info, seen)
+            return self._submodule_problem(func, attr, seen)
+        if isinstance(func, cst.Name):
+            name = func.value
+            fdef = self.ctx.types.functions.get(name)
+            if fdef is not None:
+                if fdef.decorators:
+                    return f"calls the decorated function {name}()"
+                if name in seen:
+                    return None
+                seen.add(name)
+                return self.body_problem(fdef, None, seen)
+            if name in self.ctx.types.classes:
+                return f"builds {name}() inside forward"
+            qualified = self.ctx.qualified_names(func)
+            if any(q.startswith("torch") for q in qualified):
+                return None
+            if _is_builtin(name, scope):
+                return None if name in _PURE_BUILTINS else f"calls {name}()"
+            if not qualified:
+                return None  # a local variable (a tensor or a sub-module held in a local)
+            return f"calls {code}(), which graph mode may not compile"
+        return None
+
+    def _module_function(self, func: cst.Attribute) -> Optional[str]:
+        """``torch.cat`` is fine, ``np.random.rand`` is not; ``x.view`` (a local receiver) is."""
+        qualified = self.ctx.qualified_names(func)
+        if not qualified:
+            return None
+        if any(q.startswith("torch") for q in qualified):
+            return None
+        return f"calls {cst.Module([]).code_for_node(func)}(), which graph mode may not compile"
+
+    def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
+        t = self.ctx.type_of(func)
+        if t is None or t.kind not in ("module",):
+            return f"calls self.{attr}, whose type is not known to be a module"
+        cls = t.cls or ""
+        if cls.startswith("torch."):
+            return None
+        if cls.startswith("local:"):
+            other = self.ctx.types.classes.get(cls[len("local:"):])
+            if other is None:
+                return f"calls self.{attr}, whose class is not found"
+            why = self.class_problem(other, seen)
+            return f"calls self.{attr}, a {other.name} whose forward {why}" if why else None
+        return f"calls self.{attr}, a {cls.split(':')[-1]} defined in another file (not checked)"

@@ -1,0 +1,212 @@
+"""graph_mode: which constructs get @mindspore.jit, the report of it, --no-jit, and that a
+jitted Cell sees the parameter writes the converted code makes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from migrate import helpers
+from migrate.__main__ import main
+from migrate.codemod import convert_source
+from migrate.spec import load_spec
+
+SPEC = load_spec()
+
+
+def decisions(code: str, jit: bool = True) -> dict:
+    out = convert_source(code, SPEC, "m.py", jit=jit)
+    return {s.reason.split(".construct")[0]: (s.kind, s.reason) for s in out.sites if s.kind in ("graph", "pynative")}
+
+
+def test_buffer_written_in_place_is_a_graph_input_but_a_plain_tensor_is_frozen():
+    code = """\
+import torch
+import torch.nn as nn
+
+
+class Buffered(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("scale", torch.ones(3))
+
+    def load(self, v):
+        self.scale.data.copy_(v)
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class Plain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.ones(3)
+
+    def load(self, v):
+        self.scale.copy_(v)
+
+    def forward(self, x):
+        return x * self.scale
+"""
+    got = decisions(code)
+    assert got["Buffered"][0] == "graph"
+    assert got["Plain"][0] == "pynative" and "self.scale" in got["Plain"][1]
+
+
+@pytest.mark.parametrize("body, why", [
+    ("return x.sum().item()", ".item()"),
+    ("x.add_(1)\n        return x", "in-place .add_()"),
+    ("self.last = x\n        return x", "assigns the attribute self.last"),
+    ("x[0] = 1\n        return x", "assigns an item of x"),
+    ("return np.tanh(x)", "np.tanh"),
+    ("return [v for v in (x, x) if v is not None][0]", None),
+    ("with torch.no_grad():\n            return x", "with"),
+    ("return helper(x)", "helper"),
+])
+def test_forward_bodies(body, why):
+    code = f"""\
+import numpy as np
+import torch
+import torch.nn as nn
+from .util import helper
+
+
+class Net(nn.Module):
+    def forward(self, x):
+        {body}
+"""
+    kind, reason = decisions(code)["Net"]
+    if why is None:
+        assert kind == "graph", reason
+    else:
+        assert kind == "pynative" and why in reason, reason
+
+
+def test_submodule_of_another_file_is_not_trusted_but_of_torch_is(tmp_path):
+    code = """\
+import torch.nn as nn
+from .blocks import Block
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(self.block(x))
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+    got = decisions(code)
+    assert got["Net"][0] == "pynative" and "self.block" in got["Net"][1]
+    assert got["Head"][0] == "graph"
+
+
+def test_no_jit_adds_no_decorator_and_reports_nothing():
+    code = """\
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+    assert "mindspore.jit" in convert_source(code, SPEC, "m.py").code
+    out = convert_source(code, SPEC, "m.py", jit=False)
+    assert "jit" not in out.code
+    assert not [s for s in out.sites if s.kind in ("graph", "pynative")]
+
+
+def test_cli_reports_graph_mode_and_no_jit(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "net.py").write_text("""\
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Printer(nn.Module):
+    def forward(self, x):
+        print(x)
+        return x
+""")
+    assert main([str(src), str(tmp_path / "a"), "--report", str(tmp_path / "r.json")]) == 0
+    text = capsys.readouterr().out
+    assert "graph mode: 1 construct(s) compiled with mindspore.jit, 1 left in PyNative" in text
+    assert "Printer.construct stays in PyNative: calls print()" in text
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["graph"] == {"graph": 1, "pynative": 1}
+    assert report["summary"]["conversion_rate"] == 1.0  # graph decisions are not torch sites
+    assert "@mindspore.jit" in (tmp_path / "a" / "net.py").read_text()
+    assert main([str(src), str(tmp_path / "b"), "--no-jit", "--report", str(tmp_path / "r.md")]) == 0
+    assert "jit" not in (tmp_path / "b" / "net.py").read_text()
+    assert "graph mode" not in capsys.readouterr().out
+
+
+def test_jitted_cell_sees_in_place_parameter_writes(tmp_path):
+    """MindSpore 2.10: a jitted construct keeps reading a Parameter's old storage after
+    set_data, so converted `.data` writes must go through assign_data (in place)."""
+    mindspore = pytest.importorskip("mindspore")
+    code = """\
+import torch
+import torch.nn as nn
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(2))
+
+    def forward(self, x):
+        return x * self.w
+
+
+def load(model: Scale, value: torch.Tensor):
+    with torch.no_grad():
+        model.w.data.copy_(value)
+
+
+def rebind(model: Scale, value: torch.Tensor):
+    model.w.data = value
+"""
+    out = convert_source(code, SPEC, "scale.py")
+    assert "@mindspore.jit" in out.code and "assign_data" in out.code
+    (tmp_path / "scale_ms.py").write_text(out.code)
+    (tmp_path / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import scale_ms
+    finally:
+        sys.path.remove(str(tmp_path))
+    model = scale_ms.Scale()
+    x = mindspore.Tensor(np.ones(2, np.float32))
+    np.testing.assert_array_equal(model(x).asnumpy(), [1, 1])  # compiles
+    scale_ms.load(model, mindspore.Tensor(np.array([2.0, 3.0], np.float64)))  # cast as copy_ does
+    np.testing.assert_array_equal(model(x).asnumpy(), [2, 3])
+    scale_ms.rebind(model, mindspore.Tensor(np.array([4.0, 5.0], np.float32)))
+    np.testing.assert_array_equal(model(x).asnumpy(), [4, 5])
+    assert model.w.dtype == mindspore.float32
