@@ -102,9 +102,11 @@ class MAMO(nn.Module):
         return self.rec_net(self.mem_layer(torch.cat([e_u, e_i], dim=-1)))
 
 
-def active_slots(active: np.ndarray, field_dims: tuple[int, ...]) -> tuple[int, ...]:
-    """Column slots per multi-hot field for these ``active`` columns (see active_capacity)."""
-    counts = np.diff(np.searchsorted(active, np.cumsum((0,) + tuple(field_dims))))
+def active_slots(active: list, field_dims: tuple[int, ...]) -> tuple[int, ...]:
+    """Column slots per multi-hot field enough for every user's ``active`` columns (a list of
+    sorted index arrays), each rounded up by active_capacity."""
+    edges = np.cumsum((0,) + tuple(field_dims))
+    counts = np.max([np.diff(np.searchsorted(user, edges)) for user in active], axis=0)
     return tuple(active_capacity(n, w) for n, w in zip(counts, field_dims))
 
 
@@ -143,13 +145,13 @@ class LocalLearner(nn.Module):
     """Per-user copies of all of MAMO's parameters, along a leading user axis.
 
     Parameters are registered in the order of ``MAMO.parameters()``, so gradients map
-    back one to one. The multi-hot weights are kept concatenated, and only for the
-    ``active`` columns (the features some of these users' items have): the other
-    columns get no gradient, so Adam leaves them exactly at phi and they need no copy.
+    back one to one. The multi-hot weights are kept concatenated, and for each user only
+    for the ``active`` columns (the features that user's items have): the other columns
+    get no gradient, so Adam leaves them exactly at phi and they need no copy.
 
     A learner is built once per shape (number of users, column ``slots`` per multi-hot
-    field) and ``reset`` for every batch of users: the shapes never change, so a graph
-    compiler compiles its step once. Spare column slots are masked out.
+    field and user) and ``reset`` for every batch of users: the shapes never change, so
+    a graph compiler compiles its step once. Spare column slots are masked out.
     """
 
     def __init__(self, model: MAMO, n_users: int, slots: tuple[int, ...] = ()):
@@ -162,15 +164,15 @@ class LocalLearner(nn.Module):
         if self.n_fields and (len(self.slots) != self.n_fields
                               or any(n < 1 or n > w for n, w in zip(self.slots, self.multihot_dims))):
             raise ValueError(f"column slots {slots} for multi-hot fields of widths {self.multihot_dims}")
-        self.used_slots = None
+        self.columns = self.used = None  # (n_users, n_slots) column of each slot, slot in use
         self.user_offsets = model.user_loading.offsets
         self.item_offsets = model.item_loading.categorical.offsets
         self.user_table = nn.Parameter(self.per_user(model.user_loading.table()))
         self.item_table = nn.Parameter(self.per_user(model.item_loading.categorical.table()))
         if self.n_fields:
             n_slots = sum(self.slots)
-            self.register_buffer("active", torch.zeros(n_slots, dtype=torch.int64))
-            self.register_buffer("slot_mask", torch.zeros(n_slots, dtype=self.user_table.dtype))
+            self.register_buffer("active", torch.zeros(n_users, n_slots, dtype=torch.int64))
+            self.register_buffer("slot_mask", torch.zeros(n_users, 1, n_slots, dtype=self.user_table.dtype))
             multi = torch.cat([layer.weight for layer in model.item_loading.multihot], dim=1)
             self.item_multi = nn.Parameter(self.per_user(multi[:, :n_slots]))
         self.user_w1 = nn.Parameter(self.per_user(model.user_net[0].weight))
@@ -219,26 +221,32 @@ class LocalLearner(nn.Module):
             self.rec_w2.data.copy_(self.per_user(model.rec_net[2].weight))
             self.rec_b2.data.copy_(self.per_user(model.rec_net[2].bias))
 
-    def set_active(self, model: MAMO, active: np.ndarray = None) -> None:
-        """Fill each field's column slots with its ``active`` columns (sorted indices into the
-        concatenated multi-hot columns); spare slots repeat the field's first column and are
-        masked out (their input is zero, so they get no gradient)."""
+    def set_active(self, model: MAMO, active: list = None) -> None:
+        """Fill each user's column slots, field by field, with ``active[u]`` (that user's sorted
+        indices into the concatenated multi-hot columns; all columns when None); spare slots
+        repeat the field's first column and are masked out (zero input, so no gradient)."""
         edges = np.cumsum((0,) + self.multihot_dims)
         if active is None:
-            active = np.arange(edges[-1])
-        slots, mask = [], []
-        for field, width in enumerate(self.slots):
-            cols = active[(active >= edges[field]) & (active < edges[field + 1])]
-            if len(cols) > width:
-                raise ValueError(f"{len(cols)} active columns in multi-hot field {field}, {width} slots")
-            slots.append(np.concatenate([cols, np.full(width - len(cols), edges[field])]))
-            mask.append(np.arange(width) < len(cols))
-        slots, mask = np.concatenate(slots).astype(np.int64), np.concatenate(mask)
-        self.used_slots = torch.from_numpy(np.flatnonzero(mask))
-        self.active.data.copy_(torch.from_numpy(slots))
-        self.slot_mask.data.copy_(torch.from_numpy(mask).to(self.slot_mask.dtype))
+            active = [np.arange(edges[-1])] * self.n_users
+        if len(active) != self.n_users:
+            raise ValueError(f"active columns for {len(active)} users, the learner has {self.n_users}")
+        columns, used = [], []
+        for user in active:
+            user_columns, user_used = [], []
+            for field, width in enumerate(self.slots):
+                cols = user[(user >= edges[field]) & (user < edges[field + 1])]
+                if len(cols) > width:
+                    raise ValueError(f"{len(cols)} active columns in multi-hot field {field}, {width} slots")
+                user_columns.append(np.concatenate([cols, np.full(width - len(cols), edges[field])]))
+                user_used.append(np.arange(width) < len(cols))
+            columns.append(np.concatenate(user_columns))
+            used.append(np.concatenate(user_used))
+        self.columns, self.used = np.stack(columns).astype(np.int64), np.stack(used)
+        self.active.data.copy_(torch.from_numpy(self.columns))
+        self.slot_mask.data.copy_(torch.from_numpy(self.used).unsqueeze(1).to(self.slot_mask.dtype))
         multi = torch.cat([layer.weight for layer in model.item_loading.multihot], dim=1)
-        self.item_multi.data.copy_(self.per_user(torch.index_select(multi, 1, self.active)))
+        gathered = torch.index_select(multi, 1, self.active.view(-1)).view(multi.shape[0], self.n_users, -1)
+        self.item_multi.data.copy_(gathered.permute(1, 0, 2))
 
     def user_net_parameters(self) -> list[torch.Tensor]:
         return [self.user_w1, self.user_b1, self.user_w2, self.user_b2]
@@ -257,7 +265,8 @@ class LocalLearner(nn.Module):
         flat_items = (item_x + self.item_offsets).view(n_users, -1)
         parts = [self.lookup(self.item_table, flat_items).view(n_users, n_items, -1)]
         if self.n_fields:
-            chosen = torch.index_select(item_multi, 2, self.active) * self.slot_mask
+            index = self.active.unsqueeze(1).repeat(1, n_items, 1)
+            chosen = torch.gather(item_multi, 2, index) * self.slot_mask
             start = 0
             for width in self.slots:
                 weight = self.item_multi[:, :, start:start + width]
@@ -281,8 +290,11 @@ class LocalLearner(nn.Module):
         summed[mem] = torch.zeros_like(summed[mem])
         if not self.n_fields:
             return summed
-        used = self.used_slots
-        full = torch.zeros(summed[2].shape[0], sum(self.multihot_dims), dtype=summed[2].dtype, device=summed[2].device)
-        full[:, self.active[used]] = summed[2][:, used]
+        # each user's slots back to every column: a product with a one-hot (slot -> column)
+        # matrix is exact (one term per column; spare slots map nowhere) and needs no scatter
+        onehot = np.zeros(self.columns.shape + (sum(self.multihot_dims),))
+        users, slots = np.nonzero(self.used)
+        onehot[users, slots, self.columns[users, slots]] = 1.0
+        full = torch.matmul(grads[2], torch.from_numpy(onehot).to(grads[2].dtype)).sum(dim=0)
         multi = torch.split(full, list(self.multihot_dims), dim=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -99,7 +99,8 @@ class MAMOTrainer:
         active = None
         dims = self.model.item_loading.multihot_dims
         if dims:
-            active = active_columns(item_multi.cpu().numpy(), dims)
+            multi = item_multi.cpu().numpy()
+            active = [active_columns(user, dims) for user in multi]
             if slots is None:
                 slots = active_slots(active, dims)
         learner = self.learner(user_x.shape[0], slots or ())
@@ -114,19 +115,16 @@ class MAMOTrainer:
             self.learners[key] = LocalLearner(self.model, n_users, slots)
         return self.learners[key]
 
-    def pass_slots(self, episodes: Episodes, batch_size: int) -> tuple:
-        """Column slots per multi-hot field enough for every batch of ``batch_size``
-        consecutive users of ``episodes`` (one learner shape for a whole pass)."""
+    def pass_slots(self, episodes: Episodes) -> tuple:
+        """Column slots per multi-hot field enough for every user of ``episodes`` (one
+        learner shape for a whole pass; slots are per user, whatever the batch size)."""
         dims = self.model.item_loading.multihot_dims
         if not dims:
             return ()
         multi = episodes.features.item_multi
         items = np.concatenate([episodes.support_items, episodes.query_items], axis=1)
-        most = np.zeros(len(dims), dtype=np.int64)
-        for start in range(0, len(items), batch_size):
-            active = active_columns(multi[items[start:start + batch_size]], dims)
-            most = np.maximum(most, active_slots(active, dims))
-        return tuple(int(n) for n in most)
+        active = [active_columns(multi[user_items], dims) for user_items in items]
+        return tuple(int(n) for n in active_slots(active, dims))
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
@@ -226,7 +224,7 @@ class MAMOTrainer:
         rows = self.epoch_users(len(train.user_index), self.epoch)
         users = train.subset(rows)
         loader = DataLoader(EpisodeDataset(users, self.float_dtype), batch_size=1, shuffle=False)
-        losses = self.train_users(loader, progress, on_user, on_global, on_step, self.pass_slots(users, 1))
+        losses = self.train_users(loader, progress, on_user, on_global, on_step, self.pass_slots(users))
         check_finite(losses, "meta-train query loss")
         self.epoch += 1
         return {"epoch": self.epoch, "train_query_loss": float(np.mean(losses)), "n_users": len(losses)}
@@ -237,7 +235,7 @@ class MAMOTrainer:
         batch_size = batch_size or self.cfg.eval_batch_size
         batch_size = min(batch_size, len(test.user_index))
         loader = DataLoader(EpisodeDataset(test, self.float_dtype), batch_size=batch_size, shuffle=False)
-        slots = self.pass_slots(test, batch_size)
+        slots = self.pass_slots(test)
         preds, trues, scenarios, losses = [], [], [], []
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
             result = self.adapt(batch, write_profile=False, n_users=batch_size, slots=slots)

@@ -8,6 +8,12 @@ attribute (a MindSpore ``Parameter`` accepts one in PyNative mode), ``step()``
 reads it and ``zero_grad()`` sets it back to ``None``.  Gradients themselves
 come from ``mindspore.value_and_grad``; whoever computes them assigns
 ``p.grad = g``.
+
+On a CPU, importing this module makes MindSpore launch PyNative ops as torch
+does, synchronously (``mindspore.runtime.launch_blocking()``): MindSpore's
+asynchronous pipeline hands every small op to another thread, which on a
+2-core machine cost a MAMO user update 260 ms instead of 150 ms (measured,
+``bench/epoch.py``).  Set ``TORCH2MS_ASYNC=1`` to keep the pipeline.
 """
 
 import math
@@ -19,6 +25,9 @@ from collections.abc import Mapping, Sequence
 import mindspore
 import numpy as np
 from mindspore import nn, ops
+
+if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_target") == "CPU":
+    mindspore.runtime.launch_blocking()
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
            "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data"]
@@ -120,17 +129,23 @@ def _assign_all(params, values):
 
 
 @mindspore.jit
-def _adam_update(params, grads, exp_avgs, exp_avg_sqs, scalars, weight_decay_on):
+def _adam_update(params, grads, exp_avgs, exp_avg_sqs, scalars, weight_decay_on, fresh):
     """Rows of ``scalars``: weight_decay, beta1, 1-beta1, beta2, 1-beta2, sqrt(bias_correction2),
-    eps, lr/bias_correction1 (each computed in Python double, as torch does)."""
+    eps, lr/bias_correction1 (each computed in Python double, as torch does).  ``fresh``: every
+    parameter's first step, whose moments start at zero (``exp_avgs``/``exp_avg_sqs`` are then
+    ignored), so a new optimizer costs no per-parameter zeros_like calls."""
     new_params, new_avgs, new_avg_sqs = [], [], []
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
         if weight_decay_on:
             grad = grad + s[0] * p
-        exp_avg = s[1] * exp_avgs[i] + s[2] * grad
-        exp_avg_sq = s[3] * exp_avg_sqs[i] + s[4] * grad * grad
+        if fresh:
+            exp_avg = s[2] * grad
+            exp_avg_sq = s[4] * grad * grad
+        else:
+            exp_avg = s[1] * exp_avgs[i] + s[2] * grad
+            exp_avg_sq = s[3] * exp_avg_sqs[i] + s[4] * grad * grad
         denom = ops.sqrt(exp_avg_sq) / s[5] + s[6]
         new_params.append(p - s[7] * exp_avg / denom)
         new_avgs.append(exp_avg)
@@ -187,8 +202,7 @@ class Adam(Optimizer):
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = ops.zeros_like(p)
-                    state["exp_avg_sq"] = ops.zeros_like(p)
+                    state["exp_avg"] = state["exp_avg_sq"] = None  # zeros, made inside the graph
                 state["step"] += 1
                 step = state["step"]
                 bias_correction1 = 1 - beta1**step
@@ -196,11 +210,17 @@ class Adam(Optimizer):
                 rows.append((weight_decay, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(bias_correction2),
                              eps, lr / bias_correction1))
                 states.append(state)
+            fresh = all(s["exp_avg"] is None for s in states)
+            if not fresh:
+                for p, state in zip(params, states):
+                    if state["exp_avg"] is None:  # a parameter joining late (its first gradient)
+                        state["exp_avg"], state["exp_avg_sq"] = ops.zeros_like(p), ops.zeros_like(p)
+            grads = mindspore.mutable(tuple(p.grad for p in params))
             new_params, exp_avgs, exp_avg_sqs = _adam_update(
-                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
-                mindspore.mutable(tuple(s["exp_avg"] for s in states)),
-                mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
-                _scalars(rows), bool(weight_decay))
+                _values(params), grads,
+                grads if fresh else mindspore.mutable(tuple(s["exp_avg"] for s in states)),
+                grads if fresh else mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
+                _scalars(rows), bool(weight_decay), fresh)
             _assign_all(_values(params), mindspore.mutable(new_params))
             for state, exp_avg, exp_avg_sq in zip(states, exp_avgs, exp_avg_sqs):
                 state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
@@ -507,8 +527,7 @@ def assign_data(param, value):
     shape that does not broadcast (``p.data = t`` rebinding to a new shape) swaps the storage."""
     if not isinstance(value, mindspore.Tensor):
         value = mindspore.Tensor(np.asarray(value))
-    if value.dtype != param.dtype:
-        value = value.astype(param.dtype)
+    value = ops.cast(value, param.dtype)  # free when the dtypes agree (reading value.dtype can wait on the queue)
     if tuple(value.shape) != tuple(param.shape):
         try:
             target = np.broadcast_shapes(tuple(value.shape), tuple(param.shape))
