@@ -122,30 +122,24 @@ def _per_param(scalars, params):
 def _assign_all(params, values):
     """Write each new value into its Parameter's storage.  A graph of its own: assigns inside the
     update graph (which order every later read of a Parameter after them) made an Adam step over
-    15M floats 2-3x slower."""
+    15M floats 2-3x slower, and 17 PyNative assigns made a MAMO user update slower still."""
     for i in range(len(params)):
         ops.assign(params[i], values[i])
     return values[0]
 
 
 @mindspore.jit
-def _adam_update(params, grads, exp_avgs, exp_avg_sqs, scalars, weight_decay_on, fresh):
+def _adam_update(params, grads, exp_avgs, exp_avg_sqs, scalars, weight_decay_on):
     """Rows of ``scalars``: weight_decay, beta1, 1-beta1, beta2, 1-beta2, sqrt(bias_correction2),
-    eps, lr/bias_correction1 (each computed in Python double, as torch does).  ``fresh``: every
-    parameter's first step, whose moments start at zero (``exp_avgs``/``exp_avg_sqs`` are then
-    ignored), so a new optimizer costs no per-parameter zeros_like calls."""
+    eps, lr/bias_correction1 (each computed in Python double, as torch does)."""
     new_params, new_avgs, new_avg_sqs = [], [], []
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
         if weight_decay_on:
             grad = grad + s[0] * p
-        if fresh:
-            exp_avg = s[2] * grad
-            exp_avg_sq = s[4] * grad * grad
-        else:
-            exp_avg = s[1] * exp_avgs[i] + s[2] * grad
-            exp_avg_sq = s[3] * exp_avg_sqs[i] + s[4] * grad * grad
+        exp_avg = s[1] * exp_avgs[i] + s[2] * grad
+        exp_avg_sq = s[3] * exp_avg_sqs[i] + s[4] * grad * grad
         denom = ops.sqrt(exp_avg_sq) / s[5] + s[6]
         new_params.append(p - s[7] * exp_avg / denom)
         new_avgs.append(exp_avg)
@@ -202,7 +196,8 @@ class Adam(Optimizer):
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = state["exp_avg_sq"] = None  # zeros, made inside the graph
+                    state["exp_avg"] = ops.zeros_like(p)
+                    state["exp_avg_sq"] = ops.zeros_like(p)
                 state["step"] += 1
                 step = state["step"]
                 bias_correction1 = 1 - beta1**step
@@ -210,17 +205,11 @@ class Adam(Optimizer):
                 rows.append((weight_decay, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(bias_correction2),
                              eps, lr / bias_correction1))
                 states.append(state)
-            fresh = all(s["exp_avg"] is None for s in states)
-            if not fresh:
-                for p, state in zip(params, states):
-                    if state["exp_avg"] is None:  # a parameter joining late (its first gradient)
-                        state["exp_avg"], state["exp_avg_sq"] = ops.zeros_like(p), ops.zeros_like(p)
-            grads = mindspore.mutable(tuple(p.grad for p in params))
             new_params, exp_avgs, exp_avg_sqs = _adam_update(
-                _values(params), grads,
-                grads if fresh else mindspore.mutable(tuple(s["exp_avg"] for s in states)),
-                grads if fresh else mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
-                _scalars(rows), bool(weight_decay), fresh)
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
+                mindspore.mutable(tuple(s["exp_avg"] for s in states)),
+                mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
+                _scalars(rows), bool(weight_decay))
             _assign_all(_values(params), mindspore.mutable(new_params))
             for state, exp_avg, exp_avg_sq in zip(states, exp_avgs, exp_avg_sqs):
                 state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
