@@ -4,6 +4,7 @@ global update, then evaluation of every meta-test user, on ML-1M-sized synthetic
     python bench/epoch.py                      # torch reference, and the migrated
                                                # MindSpore model where it is importable
     python bench/epoch.py --framework torch --users 6040 --items 3706 --ratings 1000209
+    python bench/epoch.py --epochs 2           # the second epoch has no graph compilation
 
 Frameworks run one after the other in this process, on the same episodes, and the
 ratio is printed: the figures are only comparable within one run on one machine.
@@ -28,7 +29,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_epoch(package: str, episodes, cfg_kwargs: dict, test_users: int | None) -> dict:
+def run_epochs(package: str, episodes, cfg_kwargs: dict, test_users: int | None, epochs: int) -> list[dict]:
+    """Time ``epochs`` epochs of one trainer; the first includes every graph compilation."""
     config = importlib.import_module(f"{package}.config")
     trainer_mod = importlib.import_module(f"{package}.trainer")
     cfg = config.Config(**cfg_kwargs)
@@ -36,14 +38,17 @@ def run_epoch(package: str, episodes, cfg_kwargs: dict, test_users: int | None) 
     train, test = episodes.train(), episodes.test()
     if test_users:
         test = test.subset(list(range(min(test_users, len(test.user_index)))))
-    start = time.perf_counter()
-    stats = trainer.train_epoch(train)
-    mid = time.perf_counter()
-    metrics = trainer.evaluate(test)
-    end = time.perf_counter()
-    return {"train_s": mid - start, "eval_s": end - mid, "epoch_s": end - start,
-            "n_train": stats["n_users"], "n_test": len(test.user_index),
-            "query_loss": metrics["query_loss"], "mae": metrics["overall"]["mae"]}
+    results = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        stats = trainer.train_epoch(train)
+        mid = time.perf_counter()
+        metrics = trainer.evaluate(test)
+        end = time.perf_counter()
+        results.append({"train_s": mid - start, "eval_s": end - mid, "epoch_s": end - start,
+                        "n_train": stats["n_users"], "n_test": len(test.user_index),
+                        "query_loss": metrics["query_loss"], "mae": metrics["overall"]["mae"]})
+    return results
 
 
 def main(argv=None) -> int:
@@ -54,7 +59,18 @@ def main(argv=None) -> int:
     parser.add_argument("--ratings", type=int, default=1000209)
     parser.add_argument("--test-users", type=int, help="evaluate only the first N meta-test users")
     parser.add_argument("--raw", type=Path, help="reuse a raw folder (else a synthetic one is written)")
+    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                        help="override a Config field for both frameworks, e.g. --set rho=0.001 (repeatable)")
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="epochs per framework (default 1); the first includes MindSpore's graph "
+                        "compilation, later ones show the steady state")
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item}: use NAME=VALUE")
+        overrides[name] = float(value) if "." in value or "e" in value.lower() else int(value)
 
     from reference_torch.data import load_episodes, write_raw
 
@@ -77,12 +93,15 @@ def main(argv=None) -> int:
             except Exception as exc:  # the migrated package may not exist yet
                 print(f"{fw}: skipped ({PACKAGES[fw]} not importable: {exc})")
                 continue
-            results[fw] = r = run_epoch(PACKAGES[fw], episodes, {}, args.test_users)
-            print(f"{fw:>9}: epoch {r['epoch_s']:7.2f} s  (train {r['n_train']} users {r['train_s']:.2f} s, "
-                  f"evaluate {r['n_test']} users {r['eval_s']:.2f} s)  query loss {r['query_loss']:.4f}  "
-                  f"MAE {r['mae']:.4f}  peak RSS so far {peak_rss_mb():.0f} MB")
+            results[fw] = run_epochs(PACKAGES[fw], episodes, overrides, args.test_users, args.epochs)
+            for i, r in enumerate(results[fw]):
+                print(f"{fw:>9}: epoch {i + 1} {r['epoch_s']:7.2f} s  (train {r['n_train']} users {r['train_s']:.2f} s, "
+                      f"evaluate {r['n_test']} users {r['eval_s']:.2f} s)  query loss {r['query_loss']:.4f}  "
+                      f"MAE {r['mae']:.4f}  peak RSS so far {peak_rss_mb():.0f} MB")
         if len(results) == 2:
-            print(f"ratio mindspore/torch: {results['mindspore']['epoch_s'] / results['torch']['epoch_s']:.2f}x")
+            for i, (m, t) in enumerate(zip(results["mindspore"], results["torch"])):
+                print(f"ratio mindspore/torch, epoch {i + 1}: {m['epoch_s'] / t['epoch_s']:.2f}x "
+                      f"(train {m['train_s'] / t['train_s']:.2f}x, evaluate {m['eval_s'] / t['eval_s']:.2f}x)")
     return 0
 
 
