@@ -15,6 +15,18 @@ from migrate.codemod import convert_source
 from migrate.spec import load_spec
 
 SPEC = load_spec()
+HEAD = """\
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
 
 
 def decisions(code: str, jit: bool = True) -> dict:
@@ -115,18 +127,7 @@ class Head(nn.Module):
 
 
 def test_no_jit_adds_no_decorator_and_reports_nothing():
-    code = """\
-import torch.nn as nn
-
-
-class Head(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 2)
-
-    def forward(self, x):
-        return self.fc(x)
-"""
+    code = HEAD
     assert "mindspore.jit" in convert_source(code, SPEC, "m.py").code
     out = convert_source(code, SPEC, "m.py", jit=False)
     assert "jit" not in out.code
@@ -136,18 +137,7 @@ class Head(nn.Module):
 def test_cli_reports_graph_mode_and_no_jit(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
-    (src / "net.py").write_text("""\
-import torch.nn as nn
-
-
-class Head(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 2)
-
-    def forward(self, x):
-        return self.fc(x)
-
+    (src / "net.py").write_text(HEAD + """
 
 class Printer(nn.Module):
     def forward(self, x):

@@ -66,6 +66,10 @@ def _is_builtin(name: str, scope) -> bool:
     return True
 
 
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
 def _self_attr(node: cst.BaseExpression) -> Optional[str]:
     """``x`` for ``self.x``."""
     if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
@@ -73,7 +77,30 @@ def _self_attr(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-class _Mutations(cst.CSTVisitor):
+class _Stores(cst.CSTVisitor):
+    """Calls ``store(target)`` for every assignment target (tuple targets unpacked)."""
+
+    def store(self, target: cst.BaseExpression) -> None:
+        raise NotImplementedError
+
+    def _each(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._each(element.value)
+        else:
+            self.store(target)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._each(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._each(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._each(node.target)
+
+
+class _Mutations(_Stores):
     """Attributes of ``self`` a class changes outside ``__init__``."""
 
     def __init__(self) -> None:
@@ -91,23 +118,10 @@ class _Mutations(cst.CSTVisitor):
     def _outside_init(self) -> bool:
         return bool(self._method) and self._method[0] != "__init__"
 
-    def _target(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._target(element.value)
-            return
+    def store(self, target: cst.BaseExpression) -> None:
         name = _self_attr(target)
         if name and self._outside_init():
             self.assigned.add(name)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         func = node.value.func if isinstance(node.value, cst.Call) else None
@@ -138,7 +152,7 @@ class _Mutations(cst.CSTVisitor):
                 self.in_place.add(name)
 
 
-class _Checker(cst.CSTVisitor):
+class _Checker(_Stores):
     """Finds the first reason a function body might not compile (or not behave) as a graph."""
 
     def __init__(self, owner: "GraphMode", info: Optional[ClassInfo], frozen: frozenset, seen: set,
@@ -163,23 +177,11 @@ class _Checker(cst.CSTVisitor):
             return self._fail(f"uses {rejected}")
         return super().on_visit(node)
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._store(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._store(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._store(node.target)
-
-    def _store(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._store(element.value)
-        elif isinstance(target, cst.Attribute):
-            self._fail(f"assigns the attribute {cst.Module([]).code_for_node(target)}")
+    def store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Attribute):
+            self._fail(f"assigns the attribute {_code(target)}")
         elif isinstance(target, cst.Subscript):
-            self._fail(f"assigns an item of {cst.Module([]).code_for_node(target.value)}")
+            self._fail(f"assigns an item of {_code(target.value)}")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = _self_attr(node)
@@ -429,7 +431,7 @@ class Outer(nn.Cell):
 
     def call_problem(self, call: cst.Call, info: Optional[ClassInfo], seen: set, scope) -> Optional[str]:
         func = call.func
-        code = cst.Module([]).code_for_node(func)
+        code = _code(func)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in _HOST_METHODS:
@@ -438,7 +440,7 @@ class Outer(nn.Cell):
                 return f"calls the in-place .{method}()"
             attr = _self_attr(func)
             if attr is None:
-                if isinstance(func.value, cst.Call) and cst.Module([]).code_for_node(func.value.func) == "super":
+                if isinstance(func.value, cst.Call) and _code(func.value.func) == "super":
                     return None if method == "forward" else f"calls super().{method}()"
                 return self._module_function(func)
             if info is not None:
@@ -481,7 +483,7 @@ class Outer(nn.Cell):
             return None
         if any(q.startswith("torch") for q in qualified):
             return None
-        return f"calls {cst.Module([]).code_for_node(func)}(), which graph mode may not compile"
+        return f"calls {_code(func)}(), which graph mode may not compile"
 
     def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
         t = self.ctx.type_of(func)
