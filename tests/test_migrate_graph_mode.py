@@ -98,8 +98,7 @@ class Net(nn.Module):
 
 
 def test_submodule_of_another_file_is_not_trusted_but_of_torch_is(tmp_path):
-    code = """\
-import torch.nn as nn
+    code = HEAD + """
 from .blocks import Block
 
 
@@ -111,15 +110,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(self.block(x))
-
-
-class Head(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 2)
-
-    def forward(self, x):
-        return self.fc(x)
 """
     got = decisions(code)
     assert got["Net"][0] == "pynative" and "self.block" in got["Net"][1]
@@ -200,3 +190,23 @@ def rebind(model: Scale, value: torch.Tensor):
     scale_ms.rebind(model, mindspore.Tensor(np.array([4.0, 5.0], np.float32)))
     np.testing.assert_array_equal(model(x).asnumpy(), [4, 5])
     assert model.w.dtype == mindspore.float32
+
+
+def test_subclass_calling_an_unsafe_base_forward_stays_pynative():
+    code = """\
+import torch.nn as nn
+
+
+class Base(nn.Module):
+    def forward(self, x):
+        print(x)
+        return x
+
+
+class Child(Base):
+    def forward(self, x):
+        return super().forward(x) * 2
+"""
+    got = decisions(code)
+    assert got["Base"][0] == "pynative"
+    assert got["Child"][0] == "pynative" and "Base's forward calls print()" in got["Child"][1]

@@ -66,6 +66,10 @@ def _is_builtin(name: str, scope) -> bool:
     return True
 
 
+def _is_torch(qualified: str) -> bool:
+    return qualified == "torch" or qualified.startswith("torch.")
+
+
 def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
@@ -441,7 +445,11 @@ class Outer(nn.Cell):
             attr = _self_attr(func)
             if attr is None:
                 if isinstance(func.value, cst.Call) and _code(func.value.func) == "super":
-                    return None if method == "forward" else f"calls super().{method}()"
+                    if method != "forward":
+                        return f"calls super().{method}()"
+                    base = self.ctx.types._local_base(info) if info is not None else None
+                    why = self.class_problem(base, seen) if base is not None else None
+                    return f"calls super().forward(), and {base.name}'s forward {why}" if why else None
                 return self._module_function(func)
             if info is not None:
                 method_def = self._method(info, attr)
@@ -467,7 +475,7 @@ class Outer(nn.Cell):
             if name in self.ctx.types.classes:
                 return f"builds {name}() inside forward"
             qualified = self.ctx.qualified_names(func)
-            if any(q.startswith("torch") for q in qualified):
+            if any(_is_torch(q) for q in qualified):
                 return None
             if _is_builtin(name, scope):
                 return None if name in _PURE_BUILTINS else f"calls {name}()"
@@ -481,7 +489,7 @@ class Outer(nn.Cell):
         qualified = self.ctx.qualified_names(func)
         if not qualified:
             return None
-        if any(q.startswith("torch") for q in qualified):
+        if any(_is_torch(q) for q in qualified):
             return None
         return f"calls {_code(func)}(), which graph mode may not compile"
 
