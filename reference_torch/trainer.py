@@ -22,16 +22,21 @@ from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 
 
-def clip_grad_norm_per_user_(parameters, max_norm: float) -> torch.Tensor:
-    """``clip_grad_norm_`` applied to each user (leading axis) separately; returns the norms."""
-    grads = [p.grad for p in parameters]
-    n_users = grads[0].shape[0]
-    squares = [torch.sum(torch.mul(g, g).view(n_users, -1), dim=1) for g in grads]
-    total = torch.sqrt(torch.sum(torch.stack(squares, dim=1), dim=1))
-    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    for p in parameters:
-        p.grad = p.grad * coef.view(n_users, *([1] * (p.grad.dim() - 1)))
-    return total
+class PerUserClip(nn.Module):
+    """``clip_grad_norm_`` applied to each user (leading axis) separately, as a module:
+    ``clip(*grads)`` returns the gradients scaled so that each user's total norm is at most
+    ``max_norm``."""
+
+    def __init__(self, max_norm: float):
+        super().__init__()
+        self.max_norm = max_norm
+
+    def forward(self, *grads: torch.Tensor) -> list[torch.Tensor]:
+        n_users = grads[0].shape[0]
+        squares = [torch.sum(torch.mul(g, g).view(n_users, -1), dim=1) for g in grads]
+        total = torch.sqrt(torch.sum(torch.stack(squares, dim=1), dim=1))
+        coef = torch.clamp(self.max_norm / (total + 1e-6), max=1.0)
+        return [g * coef.view(n_users, *([1] * (g.dim() - 1))) for g in grads]
 
 
 def pad_users(t: torch.Tensor, n_users: int) -> torch.Tensor:
@@ -74,6 +79,7 @@ class MAMOTrainer:
             self.memory.double()
         self.float_dtype = np.float64 if cfg.dtype == "float64" else np.float32
         self.criterion = UserCrossEntropy()
+        self.clip_per_user = PerUserClip(cfg.clip_norm)
         self.learners = {}  # (n_users, slots) -> LocalLearner, reset for every batch
         self.epoch = 0
 
@@ -134,7 +140,9 @@ class MAMOTrainer:
         if learner.n_users == 1:
             nn.utils.clip_grad_norm_(learner.parameters(), self.cfg.clip_norm)
         else:
-            clip_grad_norm_per_user_(list(learner.parameters()), self.cfg.clip_norm)
+            params = list(learner.parameters())
+            for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
+                param.grad = grad
 
     def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None,
               n_users: int = None, slots: tuple = None) -> UserResult:

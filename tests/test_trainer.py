@@ -9,7 +9,7 @@ from reference_torch import train as train_cli
 from reference_torch.config import Config
 from reference_torch.data import load_episodes, write_raw
 from reference_torch.dataset import EpisodeDataset
-from reference_torch.trainer import MAMOTrainer, clip_grad_norm_per_user_
+from reference_torch.trainer import MAMOTrainer, PerUserClip
 from torch.utils.data import DataLoader
 
 
@@ -85,10 +85,10 @@ def test_per_user_clipping_matches_clip_grad_norm_for_each_user():
             s.grad = p.grad[u].clone()
         torch.nn.utils.clip_grad_norm_(single, 5.0)
         expected.append([s.grad for s in single])
-    clip_grad_norm_per_user_(params, 5.0)
+    clipped = PerUserClip(5.0)(*[p.grad for p in params])
     for u in range(3):
-        for p, e in zip(params, expected[u]):
-            torch.testing.assert_close(p.grad[u], e, rtol=1e-6, atol=1e-7)
+        for g, e in zip(clipped, expected[u]):
+            torch.testing.assert_close(g[u], e, rtol=1e-6, atol=1e-7)
 
 
 def test_same_seed_same_result(episodes):
