@@ -434,7 +434,9 @@ class TypeInfo:
                 return OTHER
         return None
 
-    def class_of(self, node: cst.ClassDef) -> Optional[ClassInfo]:
+    def class_of(self, node) -> Optional[ClassInfo]:
+        """The class a ClassDef defines, or the class a FunctionDef written directly in a
+        class body is a method of (None for other functions)."""
         scope = self.scopes.get(id(node))
         return scope.cls if scope is not None else None
 

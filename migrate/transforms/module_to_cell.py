@@ -133,28 +133,10 @@ class Net(nn.Module):
         ),
     )
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self._classes: list = []  # enclosing ClassDef / FunctionDef nodes
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._classes.append(node)
-
-    def leave_ClassDef(self, original, updated):
-        self._classes.pop()
-        return updated
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._classes.append(node)
-
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
-        self._classes.pop()
-        if original.name.value != "forward" or not self._classes:
+        if original.name.value != "forward":
             return updated
-        owner = self._classes[-1]
-        if not isinstance(owner, cst.ClassDef):
-            return updated
-        info = self.ctx.types.class_of(owner)
+        info = self.ctx.types.class_of(original)
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         self.ctx.converted(original.name, "torch.nn.Module.forward", "a Cell's forward computation is `construct`")
