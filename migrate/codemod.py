@@ -55,6 +55,10 @@ _NO_WS = cst.SimpleWhitespace("")
 # results
 
 
+#: the kinds of Site a person has to look at
+NEEDS_PERSON = ("uncertain", "unsupported")
+
+
 @dataclass
 class Site:
     """One torch API use: converted, or needing a person (uncertain/unsupported)."""

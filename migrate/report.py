@@ -73,7 +73,7 @@ def text_summary(run: RunResult) -> str:
     if failed:
         lines.append("failed (copied unchanged):")
         lines.extend(f"  {fr.path}:{fr.error}" for fr in failed)
-    todo = [(p, site) for p, site in run.sites() if site.kind in ("uncertain", "unsupported")]
+    todo = run.needs_person()
     if todo:
         lines.append(f"needs a person ({len(todo)}):")
         lines.extend("  " + _site_line(p, site) for p, site in todo)
@@ -127,7 +127,7 @@ def to_markdown(run: RunResult) -> str:
     ]
     if run.helpers_written:
         out.append(f"- Helper modules written: {', '.join(f'`{h}`' for h in run.helpers_written)}")
-    todo = [(p, site) for p, site in run.sites() if site.kind in ("uncertain", "unsupported")]
+    todo = run.needs_person()
     out += ["", f"## Sites that need a person ({len(todo)})", ""]
     if todo:
         out += ["| Where | Kind | API | Reason |", "|---|---|---|---|"]

@@ -29,7 +29,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate import helpers
-from migrate.codemod import HELPER_MODULE, convert_source
+from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, convert_source
 from migrate.project import ProjectIndex, build_index
 from migrate.spec import Spec, load_spec
 
@@ -54,7 +54,7 @@ class FileResult:
 
     @property
     def needs_person(self) -> list:
-        return [s for s in self.sites if s.kind in ("uncertain", "unsupported")]
+        return [s for s in self.sites if s.kind in NEEDS_PERSON]
 
 
 @dataclass
@@ -69,6 +69,10 @@ class RunResult:
 
     def sites(self, kind: Optional[str] = None) -> list:
         return [(f.path, s) for f in self.files for s in f.sites if kind is None or s.kind == kind]
+
+    def needs_person(self) -> list:
+        """(path, site) of every uncertain or unsupported site, in file order."""
+        return [(f.path, s) for f in self.files for s in f.needs_person]
 
     @property
     def exit_code(self) -> int:

@@ -35,6 +35,7 @@ from typing import Optional
 
 import libcst as cst
 
+from migrate.codemod import NEEDS_PERSON
 from migrate.transforms import Example, Transform, register
 from migrate.typeinfer import ClassInfo
 
@@ -365,14 +366,14 @@ class Outer(nn.Cell):
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
         start = self._starts.pop(id(original), None)
-        if start is None or not getattr(self.ctx, "jit", True):
+        if start is None or not self.ctx.jit:
             return updated
-        info = self._class_with_method(original)
+        info = self.ctx.types.class_of(original)
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         reason = self.class_problem(info, set())
         if reason is None:
-            left = [s for s in self.ctx.sites[start:] if s.kind not in ("converted", "graph", "pynative")]
+            left = [s for s in self.ctx.sites[start:] if s.kind in NEEDS_PERSON]
             if left:
                 reason = f"{len(left)} torch site(s) in forward were not converted"
         self.ctx.report_graph(original.name, info.name, reason)
@@ -380,12 +381,6 @@ class Outer(nn.Cell):
             return updated
         decorator = cst.Decorator(decorator=self.ctx.name_for("mindspore.jit"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
-
-    def _class_with_method(self, fdef: cst.FunctionDef) -> Optional[ClassInfo]:
-        for info in self.ctx.types.classes.values():
-            if info.methods.get(fdef.name.value) is fdef:
-                return info
-        return None
 
     # -- the check
     def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:
