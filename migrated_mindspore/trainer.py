@@ -130,7 +130,7 @@ class MAMOTrainer:
         multi = episodes.features.item_multi
         items = np.concatenate([episodes.support_items, episodes.query_items], axis=1)
         active = [active_columns(multi[user_items], dims) for user_items in items]
-        return tuple(int(n) for n in active_slots(active, dims))
+        return active_slots(active, dims)
 
     def loss(self, logits: mindspore.Tensor, labels: mindspore.Tensor) -> mindspore.Tensor:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
