@@ -171,13 +171,24 @@ def _sgd_update(params, grads, buffers, scalars, maximize, weight_decay_on, mome
     return tuple(new_params), tuple(new_buffers)
 
 
+_APPLY_ADAM = ops.Adam()
+
+
 class Adam(Optimizer):
     """torch.optim.Adam's formula: eps is added after the bias correction of the second moment.
 
-    ``mindspore.nn.Adam`` puts eps inside (the TF formula), which at step 1 makes
-    the effective eps ~30x larger and lets weights drift from torch's by 1e-2
-    within 50 steps of a small MLP; this one stays within 1e-4.  Each group's
-    parameters with a gradient are updated by one compiled call (``_adam_update``)."""
+    ``mindspore.nn.Adam`` puts eps inside (the TF formula), which at step 1 makes the
+    effective eps ~30x larger and lets weights drift from torch's by 1e-2 within 50 steps of
+    a small MLP.  Here each parameter is updated in place by MindSpore's fused Adam kernel
+    (``ops.Adam``, one kernel per parameter) with eps scaled by sqrt(1 - beta2**step): that
+    kernel computes ``lr * sqrt(bc2) / bc1 * m / (sqrt(v) + eps')``, which with
+    ``eps' = eps * sqrt(bc2)`` is torch's ``lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)``.
+    Measured against torch over 20 steps: within 4e-7 relative.  The kernel writes into the
+    Parameter's own storage, so a construct compiled with ``mindspore.jit`` sees the new
+    weights.  The kernel takes float32 only: other dtypes (float64 for equivalence runs) go
+    through one compiled elementwise update per group (``_adam_update``).  Measured (``bench/helpers.py``): one step over MAMO's 17 per-user parameters
+    2.3 ms, against 51 ms for a compiled elementwise update; over 15M floats 18 ms (torch 29 ms).
+    """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         if amsgrad:
@@ -186,13 +197,14 @@ class Adam(Optimizer):
 
     def step(self):
         for group in self.param_groups:
-            params = [p for p in group["params"] if _grad(p) is not None]
-            if not params:
-                continue
             beta1, beta2 = group["betas"]
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            states, rows = [], []
-            for p in params:
+            kernel_scalars = {}  # step -> the fused kernel's scalar inputs, shared by the group
+            others, states, rows = [], [], []  # float64 (and other dtypes): the compiled update
+            for p in group["params"]:
+                grad = _grad(p)
+                if grad is None:
+                    continue
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
@@ -200,19 +212,31 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = ops.zeros_like(p)
                 state["step"] += 1
                 step = state["step"]
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                rows.append((weight_decay, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(bias_correction2),
-                             eps, lr / bias_correction1))
-                states.append(state)
-            new_params, exp_avgs, exp_avg_sqs = _adam_update(
-                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
-                mindspore.mutable(tuple(s["exp_avg"] for s in states)),
-                mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
-                _scalars(rows), bool(weight_decay))
-            _assign_all(_values(params), mindspore.mutable(new_params))
-            for state, exp_avg, exp_avg_sq in zip(states, exp_avgs, exp_avg_sqs):
-                state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
+                if p.dtype != mindspore.float32:
+                    bias_correction1 = 1 - beta1**step
+                    bias_correction2 = 1 - beta2**step
+                    rows.append((weight_decay, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(bias_correction2),
+                                 eps, lr / bias_correction1))
+                    others.append(p)
+                    states.append(state)
+                    continue
+                if step not in kernel_scalars:
+                    values = (beta1**step, beta2**step, lr, beta1, beta2, eps * math.sqrt(1 - beta2**step))
+                    kernel_scalars[step] = [mindspore.Tensor(v, mindspore.float32) for v in values]
+                if grad.dtype != p.dtype:
+                    grad = ops.cast(grad, p.dtype)
+                if weight_decay:
+                    grad = grad + mindspore.Tensor(weight_decay, p.dtype) * p
+                _APPLY_ADAM(p, state["exp_avg"], state["exp_avg_sq"], *kernel_scalars[step], grad)
+            if others:
+                new_params, exp_avgs, exp_avg_sqs = _adam_update(
+                    _values(others), mindspore.mutable(tuple(p.grad for p in others)),
+                    mindspore.mutable(tuple(s["exp_avg"] for s in states)),
+                    mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
+                    _scalars(rows), bool(weight_decay))
+                _assign_all(_values(others), mindspore.mutable(new_params))
+                for state, exp_avg, exp_avg_sq in zip(states, exp_avgs, exp_avg_sqs):
+                    state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
 
 
 class SGD(Optimizer):

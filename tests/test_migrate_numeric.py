@@ -325,25 +325,30 @@ def test_helper_optimizer_matches_torch(name, kwargs, dtypes):
             assert m_state["step"] == int(t_state["step"])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[1], OPTIMIZER_CASES[4]])
-def test_helper_optimizer_compiles_once(name, kwargs):
-    """One compiled update per group signature: later steps (and a new learning rate) reuse it."""
+def test_helper_optimizer_compiles_once(name, kwargs, dtype):
+    """One compiled update per group signature: later steps (and a new learning rate) reuse it.
+    Adam on float32 runs MindSpore's fused kernel and compiles nothing at all."""
     import _torch_compat as compat
 
     rng = np.random.default_rng(2)
     shapes = [(7, 11), (13,), (3, 1, 5)]  # used by no other test: the first step must compile
-    mps = [mindspore.Parameter(mindspore.Tensor(rng.standard_normal(s).astype(np.float32)), name=f"c{i}")
+    mps = [mindspore.Parameter(mindspore.Tensor(rng.standard_normal(s).astype(dtype)), name=f"c{i}")
            for i, s in enumerate(shapes)]
     opt = getattr(compat, name)(mps, **kwargs)
     counts = [_compile_count()]
     for step in range(6):
         for mp in mps:
-            mp.grad = mindspore.Tensor(rng.standard_normal(mp.shape).astype(np.float32))
+            mp.grad = mindspore.Tensor(rng.standard_normal(mp.shape).astype(dtype))
         if step == 4:
             opt.param_groups[0]["lr"] *= 0.5
         opt.step()
         counts.append(_compile_count())
-    assert counts[1] > counts[0] and counts[2:] == counts[1:2] * 5, counts
+    if name == "Adam" and dtype == "float32":
+        assert counts == counts[:1] * 7, counts
+    else:
+        assert counts[1] > counts[0] and counts[2:] == counts[1:2] * 5, counts
 
 
 @pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[0], OPTIMIZER_CASES[2], OPTIMIZER_CASES[3]])
@@ -397,7 +402,9 @@ def test_helper_optimizers_share_the_compiled_update():
     assert counts[1:] == counts[:1] * (len(counts) - 1), counts
     for tps, mps, _, _ in models:
         for tp, mp in zip(tps, mps):
-            np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
+            # the fused float32 kernel rounds in another order than torch's loop: its update
+            # is off by up to ~1e-5 of a step (measured), and the steps here are lr=0.1 large
+            np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=5e-6)
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
