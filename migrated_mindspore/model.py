@@ -144,7 +144,7 @@ class UserCrossEntropy(nn.Cell):
 
 def batched_linear(x: mindspore.Tensor, weight: mindspore.Tensor, bias: mindspore.Tensor) -> mindspore.Tensor:
     """x (B, n, in), weight (B, out, in), bias (B, out) -> (B, n, out)."""
-    return ops.matmul(x, weight.swapaxes(1, 2)) + bias.unsqueeze(1)
+    return ops.BatchMatMul(transpose_b=True)(x, weight) + bias.unsqueeze(1)
 
 
 class LocalLearner(nn.Cell):
@@ -276,7 +276,7 @@ class LocalLearner(nn.Cell):
             start = 0
             for width in self.slots:
                 weight = self.item_multi[:, :, start:start + width]
-                parts.append(self.sigmoid(ops.matmul(chosen[:, :, start:start + width], weight.swapaxes(1, 2))))
+                parts.append(self.sigmoid(ops.BatchMatMul(transpose_b=True)(chosen[:, :, start:start + width], weight)))
                 start += width
         p_i = ops.cat(parts, axis=-1)
         h_i = self.act(batched_linear(p_i, self.item_w1, self.item_b1))

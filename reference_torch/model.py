@@ -138,7 +138,7 @@ class UserCrossEntropy(nn.Module):
 
 def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """x (B, n, in), weight (B, out, in), bias (B, out) -> (B, n, out)."""
-    return torch.matmul(x, weight.transpose(1, 2)) + bias.unsqueeze(1)
+    return torch.bmm(x, weight.transpose(1, 2)) + bias.unsqueeze(1)
 
 
 class LocalLearner(nn.Module):
@@ -270,7 +270,7 @@ class LocalLearner(nn.Module):
             start = 0
             for width in self.slots:
                 weight = self.item_multi[:, :, start:start + width]
-                parts.append(self.sigmoid(torch.matmul(chosen[:, :, start:start + width], weight.transpose(1, 2))))
+                parts.append(self.sigmoid(torch.bmm(chosen[:, :, start:start + width], weight.transpose(1, 2))))
                 start += width
         p_i = torch.cat(parts, dim=-1)
         h_i = self.act(batched_linear(p_i, self.item_w1, self.item_b1))
