@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 import mindspore
-from ._torch_compat import Adam, accumulate_grad, assign_data, cast_cell, clip_grad_norm_, data_loader, load_state_dict
+from ._torch_compat import Adam, accumulate_grad, assign_data, cast_cell, data_loader, load_state_dict
 from mindspore import nn, ops
 
 
@@ -137,12 +137,10 @@ class MAMOTrainer:
         return self.criterion(logits, labels).sum()
 
     def clip(self, learner: LocalLearner) -> None:
-        if learner.n_users == 1:
-            clip_grad_norm_(learner.trainable_params(), self.cfg.clip_norm)
-        else:
-            params = list(learner.trainable_params())
-            for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
-                param.grad = grad
+        """clip_grad_norm_ for each user separately (one user in meta-training: the same)."""
+        params = list(learner.trainable_params())
+        for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
+            param.grad = grad
 
     def adapt(self, batch: list[mindspore.Tensor], write_profile: bool = False, on_step=None,
               n_users: int = None, slots: tuple = None) -> UserResult:

@@ -137,12 +137,10 @@ class MAMOTrainer:
         return self.criterion(logits, labels).sum()
 
     def clip(self, learner: LocalLearner) -> None:
-        if learner.n_users == 1:
-            nn.utils.clip_grad_norm_(learner.parameters(), self.cfg.clip_norm)
-        else:
-            params = list(learner.parameters())
-            for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
-                param.grad = grad
+        """clip_grad_norm_ for each user separately (one user in meta-training: the same)."""
+        params = list(learner.parameters())
+        for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
+            param.grad = grad
 
     def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None,
               n_users: int = None, slots: tuple = None) -> UserResult:
