@@ -248,7 +248,7 @@ class LocalLearner(nn.Cell):
             used.append(np.concatenate(user_used))
         self.columns, self.used = np.stack(columns).astype(np.int64), np.stack(used)
         assign_data(self.active, mindspore.Tensor.from_numpy(self.columns))
-        assign_data(self.slot_mask, mindspore.Tensor.from_numpy(self.used).unsqueeze(1).astype(self.slot_mask.dtype))
+        assign_data(self.slot_mask, mindspore.Tensor(self.used[:, None, :], dtype=self.slot_mask.dtype))
         multi = ops.cat([layer.weight for layer in model.item_loading.multihot], axis=1)
         gathered = ops.index_select(multi, 1, self.active.view(-1)).view(multi.shape[0], self.n_users, -1)
         assign_data(self.item_multi, gathered.permute(1, 0, 2))
@@ -301,6 +301,6 @@ class LocalLearner(nn.Cell):
         onehot = np.zeros(self.columns.shape + (sum(self.multihot_dims),))
         users, slots = np.nonzero(self.used)
         onehot[users, slots, self.columns[users, slots]] = 1.0
-        full = ops.matmul(grads[2], mindspore.Tensor.from_numpy(onehot).astype(grads[2].dtype)).sum(dim=0)
+        full = ops.matmul(grads[2], mindspore.Tensor(onehot, dtype=grads[2].dtype)).sum(dim=0)
         multi = ops.split(full, list(self.multihot_dims), axis=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -243,7 +243,7 @@ class LocalLearner(nn.Module):
             used.append(np.concatenate(user_used))
         self.columns, self.used = np.stack(columns).astype(np.int64), np.stack(used)
         self.active.data.copy_(torch.from_numpy(self.columns))
-        self.slot_mask.data.copy_(torch.from_numpy(self.used).unsqueeze(1).to(self.slot_mask.dtype))
+        self.slot_mask.data.copy_(torch.tensor(self.used[:, None, :], dtype=self.slot_mask.dtype))
         multi = torch.cat([layer.weight for layer in model.item_loading.multihot], dim=1)
         gathered = torch.index_select(multi, 1, self.active.view(-1)).view(multi.shape[0], self.n_users, -1)
         self.item_multi.data.copy_(gathered.permute(1, 0, 2))
@@ -295,6 +295,6 @@ class LocalLearner(nn.Module):
         onehot = np.zeros(self.columns.shape + (sum(self.multihot_dims),))
         users, slots = np.nonzero(self.used)
         onehot[users, slots, self.columns[users, slots]] = 1.0
-        full = torch.matmul(grads[2], torch.from_numpy(onehot).to(grads[2].dtype)).sum(dim=0)
+        full = torch.matmul(grads[2], torch.tensor(onehot, dtype=grads[2].dtype)).sum(dim=0)
         multi = torch.split(full, list(self.multihot_dims), dim=1)
         return summed[:2] + list(multi) + summed[3:]
