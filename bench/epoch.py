@@ -5,6 +5,8 @@ global update, then evaluation of every meta-test user, on ML-1M-sized synthetic
                                                # MindSpore model where it is importable
     python bench/epoch.py --framework torch --users 6040 --items 3706 --ratings 1000209
     python bench/epoch.py --epochs 2           # the second epoch has no graph compilation
+    python bench/epoch.py --compile-cache DIR  # MindSpore's own compile cache in DIR: run it
+                                               # twice, the second run loads the graphs
 
 Frameworks run one after the other in this process, on the same episodes, and the
 ratio is printed: the figures are only comparable within one run on one machine.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import resource
 import sys
 import tempfile
@@ -64,7 +67,16 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1,
                         help="epochs per framework (default 1); the first includes MindSpore's graph "
                         "compilation, later ones show the steady state")
+    parser.add_argument("--compile-cache", type=Path, metavar="DIR",
+                        help="turn on MindSpore's compile cache (MS_COMPILER_CACHE_ENABLE/_PATH) in DIR; "
+                        "a second run with the same DIR loads the compiled graphs instead of compiling")
     args = parser.parse_args(argv)
+    if args.compile_cache is not None:
+        if "mindspore" in sys.modules:
+            parser.error("--compile-cache must be set before MindSpore is imported")
+        args.compile_cache.mkdir(parents=True, exist_ok=True)
+        os.environ["MS_COMPILER_CACHE_ENABLE"] = "1"
+        os.environ["MS_COMPILER_CACHE_PATH"] = str(args.compile_cache.resolve())
     overrides = {}
     for item in args.set:
         name, sep, value = item.partition("=")
