@@ -8,10 +8,12 @@ Measured side by side in one process, for MAMO's 17 parameter shapes (leading ax
 MAMO) and again with a leading axis of 64 (larger tensors, where the arithmetic dominates):
 
 * one optimizer step: ``torch.optim.Adam`` (default settings: the single-tensor loop on CPU),
-  the helper's ``Adam`` (per parameter group one ``mindspore.jit`` call computing the update and
-  one assigning the new values in place; the first step, which compiles, is reported
-  separately) and the old per-parameter PyNative loop (inline below, the same formula issuing
-  ~10 small ops per parameter);
+  the helper's ``Adam`` (on float32, MindSpore's fused Adam kernel ``ops.Adam``, one PyNative
+  kernel per parameter), the session-2 helper's compiled elementwise update (one
+  ``mindspore.jit`` call computing the update and one assigning the new values in place; the
+  helper still runs it for float64; its first step, which compiles, is reported separately)
+  and the old per-parameter PyNative loop (inline below, the same formula issuing ~10 small ops
+  per parameter);
 * ``clip_grad_norm_(params, 1.0)``: torch, the helper (one jit call) and the old loop;
 * one pass over 1,000 samples of a small map-style dataset (8 numpy arrays per sample, shaped
   like MAMO's episode items) with batch_size=1: the helper's ``data_loader``, the
@@ -134,6 +136,22 @@ def ms_params(values, grads):
     return params
 
 
+def compiled_elementwise_step(params, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """The helper's float32 Adam before it used ``ops.Adam`` (its float64 path still is this):
+    ``_adam_update`` computes every new value in one compiled call, ``_assign_all`` writes them."""
+    state["step"] = state.get("step", 0) + 1
+    step = state["step"]
+    if "exp_avg" not in state:
+        state["exp_avg"] = [mindspore.ops.zeros_like(p) for p in params]
+        state["exp_avg_sq"] = [mindspore.ops.zeros_like(p) for p in params]
+    rows = [(0.0, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(1 - beta2**step), eps, lr / (1 - beta1**step))] * len(params)
+    new, state["exp_avg"], state["exp_avg_sq"] = compat._adam_update(
+        compat._values(params), mindspore.mutable(tuple(p.grad for p in params)),
+        mindspore.mutable(tuple(state["exp_avg"])), mindspore.mutable(tuple(state["exp_avg_sq"])),
+        compat._scalars(rows), False)
+    compat._assign_all(compat._values(params), mindspore.mutable(new))
+
+
 def bench_adam(lead, repeat):
     shapes, values, grads = make_params(lead)
     rows = {}
@@ -145,18 +163,30 @@ def bench_adam(lead, repeat):
 
     mps = ms_params(values, grads)
     m_opt = compat.Adam(mps, lr=1e-3)
-    t0 = time.perf_counter()
     m_opt.step()
-    _sync(mps)
-    first = (time.perf_counter() - t0) * 1e3
     before = _compiles()
 
     def helper_step():
         m_opt.step()
         _sync(mps)
 
-    rows["helper Adam (fused, 2 jit calls)"] = (_median_ms(helper_step, repeat), first)
+    rows["helper Adam (ops.Adam kernel per parameter)"] = (_median_ms(helper_step, repeat), None)
     recompiles = _compiles() - before
+
+    eps = ms_params(values, grads)
+    eps_state = {}
+    t0 = time.perf_counter()
+    compiled_elementwise_step(eps, eps_state)
+    _sync(eps)
+    first = (time.perf_counter() - t0) * 1e3
+    before = _compiles()
+
+    def elementwise_step():
+        compiled_elementwise_step(eps, eps_state)
+        _sync(eps)
+
+    rows["compiled elementwise update (2 jit calls)"] = (_median_ms(elementwise_step, repeat), first)
+    recompiles += _compiles() - before
 
     ops_ = ms_params(values, grads)
     state = {}
@@ -258,12 +288,12 @@ def bench_loader(repeat):
 
 def print_table(title, rows, reference, unit="ms/step", per=None):
     print(f"\n{title}")
-    print(f"  {'':40s} {unit:>10s} {'first call':>11s} {'/ torch':>8s}")
+    print(f"  {'':44s} {unit:>10s} {'first call':>11s} {'/ torch':>8s}")
     ref = rows[reference][0]
     for name, (ms, first) in rows.items():
         first_s = f"{first:9.0f} ms" if first is not None else f"{'-':>11s}"
         extra = f"   ({ms / per * 1e3:.0f} us/batch)" if per else ""
-        print(f"  {name:40s} {ms:10.2f} {first_s} {ms / ref:7.2f}x{extra}")
+        print(f"  {name:44s} {ms:10.2f} {first_s} {ms / ref:7.2f}x{extra}")
 
 
 def main(argv=None) -> int:
@@ -284,8 +314,9 @@ def main(argv=None) -> int:
         n = sum(math.prod(s) for s in shapes)
         print_table(f"Adam step, 17 MAMO-shaped parameters, leading axis {lead} ({n:,} floats); "
                     f"compiles while timed: {recompiles}", rows, "torch.optim.Adam")
-        fused, old = rows["helper Adam (fused, 2 jit calls)"][0], rows["old per-parameter PyNative loop"][0]
-        print(f"  old loop / helper: {old / fused:.1f}x;  {note}")
+        helper = rows["helper Adam (ops.Adam kernel per parameter)"][0]
+        elementwise, old = rows["compiled elementwise update (2 jit calls)"][0], rows["old per-parameter PyNative loop"][0]
+        print(f"  compiled elementwise / helper: {elementwise / helper:.1f}x;  old loop / helper: {old / helper:.1f}x;  {note}")
         shapes, rows, recompiles, _ = bench_clip(lead, reps)
         print_table(f"clip_grad_norm_(params, 1.0), same parameters, leading axis {lead}; "
                     f"compiles while timed: {recompiles}", rows, "torch clip_grad_norm_", unit="ms/call")
