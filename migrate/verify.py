@@ -258,15 +258,13 @@ def _kind(key: str) -> str:
     return " ".join(rest) or key
 
 
-def _kind_worst(a: Result, b: Result):
-    worst_a: dict[str, float] = {}
-    worst_b: dict[str, float] = {}
-    for r in a.rows:
-        worst_a[_kind(r.key)] = max(worst_a.get(_kind(r.key), 0.0), r.max_rel)
-    for r in b.rows:
-        worst_b[_kind(r.key)] = max(worst_b.get(_kind(r.key), 0.0), r.max_rel)
-    for kind in worst_a:
-        yield kind, worst_a[kind], worst_b.get(kind, float("nan"))
+def _worst_by_kind(result: Result) -> dict[str, float]:
+    """The largest relative error of each kind of recorded tensor."""
+    worst: dict[str, float] = {}
+    for r in result.rows:
+        kind = _kind(r.key)
+        worst[kind] = max(worst.get(kind, 0.0), r.max_rel)
+    return worst
 
 
 def write_report(result: Result, out: Path) -> Path:
@@ -313,7 +311,9 @@ def write_report(result: Result, out: Path) -> Path:
                   "If the float32 differences are rounding, they shrink by ~8 orders of magnitude in float64;",
                   "a semantic difference would not shrink.", "",
                   "| kind | float32 max rel | float64 max rel | shrink |", "|---|---|---|---|"]
-        for kind, worst32, worst64 in _kind_worst(result, result.float64):
+        worst64_by_kind = _worst_by_kind(result.float64)
+        for kind, worst32 in _worst_by_kind(result).items():
+            worst64 = worst64_by_kind.get(kind, float("nan"))
             shrink = f"{worst32 / worst64:.1e}x" if worst64 > 0 else "exact"
             lines.append(f"| {kind} | {worst32:.2e} | {worst64:.2e} | {shrink} |")
         if result.float64.metric_diffs:
