@@ -32,15 +32,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_epochs(package: str, episodes, cfg_kwargs: dict, test_users: int | None, epochs: int) -> list[dict]:
-    """Time ``epochs`` epochs of one trainer; the first includes every graph compilation."""
+def setup_trainer(package: str, episodes, cfg_kwargs: dict, test_users: int | None):
+    """A ``package`` trainer with ``Config(**cfg_kwargs)``, the meta-train episodes and the
+    meta-test episodes (only the first ``test_users`` when given)."""
     config = importlib.import_module(f"{package}.config")
     trainer_mod = importlib.import_module(f"{package}.trainer")
-    cfg = config.Config(**cfg_kwargs)
-    trainer = trainer_mod.MAMOTrainer(cfg, episodes.features)
+    trainer = trainer_mod.MAMOTrainer(config.Config(**cfg_kwargs), episodes.features)
     train, test = episodes.train(), episodes.test()
     if test_users:
         test = test.subset(list(range(min(test_users, len(test.user_index)))))
+    return trainer, train, test
+
+
+def run_epochs(package: str, episodes, cfg_kwargs: dict, test_users: int | None, epochs: int) -> list[dict]:
+    """Time ``epochs`` epochs of one trainer; the first includes every graph compilation."""
+    trainer, train, test = setup_trainer(package, episodes, cfg_kwargs, test_users)
     results = []
     for _ in range(epochs):
         start = time.perf_counter()

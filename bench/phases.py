@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PACKAGES = {"torch": "reference_torch", "mindspore": "migrated_mindspore"}
+from epoch import PACKAGES, setup_trainer  # noqa: E402 - bench/epoch.py, this script's neighbour
 
 
 def _first_tensor(value):
@@ -93,13 +93,9 @@ def instrument(framework: str, trainer_mod, totals: dict) -> None:
 
 
 def run(framework: str, episodes, test_users: int) -> dict:
-    trainer_mod = importlib.import_module(f"{PACKAGES[framework]}.trainer")
-    config = importlib.import_module(f"{PACKAGES[framework]}.config")
+    trainer, train, test = setup_trainer(PACKAGES[framework], episodes, {}, test_users)
     totals = defaultdict(float)
-    instrument(framework, trainer_mod, totals)
-    trainer = trainer_mod.MAMOTrainer(config.Config(), episodes.features)
-    train, test = episodes.train(), episodes.test()
-    test = test.subset(list(range(min(test_users, len(test.user_index)))))
+    instrument(framework, importlib.import_module(f"{PACKAGES[framework]}.trainer"), totals)
     result = {}
     for epoch in range(2):
         totals.clear()
