@@ -605,7 +605,15 @@ class CrossEntropyLoss(nn.Cell):
 
     ``mindspore.nn.CrossEntropyLoss`` rejects int64 labels ("labels should be
     Int32") while ``torch.from_numpy`` of an int array gives int64;
-    ``ops.cross_entropy`` accepts both and matches torch's formula."""
+    ``ops.cross_entropy`` accepts both and matches torch's formula.
+
+    The common case (class indices, no class weights, no label smoothing) is computed here
+    as torch does it, ``log_softmax`` then the picked entry, targets equal to
+    ``ignore_index`` contributing nothing (and not counted by ``mean``).  In a construct
+    compiled with ``mindspore.jit`` that compiles in ~0.28 s where ``ops.cross_entropy``
+    takes ~0.37 s (once per graph and input shape), and a value-and-gradient step of MAMO's
+    loss takes 1.5 instead of 2.0 ms (measured in 2.10).  Other cases (class weights, label
+    smoothing, class probabilities as targets) go to ``ops.cross_entropy``."""
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
@@ -615,4 +623,26 @@ class CrossEntropyLoss(nn.Cell):
         self.label_smoothing = label_smoothing
 
     def construct(self, input, target):
+        if self.weight is None and self.label_smoothing == 0.0 and target.ndim == input.ndim - 1:
+            return self._class_indices(input, target)
+        return self._general(input, target)
+
+    def _general(self, input, target):
+        # a method of its own: written in construct, this call is parsed even where the branch
+        # above is taken, and compiling it costs ~0.1 s per graph (measured in 2.10)
         return ops.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+    def _class_indices(self, input, target):
+        # log-softmax over the class axis (1, as in torch), written out: ops.log_softmax's CPU
+        # kernel is ~7x less accurate in float32 (3.4e-6 against torch's 4.8e-7, measured)
+        shifted = input - input.max(axis=1, keepdims=True)
+        log_probs = shifted - ops.log(ops.exp(shifted).sum(axis=1, keepdims=True))
+        valid = target != self.ignore_index
+        safe = ops.where(valid, target, ops.zeros_like(target))
+        picked = ops.gather_elements(log_probs, 1, safe.unsqueeze(1)).squeeze(1)
+        loss = ops.where(valid, -picked, ops.zeros_like(picked))
+        if self.reduction == "none":
+            return loss
+        if self.reduction == "sum":
+            return loss.sum()
+        return loss.sum() / valid.sum().astype(loss.dtype)

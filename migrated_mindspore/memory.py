@@ -33,9 +33,18 @@ class Memories(nn.Cell):
 
     def read(self, attention: mindspore.Tensor) -> tuple[mindspore.Tensor, mindspore.Tensor]:
         """b_u = sum_k a[k] M_U[k] (B, P) and the mem-layer weight sum_k a[k] M_UI[k] (B, 2d, 2d)."""
-        bias = ops.matmul(attention, self.fast_grad)
+        return self.read_fast_grad(attention), self.read_task(attention)
+
+    def read_fast_grad(self, attention: mindspore.Tensor, start: int = 0, stop: int = None) -> mindspore.Tensor:
+        """Columns start:stop of b_u = sum_k a[k] M_U[k]: (B, stop - start).  A block of columns
+        is one user-net parameter, so reading parameter by parameter gives each its own
+        contiguous (B, numel) tensor (no strided split of one (B, P) result)."""
+        return ops.matmul(attention, self.fast_grad[:, start:stop])
+
+    def read_task(self, attention: mindspore.Tensor) -> mindspore.Tensor:
+        """The mem-layer weight sum_k a[k] M_UI[k]: (B, 2d, 2d)."""
         task = ops.matmul(attention, self.task.view(self.n_k, -1))
-        return bias, task.view(-1, self.task_dim, self.task_dim)
+        return task.view(-1, self.task_dim, self.task_dim)
 
     def write_profile(self, attention: mindspore.Tensor, p_u: mindspore.Tensor) -> None:
         """M_P <- alpha a_u p_u^T + (1 - alpha) M_P, one user: attention (1, K), p_u (1, D)."""

@@ -33,11 +33,17 @@ class PerUserClip(nn.Cell):
 
     @mindspore.jit
     def construct(self, *grads: mindspore.Tensor) -> list[mindspore.Tensor]:
+        # plain loops rather than comprehensions: a compiled graph (the migrated construct) of
+        # this builds in half the time
         n_users = grads[0].shape[0]
-        squares = [ops.sum(ops.mul(g, g).view(n_users, -1), dim=1) for g in grads]
-        total = ops.sqrt(ops.sum(ops.stack(squares, axis=1), dim=1))
-        coef = ops.clamp(self.max_norm / (total + 1e-6), max=1.0)
-        return [g * coef.view(n_users, *([1] * (g.dim() - 1))) for g in grads]
+        total = ops.zeros(n_users, dtype=grads[0].dtype)
+        for g in grads:
+            total = total + ops.sum(ops.mul(g, g).view(n_users, -1), dim=1)
+        coef = ops.clamp(self.max_norm / (ops.sqrt(total) + 1e-6), max=1.0)
+        clipped = []
+        for g in grads:
+            clipped.append(g * coef.view(n_users, *([1] * (g.dim() - 1))))
+        return clipped
 
 
 def pad_users(t: mindspore.Tensor, n_users: int) -> mindspore.Tensor:
@@ -92,16 +98,6 @@ class MAMOTrainer:
         item_multi (B, n, W): the multi-hot features of all their items (support and query).
         slots: the learner's column slots per multi-hot field (default: enough for these users).
         The learner keeps the memory attention it was built with (for the memory writes)."""
-        p_u = self.model.embed_user(user_x)
-        attention = self.memory.attention(p_u)
-        bias, mem_weight = self.memory.read(attention)
-        flat_phi = ops.cat([p.view(-1) for p in self.model.user_net_parameters()])
-        theta = flat_phi.view(1, -1) - self.cfg.tao * bias
-        shapes = [p.shape for p in self.model.user_net_parameters()]
-        pieces = ops.split(theta, [int(np.prod(s)) for s in shapes], axis=1)
-        theta_u = [piece.view(-1, *shape) for piece, shape in zip(pieces, shapes)]
-        if write_profile:
-            self.memory.write_profile(attention, p_u)
         active = None
         dims = self.model.item_loading.multihot_dims
         if dims:
@@ -110,6 +106,19 @@ class MAMOTrainer:
             if slots is None:
                 slots = active_slots(active, dims)
         learner = self.learner(user_x.shape[0], slots or ())
+        p_u = self.model.embed_user(user_x)
+        attention = self.memory.attention(p_u)
+        mem_weight = self.memory.read_task(attention)
+        # theta_u = phi - tao * b_u, one user-net parameter at a time: each reads its own
+        # block of M_U's columns, and phi is copied per user before the subtraction
+        theta_u, start = [], 0
+        for phi in self.model.user_net_parameters():
+            stop = start + phi.numel()
+            bias = self.memory.read_fast_grad(attention, start, stop)
+            theta_u.append(learner.per_user(phi) - self.cfg.tao * bias.view(-1, *phi.shape))
+            start = stop
+        if write_profile:
+            self.memory.write_profile(attention, p_u)
         learner.reset(self.model, theta_u, mem_weight, active)
         learner.attention = attention
         return learner

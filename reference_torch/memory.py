@@ -33,9 +33,18 @@ class Memories(nn.Module):
 
     def read(self, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """b_u = sum_k a[k] M_U[k] (B, P) and the mem-layer weight sum_k a[k] M_UI[k] (B, 2d, 2d)."""
-        bias = torch.mm(attention, self.fast_grad)
+        return self.read_fast_grad(attention), self.read_task(attention)
+
+    def read_fast_grad(self, attention: torch.Tensor, start: int = 0, stop: int = None) -> torch.Tensor:
+        """Columns start:stop of b_u = sum_k a[k] M_U[k]: (B, stop - start).  A block of columns
+        is one user-net parameter, so reading parameter by parameter gives each its own
+        contiguous (B, numel) tensor (no strided split of one (B, P) result)."""
+        return torch.mm(attention, self.fast_grad[:, start:stop])
+
+    def read_task(self, attention: torch.Tensor) -> torch.Tensor:
+        """The mem-layer weight sum_k a[k] M_UI[k]: (B, 2d, 2d)."""
         task = torch.mm(attention, self.task.view(self.n_k, -1))
-        return bias, task.view(-1, self.task_dim, self.task_dim)
+        return task.view(-1, self.task_dim, self.task_dim)
 
     def write_profile(self, attention: torch.Tensor, p_u: torch.Tensor) -> None:
         """M_P <- alpha a_u p_u^T + (1 - alpha) M_P, one user: attention (1, K), p_u (1, D)."""

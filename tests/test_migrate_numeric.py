@@ -500,6 +500,42 @@ def test_helper_clip_grad_norm_matches_torch(norm_type, max_norm):
         np.testing.assert_allclose(mp.grad.asnumpy(), tp.grad.numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5)])
+@pytest.mark.parametrize("jit", [False, True])
+def test_helper_cross_entropy_matches_torch(reduction, shape, jit):
+    """The helper's own class-index path (no weight, no smoothing): values and input gradients
+    as torch's, with targets equal to ignore_index left out (also of the mean), int32 or
+    int64 targets, a (N, C) or (N, C, d) input, in PyNative and inside mindspore.jit."""
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal(shape).astype(np.float32) * 3
+    target_shape = (shape[0],) + shape[2:]
+    labels = rng.integers(0, shape[1], target_shape)
+    labels.flat[1] = -100  # torch's default ignore_index
+    t_logits = torch.from_numpy(logits.copy()).requires_grad_()
+    t_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(t_logits, torch.from_numpy(labels))
+    t_loss.sum().backward()
+    criterion = compat.CrossEntropyLoss(reduction=reduction)
+    for dtype in (np.int64, np.int32):
+        def loss_fn(x, y):
+            return criterion(x, y).sum()
+
+        fn = mindspore.jit(loss_fn) if jit else loss_fn
+        m_values = criterion(mindspore.Tensor(logits), mindspore.Tensor(labels.astype(dtype)))
+        _, m_grad = mindspore.value_and_grad(fn)(mindspore.Tensor(logits), mindspore.Tensor(labels.astype(dtype)))
+        np.testing.assert_allclose(m_values.asnumpy(), t_loss.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m_grad.asnumpy(), t_logits.grad.numpy(), rtol=1e-5, atol=1e-6)
+        if reduction == "none":
+            assert m_values.asnumpy().flat[1] == 0.0
+    ignored = np.full(target_shape, 7)
+    ignored.flat[0] = 0  # another ignore_index: every target but one left out
+    t_ign = torch.nn.CrossEntropyLoss(ignore_index=7)(torch.from_numpy(logits), torch.from_numpy(ignored))
+    m_ign = compat.CrossEntropyLoss(ignore_index=7)(mindspore.Tensor(logits), mindspore.Tensor(ignored))
+    np.testing.assert_allclose(m_ign.asnumpy(), t_ign.numpy(), rtol=1e-6)
+
+
 def test_helper_clip_grad_norm_mixed_dtypes_and_no_recompile():
     import _torch_compat as compat
 
