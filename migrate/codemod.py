@@ -475,12 +475,14 @@ class FileContext:
     def unsupported(self, node: cst.CSTNode, rule: str, reason: str) -> None:
         self._needs_person("unsupported", node, rule, reason)
 
-    def report_graph(self, node: cst.CSTNode, cls: str, reason: Optional[str]) -> None:
-        """Record whether ``cls``'s construct is compiled with mindspore.jit (reason None)
-        or left in PyNative (and why); not a torch site, so it counts in no rate."""
+    def report_graph(self, node: cst.CSTNode, cls: str, reason: Optional[str], note: str = "") -> None:
+        """Record whether ``cls``'s construct is compiled with mindspore.jit (reason None;
+        ``note`` says what else was done to it) or left in PyNative (and why); not a torch
+        site, so it counts in no rate."""
         if reason is None:
             self.changed = True
-            self.sites.append(Site("graph", "mindspore.jit", f"{cls}.construct is compiled as a graph", node=node))
+            what = f"{cls}.construct is compiled as a graph" + (f"; {note}" if note else "")
+            self.sites.append(Site("graph", "mindspore.jit", what, node=node))
         else:
             self.sites.append(Site("pynative", "mindspore.jit", f"{cls}.construct stays in PyNative: {reason}", node=node))
 
