@@ -286,21 +286,27 @@ class LocalLearner(nn.Cell):
         x = self.act(batched_linear(x, self.rec_w1, self.rec_b1))
         return batched_linear(x, self.rec_w2, self.rec_b2)
 
-    def global_gradients(self, grads: list[mindspore.Tensor]) -> list[mindspore.Tensor]:
+    def global_gradients(self, grads: list[mindspore.Tensor], columns: np.ndarray = None,
+                         used: np.ndarray = None) -> list[mindspore.Tensor]:
         """Sum per-user gradients over users and lay them out like ``MAMO.parameters()``.
 
-        The learner's mem-layer weight is read from the task memory, not from phi, so the
-        gradient of phi's ``mem_layer.weight`` is zero (that weight is never used)."""
+        ``grads`` may stack users of several batches along the leading axis; ``columns`` and
+        ``used`` then give each of those users' column slots (default: this learner's own,
+        as set by the last ``reset``).  The learner's mem-layer weight is read from the task
+        memory, not from phi, so the gradient of phi's ``mem_layer.weight`` is zero (that
+        weight is never used)."""
         summed = [g.sum(dim=0) for g in grads]
         mem = len(summed) - 6
         summed[mem] = ops.zeros_like(summed[mem])
         if not self.n_fields:
             return summed
+        columns = self.columns if columns is None else columns
+        used = self.used if used is None else used
         # each user's slots back to every column: a product with a one-hot (slot -> column)
         # matrix is exact (one term per column; spare slots map nowhere) and needs no scatter
-        onehot = np.zeros(self.columns.shape + (sum(self.multihot_dims),))
-        users, slots = np.nonzero(self.used)
-        onehot[users, slots, self.columns[users, slots]] = 1.0
+        onehot = np.zeros(columns.shape + (sum(self.multihot_dims),))
+        users, slots = np.nonzero(used)
+        onehot[users, slots, columns[users, slots]] = 1.0
         full = ops.matmul(grads[2], mindspore.Tensor(onehot, dtype=grads[2].dtype)).sum(dim=0)
         multi = ops.split(full, list(self.multihot_dims), axis=1)
         return summed[:2] + list(multi) + summed[3:]

@@ -87,6 +87,7 @@ class MAMOTrainer:
         self.criterion = UserCrossEntropy()
         self.clip_per_user = PerUserClip(cfg.clip_norm)
         self.learners = {}  # (n_users, slots) -> LocalLearner, reset for every batch
+        self.grad_chunk = 20  # meta-train users whose gradients are summed in one go
         self.epoch = 0
 
     # ----- one batch of users -------------------------------------------------------
@@ -203,6 +204,7 @@ class MAMOTrainer:
         harness records all three)."""
         losses = []
         grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
+        pending = []  # (gradients, column slots, slots in use) of users not yet in grad_sum
         n_in_batch = 0
         for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
             result = self.adapt(batch, write_profile=True, on_step=on_step, slots=slots)
@@ -211,21 +213,38 @@ class MAMOTrainer:
             user_grad = ops.cat([p.grad.view(1, -1) for p in learner.user_net_parameters()], axis=1)
             self.memory.write_fast_grad(learner.attention, user_grad)
             self.memory.write_task(learner.attention, learner.mem_w)
-            grad_sum = [acc + g for acc, g in zip(grad_sum, learner.global_gradients(result.grads))]
+            pending.append((result.grads, learner.columns, learner.used))
             if on_user is not None:
                 on_user(result)
             n_in_batch += 1
+            if len(pending) == self.grad_chunk or n_in_batch == self.cfg.meta_batch_size:
+                grad_sum = self.add_gradients(grad_sum, pending, learner)
+                pending = []
             if n_in_batch == self.cfg.meta_batch_size:
                 if on_global is not None:
                     on_global(grad_sum)
                 self.global_update(grad_sum)
                 grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
                 n_in_batch = 0
+        if pending:
+            grad_sum = self.add_gradients(grad_sum, pending, learner)
         if n_in_batch:
             if on_global is not None:
                 on_global(grad_sum)
             self.global_update(grad_sum)
         return losses
+
+    def add_gradients(self, grad_sum: list[mindspore.Tensor], pending: list, learner: LocalLearner) -> list[mindspore.Tensor]:
+        """grad_sum plus the gradients of the ``pending`` users (``(grads, columns, used)`` each),
+        laid out like ``MAMO.parameters()``: their gradients are stacked along the user axis
+        and summed in one go, one concatenation and one sum per parameter for up to
+        ``grad_chunk`` users instead of a sum and an addition per parameter and user."""
+        grads = [ops.cat(parts, axis=0) for parts in zip(*[g for g, _, _ in pending])]
+        columns = used = None
+        if learner.n_fields:
+            columns = np.concatenate([c for _, c, _ in pending])
+            used = np.concatenate([u for _, _, u in pending])
+        return [acc + g for acc, g in zip(grad_sum, learner.global_gradients(grads, columns, used))]
 
     def global_update(self, grads: list[mindspore.Tensor]) -> None:
         """phi <- phi - lamda * sum_u g_u."""
