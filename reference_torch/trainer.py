@@ -147,11 +147,13 @@ class MAMOTrainer:
             param.grad = grad
 
     def adapt(self, batch: list[torch.Tensor], write_profile: bool = False, on_step=None,
-              n_users: int = None, slots: tuple = None) -> UserResult:
+              n_users: int = None, slots: tuple = None, query_grads: bool = True) -> UserResult:
         """Local update on the support set, then the query loss and its (first-order) gradient.
 
         n_users pads a short batch (repeating its last user) to that many users, so that
-        every batch of a pass has one shape; results cover the real users only."""
+        every batch of a pass has one shape; results cover the real users only.
+        query_grads=False (evaluation) computes the query loss and logits without gradients
+        (``result.grads`` stays None)."""
         tensors = [t.to(self.device) for t in batch[:7]]
         n_real = tensors[0].shape[0]
         if n_users is not None and n_users > n_real:
@@ -173,12 +175,17 @@ class MAMOTrainer:
                 result.support_losses.append(loss.item())
                 if on_step is not None:
                     on_step(len(result.support_losses), loss.item(), learner)
-        optimizer.zero_grad()
-        query_logits = learner(user_x, query_x, query_multi)
-        query_losses = self.criterion(query_logits, query_y)
-        query_loss = query_losses.sum()
-        query_loss.backward()
-        result.grads = [p.grad for p in learner.parameters()]
+        if query_grads:
+            optimizer.zero_grad()
+            query_logits = learner(user_x, query_x, query_multi)
+            query_losses = self.criterion(query_logits, query_y)
+            query_loss = query_losses.sum()
+            query_loss.backward()
+            result.grads = [p.grad for p in learner.parameters()]
+        else:
+            with torch.no_grad():
+                query_logits = learner(user_x, query_x, query_multi)
+                query_losses = self.criterion(query_logits, query_y)
         result.query_loss = query_losses[:n_real].sum().item()
         result.query_logits = query_logits[:n_real].detach()
         return result
@@ -267,7 +274,7 @@ class MAMOTrainer:
         slots = self.pass_slots(test)
         preds, trues, scenarios, losses = [], [], [], []
         for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
-            result = self.adapt(batch, write_profile=False, n_users=batch_size, slots=slots)
+            result = self.adapt(batch, write_profile=False, n_users=batch_size, slots=slots, query_grads=False)
             preds.append(predicted_rating(result.query_logits))
             trues.append(batch[6].to(self.device) + 1)
             scenarios.append(batch[7].to(self.device))

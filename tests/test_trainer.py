@@ -62,6 +62,18 @@ def test_no_state_leaks_between_users(episodes):
         np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
+def test_query_without_gradients_gives_the_same_loss_and_logits(episodes):
+    """Evaluation's adapt(query_grads=False) skips only the query backward pass."""
+    trainer = MAMOTrainer(small_config(), episodes.features)
+    batch = batch_of(episodes.test(), [0, 1, 2])
+    with_grads = trainer.adapt(batch)
+    without = trainer.adapt(batch, query_grads=False)
+    assert without.grads is None and len(with_grads.grads) == len(list(with_grads.learner.parameters()))
+    assert without.query_loss == with_grads.query_loss
+    assert without.support_losses == with_grads.support_losses
+    torch.testing.assert_close(without.query_logits, with_grads.query_logits, rtol=0, atol=0)
+
+
 def test_batched_evaluation_equals_one_by_one(episodes):
     trainer = MAMOTrainer(small_config(), episodes.features)
     trainer.train_epoch(episodes.train())
