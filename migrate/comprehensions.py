@@ -30,13 +30,24 @@ provable:
 Moving the comprehension before the rest of its statement changes when it is evaluated
 relative to the statement's other sub-expressions; that is only done in constructs the
 graph-mode check has already found free of side effects.
+
+A generator expression handed to a builtin that consumes it whole (``sum``, ``tuple``,
+``list``, ``min``, ``max``, ``sorted``: ``CONSUMERS``) first becomes a list comprehension,
+``sum(x * x for x in xs)`` -> ``sum([x * x for x in xs])``: the same values, computed before
+the consumer instead of one by one, which in a side-effect-free construct is the same.
+Graph mode rejects generators; the graph-mode check accepts exactly these (where the
+name is Python's builtin), so such a construct can be compiled.  ``any``/``all`` stop
+early and are not in the list.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import libcst as cst
+
+#: builtins that consume an iterable whole: a generator passed to them may be a list
+CONSUMERS = frozenset({"sum", "tuple", "list", "min", "max", "sorted"})
 
 _BLOCKING = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp, cst.BooleanOperation)
 
@@ -249,13 +260,40 @@ class _Function:
         return out
 
 
-def loops_for_comprehensions(fdef: cst.FunctionDef, taken: set[str] = frozenset()) -> tuple[cst.FunctionDef, int]:
-    """``fdef`` with its hoistable list comprehensions written as loops, and how many.
+def consumed_generator(call: cst.Call) -> Optional[cst.GeneratorExp]:
+    """The generator expression ``call`` hands to a ``CONSUMERS`` name as its first argument.
+    (Whether the name is Python's builtin there is the caller's to check.)"""
+    if (isinstance(call.func, cst.Name) and call.func.value in CONSUMERS and call.args
+            and call.args[0].keyword is None and not call.args[0].star
+            and isinstance(call.args[0].value, cst.GeneratorExp)
+            and call.args[0].value.for_in.asynchronous is None):
+        return call.args[0].value
+    return None
+
+
+class _GeneratorsToLists(cst.CSTTransformer):
+    def __init__(self) -> None:
+        self.count = 0
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        generator = consumed_generator(updated)
+        if generator is None:
+            return updated
+        self.count += 1
+        listed = cst.ListComp(elt=generator.elt, for_in=generator.for_in)
+        return updated.with_changes(args=[updated.args[0].with_changes(value=listed), *updated.args[1:]])
+
+
+def loops_for_comprehensions(fdef: cst.FunctionDef, taken: set[str] = frozenset()) -> tuple[cst.FunctionDef, int, int]:
+    """``fdef`` with its generators consumed by ``CONSUMERS`` read as lists and its hoistable
+    list comprehensions written as loops; how many of each (loops, generators).
     ``taken``: names a fresh accumulator must not use (e.g. the module's names)."""
     if not isinstance(fdef.body, cst.IndentedBlock):
-        return fdef, 0
-    function = _Function(fdef, taken)
-    body = function.block(fdef.body.body)
-    if not function.rewritten:
-        return fdef, 0
-    return fdef.with_changes(body=fdef.body.with_changes(body=body)), function.rewritten
+        return fdef, 0, 0
+    generators = _GeneratorsToLists()
+    listed = fdef.visit(generators)
+    function = _Function(listed, taken)
+    body = function.block(listed.body.body)
+    if not function.rewritten and not generators.count:
+        return fdef, 0, 0
+    return listed.with_changes(body=listed.body.with_changes(body=body)), function.rewritten, generators.count

@@ -12,7 +12,7 @@ from migrate.comprehensions import loops_for_comprehensions
 
 def rewrite(source: str) -> tuple[str, int]:
     module = cst.parse_module(textwrap.dedent(source))
-    fdef, count = loops_for_comprehensions(module.body[0])
+    fdef, count, _ = loops_for_comprehensions(module.body[0])
     return module.with_changes(body=[fdef]).code, count
 
 
@@ -42,7 +42,17 @@ CASES = [
     ("def f(xs):\n    return [x for x in xs] if xs else None\n", 0, ([1],)),
     ("def f(xs):\n    return [(lambda: x)() for x in xs]\n", 0, ([1, 2],)),
     ("def f(xs):\n    return [y := x for x in xs], y\n", 0, ([1, 2],)),
-    ("def f(xs):\n    return list(x for x in xs), {x for x in xs}, {x: x for x in xs}\n", 0, ([1, 2],)),
+    ("def f(xs):\n    return {x for x in xs}, {x: x for x in xs}, (x for x in xs).__next__()\n", 0, ([1, 2],)),
+]
+
+# generators handed whole to a builtin: (source, generators read as lists, loops, arguments)
+GENERATORS = [
+    ("def f(xs):\n    return sum(x * x for x in xs)\n", 1, 1, ([1, 2, 3],)),
+    ("def f(xs):\n    return sum((x for x in xs), 10), max(y for y in xs if y < 3)\n", 2, 2, ([1, 2, 3],)),
+    ("def f(xs):\n    return tuple(x + 1 for x in xs), list(y for y in xs), sorted(-z for z in xs)\n", 3, 3, ([2, 1],)),
+    ("def f(xs):\n    return min(x for x in xs) if xs else 0\n", 1, 0, ([4, 5],)),  # a list, not hoisted
+    ("def f(xs):\n    return any(x > 1 for x in xs), all(x for x in xs)\n", 0, 0, ([1, 2],)),  # stop early
+    ("def f(xs):\n    return list(zip(xs, (x for x in xs)))\n", 0, 0, ([1, 2],)),  # not the consumed argument
 ]
 
 
@@ -54,6 +64,17 @@ def test_rewrite_keeps_the_meaning(source, count, args):
         assert "for " in code and ".append(" in code
     else:
         assert code == textwrap.dedent(source)
+    assert run(code, *args) == run(source, *args), code
+
+
+@pytest.mark.parametrize("source,generators,loops,args", GENERATORS)
+def test_consumed_generators_become_lists(source, generators, loops, args):
+    module = cst.parse_module(source)
+    fdef, n_loops, n_generators = loops_for_comprehensions(module.body[0])
+    code = module.with_changes(body=[fdef]).code
+    assert (n_generators, n_loops) == (generators, loops), code
+    if not generators:
+        assert code == source
     assert run(code, *args) == run(source, *args), code
 
 
@@ -71,8 +92,8 @@ def test_assigned_name_is_the_accumulator_and_fresh_names_do_not_collide():
 
 def test_nothing_to_rewrite_returns_the_same_node():
     module = cst.parse_module("def f(xs):\n    return xs\n")
-    fdef, count = loops_for_comprehensions(module.body[0])
-    assert count == 0 and fdef is module.body[0]
+    fdef, count, generators = loops_for_comprehensions(module.body[0])
+    assert count == 0 and generators == 0 and fdef is module.body[0]
 
 
 def test_rewritten_construct_matches_pynative_under_jit(tmp_path, monkeypatch):
@@ -93,7 +114,7 @@ def test_rewritten_construct_matches_pynative_under_jit(tmp_path, monkeypatch):
         """)
     module = cst.parse_module(source)
     index = next(i for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef))
-    fdef, count = loops_for_comprehensions(module.body[index])
+    fdef, count, _ = loops_for_comprehensions(module.body[index])
     assert count == 2
     looped = module.with_changes(body=[*module.body[:index], fdef]).code
     (tmp_path / "case_comp.py").write_text(source)

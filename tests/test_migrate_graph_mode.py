@@ -210,3 +210,58 @@ class Child(Base):
     got = decisions(code)
     assert got["Base"][0] == "pynative"
     assert got["Child"][0] == "pynative" and "Base's forward calls print()" in got["Child"][1]
+
+
+GENERATOR_FORWARD = """\
+import torch
+import torch.nn as nn
+
+
+class Squares(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        outs = tuple(self.act(x * (i + 1)) for i in range(3))
+        return sum(o * o for o in outs)
+"""
+
+
+def test_generator_handed_to_a_builtin_is_compiled_as_a_list(tmp_path, monkeypatch):
+    """sum(... for ...) / tuple(... for ...) no longer keep a construct in PyNative: they
+    become lists, then loops, and the compiled construct gives torch's values."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    out = convert_source(GENERATOR_FORWARD, SPEC, "squares.py")
+    kind, reason = decisions(GENERATOR_FORWARD)["Squares"]
+    assert kind == "graph" and "2 generator expression(s) read as lists" in reason, reason
+    assert "@mindspore.jit" in out.code and " for " not in out.code.split("def construct")[1].split("return")[-1]
+    (tmp_path / "squares_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import squares_ms
+
+    namespace: dict = {}
+    exec(compile(GENERATOR_FORWARD, "squares_torch", "exec"), namespace)
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    expected = namespace["Squares"]()(torch.from_numpy(x)).detach().numpy()
+    got = squares_ms.Squares()(mindspore.Tensor(x)).asnumpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("consumer,why", [
+    ("any", "uses a generator expression"),  # stops early: not read as a list
+    ("total", "uses a generator expression"),  # not a builtin
+])
+def test_other_generators_keep_pynative(consumer, why):
+    code = GENERATOR_FORWARD.replace("return sum(", f"return {consumer}(")
+    if consumer == "total":
+        code = code.replace("class Squares", "def total(values):\n    return 0\n\n\nclass Squares")
+    kind, reason = decisions(code)["Squares"]
+    assert kind == "pynative" and why in reason, reason
+
+
+def test_shadowed_builtin_keeps_pynative():
+    code = GENERATOR_FORWARD.replace("        return sum(", "        sum = max\n        return sum(")
+    kind, reason = decisions(code)["Squares"]
+    assert kind == "pynative" and "generator expression" in reason, reason

@@ -12,8 +12,9 @@ class, ``pynative`` with the reason otherwise.
 
 What the check refuses (a reason names the first one found):
 - statements graph mode rejects or runs differently: try, with, raise, assert,
-  del, global, nonlocal, yield, import, nested def/class, lambda, generator,
-  set and dict comprehensions;
+  del, global, nonlocal, yield, import, nested def/class, lambda, set and dict
+  comprehensions, generator expressions other than one handed whole to ``sum``,
+  ``tuple``, ``list``, ``min``, ``max`` or ``sorted`` (that one is read as a list);
 - side effects: assigning an attribute or an item, in-place tensor methods
   (``add_``...), ``.item()``/``.tolist()``/``.numpy()``/``.backward()``, print;
 - reading ``self.x`` where ``x`` is reassigned, or mutated in place while not
@@ -40,7 +41,7 @@ from typing import Optional
 import libcst as cst
 
 from migrate.codemod import NEEDS_PERSON
-from migrate.comprehensions import loops_for_comprehensions
+from migrate.comprehensions import consumed_generator, loops_for_comprehensions
 from migrate.transforms import Example, Transform, register
 from migrate.typeinfer import ClassInfo
 
@@ -173,6 +174,7 @@ class _Checker(_Stores):
         self.frozen = frozen
         self.seen = seen
         self.reason: Optional[str] = None
+        self.listed: set[int] = set()  # generators handed whole to a builtin (read as lists)
 
     def _fail(self, why: str) -> bool:
         if self.reason is None:
@@ -182,8 +184,12 @@ class _Checker(_Stores):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self.reason is not None:
             return False
+        if isinstance(node, cst.Call):
+            generator = consumed_generator(node)
+            if generator is not None and _is_builtin(node.func.value, self.scope):
+                self.listed.add(id(generator))
         rejected = _REJECTED_NODES.get(type(node))
-        if rejected is not None:
+        if rejected is not None and id(node) not in self.listed:
             return self._fail(f"uses {rejected}")
         return super().on_visit(node)
 
@@ -422,8 +428,13 @@ class Outer(nn.Cell):
         if reason is not None:
             self.ctx.report_graph(original.name, info.name, reason)
             return updated
-        updated, loops = loops_for_comprehensions(updated)
-        note = f"{loops} list comprehension(s) written as loops (faster to compile)" if loops else ""
+        updated, loops, generators = loops_for_comprehensions(updated)
+        notes = []
+        if generators:
+            notes.append(f"{generators} generator expression(s) read as lists")
+        if loops:
+            notes.append(f"{loops} list comprehension(s) written as loops (faster to compile)")
+        note = "; ".join(notes)
         self.ctx.report_graph(original.name, info.name, None, note)
         decorator = cst.Decorator(decorator=self.ctx.name_for("mindspore.jit"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
