@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, assign_data
+from ._torch_compat import CrossEntropyLoss, Tanh, assign_data
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
 ACTIVATIONS = {
     "leaky_relu": lambda: nn.LeakyReLU(0.1),
     "relu": lambda: nn.ReLU(),
-    "tanh": lambda: nn.Tanh(),
+    "tanh": lambda: Tanh(),
     "sigmoid": lambda: nn.Sigmoid(),
 }
 
