@@ -24,8 +24,10 @@ provable:
 - its loop variables are used nowhere else in the function and are not its parameters
   (a loop variable outlives the loop; a comprehension's does not);
 - no walrus (``:=``) and no ``await`` inside it;
+- nor elsewhere in its statement (an enclosing comprehension, itself written as a loop,
+  may bind the same name);
 - ``acc`` is the assigned name when the statement is ``name = [...]`` and ``name`` does
-  not occur inside the comprehension, else a fresh name unused in the module.
+  not occur inside the comprehension, else a fresh name the function does not use.
 
 Moving the comprehension before the rest of its statement changes when it is evaluated
 relative to the statement's other sub-expressions; that is only done in constructs the
@@ -121,6 +123,13 @@ def _names(node: cst.CSTNode) -> set[str]:
     return {n.value for n in _walk_names(node)}
 
 
+def _counts(node: cst.CSTNode) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in _walk_names(node):
+        counts[name.value] = counts.get(name.value, 0) + 1
+    return counts
+
+
 class _Find(cst.CSTVisitor):
     """The outermost list comprehensions of a statement that may be hoisted."""
 
@@ -182,12 +191,13 @@ class _Function:
         self.taken.add(name)
         return name
 
-    def eligible(self, comp: cst.ListComp) -> bool:
+    def eligible(self, comp: cst.ListComp, statement: cst.CSTNode) -> bool:
         if comp.for_in.asynchronous is not None or _has(comp, (cst.NamedExpr, cst.Await, cst.Yield, cst.Lambda)):
             return False
+        inside, around = _counts(comp), _counts(statement)
         for clause in _clauses(comp):
             for name in _bound(clause.target):
-                if name in self.params or self.free.get(name, 0):
+                if name in self.params or self.free.get(name, 0) or around.get(name, 0) != inside.get(name, 0):
                     return False  # the name means something else outside the comprehension
         return True
 
@@ -215,7 +225,7 @@ class _Function:
         small = line.body[0]
         finder = _Find()
         small.visit(finder)
-        comps = [c for c in finder.found if self.eligible(c)]
+        comps = [c for c in finder.found if self.eligible(c, small)]
         if not comps:
             return [line]
         before: list[cst.BaseStatement] = []
@@ -287,7 +297,7 @@ class _GeneratorsToLists(cst.CSTTransformer):
 def loops_for_comprehensions(fdef: cst.FunctionDef, taken: set[str] = frozenset()) -> tuple[cst.FunctionDef, int, int]:
     """``fdef`` with its generators consumed by ``CONSUMERS`` read as lists and its hoistable
     list comprehensions written as loops; how many of each (loops, generators).
-    ``taken``: names a fresh accumulator must not use (e.g. the module's names)."""
+    ``taken``: names a fresh accumulator must not use besides the function's own."""
     if not isinstance(fdef.body, cst.IndentedBlock):
         return fdef, 0, 0
     generators = _GeneratorsToLists()

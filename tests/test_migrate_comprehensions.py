@@ -33,6 +33,9 @@ CASES = [
     ("def f(xs):\n    a = [x for x in xs]\n    b = [x * 3 for x in xs]  # same loop variable twice\n    return a + b\n", 2, ([1, 2],)),
     ("def f(xs):\n    if xs:\n        return [x for x in xs]\n    else:\n        return [-1 for _ in range(2)]\n", 2, ([4],)),
     ("def f(xs):\n    for k in range(2):\n        xs = [x + k for x in xs]\n    return xs\n", 1, ([1],)),
+    # the inner comprehension shadows the outer one's variable, which its statement reads
+    # again after it: the outer becomes a loop, the inner stays a comprehension
+    ("def f(rows):\n    return [([a * 2 for a in a], a) for a in rows]\n", 1, ([[1, 2], [3]],)),
     # left alone: the loop variable means something else outside the comprehension
     ("def f(xs):\n    x = 10\n    ys = [x for x in xs]\n    return ys, x\n", 0, ([1, 2],)),
     ("def f(x):\n    return [x for x in range(3)], x\n", 0, (9,)),
