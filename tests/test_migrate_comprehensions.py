@@ -132,3 +132,46 @@ def test_rewritten_construct_matches_pynative_under_jit(tmp_path, monkeypatch):
     got = mindspore.jit(case_loop.f)(*grads)
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g.asnumpy(), e.asnumpy(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- property: same meaning
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VARS = ("x", "y", "z")
+
+
+@st.composite
+def _comprehension(draw, depth=0):
+    outer = draw(st.sampled_from(_VARS))
+    clauses = [f"for {outer} in {draw(st.sampled_from(['xs', 'ys', 'range(3)']))}"]
+    bound = [outer]
+    if draw(st.booleans()):
+        clauses.append(f"if {outer} % 2")
+    if draw(st.booleans()):
+        inner = draw(st.sampled_from(_VARS))
+        clauses.append(f"for {inner} in {draw(st.sampled_from(['ys', 'range(2)']))}")
+        bound.append(inner)
+    element = draw(st.sampled_from([f"{bound[-1]}", f"{bound[0]} * 10 + {bound[-1]}", f"({bound[0]}, {bound[-1]})"]))
+    if depth == 0 and draw(st.booleans()):
+        element = f"({draw(_comprehension(depth=1))}, {bound[0]})"
+    return f"[{element} {' '.join(clauses)}]"
+
+
+@st.composite
+def _function(draw):
+    lines = ["def f(xs, ys):"]
+    if draw(st.booleans()):
+        lines.append(f"    {draw(st.sampled_from(_VARS))} = 7")
+    shape = draw(st.sampled_from(["r = {c}", "r = len({c}) + sum([1 for _ in xs])", "r = [{c}, {c}]"]))
+    lines.append("    " + shape.format(c=draw(_comprehension())))
+    tail = draw(st.sampled_from(["r", "r, x" if "x = 7" in "\n".join(lines) else "r", "r, sum(xs)"]))
+    lines.append(f"    return {tail}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_function(), st.lists(st.integers(-3, 3), max_size=4), st.lists(st.integers(-3, 3), max_size=3))
+def test_property_rewritten_functions_compute_the_same(source, xs, ys):
+    code, _ = rewrite(source)
+    assert run(code, xs, ys) == run(source, xs, ys), code
