@@ -34,12 +34,12 @@ relative to the statement's other sub-expressions; that is only done in construc
 graph-mode check has already found free of side effects.
 
 A generator expression handed to a builtin that consumes it whole (``sum``, ``tuple``,
-``list``, ``min``, ``max``, ``sorted``: ``CONSUMERS``) first becomes a list comprehension,
-``sum(x * x for x in xs)`` -> ``sum([x * x for x in xs])``: the same values, computed before
-the consumer instead of one by one, which in a side-effect-free construct is the same.
-Graph mode rejects generators; the graph-mode check accepts exactly these (where the
-name is Python's builtin), so such a construct can be compiled.  ``any``/``all`` stop
-early and are not in the list.
+``list``, ``min``, ``max``, ``sorted``: ``CONSUMERS``, where the name is Python's builtin:
+the caller says which are) first becomes a list comprehension, ``sum(x * x for x in xs)``
+-> ``sum([x * x for x in xs])``: the same values, computed before the consumer instead of
+one by one, which in a side-effect-free construct is the same; then it is written as a
+loop like any other.  ``any``/``all`` stop early and are not in the list; other
+generators are left as they are (MindSpore 2.10 compiles them, just more slowly).
 """
 
 from __future__ import annotations
@@ -270,10 +270,10 @@ class _Function:
         return out
 
 
-def consumed_generator(call: cst.Call) -> Optional[cst.GeneratorExp]:
-    """The generator expression ``call`` hands to a ``CONSUMERS`` name as its first argument.
-    (Whether the name is Python's builtin there is the caller's to check.)"""
-    if (isinstance(call.func, cst.Name) and call.func.value in CONSUMERS and call.args
+def consumed_generator(call: cst.Call, consumers: frozenset = CONSUMERS) -> Optional[cst.GeneratorExp]:
+    """The generator expression ``call`` hands to one of ``consumers`` (names that are
+    Python's consuming builtins there) as its first argument."""
+    if (isinstance(call.func, cst.Name) and call.func.value in consumers and call.args
             and call.args[0].keyword is None and not call.args[0].star
             and isinstance(call.args[0].value, cst.GeneratorExp)
             and call.args[0].value.for_in.asynchronous is None):
@@ -282,11 +282,12 @@ def consumed_generator(call: cst.Call) -> Optional[cst.GeneratorExp]:
 
 
 class _GeneratorsToLists(cst.CSTTransformer):
-    def __init__(self) -> None:
+    def __init__(self, consumers: frozenset) -> None:
+        self.consumers = consumers
         self.count = 0
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        generator = consumed_generator(updated)
+        generator = consumed_generator(updated, self.consumers)
         if generator is None:
             return updated
         self.count += 1
@@ -294,13 +295,16 @@ class _GeneratorsToLists(cst.CSTTransformer):
         return updated.with_changes(args=[updated.args[0].with_changes(value=listed), *updated.args[1:]])
 
 
-def loops_for_comprehensions(fdef: cst.FunctionDef, taken: set[str] = frozenset()) -> tuple[cst.FunctionDef, int, int]:
-    """``fdef`` with its generators consumed by ``CONSUMERS`` read as lists and its hoistable
+def loops_for_comprehensions(fdef: cst.FunctionDef, taken: set[str] = frozenset(),
+                             consumers: frozenset = frozenset()) -> tuple[cst.FunctionDef, int, int]:
+    """``fdef`` with its generators handed to ``consumers`` read as lists and its hoistable
     list comprehensions written as loops; how many of each (loops, generators).
+    ``consumers``: the names of ``CONSUMERS`` that are Python's builtins in ``fdef`` (none by
+    default: a name bound in the module or the function is not the builtin).
     ``taken``: names a fresh accumulator must not use besides the function's own."""
     if not isinstance(fdef.body, cst.IndentedBlock):
         return fdef, 0, 0
-    generators = _GeneratorsToLists()
+    generators = _GeneratorsToLists(frozenset(consumers) & CONSUMERS)
     listed = fdef.visit(generators)
     function = _Function(listed, taken)
     body = function.block(listed.body.body)

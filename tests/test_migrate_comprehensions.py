@@ -7,7 +7,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from migrate.comprehensions import loops_for_comprehensions
+from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
 
 
 def rewrite(source: str) -> tuple[str, int]:
@@ -73,9 +73,12 @@ def test_rewrite_keeps_the_meaning(source, count, args):
 @pytest.mark.parametrize("source,generators,loops,args", GENERATORS)
 def test_consumed_generators_become_lists(source, generators, loops, args):
     module = cst.parse_module(source)
-    fdef, n_loops, n_generators = loops_for_comprehensions(module.body[0])
+    fdef, n_loops, n_generators = loops_for_comprehensions(module.body[0], consumers=CONSUMERS)
     code = module.with_changes(body=[fdef]).code
     assert (n_generators, n_loops) == (generators, loops), code
+    # without the caller's word that the names are Python's builtins, generators stay
+    _, _, none = loops_for_comprehensions(module.body[0])
+    assert none == 0
     if not generators:
         assert code == source
     assert run(code, *args) == run(source, *args), code
