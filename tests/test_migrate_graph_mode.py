@@ -280,3 +280,25 @@ def test_shadowed_builtin_keeps_its_generator():
     kind, reason = decisions(code)["Squares"]
     assert kind == "graph" and "1 generator expression(s) read as lists" in reason, reason  # tuple(...) only
     assert "sum(o * o for o in outs)" in convert_source(code, SPEC, "m.py").code
+
+
+def test_dict_comprehension_is_compiled_and_a_set_comprehension_is_not(tmp_path, monkeypatch):
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    code = GENERATOR_FORWARD.replace(
+        "return sum(o * o for o in outs)",
+        "heads = {f'h{i}': o * (i + 1) for i, o in enumerate(outs)}\n        return heads['h2'] - heads['h0']")
+    kind, reason = decisions(code)["Squares"]
+    assert kind == "graph", reason
+    (tmp_path / "dict_ms.py").write_text(convert_source(code, SPEC, "dict_ms.py").code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import dict_ms
+
+    namespace: dict = {}
+    exec(compile(code, "dict_torch", "exec"), namespace)
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    np.testing.assert_allclose(dict_ms.Squares()(mindspore.Tensor(x)).asnumpy(),
+                               namespace["Squares"]()(torch.from_numpy(x)).numpy())
+    set_code = GENERATOR_FORWARD.replace("return sum(o * o for o in outs)", "return x * len({o.shape for o in outs})")
+    kind, reason = decisions(set_code)["Squares"]
+    assert kind == "pynative" and "set comprehension" in reason, reason

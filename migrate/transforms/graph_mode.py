@@ -12,9 +12,10 @@ class, ``pynative`` with the reason otherwise.
 
 What the check refuses (a reason names the first one found):
 - statements graph mode rejects or runs differently: try, with, raise, assert,
-  del, global, nonlocal, yield, import, nested def/class, lambda, set and dict
-  comprehensions (generator expressions compile: MindSpore 2.10 was measured to
-  compile them handed to ``sum``/``tuple``/``list``/``max``/``any`` and bound to a name);
+  del, global, nonlocal, yield, import, nested def/class, lambda, set comprehensions
+  ("Unsupported expression 'SetComp'" in MindSpore 2.10; generator expressions and dict
+  comprehensions compile, measured: generators handed to ``sum``/``tuple``/``list``/
+  ``max``/``any`` or bound to a name, dicts built and indexed with int or str keys);
 - side effects: assigning an attribute or an item, in-place tensor methods
   (``add_``...), ``.item()``/``.tolist()``/``.numpy()``/``.backward()``, print;
 - reading ``self.x`` where ``x`` is reassigned, or mutated in place while not
@@ -58,7 +59,7 @@ _REJECTED_NODES = {
     cst.Del: "del", cst.Global: "global", cst.Nonlocal: "nonlocal", cst.Yield: "yield",
     cst.Await: "await", cst.Import: "import", cst.ImportFrom: "import", cst.ClassDef: "a nested class",
     cst.FunctionDef: "a nested function", cst.Lambda: "lambda",
-    cst.SetComp: "a set comprehension", cst.DictComp: "a dict comprehension", cst.Match: "match",
+    cst.SetComp: "a set comprehension", cst.Match: "match",
 }
 
 
