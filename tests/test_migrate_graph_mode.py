@@ -302,3 +302,55 @@ def test_dict_comprehension_is_compiled_and_a_set_comprehension_is_not(tmp_path,
     set_code = GENERATOR_FORWARD.replace("return sum(o * o for o in outs)", "return x * len({o.shape for o in outs})")
     kind, reason = decisions(set_code)["Squares"]
     assert kind == "pynative" and "set comprehension" in reason, reason
+
+
+CHECKED_FORWARD = """\
+import torch
+import torch.nn as nn
+
+
+class Checked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        assert x.dim() == 2, "a matrix"
+        if x.shape[1] != 3:
+            raise ValueError(f"3 columns expected, got {x.shape[1]}")
+        return self.act(x) * 2
+"""
+
+
+def test_assert_and_standard_raise_are_compiled_and_still_fire(tmp_path, monkeypatch):
+    """assert and raise ValueError(...) no longer keep a construct in PyNative: the compiled
+    construct gives torch's values and raises the same exception types on bad input."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    kind, reason = decisions(CHECKED_FORWARD)["Checked"]
+    assert kind == "graph", reason
+    (tmp_path / "checked_ms.py").write_text(convert_source(CHECKED_FORWARD, SPEC, "checked_ms.py").code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import checked_ms
+
+    namespace: dict = {}
+    exec(compile(CHECKED_FORWARD, "checked_torch", "exec"), namespace)
+    ms_model, torch_model = checked_ms.Checked(), namespace["Checked"]()
+    x = np.array([[1.0, -2.0, 0.5]], np.float32)
+    np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), torch_model(torch.from_numpy(x)).numpy())
+    for bad, error in ((np.ones((2, 4), np.float32), ValueError), (np.ones(3, np.float32), AssertionError)):
+        with pytest.raises(error):
+            torch_model(torch.from_numpy(bad))
+        with pytest.raises(error):
+            ms_model(mindspore.Tensor(bad))
+
+
+@pytest.mark.parametrize("statement,why", [
+    ("raise MyError('no')", "raises MyError"),  # MindSpore 2.10: "Unsupported exception type"
+    ("raise ValueError('no') from None", "raises ValueError"),
+])
+def test_other_raises_keep_pynative(statement, why):
+    code = CHECKED_FORWARD.replace('raise ValueError(f"3 columns expected, got {x.shape[1]}")', statement)
+    code = code.replace("class Checked", "class MyError(ValueError):\n    pass\n\n\nclass Checked")
+    kind, reason = decisions(code)["Checked"]
+    assert kind == "pynative" and why in reason, reason

@@ -11,8 +11,11 @@ differently in a graph.  Every decision is reported: ``graph`` for a jitted
 class, ``pynative`` with the reason otherwise.
 
 What the check refuses (a reason names the first one found):
-- statements graph mode rejects or runs differently: try, with, raise, assert,
-  del, global, nonlocal, yield, import, nested def/class, lambda, set comprehensions
+- statements graph mode rejects or runs differently: try, with, del, global,
+  nonlocal, yield, import, nested def/class, lambda, set comprehensions, and ``raise``
+  of anything but Python's standard exceptions (MindSpore 2.10 accepts ``assert`` and
+  ``raise ValueError(...)``-like statements, checked at run time, measured: a custom
+  exception class fails to compile even on a branch never taken)
   ("Unsupported expression 'SetComp'" in MindSpore 2.10; generator expressions and dict
   comprehensions compile, measured: generators handed to ``sum``/``tuple``/``list``/
   ``max``/``any`` or bound to a name, dicts built and indexed with int or str keys);
@@ -55,12 +58,21 @@ _BUILTINS = frozenset(dir(builtins))
 #: tensor methods that leave the graph (host sync) or have side effects
 _HOST_METHODS = frozenset({"item", "tolist", "numpy", "backward", "register_buffer", "register_parameter"})
 _REJECTED_NODES = {
-    cst.Try: "try", cst.TryStar: "try", cst.With: "with", cst.Raise: "raise", cst.Assert: "assert",
+    cst.Try: "try", cst.TryStar: "try", cst.With: "with",
     cst.Del: "del", cst.Global: "global", cst.Nonlocal: "nonlocal", cst.Yield: "yield",
     cst.Await: "await", cst.Import: "import", cst.ImportFrom: "import", cst.ClassDef: "a nested class",
     cst.FunctionDef: "a nested function", cst.Lambda: "lambda",
     cst.SetComp: "a set comprehension", cst.Match: "match",
 }
+
+
+#: the exceptions MindSpore 2.10's graph mode can raise (its own error message lists them)
+_GRAPH_EXCEPTIONS = frozenset({
+    "AssertionError", "AttributeError", "BaseException", "EnvironmentError", "Exception", "IOError",
+    "IndentationError", "IndexError", "KeyError", "KeyboardInterrupt", "MemoryError", "NameError",
+    "NotImplementedError", "OSError", "OverflowError", "RuntimeError", "RuntimeWarning", "StopIteration",
+    "TypeError", "UnboundLocalError", "ValueError", "ZeroDivisionError",
+})
 
 
 def _is_builtin(name: str, scope) -> bool:
@@ -175,6 +187,7 @@ class _Checker(_Stores):
         self.frozen = frozen
         self.seen = seen
         self.reason: Optional[str] = None
+        self.raised: set[int] = set()
 
     def _fail(self, why: str) -> bool:
         if self.reason is None:
@@ -187,6 +200,14 @@ class _Checker(_Stores):
         rejected = _REJECTED_NODES.get(type(node))
         if rejected is not None:
             return self._fail(f"uses {rejected}")
+        if isinstance(node, cst.Raise):
+            exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
+            name = exc.value if isinstance(exc, cst.Name) else None
+            if (node.cause is not None or name not in _GRAPH_EXCEPTIONS or self.scope is None
+                    or not _is_builtin(name, self.scope)):
+                what = _code(exc) if exc is not None else "again"
+                return self._fail(f"raises {what}, which graph mode cannot (only Python's standard exceptions)")
+            self.raised.add(id(node.exc))  # building the exception is not a call to check
         return super().on_visit(node)
 
     def store(self, target: cst.BaseExpression) -> None:
@@ -201,6 +222,8 @@ class _Checker(_Stores):
             self._fail(f"reads self.{name}, which changes after __init__ (a graph would keep its first value)")
 
     def visit_Call(self, node: cst.Call) -> None:
+        if id(node) in self.raised:
+            return
         why = self.owner.call_problem(node, self.info, self.seen, self.scope)
         if why:
             self._fail(why)
