@@ -194,8 +194,8 @@ class MAMOTrainer:
             accumulate_grad(optimizer.parameters, _query_loss_grads)
             result.grads = [p.grad for p in learner.trainable_params()]
         else:
-            query_logits = learner(user_x, query_x, query_multi)
-            query_losses = self.criterion(query_logits, query_y)
+            query_logits = ops.stop_gradient(learner(user_x, query_x, query_multi))
+            query_losses = ops.stop_gradient(self.criterion(query_logits, query_y))
         result.query_loss = query_losses[:n_real].sum().item()
         result.query_logits = ops.stop_gradient(query_logits[:n_real])
         return result

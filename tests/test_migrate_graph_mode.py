@@ -75,7 +75,8 @@ class Plain(nn.Module):
     ("x[0] = 1\n        return x", "assigns an item of x"),
     ("return np.tanh(x)", "np.tanh"),
     ("return [v for v in (x, x) if v is not None][0]", None),
-    ("with torch.no_grad():\n            return x", "with"),
+    ("with torch.no_grad():\n            return x", None),  # dropped, its value stop_gradient-ed
+    ("with open('log') as f:\n            return x", "with"),
     ("return helper(x)", "helper"),
 ])
 def test_forward_bodies(body, why):
@@ -354,3 +355,65 @@ def test_other_raises_keep_pynative(statement, why):
     code = code.replace("class Checked", "class MyError(ValueError):\n    pass\n\n\nclass Checked")
     kind, reason = decisions(code)["Checked"]
     assert kind == "pynative" and why in reason, reason
+
+
+NO_GRAD_FORWARD = """\
+import torch
+import torch.nn as nn
+
+
+class Distill(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        with torch.no_grad():
+            target = self.fc(x)
+            if target.sum() > 0:
+                target = target * 2
+        return (self.fc(x) * target).sum()
+"""
+
+
+def test_no_grad_in_forward_stops_gradients_as_in_torch(tmp_path, monkeypatch):
+    """with torch.no_grad() inside forward: the block's values are wrapped in
+    ops.stop_gradient, so the migrated gradients equal torch's (without the wrap they would
+    also flow through `target`); the construct is compiled."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    out = convert_source(NO_GRAD_FORWARD, SPEC, "distill_ms.py")
+    assert out.code.count("ops.stop_gradient(") == 2 and "with " not in out.code, out.code
+    kind, reason = decisions(NO_GRAD_FORWARD)["Distill"]
+    assert kind == "graph", reason
+    (tmp_path / "distill_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import distill_ms
+
+    namespace: dict = {}
+    exec(compile(NO_GRAD_FORWARD, "distill_torch", "exec"), namespace)
+    torch.manual_seed(0)
+    t_model, m_model = namespace["Distill"](), distill_ms.Distill()
+    m_model.fc.weight.set_data(mindspore.Tensor(t_model.fc.weight.detach().numpy()))
+    m_model.fc.bias.set_data(mindspore.Tensor(t_model.fc.bias.detach().numpy()))
+    x = np.array([[1.0, -2.0, 0.5], [0.3, 0.2, 0.1]], np.float32)
+    t_loss = t_model(torch.from_numpy(x))
+    t_loss.backward()
+    m_loss, m_grads = mindspore.value_and_grad(m_model, None, m_model.trainable_params())(mindspore.Tensor(x))
+    np.testing.assert_allclose(m_loss.asnumpy(), t_loss.item(), rtol=1e-6)
+    np.testing.assert_allclose(m_grads[0].asnumpy(), t_model.fc.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m_grads[1].asnumpy(), t_model.fc.bias.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_no_grad_outside_differentiated_code_is_only_dropped():
+    code = """\
+import torch
+
+
+def evaluate(model, x):
+    with torch.no_grad():
+        y = model(x)
+    return y
+"""
+    out = convert_source(code, SPEC, "e.py")
+    assert "stop_gradient" not in out.code and "with" not in out.code

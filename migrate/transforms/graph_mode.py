@@ -11,7 +11,9 @@ differently in a graph.  Every decision is reported: ``graph`` for a jitted
 class, ``pynative`` with the reason otherwise.
 
 What the check refuses (a reason names the first one found):
-- statements graph mode rejects or runs differently: try, with, del, global,
+- statements graph mode rejects or runs differently: try, ``with`` (but for
+  ``torch.no_grad()``/``inference_mode()``, which ``no_grad.py`` removes, wrapping the
+  block's values in ``ops.stop_gradient`` inside ``forward``), del, global,
   nonlocal, yield, import, nested def/class, lambda, set comprehensions, and ``raise``
   of anything but Python's standard exceptions (MindSpore 2.10 accepts ``assert`` and
   ``raise ValueError(...)``-like statements, checked at run time, measured: a custom
@@ -46,6 +48,7 @@ import libcst as cst
 
 from migrate.codemod import NEEDS_PERSON
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
+from migrate.transforms.no_grad import GUARDS as NO_GRAD_GUARDS
 from migrate.transforms import Example, Transform, register
 from migrate.typeinfer import ClassInfo
 
@@ -58,7 +61,7 @@ _BUILTINS = frozenset(dir(builtins))
 #: tensor methods that leave the graph (host sync) or have side effects
 _HOST_METHODS = frozenset({"item", "tolist", "numpy", "backward", "register_buffer", "register_parameter"})
 _REJECTED_NODES = {
-    cst.Try: "try", cst.TryStar: "try", cst.With: "with",
+    cst.Try: "try", cst.TryStar: "try",
     cst.Del: "del", cst.Global: "global", cst.Nonlocal: "nonlocal", cst.Yield: "yield",
     cst.Await: "await", cst.Import: "import", cst.ImportFrom: "import", cst.ClassDef: "a nested class",
     cst.FunctionDef: "a nested function", cst.Lambda: "lambda",
@@ -200,6 +203,12 @@ class _Checker(_Stores):
         rejected = _REJECTED_NODES.get(type(node))
         if rejected is not None:
             return self._fail(f"uses {rejected}")
+        if isinstance(node, cst.With):
+            guards = [item for item in node.items if item.asname is None
+                      and self.owner.ctx.torch_name(item.item.func if isinstance(item.item, cst.Call) else item.item)
+                      in NO_GRAD_GUARDS]
+            if len(guards) != len(node.items):
+                return self._fail("uses with")  # only torch.no_grad()/inference_mode() blocks go (no_grad.py)
         if isinstance(node, cst.Raise):
             exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
             name = exc.value if isinstance(exc, cst.Name) else None

@@ -3,6 +3,14 @@
 MindSpore computes gradients only inside ``mindspore.value_and_grad``, so
 code outside it never records a graph and needs no guard.  The same holds for
 ``torch.inference_mode``.
+
+Code that can be differentiated is the exception: a module's ``forward`` (it runs
+inside ``value_and_grad`` when a loss is built from it) and a function that calls
+``.backward()`` (its statements before the call become the differentiated closure,
+see ``training_step``), or module-level code that does.  There the block's values
+must stay out of the gradient as they do in torch, so every value it assigns or
+returns is wrapped in ``ops.stop_gradient`` (which passes tuples, lists, numbers and
+None through), in nested blocks too.
 """
 
 from __future__ import annotations
@@ -16,6 +24,56 @@ from migrate.transforms import Example, Transform, Unconvertible, register
 
 GUARDS = ("torch.no_grad", "torch.inference_mode")
 NOTE = "MindSpore computes gradients only inside value_and_grad"
+NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backward()), so the block's "
+                "assigned and returned values are wrapped in ops.stop_gradient")
+
+
+class _CallsBackward(cst.CSTVisitor):
+    found = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
+            self.found = True
+
+
+def _calls_backward(node: cst.CSTNode) -> bool:
+    finder = _CallsBackward()
+    node.visit(finder)
+    return finder.found
+
+
+class _StopGradients(cst.CSTTransformer):
+    """Wrap every assigned or returned value in ``stop(...)``; nested functions, classes and
+    lambdas are scopes of their own and are left alone."""
+
+    def __init__(self, stop: cst.BaseExpression) -> None:
+        self.stop = stop
+        self.count = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def _wrap(self, value: cst.BaseExpression) -> cst.Call:
+        self.count += 1
+        return cst.Call(func=self.stop.deep_clone(), args=[cst.Arg(value)])
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        return updated.with_changes(value=self._wrap(updated.value))
+
+    def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
+        return updated if updated.value is None else updated.with_changes(value=self._wrap(updated.value))
+
+    def leave_AugAssign(self, original: cst.AugAssign, updated: cst.AugAssign) -> cst.AugAssign:
+        return updated.with_changes(value=self._wrap(updated.value))
+
+    def leave_Return(self, original: cst.Return, updated: cst.Return) -> cst.Return:
+        return updated if updated.value is None else updated.with_changes(value=self._wrap(updated.value))
 
 
 @register
@@ -39,6 +97,39 @@ def evaluate(model, x):
     # no gradients here
     y = model(x)
     return y
+""",
+        ),
+        Example(
+            name="in forward, the block's values stay out of the gradient",
+            before="""\
+import torch
+import torch.nn as nn
+
+
+class Distill(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        with torch.no_grad():
+            target = self.fc(x)
+        return (self.fc(x) - target).pow(2).sum()
+""",
+            after="""\
+import mindspore
+from mindspore import nn, ops
+
+
+class Distill(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 3)
+
+    @mindspore.jit
+    def construct(self, x):
+        target = ops.stop_gradient(self.fc(x))
+        return (self.fc(x) - target).pow(2).sum()
 """,
         ),
         Example(
@@ -100,6 +191,16 @@ with no_grad():
         name = self.ctx.torch_name(target)
         return name if name in GUARDS else None
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._differentiable: list[bool] = []  # per enclosing function, innermost last
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._differentiable = [_calls_backward(node)]  # module-level training code
+
+    def _in_differentiable_code(self) -> bool:
+        return bool(self._differentiable) and self._differentiable[-1]
+
     def visit_With(self, node: cst.With) -> None:
         for item in node.items:
             if item.asname is None and self._is_guard(item.item):
@@ -115,8 +216,14 @@ with no_grad():
                 keep.append(new)
         if not dropped:
             return updated
+        note = NOTE
+        if self._in_differentiable_code():
+            stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"))
+            updated = updated.with_changes(body=updated.body.visit(stopper))
+            if stopper.count:
+                note = f"{NOTE}; {NOTE_STOPPED}"
         for node, name in dropped:
-            self.ctx.converted(node, name, NOTE)
+            self.ctx.converted(node, name, note)
         if keep:
             keep[-1] = keep[-1].with_changes(comma=MaybeSentinel.DEFAULT)
             return updated.with_changes(items=keep)
@@ -132,6 +239,7 @@ with no_grad():
         return cst.FlattenSentinel(statements)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._differentiable.append(node.name.value == "forward" or _calls_backward(node.body))
         for dec in node.decorators:
             if self._is_guard(dec.decorator):
                 self.ctx.claim(dec.decorator)
@@ -139,6 +247,7 @@ with no_grad():
                 self.ctx.claim(target)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        self._differentiable.pop()
         keep = []
         dropped = False
         for old, new in zip(original.decorators, updated.decorators):
