@@ -417,3 +417,41 @@ def evaluate(model, x):
 """
     out = convert_source(code, SPEC, "e.py")
     assert "stop_gradient" not in out.code and "with" not in out.code
+
+
+BATCHNORM_MODEL = """\
+import torch.nn as nn
+
+
+class Normed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(3)
+
+    def forward(self, x):
+        return self.norm(x)
+"""
+
+
+def test_fresh_converted_module_trains_like_a_fresh_torch_module(tmp_path, monkeypatch):
+    """A torch Module starts in training mode (BatchNorm normalises with the batch's own
+    statistics); the converted Cell does too, and eval()/set_train(False) switches both."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    out = convert_source(BATCHNORM_MODEL, SPEC, "normed_ms.py")
+    assert "self.set_train(True)" in out.code
+    (tmp_path / "normed_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import normed_ms
+
+    namespace: dict = {}
+    exec(compile(BATCHNORM_MODEL, "normed_torch", "exec"), namespace)
+    t_model, m_model = namespace["Normed"](), normed_ms.Normed()
+    x = np.array([[1.0, 2.0, 3.0], [3.0, -1.0, 0.0], [0.5, 0.5, 9.0]], np.float32)
+    assert t_model.training and m_model.training
+    np.testing.assert_allclose(m_model(mindspore.Tensor(x)).asnumpy(),
+                               t_model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    t_model.eval()
+    m_model.set_train(False)
+    np.testing.assert_allclose(m_model(mindspore.Tensor(x)).asnumpy(),
+                               t_model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)

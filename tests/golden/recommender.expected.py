@@ -37,6 +37,7 @@ class Recommender(nn.Cell):
         )
         self.norm = nn.LayerNorm((2 * dim,), epsilon=1e-05)
         self.bias = mindspore.Parameter(ops.zeros((5,)), requires_grad=False)
+        self.set_train(True)  # a torch Module starts in training mode
 
     @mindspore.jit
     def construct(self, users, items):
