@@ -455,3 +455,44 @@ def test_fresh_converted_module_trains_like_a_fresh_torch_module(tmp_path, monke
     m_model.set_train(False)
     np.testing.assert_allclose(m_model(mindspore.Tensor(x)).asnumpy(),
                                t_model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+CALLEE_MODEL = """\
+import torch
+import torch.nn as nn
+
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = nn.ReLU()
+
+    def heads(self, x):
+        return [self.act(x * (i + 1)) for i in range(3)]
+
+    def forward(self, x):
+        return torch.stack(self.heads(x), dim=0).sum(dim=0)
+
+    def names(self):
+        return [f"h{i}" for i in range(3)]
+"""
+
+
+def test_pure_methods_the_compiled_construct_calls_get_loops_too(tmp_path, monkeypatch):
+    """heads() is compiled into the construct's graph: its comprehension becomes a loop;
+    names() is not called from construct and keeps its comprehension; values as torch's."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    code = convert_source(CALLEE_MODEL, SPEC, "heads_ms.py").code
+    heads_src = code.split("def heads")[1].split("def ")[0]
+    assert "for i in range(3):" in heads_src and ".append(" in heads_src, code
+    assert 'return [f"h{i}" for i in range(3)]' in code
+    (tmp_path / "heads_ms.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import heads_ms
+
+    namespace: dict = {}
+    exec(compile(CALLEE_MODEL, "heads_torch", "exec"), namespace)
+    x = np.array([1.0, -2.0, 0.5], np.float32)
+    np.testing.assert_allclose(heads_ms.Heads()(mindspore.Tensor(x)).asnumpy(),
+                               namespace["Heads"]()(torch.from_numpy(x)).numpy(), rtol=1e-6)

@@ -29,7 +29,8 @@ What the check refuses (a reason names the first one found):
   of another file's classes or of unknown type, builtins outside a small pure set;
 - decorated ``forward`` methods and torch sites in ``forward`` left unconverted.
 
-A compiled construct's list comprehensions are written as plain loops where that is
+A compiled construct's list comprehensions, and those of the class's own pure methods
+it calls (compiled into the same graph), are written as plain loops where that is
 provably the same (``migrate/comprehensions.py``): MindSpore 2.10 compiles a
 comprehension about twice as slowly as the loop.
 
@@ -435,6 +436,8 @@ class Outer(nn.Cell):
         self._starts: dict[int, int] = {}  # id(forward) -> number of sites before it
         self._mutations: dict[str, _Mutations] = {}
         self._verdicts: dict[str, Optional[str]] = {}  # class name -> reason it cannot compile (None: it can)
+        self._callees: dict[str, set] = {}  # class name -> its own pure methods its forward calls
+        self._jitted: set[str] = set()  # classes whose construct got mindspore.jit
 
     # -- traversal
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -466,8 +469,28 @@ class Outer(nn.Cell):
             notes.append(f"{loops} list comprehension(s) written as loops (faster to compile)")
         note = "; ".join(notes)
         self.ctx.report_graph(original.name, info.name, None, note)
+        self._jitted.add(info.name)
         decorator = cst.Decorator(decorator=self.ctx.name_for("mindspore.jit"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef):
+        """The class's own pure methods that its compiled construct calls are compiled into
+        its graph too: their comprehensions become loops as well (same rules, same reason)."""
+        name = original.name.value
+        callees = self._callees.get(name, set()) if name in self._jitted else set()
+        if not callees or not isinstance(updated.body, cst.IndentedBlock):
+            return updated
+        body, total = [], 0
+        for stmt in updated.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in callees and stmt.name.value != "construct":
+                info = self.ctx.types.class_of(original)
+                method = info.methods.get(stmt.name.value) if info is not None else None
+                scope = self.ctx.types.scopes.get(id(method)) if method is not None else None
+                builtins = frozenset(n for n in CONSUMERS if scope is not None and _is_builtin(n, scope))
+                stmt, loops, generators = loops_for_comprehensions(stmt, consumers=builtins)
+                total += loops + generators
+            body.append(stmt)
+        return updated.with_changes(body=updated.body.with_changes(body=body)) if total else updated
 
     # -- the check
     def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:
@@ -542,7 +565,10 @@ class Outer(nn.Cell):
                     if key in seen:
                         return None
                     seen.add(key)
-                    return self.body_problem(method_def, info, seen)
+                    why = self.body_problem(method_def, info, seen)
+                    if why is None and attr in info.methods:  # the class's own method, pure: it is
+                        self._callees.setdefault(info.name, set()).add(attr)  # compiled with construct
+                    return why
             return self._submodule_problem(func, attr, seen)
         if isinstance(func, cst.Name):
             name = func.value
