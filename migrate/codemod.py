@@ -1166,6 +1166,19 @@ def _imports_project_module(bound: dict, project: Optional[ProjectIndex], mod_na
     )
 
 
+def _star_names(imports, project: Optional[ProjectIndex], mod_name: str, is_package: bool) -> dict:
+    """{name: qualified} bound by this file's ``from <project module> import *`` statements
+    (in order: a later star import wins, as in Python)."""
+    if project is None:
+        return {}
+    names: dict = {}
+    for node in imports:
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            module = ("." * len(node.relative)) + (dotted(node.module) if node.module is not None else "")
+            names.update(project.star_names(absolute(module, mod_name, is_package)))
+    return names
+
+
 def convert_source(
     code: str,
     spec: Spec,
@@ -1185,11 +1198,13 @@ def convert_source(
     imported = ImportedNames().collect(module)
     torch_imports = _torch_import_names(imported.imports)
     mod_name, is_package = module_name(path) if path.endswith(".py") else ("", False)
-    if not torch_imports and not _imports_project_module(imported.bound, project, mod_name, is_package):
+    star = _star_names(imported.imports, project, mod_name, is_package)
+    star_torch = any(q == "torch" or q.startswith("torch.") for q in star.values())
+    if not torch_imports and not star_torch and not _imports_project_module(imported.bound, project, mod_name, is_package):
         return Outcome(code, False, [], set())
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     scopes = wrapper.resolve(ScopeProvider)
-    names = NameResolver(scopes, imported.bound)
+    names = NameResolver(scopes, imported.bound, star)
     types = TypeInfo(module, names, spec, project, mod_name, is_package)
     ctx = FileContext(spec, path, module, names, types, imported.bound, helper_level, jit)
     transforms = [cls(ctx) for cls in registry().values()]

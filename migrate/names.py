@@ -109,9 +109,11 @@ class ImportedNames:
 class NameResolver:
     """Qualified names of Name/Attribute references, cached per node."""
 
-    def __init__(self, scopes: Mapping[cst.CSTNode, Optional[Scope]], imported: Mapping[str, set[str]]):
+    def __init__(self, scopes: Mapping[cst.CSTNode, Optional[Scope]], imported: Mapping[str, set[str]],
+                 star: Optional[Mapping[str, str]] = None):
         self._scopes = scopes
-        self._imported = imported
+        self._star = dict(star or {})  # name -> qualified, bound by `from <project module> import *`
+        self._imported = {**{n: {q} for n, q in self._star.items()}, **imported}
         self._cache: dict[int, frozenset[str]] = {}
 
     def might_be_imported(self, node: cst.BaseExpression) -> bool:
@@ -135,6 +137,12 @@ class NameResolver:
                 )
             except Exception:  # libcst raises on a few exotic shapes; treat as unknown
                 names = frozenset()
+            base = base_name(node)
+            if not names and base.value in self._star and base.value not in scope:
+                # bound only by a star import of a project module (libcst does not follow those)
+                tail = dotted(node)[len(base.value):] if dotted(node) else None
+                if tail is not None:
+                    names = frozenset({self._star[base.value] + tail})
         self._cache[key] = names
         return names
 

@@ -20,6 +20,18 @@ class ProjectIndex:
 
     module_classes: frozenset = field(default_factory=frozenset)
     classes: frozenset = field(default_factory=frozenset)  # every top-level class
+    #: module -> {name: qualified name} that ``from module import *`` binds (its ``__all__``,
+    #: else its public module-level imports and classes, and what it star-imports itself)
+    star_exports: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def star_names(self, module: Optional[str]) -> dict:
+        """What ``from <module> import *`` binds, when ``module`` is one of the project's."""
+        if module is None:
+            return {}
+        return self.star_exports.get(module) or self.star_exports.get(self._local(module)) or {}
+
+    def _local(self, module: str) -> str:
+        return module.split(".", 1)[1] if "." in module else module
 
     def is_module_class(self, qualified: Optional[str]) -> bool:
         return qualified is not None and qualified in self.module_classes
@@ -71,6 +83,8 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     itself is imported under when it is a package (``reference_torch``)."""
     imports: dict[str, dict[str, str]] = {}  # module -> local name -> qualified
     bases: dict[str, list[str]] = {}  # qualified class -> qualified bases
+    stars: dict[str, list[str]] = {}  # module -> the project-or-not modules it star-imports
+    public: dict[str, Optional[list]] = {}  # module -> its literal __all__, if any
     for rel in files:
         mod, is_pkg = module_name(rel)
         try:
@@ -88,12 +102,18 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
                 base = "." * node.level + (node.module or "")
                 for alias in node.names:
                     if alias.name == "*":
+                        target = absolute(base, mod, is_pkg) if node.level else base
+                        if target:
+                            stars.setdefault(mod, []).append(target)
                         continue
                     full = absolute(f"{base}.{alias.name}" if node.module else f"{base}{alias.name}", mod, is_pkg)
                     if full:
                         names[alias.asname or alias.name] = full
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = [_dotted(b) for b in node.bases]
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                  and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple))):
+                public[mod] = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
         for cname in classes:
             names.setdefault(cname, f"{mod}.{cname}" if mod else cname)
         imports[mod] = names
@@ -136,4 +156,27 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     def with_prefix(names: set) -> frozenset:
         return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
 
-    return ProjectIndex(with_prefix(known), with_prefix(everything | known))
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known), _star_exports(imports, stars, public, prefix))
+
+
+def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:
+    """module -> {name: qualified} bound by ``from module import *``, through chains of star
+    imports between the project's modules (a fixpoint; names a module binds itself win)."""
+    def local(module: str) -> str:
+        return module[len(prefix) + 1:] if prefix and module.startswith(prefix + ".") else module
+
+    def exported(mod: str, name: str) -> bool:
+        listed = public.get(mod)
+        return name in listed if listed is not None else not name.startswith("_")
+
+    exports = {mod: {n: q for n, q in names.items() if exported(mod, n)} for mod, names in imports.items()}
+    changed = True
+    while changed:
+        changed = False
+        for mod, sources in stars.items():
+            for source in sources:
+                for name, qualified in list(exports.get(local(source), {}).items()):
+                    if exported(mod, name) and name not in exports.setdefault(mod, {}):
+                        exports[mod][name] = qualified
+                        changed = True
+    return exports

@@ -74,3 +74,57 @@ def test_subclass_in_another_file_becomes_a_cell(tmp_path):
     assert "def construct(self, x):\n        return super().construct(x)" in head
     train = convert_source((tmp_path / "pkg/train.py").read_text(), SPEC, "pkg/train.py", project=index).code
     assert "model.set_train()" in train
+
+
+def test_star_exports_follow_all_privacy_and_chains(tmp_path):
+    files = write(tmp_path, {
+        "utils.py": "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport numpy as _np\n"
+                    "class Helper:\n    pass\n",
+        "api.py": "import torch\nimport numpy as np\n__all__ = ['torch']\n",
+        "mid.py": "from utils import *\n",
+        "top.py": "from mid import *\nfrom api import *\n",
+    })
+    index = build_index(tmp_path, files)
+    assert index.star_names("utils") == {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional",
+                                         "Helper": "utils.Helper"}
+    assert index.star_names("api") == {"torch": "torch"}
+    assert index.star_names("top")["F"] == "torch.nn.functional"  # through mid's own star import
+    assert index.star_names("numpy") == {}  # not the project's: nothing is assumed
+
+
+STAR_PROJECT = {
+    "utils.py": "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n",
+    "model.py": """\
+from utils import *
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return F.relu(self.fc(torch.cat([x, x], dim=0)))
+
+
+def local_names(x):
+    nn = {"Linear": len}
+    return nn["Linear"](x)
+""",
+}
+
+
+def test_names_from_a_star_import_of_a_project_module_are_resolved(tmp_path):
+    """The MAMO authors' release reaches torch only through `from utils import *`: those names
+    resolve through the project index (a name rebound locally does not)."""
+    files = write(tmp_path, STAR_PROJECT)
+    index = build_index(tmp_path, files)
+    out = convert_source((tmp_path / "model.py").read_text(), SPEC, "model.py", project=index)
+    # the file binds `nn` itself (local_names), so MindSpore's nn is imported as ms_nn
+    assert "class Net(ms_nn.Cell):" in out.code and "ms_nn.Dense(4, 2)" in out.code, out.code
+    assert "ops.relu(" in out.code and "ops.cat([x, x], axis=0)" in out.code, out.code
+    assert "torch" not in out.code and "from utils import *" in out.code, out.code
+    assert 'nn["Linear"](x)' in out.code
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
+    plain = convert_source((tmp_path / "model.py").read_text(), SPEC, "model.py")
+    assert not plain.changed  # without the project, nothing is known about utils
