@@ -100,6 +100,7 @@ CASES = {
     "torch.nn.functional.leaky_relu": "return F.leaky_relu(x)",
     "torch.nn.functional.softmax": "return F.softmax(x, dim=-1)",
     "torch.nn.functional.log_softmax": "return F.log_softmax(x, dim=1)",
+    "torch.nn.functional.sigmoid": "return F.sigmoid(x), F.sigmoid(wide)",
     "torch.nn.functional.cross_entropy": "return F.cross_entropy(logits, labels), F.cross_entropy(logits, labels, label_smoothing=0.1, reduction='sum')",
     "torch.nn.functional.mse_loss": "return F.mse_loss(x, y)",
     "torch.nn.functional.linear": "return F.linear(x, w2, b)",
