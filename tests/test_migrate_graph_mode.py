@@ -3,6 +3,8 @@ jitted Cell sees the parameter writes the converted code makes."""
 
 from __future__ import annotations
 
+import importlib
+
 import json
 import sys
 
@@ -213,6 +215,17 @@ class Child(Base):
     assert got["Child"][0] == "pynative" and "Base's forward calls print()" in got["Child"][1]
 
 
+def _both(code: str, name: str, tmp_path, monkeypatch):
+    """``code`` converted (written to tmp_path as ``name``.py and imported) and the torch
+    original's namespace, to run side by side."""
+    (tmp_path / f"{name}.py").write_text(convert_source(code, SPEC, f"{name}.py").code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    converted = importlib.import_module(name)
+    namespace: dict = {}
+    exec(compile(code, f"{name}_torch", "exec"), namespace)
+    return converted, namespace
+
+
 GENERATOR_FORWARD = """\
 import torch
 import torch.nn as nn
@@ -238,12 +251,7 @@ def test_generator_handed_to_a_builtin_is_compiled_as_a_list(tmp_path, monkeypat
     kind, reason = decisions(GENERATOR_FORWARD)["Squares"]
     assert kind == "graph" and "2 generator expression(s) read as lists" in reason, reason
     assert "@mindspore.jit" in out.code and " for " not in out.code.split("def construct")[1].split("return")[-1]
-    (tmp_path / "squares_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import squares_ms
-
-    namespace: dict = {}
-    exec(compile(GENERATOR_FORWARD, "squares_torch", "exec"), namespace)
+    squares_ms, namespace = _both(GENERATOR_FORWARD, "squares_ms", tmp_path, monkeypatch)
     x = np.array([1.0, -2.0, 0.5], np.float32)
     expected = namespace["Squares"]()(torch.from_numpy(x)).detach().numpy()
     got = squares_ms.Squares()(mindspore.Tensor(x)).asnumpy()
@@ -264,12 +272,7 @@ def test_other_generators_are_compiled_as_they_are(consumer, tmp_path, monkeypat
     assert kind == "graph" and "1 generator expression(s) read as lists" in reason, reason  # tuple(...) only
     out = convert_source(code, SPEC, "gen.py")
     assert f"{consumer}(o.sum() > 0 for o in outs)" in out.code
-    module = f"gen_{consumer}"
-    (tmp_path / f"{module}.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    converted = __import__(module)
-    namespace: dict = {}
-    exec(compile(code, "gen_torch", "exec"), namespace)
+    converted, namespace = _both(code, f"gen_{consumer}", tmp_path, monkeypatch)
     x = np.array([1.0, -2.0, 0.5], np.float32)
     expected = namespace["Squares"]()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(converted.Squares()(mindspore.Tensor(x)).asnumpy(), expected)
@@ -291,12 +294,7 @@ def test_dict_comprehension_is_compiled_and_a_set_comprehension_is_not(tmp_path,
         "heads = {f'h{i}': o * (i + 1) for i, o in enumerate(outs)}\n        return heads['h2'] - heads['h0']")
     kind, reason = decisions(code)["Squares"]
     assert kind == "graph", reason
-    (tmp_path / "dict_ms.py").write_text(convert_source(code, SPEC, "dict_ms.py").code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import dict_ms
-
-    namespace: dict = {}
-    exec(compile(code, "dict_torch", "exec"), namespace)
+    dict_ms, namespace = _both(code, "dict_ms", tmp_path, monkeypatch)
     x = np.array([1.0, -2.0, 0.5], np.float32)
     np.testing.assert_allclose(dict_ms.Squares()(mindspore.Tensor(x)).asnumpy(),
                                namespace["Squares"]()(torch.from_numpy(x)).numpy())
@@ -330,12 +328,7 @@ def test_assert_and_standard_raise_are_compiled_and_still_fire(tmp_path, monkeyp
     torch = pytest.importorskip("torch")
     kind, reason = decisions(CHECKED_FORWARD)["Checked"]
     assert kind == "graph", reason
-    (tmp_path / "checked_ms.py").write_text(convert_source(CHECKED_FORWARD, SPEC, "checked_ms.py").code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import checked_ms
-
-    namespace: dict = {}
-    exec(compile(CHECKED_FORWARD, "checked_torch", "exec"), namespace)
+    checked_ms, namespace = _both(CHECKED_FORWARD, "checked_ms", tmp_path, monkeypatch)
     ms_model, torch_model = checked_ms.Checked(), namespace["Checked"]()
     x = np.array([[1.0, -2.0, 0.5]], np.float32)
     np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), torch_model(torch.from_numpy(x)).numpy())
@@ -386,12 +379,7 @@ def test_no_grad_in_forward_stops_gradients_as_in_torch(tmp_path, monkeypatch):
     assert out.code.count("ops.stop_gradient(") == 2 and "with " not in out.code, out.code
     kind, reason = decisions(NO_GRAD_FORWARD)["Distill"]
     assert kind == "graph", reason
-    (tmp_path / "distill_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import distill_ms
-
-    namespace: dict = {}
-    exec(compile(NO_GRAD_FORWARD, "distill_torch", "exec"), namespace)
+    distill_ms, namespace = _both(NO_GRAD_FORWARD, "distill_ms", tmp_path, monkeypatch)
     torch.manual_seed(0)
     t_model, m_model = namespace["Distill"](), distill_ms.Distill()
     m_model.fc.weight.set_data(mindspore.Tensor(t_model.fc.weight.detach().numpy()))
@@ -440,12 +428,7 @@ def test_fresh_converted_module_trains_like_a_fresh_torch_module(tmp_path, monke
     torch = pytest.importorskip("torch")
     out = convert_source(BATCHNORM_MODEL, SPEC, "normed_ms.py")
     assert "self.set_train(True)" in out.code
-    (tmp_path / "normed_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import normed_ms
-
-    namespace: dict = {}
-    exec(compile(BATCHNORM_MODEL, "normed_torch", "exec"), namespace)
+    normed_ms, namespace = _both(BATCHNORM_MODEL, "normed_ms", tmp_path, monkeypatch)
     t_model, m_model = namespace["Normed"](), normed_ms.Normed()
     x = np.array([[1.0, 2.0, 3.0], [3.0, -1.0, 0.0], [0.5, 0.5, 9.0]], np.float32)
     assert t_model.training and m_model.training
@@ -487,12 +470,7 @@ def test_pure_methods_the_compiled_construct_calls_get_loops_too(tmp_path, monke
     heads_src = code.split("def heads")[1].split("def ")[0]
     assert "for i in range(3):" in heads_src and ".append(" in heads_src, code
     assert 'return [f"h{i}" for i in range(3)]' in code
-    (tmp_path / "heads_ms.py").write_text(code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import heads_ms
-
-    namespace: dict = {}
-    exec(compile(CALLEE_MODEL, "heads_torch", "exec"), namespace)
+    heads_ms, namespace = _both(CALLEE_MODEL, "heads_ms", tmp_path, monkeypatch)
     x = np.array([1.0, -2.0, 0.5], np.float32)
     np.testing.assert_allclose(heads_ms.Heads()(mindspore.Tensor(x)).asnumpy(),
                                namespace["Heads"]()(torch.from_numpy(x)).numpy(), rtol=1e-6)
