@@ -261,3 +261,43 @@ def roundtrip(path):
     assert (tmp_path / "net.pt").exists() and not (tmp_path / "net.pt.ckpt").exists()
     for name, p in net.parameters_dict().items():
         np.testing.assert_array_equal(p.asnumpy(), other.parameters_dict()[name].asnumpy())
+
+
+def test_random_initialisers_on_data_draw_torch_distributions(tmp_path, monkeypatch):
+    """`p.data.normal_(mean, std)` / `p.data.uniform_(a, b)` (the usual weight init) become
+    assign_data with the same distribution (another random stream), compound arguments kept
+    grouped, the Parameter's dtype kept; on a plain tensor normal_ stays unsupported."""
+    mindspore = pytest.importorskip("mindspore")
+    import numpy as np
+
+    from migrate import helpers
+
+    code = """\
+import torch
+
+
+def init(p: torch.Tensor, q: torch.Tensor, lo: float, hi: float):
+    p.data.normal_(1.5, 0.25)
+    q.data.uniform_(lo + 1, hi * 2)
+
+
+def plain(x: torch.Tensor):
+    return x.normal_()
+"""
+    out = convert_source(code, SPEC, "init_ms.py")
+    assert "(lo + 1) + ((hi * 2) - (lo + 1)) * ops.rand_like(q)" in out.code, out.code
+    assert [s.rule for s in out.sites if s.kind == "unsupported"] == ["torch.Tensor.normal_"]
+    (tmp_path / "init_ms.py").write_text(out.code)
+    (tmp_path / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import init_ms
+
+    mindspore.set_seed(0)
+    p = mindspore.Parameter(mindspore.Tensor(np.zeros(200_000, np.float64)), name="p")
+    q = mindspore.Parameter(mindspore.Tensor(np.zeros(200_000, np.float32)), name="q")
+    init_ms.init(p, q, -2.0, 1.5)  # q ~ U(-1, 3)
+    drawn_p, drawn_q = p.asnumpy(), q.asnumpy()
+    assert drawn_p.dtype == np.float64 and drawn_q.dtype == np.float32
+    assert abs(drawn_p.mean() - 1.5) < 0.01 and abs(drawn_p.std() - 0.25) < 0.01
+    assert drawn_q.min() >= -1.0 and drawn_q.max() < 3.0
+    assert abs(drawn_q.mean() - 1.0) < 0.02 and abs(drawn_q.std() - 4 / np.sqrt(12)) < 0.02

@@ -3,7 +3,10 @@
 MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
 ``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)``, and
 the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10)
-become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v))``.
+become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v))``, and
+``p.data.normal_(m, s)``/``p.data.uniform_(a, b)`` become ``assign_data(p, m + s *
+ops.randn_like(p))``/``assign_data(p, a + (b - a) * ops.rand_like(p))`` (the same
+distributions, drawn from MindSpore's random stream; compound arguments are parenthesised).
 
 ``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
 own storage.  ``Parameter.set_data`` would swap the storage instead, and a
@@ -153,6 +156,38 @@ def scale(t: mindspore.Tensor):
                 func=self.ctx.name_for("mindspore.ops.full_like"),
                 args=[cst.Arg(target), cst.Arg(site.args[0].value)],
             )
+        elif key in ("torch.Tensor.normal_", "torch.Tensor.uniform_"):
+            value = self._random(key, site, target)
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+
+    def _random(self, key: str, site, target: cst.BaseExpression) -> cst.BaseExpression:
+        """``mean + std * randn_like(p)`` for normal_, ``a + (b - a) * rand_like(p)`` for uniform_
+        (torch's defaults 0, 1 and 0, 1; the same distribution, not the same random stream)."""
+        names = ("mean", "std") if key.endswith("normal_") else ("from", "to")
+        values = {}
+        for i, arg in enumerate(site.args):
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            name = keyword if keyword is not None else (names[i] if i < 2 else None)
+            if name not in names or arg.star:
+                raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} argument {keyword or i + 1} has no mapping")
+            values[name] = arg.value
+        low = _grouped(values.get(names[0], cst.Integer("0")))
+        scale = _grouped(values.get(names[1], cst.Integer("1")))
+        if key.endswith("uniform_"):
+            draw = cst.Call(func=self.ctx.name_for("mindspore.ops.rand_like"), args=[cst.Arg(target)])
+            span = cst.BinaryOperation(scale, cst.Subtract(), low)
+            scale = span.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        else:
+            draw = cst.Call(func=self.ctx.name_for("mindspore.ops.randn_like"), args=[cst.Arg(target)])
+        return cst.BinaryOperation(low, cst.Add(), cst.BinaryOperation(scale, cst.Multiply(), draw))
+
+
+def _grouped(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """``expr`` in parentheses unless it is atomic (a name, number, attribute, call, item)."""
+    if isinstance(expr, (cst.Name, cst.Integer, cst.Float, cst.Attribute, cst.Call, cst.Subscript)) or expr.lpar:
+        return expr
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.expression, (cst.Integer, cst.Float)):
+        return expr  # -0.1
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
