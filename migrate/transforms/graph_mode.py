@@ -49,7 +49,7 @@ import libcst as cst
 
 from migrate.codemod import NEEDS_PERSON
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
-from migrate.transforms.no_grad import GUARDS as NO_GRAD_GUARDS
+from migrate.transforms.no_grad import guard_name
 from migrate.transforms import Example, Transform, register
 from migrate.typeinfer import ClassInfo
 
@@ -205,10 +205,7 @@ class _Checker(_Stores):
         if rejected is not None:
             return self._fail(f"uses {rejected}")
         if isinstance(node, cst.With):
-            guards = [item for item in node.items if item.asname is None
-                      and self.owner.ctx.torch_name(item.item.func if isinstance(item.item, cst.Call) else item.item)
-                      in NO_GRAD_GUARDS]
-            if len(guards) != len(node.items):
+            if any(item.asname is not None or guard_name(self.owner.ctx, item.item) is None for item in node.items):
                 return self._fail("uses with")  # only torch.no_grad()/inference_mode() blocks go (no_grad.py)
         if isinstance(node, cst.Raise):
             exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc

@@ -28,6 +28,16 @@ NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backwar
                 "assigned and returned values are wrapped in ops.stop_gradient")
 
 
+def guard_name(ctx, expr: cst.BaseExpression) -> Optional[str]:
+    """``torch.no_grad``/``torch.inference_mode`` when ``expr`` (a with-item or a decorator,
+    called or not) resolves to one of them through the imports, else None."""
+    target = expr.func if isinstance(expr, cst.Call) else expr
+    if not isinstance(target, (cst.Name, cst.Attribute)):
+        return None
+    name = ctx.torch_name(target)
+    return name if name in GUARDS else None
+
+
 class _CallsBackward(cst.CSTVisitor):
     found = False
 
@@ -184,16 +194,12 @@ with no_grad():
         ),
     )
 
-    def _is_guard(self, expr: cst.BaseExpression) -> Optional[str]:
-        target = expr.func if isinstance(expr, cst.Call) else expr
-        if not isinstance(target, (cst.Name, cst.Attribute)):
-            return None
-        name = self.ctx.torch_name(target)
-        return name if name in GUARDS else None
-
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._differentiable: list[bool] = []  # per enclosing function, innermost last
+
+    def _is_guard(self, expr: cst.BaseExpression) -> Optional[str]:
+        return guard_name(self.ctx, expr)
 
     def visit_Module(self, node: cst.Module) -> None:
         self._differentiable = [_calls_backward(node)]  # module-level training code
