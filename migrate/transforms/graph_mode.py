@@ -456,9 +456,7 @@ class Outer(nn.Cell):
         if reason is not None:
             self.ctx.report_graph(original.name, info.name, reason)
             return updated
-        scope = self.ctx.types.scopes.get(id(original))  # no scope known: no name is surely the builtin
-        builtins = frozenset(name for name in CONSUMERS if scope is not None and _is_builtin(name, scope))
-        updated, loops, generators = loops_for_comprehensions(updated, consumers=builtins)
+        updated, loops, generators = self._loops(original, updated)
         notes = []
         if generators:
             notes.append(f"{generators} generator expression(s) read as lists")
@@ -477,17 +475,23 @@ class Outer(nn.Cell):
         callees = self._callees.get(name, set()) if name in self._jitted else set()
         if not callees or not isinstance(updated.body, cst.IndentedBlock):
             return updated
+        info = self.ctx.types.class_of(original)
+        methods = info.methods if info is not None else {}
         body, total = [], 0
         for stmt in updated.body.body:
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in callees and stmt.name.value != "construct":
-                info = self.ctx.types.class_of(original)
-                method = info.methods.get(stmt.name.value) if info is not None else None
-                scope = self.ctx.types.scopes.get(id(method)) if method is not None else None
-                builtins = frozenset(n for n in CONSUMERS if scope is not None and _is_builtin(n, scope))
-                stmt, loops, generators = loops_for_comprehensions(stmt, consumers=builtins)
+            name = stmt.name.value if isinstance(stmt, cst.FunctionDef) else None
+            if name in callees and name != "construct" and name in methods:
+                stmt, loops, generators = self._loops(methods[name], stmt)
                 total += loops + generators
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body)) if total else updated
+
+    def _loops(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> tuple[cst.FunctionDef, int, int]:
+        """``loops_for_comprehensions`` on ``updated``, with the consumers that are Python's
+        builtins in ``original``'s scope (none when the scope is not known)."""
+        scope = self.ctx.types.scopes.get(id(original))
+        builtins = frozenset(name for name in CONSUMERS if scope is not None and _is_builtin(name, scope))
+        return loops_for_comprehensions(updated, consumers=builtins)
 
     # -- the check
     def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:

@@ -207,11 +207,11 @@ class Net(nn.Module):
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         if original.name.value == "__init__":
-            return self._training_mode(original, updated)
+            return self._training_mode(info, original, updated)
         self.ctx.converted(original.name, "torch.nn.Module.forward", "a Cell's forward computation is `construct`")
         return updated.with_changes(name=cst.Name("construct"))
 
-    def _training_mode(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+    def _training_mode(self, info, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         """``__init__`` ending with ``self.set_train(True)`` (see the module docstring)."""
         params = original.params.params
         if not params or not isinstance(updated.body, cst.IndentedBlock):
@@ -223,7 +223,6 @@ class Net(nn.Module):
         original.body.visit(finder)
         if finder.found:
             return updated
-        info = self.ctx.types.class_of(original)
         layers = _Calls(self.ctx)
         original.body.visit(layers)
         if not layers.mode_layers and ".training" not in cst.Module([]).code_for_node(info.node):

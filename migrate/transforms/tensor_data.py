@@ -177,8 +177,7 @@ def scale(t: mindspore.Tensor):
         scale = _grouped(values.get(names[1], cst.Integer("1")))
         if key.endswith("uniform_"):
             draw = cst.Call(func=self.ctx.name_for("mindspore.ops.rand_like"), args=[cst.Arg(target)])
-            span = cst.BinaryOperation(scale, cst.Subtract(), low)
-            scale = span.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            scale = _grouped(cst.BinaryOperation(scale, cst.Subtract(), low))
         else:
             draw = cst.Call(func=self.ctx.name_for("mindspore.ops.randn_like"), args=[cst.Arg(target)])
         return cst.BinaryOperation(low, cst.Add(), cst.BinaryOperation(scale, cst.Multiply(), draw))
