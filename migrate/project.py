@@ -25,13 +25,9 @@ class ProjectIndex:
     star_exports: dict = field(default_factory=dict, compare=False, hash=False)
 
     def star_names(self, module: Optional[str]) -> dict:
-        """What ``from <module> import *`` binds, when ``module`` is one of the project's."""
-        if module is None:
-            return {}
-        return self.star_exports.get(module) or self.star_exports.get(self._local(module)) or {}
-
-    def _local(self, module: str) -> str:
-        return module.split(".", 1)[1] if "." in module else module
+        """What ``from <module> import *`` binds, when ``module`` is one of the project's
+        (under its own name, or under SRC's package name when SRC is imported as one)."""
+        return self.star_exports.get(module, {}) if module is not None else {}
 
     def is_module_class(self, qualified: Optional[str]) -> bool:
         return qualified is not None and qualified in self.module_classes
@@ -156,7 +152,10 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     def with_prefix(names: set) -> frozenset:
         return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
 
-    return ProjectIndex(with_prefix(known), with_prefix(everything | known), _star_exports(imports, stars, public, prefix))
+    exports = _star_exports(imports, stars, public, prefix)
+    if prefix:
+        exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports)
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

@@ -128,3 +128,12 @@ def test_names_from_a_star_import_of_a_project_module_are_resolved(tmp_path):
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
     plain = convert_source((tmp_path / "model.py").read_text(), SPEC, "model.py")
     assert not plain.changed  # without the project, nothing is known about utils
+
+
+def test_star_exports_under_the_package_name_and_not_by_guessing(tmp_path):
+    files = write(tmp_path, {"__init__.py": "", "utils.py": "import torch\n", "sub/__init__.py": "",
+                             "sub/utils.py": "import numpy as np\n"})
+    index = build_index(tmp_path, files, prefix="proj")
+    assert index.star_names("proj.utils") == index.star_names("utils") == {"torch": "torch"}
+    assert index.star_names("sub.utils") == {"np": "numpy"}
+    assert index.star_names("other.utils") == {}  # not read as the project's utils
