@@ -69,10 +69,6 @@ def _clauses(comp) -> list[cst.CompFor]:
     return clauses
 
 
-def _bound(target: cst.BaseExpression) -> set[str]:
-    return {n.value for n in _walk_names(target)}
-
-
 def _walk_names(node: cst.CSTNode):
     """Every identifier under node (not attribute names or keyword names)."""
     if isinstance(node, cst.Name):
@@ -106,7 +102,7 @@ def _free_uses(node: cst.CSTNode, bound: frozenset, out: dict) -> None:
         _free_uses(clauses[0].iter, bound, out)
         inner = set(bound)
         for i, clause in enumerate(clauses):
-            inner |= _bound(clause.target)
+            inner |= _names(clause.target)
             if i:
                 _free_uses(clause.iter, frozenset(inner), out)
             for test in clause.ifs:
@@ -161,16 +157,8 @@ class _Replace(cst.CSTTransformer):
 
 
 def _has(node: cst.CSTNode, kinds: tuple) -> bool:
-    class Seen(cst.CSTVisitor):
-        hit = False
-
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            if isinstance(n, kinds):
-                Seen.hit = True
-            return not Seen.hit
-
-    node.visit(Seen())
-    return Seen.hit
+    """Whether any node under ``node`` (itself included) is one of ``kinds``."""
+    return isinstance(node, kinds) or any(_has(child, kinds) for child in node.children)
 
 
 class _Function:
@@ -196,7 +184,7 @@ class _Function:
             return False
         inside, around = _counts(comp), _counts(statement)
         for clause in _clauses(comp):
-            for name in _bound(clause.target):
+            for name in _names(clause.target):
                 if name in self.params or self.free.get(name, 0) or around.get(name, 0) != inside.get(name, 0):
                     return False  # the name means something else outside the comprehension
         return True
