@@ -1179,6 +1179,78 @@ def _star_names(imports, project: Optional[ProjectIndex], mod_name: str, is_pack
     return names
 
 
+@dataclass(eq=False)
+class Parsed:
+    """One file parsed, with what does not depend on inferred types: kept by the runner so
+    that the call-site pass and the conversion parse each file once."""
+
+    code: str
+    module: cst.Module
+    imported: ImportedNames
+    torch_imports: object
+    mod_name: str
+    is_package: bool
+    star: dict
+    needed: bool  # imports torch (directly or through a star import) or a project nn.Module
+    names: Optional[NameResolver] = None  # with libcst's scopes, resolved on first use
+    scopes: object = None
+    types: Optional[TypeInfo] = None  # the last inference built, reused while its parameter facts hold
+
+    def resolve(self) -> "Parsed":
+        if self.names is None:
+            self.scopes = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(ScopeProvider)
+            self.names = NameResolver(self.scopes, self.imported.bound, self.star)
+        return self
+
+
+def parse(code: str, path: str = "<string>", project: Optional[ProjectIndex] = None) -> Parsed:
+    """Raises ``cst.ParserSyntaxError``."""
+    module = cst.parse_module(code)  # raises ParserSyntaxError
+    imported = ImportedNames().collect(module)
+    torch_imports = _torch_import_names(imported.imports)
+    mod_name, is_package = module_name(path) if path.endswith(".py") else ("", False)
+    star = _star_names(imported.imports, project, mod_name, is_package)
+    star_torch = any(q == "torch" or q.startswith("torch.") for q in star.values())
+    needed = bool(torch_imports or star_torch or _imports_project_module(imported.bound, project, mod_name, is_package))
+    return Parsed(code, module, imported, torch_imports, mod_name, is_package, star, needed)
+
+
+@dataclass
+class Analysis:
+    """One parsed file with its name resolution and type inference."""
+
+    parsed: Parsed
+    types: TypeInfo
+
+    @property
+    def module(self) -> cst.Module:
+        return self.parsed.module
+
+    @property
+    def names(self) -> NameResolver:
+        return self.parsed.names
+
+    @property
+    def scopes(self):
+        return self.parsed.scopes
+
+
+def analyse(code: str, spec: Spec, path: str = "<string>", project: Optional[ProjectIndex] = None,
+            every_file: bool = False, parsed: Optional[Parsed] = None) -> Optional[Analysis]:
+    """Parse one file (unless ``parsed`` is its parse) and set up its names and types; None
+    when it needs no conversion (it imports neither torch nor a project nn.Module) unless
+    ``every_file``.  Raises ``cst.ParserSyntaxError``."""
+    if parsed is None:
+        parsed = parse(code, path, project)
+    if not parsed.needed and not every_file:
+        return None
+    parsed.resolve()
+    types = parsed.types
+    if types is None or types.spec is not spec or types.parameter_facts(types.project) != types.parameter_facts(project):
+        types = parsed.types = TypeInfo(parsed.module, parsed.names, spec, project, parsed.mod_name, parsed.is_package)
+    return Analysis(parsed, types)
+
+
 def convert_source(
     code: str,
     spec: Spec,
@@ -1186,26 +1258,20 @@ def convert_source(
     helper_level: int = 0,
     project: Optional[ProjectIndex] = None,
     jit: bool = True,
+    parsed: Optional[Parsed] = None,
 ) -> Outcome:
-    """Convert one file's source.  Raises ``cst.ParserSyntaxError`` if it does not parse.
+    """Convert one file's source (``parsed``: its parse, when the caller has it).  Raises ``cst.ParserSyntaxError`` if it does not parse.
 
     ``helper_level`` says how the helper module is imported: 0 absolutely,
     n > 0 relatively with n dots (the file sits n-1 packages below DST's root
     package).  ``project`` tells which classes of the other files are modules;
     ``path`` (relative to SRC) places this file among them.  ``jit=False`` never adds
     ``@mindspore.jit`` (see transforms/graph_mode.py)."""
-    module = cst.parse_module(code)  # raises ParserSyntaxError
-    imported = ImportedNames().collect(module)
-    torch_imports = _torch_import_names(imported.imports)
-    mod_name, is_package = module_name(path) if path.endswith(".py") else ("", False)
-    star = _star_names(imported.imports, project, mod_name, is_package)
-    star_torch = any(q == "torch" or q.startswith("torch.") for q in star.values())
-    if not torch_imports and not star_torch and not _imports_project_module(imported.bound, project, mod_name, is_package):
+    analysis = analyse(code, spec, path, project, parsed=parsed)  # raises ParserSyntaxError
+    if analysis is None:
         return Outcome(code, False, [], set())
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    scopes = wrapper.resolve(ScopeProvider)
-    names = NameResolver(scopes, imported.bound, star)
-    types = TypeInfo(module, names, spec, project, mod_name, is_package)
+    module, names, types = analysis.module, analysis.names, analysis.types
+    imported, torch_imports = analysis.parsed.imported, analysis.parsed.torch_imports
     ctx = FileContext(spec, path, module, names, types, imported.bound, helper_level, jit)
     transforms = [cls(ctx) for cls in registry().values()]
     new = module.visit(MigrateTransformer(ctx, transforms))

@@ -23,6 +23,29 @@ class ProjectIndex:
     #: module -> {name: qualified name} that ``from module import *`` binds (its ``__all__``,
     #: else its public module-level imports and classes, and what it star-imports itself)
     star_exports: dict = field(default_factory=dict, compare=False, hash=False)
+    functions: frozenset = field(default_factory=frozenset)  # every module-level function
+    prefix: Optional[str] = None  # the name SRC is imported under when it is a package
+    #: "mod.f" / "mod.C.__init__" -> {parameter: T}, inferred from the calls in SRC (callsites.py)
+    param_types: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def short_names(self) -> frozenset:
+        """The last components of the project's function and class names."""
+        found = self.__dict__.get("_short_names")
+        if found is None:
+            found = frozenset(q.rpartition(".")[2] for q in self.functions | self.classes)
+            object.__setattr__(self, "_short_names", found)
+        return found
+
+    def local(self, qualified: Optional[str]) -> Optional[str]:
+        """``qualified`` without SRC's package prefix (how the index names things)."""
+        if qualified and self.prefix and qualified.startswith(self.prefix + "."):
+            return qualified[len(self.prefix) + 1:]
+        return qualified
+
+    def param_type(self, function: str, param: str):
+        """The type every call in SRC passes ``param`` of ``function``, or None."""
+        return self.param_types.get(function, {}).get(param)
 
     def star_names(self, module: Optional[str]) -> dict:
         """What ``from <module> import *`` binds, when ``module`` is one of the project's
@@ -81,6 +104,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     bases: dict[str, list[str]] = {}  # qualified class -> qualified bases
     stars: dict[str, list[str]] = {}  # module -> the project-or-not modules it star-imports
     public: dict[str, Optional[list]] = {}  # module -> its literal __all__, if any
+    functions: set[str] = set()
     for rel in files:
         mod, is_pkg = module_name(rel)
         try:
@@ -89,7 +113,11 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
             continue
         names: dict[str, str] = {}
         classes: dict[str, list] = {}
+        defined: list[str] = []  # module-level functions
         for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.add(f"{mod}.{node.name}" if mod else node.name)
+                defined.append(node.name)
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
@@ -110,7 +138,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
             elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
                   and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple))):
                 public[mod] = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-        for cname in classes:
+        for cname in [*classes, *defined]:
             names.setdefault(cname, f"{mod}.{cname}" if mod else cname)
         imports[mod] = names
         for cname, raw in classes.items():
@@ -155,7 +183,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     exports = _star_exports(imports, stars, public, prefix)
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
-    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports)
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix)
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

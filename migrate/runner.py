@@ -16,8 +16,8 @@ Exit codes (``RunResult.exit_code``):
 
 from __future__ import annotations
 
-import concurrent.futures
 import difflib
+import re
 import os
 import shutil
 import sys
@@ -28,9 +28,9 @@ from typing import Iterable, Optional, Sequence
 
 import libcst as cst
 
-from migrate import helpers
-from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, convert_source
-from migrate.project import ProjectIndex, build_index
+from migrate import callsites, helpers
+from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, Parsed, analyse, convert_source, parse
+from migrate.project import ProjectIndex, build_index, module_name
 from migrate.spec import Spec, load_spec
 
 SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"})
@@ -91,13 +91,6 @@ _PROJECT: Optional[ProjectIndex] = None
 _JIT = True
 
 
-def _init_worker(maps: Sequence[str], project: Optional[ProjectIndex], jit: bool) -> None:
-    global _SPEC, _PROJECT, _JIT
-    _SPEC = load_spec([Path(m) for m in maps])
-    _PROJECT = project
-    _JIT = jit
-
-
 def _syntax_error(code: str, exc: cst.ParserSyntaxError) -> str:
     """``line:col: syntax error: ...``, with Python's own wording when it has one."""
     line, col, message = exc.editor_line, exc.editor_column - 1, exc.message
@@ -111,6 +104,30 @@ def _syntax_error(code: str, exc: cst.ParserSyntaxError) -> str:
     return f"{line}:{col}: syntax error: {message}"
 
 
+#: files parsed in this process (relpath -> Parsed): the call-site pass and the conversion
+#: read each file once.  Bounded by lines, so a huge tree parses twice instead of filling memory.
+_PARSED: dict = {}
+_PARSED_LINES = [0]
+CACHE_LINES = 400_000
+
+
+def _parsed(rel: str, code: str) -> Parsed:
+    hit = _PARSED.get(rel)
+    if hit is not None and hit.code == code:
+        return hit
+    parsed = parse(code, rel, _PROJECT)  # raises ParserSyntaxError
+    lines = code.count("\n")
+    if _PARSED_LINES[0] + lines <= CACHE_LINES:
+        _PARSED[rel] = parsed
+        _PARSED_LINES[0] += lines
+    return parsed
+
+
+def _forget_parsed() -> None:
+    _PARSED.clear()
+    _PARSED_LINES[0] = 0
+
+
 def convert_file(task: tuple) -> tuple:
     """(relpath, absolute src path, helper level, want diff) -> (FileResult, code or None)."""
     rel, path, level, want_diff = task
@@ -121,7 +138,7 @@ def convert_file(task: tuple) -> tuple:
         return FileResult(rel, "failed", error=f"1:0: not UTF-8 ({exc.reason})"), None
     lines = code.count("\n") + (0 if code.endswith("\n") or not code else 1)
     try:
-        outcome = convert_source(code, _SPEC, rel, level, _PROJECT, jit=_JIT)
+        outcome = convert_source(code, _SPEC, rel, level, _PROJECT, jit=_JIT, parsed=_parsed(rel, code))
     except cst.ParserSyntaxError as exc:
         return FileResult(rel, "failed", error=_syntax_error(code, exc), lines=lines), None
     except RecursionError:
@@ -273,18 +290,26 @@ def run(
         if show:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(tasks), unit="file", file=sys.stderr, desc="migrate")
-        for result, code in _convert_all(tasks, jobs, maps, spec):
-            target = built / result.path
-            if code is None:
-                shutil.copyfile(src / result.path, target)
-            else:
-                with open(target, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(code)
-            shutil.copymode(src / result.path, target)
-            results.append(result)
-            if bar is not None:
-                bar.update(1)
+            # two passes over the files: their calls (parameter types), then the conversion
+            bar = tqdm(total=2 * len(tasks), unit="file", file=sys.stderr, desc="migrate")
+        _forget_parsed()
+        pool = _Pool(tasks, jobs, maps, spec)
+        try:
+            _PROJECT = _infer_parameters(tasks, pool, bar)
+            for result, code in pool.map("convert", _PROJECT, tasks):
+                target = built / result.path
+                if code is None:
+                    shutil.copyfile(src / result.path, target)
+                else:
+                    with open(target, "w", encoding="utf-8", newline="") as fh:
+                        fh.write(code)
+                shutil.copymode(src / result.path, target)
+                results.append(result)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            pool.close()
+            _forget_parsed()
         if bar is not None:
             bar.close()
         for rel in other_files:
@@ -314,20 +339,155 @@ def run(
     return outcome
 
 
-def _convert_all(tasks: list, jobs: int, maps: Sequence[str], spec: Optional[Spec]) -> Iterable[tuple]:
-    if jobs == 1 or len(tasks) < 2:
-        for task in tasks:
-            yield convert_file(task)
-        return
-    import multiprocessing
+def collect_file(task: tuple) -> tuple:
+    """(relpath, absolute src path, ...) -> (relpath, its call-site facts, or None when it
+    cannot be read or parsed)."""
+    rel, path = task[0], task[1]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            code = fh.read()
+        if not _mentions_project_names(code):
+            return rel, callsites.Facts()  # defines, calls and names none of them
+        analysis = analyse(code, _SPEC, rel, _PROJECT, every_file=True, parsed=_parsed(rel, code))
+        mod, is_package = module_name(rel)
+        return rel, callsites.collect(analysis, mod, is_package, _PROJECT)
+    except Exception:  # reported when the file is converted
+        return rel, None
 
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-    if spec is not None and context is None:
-        raise UsageError("--jobs > 1 with an in-memory spec needs the fork start method")
-    init, initargs = (None, ()) if (spec is not None or context is not None) else (_init_worker, (list(maps), _PROJECT, _JIT))
-    chunk = max(1, min(16, len(tasks) // (jobs * 4)))
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init, initargs=initargs) as pool:
-        yield from pool.map(convert_file, tasks, chunksize=chunk)
+
+def _mentions_project_names(code: str) -> bool:
+    """Does ``code`` contain, as a word, the name of one of the project's functions or classes?"""
+    return not _PROJECT.short_names.isdisjoint(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+
+
+def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:
+    """The project index with the parameter types read from SRC's calls (callsites.py).
+    A file that cannot be read might call anything: then no parameter gets a type."""
+    global _PROJECT
+    project = _PROJECT
+    facts = {}
+    for rel, found in pool.map("facts", project, tasks):
+        facts[rel] = found
+        if bar is not None:
+            bar.update(1)
+    if any(f is None for f in facts.values()):
+        return project
+    types = callsites.parameter_types(facts.values())
+    for _ in range(callsites.MAX_ROUNDS - 1):
+        old = project.param_types
+        if types == old:
+            break
+        changed = {name for name in set(types) | set(old) if types.get(name) != old.get(name)}
+        project = _PROJECT = callsites.with_parameter_types(project, types)
+        redo = [task for task in tasks if changed & set(facts[task[0]].defs)]
+        facts.update(pool.map("facts", project, redo))
+        if any(f is None for f in facts.values()):
+            return callsites.with_parameter_types(project, {})
+        types = callsites.parameter_types(facts.values())
+    else:  # no fixpoint within MAX_ROUNDS: keep what the last two rounds agree on
+        old = project.param_types
+        types = {name: {p: t for p, t in ts.items() if old.get(name, {}).get(p) == t} for name, ts in types.items()}
+        types = {name: ts for name, ts in types.items() if ts}
+    return callsites.with_parameter_types(project, types)
+
+
+_WORK = {"facts": collect_file, "convert": convert_file}
+
+
+def _serve(conn, maps: Sequence[str], spec: Optional[Spec], jit: bool) -> None:
+    """A worker process: runs the jobs it is sent on its own share of the files until told to
+    stop, keeping its parses between jobs."""
+    global _SPEC, _PROJECT, _JIT
+    _SPEC = spec if spec is not None else load_spec([Path(m) for m in maps])
+    _JIT = jit
+    _forget_parsed()
+    while True:
+        message = conn.recv()
+        if message is None:
+            break
+        kind, project, tasks = message
+        _PROJECT = project
+        for task in tasks:
+            conn.send(_WORK[kind](task))
+        conn.send(None)
+    conn.close()
+
+
+class _Pool:
+    """Runs the call-site pass and the conversion, in this process (jobs=1) or in ``jobs``
+    worker processes that each own a fixed share of the files for the whole run, so that
+    every file is parsed once whichever pass reads it."""
+
+    def __init__(self, tasks: list, jobs: int, maps: Sequence[str], spec: Optional[Spec]) -> None:
+        self.workers = []  # (process, connection, relpaths it owns)
+        self.owner: dict[str, int] = {}
+        if jobs == 1 or len(tasks) < 2:
+            return
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        if spec is not None and context is None:
+            raise UsageError("--jobs > 1 with an in-memory spec needs the fork start method")
+        context = context or multiprocessing.get_context()
+        loads = [0] * min(jobs, len(tasks))
+        for task in sorted(tasks, key=lambda t: -_size(t[1])):  # biggest first, to the least loaded
+            worker = loads.index(min(loads))
+            self.owner[task[0]] = worker
+            loads[worker] += _size(task[1]) or 1
+        for _ in loads:
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(theirs, list(maps), spec if context.get_start_method() == "fork" else None, _JIT), daemon=True)
+            process.start()
+            theirs.close()
+            self.workers.append((process, mine))
+
+    def map(self, kind: str, project: ProjectIndex, tasks: list) -> Iterable:
+        """Results of job ``kind`` for ``tasks`` (in the order they finish when in workers)."""
+        if not self.workers:
+            global _PROJECT
+            _PROJECT = project
+            for task in tasks:
+                yield _WORK[kind](task)
+            return
+        from multiprocessing.connection import wait
+
+        shares = [[] for _ in self.workers]
+        for task in tasks:
+            shares[self.owner[task[0]]].append(task)
+        busy = {}
+        for (process, conn), share in zip(self.workers, shares):
+            conn.send((kind, project, share))
+            busy[conn] = process
+        while busy:
+            for conn in wait(list(busy)):
+                try:
+                    result = conn.recv()
+                except EOFError:
+                    raise RuntimeError(f"a migrate worker process died (exit code {busy[conn].exitcode})") from None
+                if result is None:
+                    del busy[conn]
+                else:
+                    yield result
+
+    def close(self) -> None:
+        for process, conn in self.workers:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for process, conn in self.workers:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+            conn.close()
+        self.workers = []
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def lines_of(results: Iterable[FileResult]) -> int:

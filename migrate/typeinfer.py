@@ -218,6 +218,14 @@ class _Collector(cst.CSTVisitor):
     def leave_For(self, node) -> None:
         self.loops.pop()
 
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.func_stack and self.cur is not None:
+            self.infer.returns.setdefault(id(self.func_stack[-1]), []).append((node.value, self.cur))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self.func_stack:  # a generator: calling it gives a generator, whatever it returns
+            self.infer.generators.add(id(self.func_stack[-1]))
+
     def visit_With(self, node: cst.With) -> None:
         where = self._stmt(node)
         for item in node.items:
@@ -229,6 +237,7 @@ class _Collector(cst.CSTVisitor):
         where = self._stmt(node)
         self._bind(node.name.value, Binding(where, "fixed", OTHER))
         owner = self.scope.cls if self.scope.kind == "class" else None
+        called = self._called_as(node, owner)
         if owner is not None:
             owner.methods[node.name.value] = node
         elif self.scope.kind == "module":
@@ -246,9 +255,9 @@ class _Collector(cst.CSTVisitor):
                 kind = "fixed" if "classmethod" in decorators else "self"
                 self._bind(param.name.value, Binding(start, kind, OTHER if kind == "fixed" else owner))
                 continue
-            self._bind(param.name.value, Binding(start, "annotation", _annotation(param)))
+            self._bind_param(param, start, called)
         for param in node.params.kwonly_params:
-            self._bind(param.name.value, Binding(start, "annotation", _annotation(param)))
+            self._bind_param(param, start, called)
         for star in (node.params.star_arg, node.params.star_kwarg):
             if isinstance(star, cst.Param):
                 self._bind(star.name.value, Binding(start, "fixed", OTHER))
@@ -256,6 +265,30 @@ class _Collector(cst.CSTVisitor):
     def leave_FunctionDef(self, node) -> None:
         self.scope = self.scope.parent
         self.func_stack.pop()
+
+    def _called_as(self, node: cst.FunctionDef, owner: Optional[ClassInfo]) -> Optional[str]:
+        """The project-wide name calls reach this function by (``mod.f``, ``mod.C.__init__``),
+        for module-level functions and module-level classes' ``__init__``; else None."""
+        mod = self.infer.module_name
+        called = None
+        if self.scope.kind == "module":
+            called = f"{mod}.{node.name.value}" if mod else node.name.value
+        elif owner is not None and node.name.value == "__init__" and owner.scope.kind == "module":
+            called = f"{mod}.{owner.name}.__init__" if mod else f"{owner.name}.__init__"
+        if called is not None:
+            self.infer.called_names.append(called)
+        return called
+
+    def _bind_param(self, param: cst.Param, start: Where, called: Optional[str]) -> None:
+        """A parameter's type: its annotation, else what every call in the project passes it."""
+        ann = _annotation(param)
+        project = self.infer.project
+        if ann is None and called is not None and project is not None:
+            found = project.param_type(called, param.name.value)
+            if found is not None:
+                self._bind(param.name.value, Binding(start, "fixed", found))
+                return
+        self._bind(param.name.value, Binding(start, "annotation", ann))
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.scope = Scope("lambda", self.scope)
@@ -356,6 +389,10 @@ class TypeInfo:
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         self.nested_functions: dict[str, list[cst.FunctionDef]] = {}
+        self.called_names: list[str] = []  # this file's functions that calls can give types (callsites.py)
+        self.returns: dict[int, list] = {}  # id(FunctionDef) -> [(returned expression or None, Where)]
+        self.generators: set[int] = set()  # id(FunctionDef) of functions that yield
+        self._return_cache: dict[int, Optional[T]] = {}
         self._cache: dict[int, Optional[T]] = {}
         self._binding_cache: dict[int, Optional[T]] = {}
         self._in_progress: set[int] = set()
@@ -391,6 +428,21 @@ class TypeInfo:
     def type_of(self, expr: cst.BaseExpression) -> Optional[T]:
         """The inferred type of an original (pre-transform) expression, or None."""
         result = self._type(expr, self._here())
+        return None if result is BOTTOM else result
+
+    def parameter_facts(self, project: Optional[ProjectIndex]) -> list:
+        """The call-site parameter types this file's inference used: an inference built with a
+        project giving the same ones can be reused."""
+        types = project.param_types if project is not None else {}
+        return [types.get(name) for name in self.called_names]
+
+    def type_at(self, expr: cst.BaseExpression, statement: cst.CSTNode) -> Optional[T]:
+        """The type of ``expr`` evaluated where ``statement`` (a statement of the original
+        module, e.g. a ``def`` for its defaults) sits; None when unknown."""
+        where = self.where.get(id(statement))
+        if where is None:
+            return None
+        result = self._type(expr, where)
         return None if result is BOTTOM else result
 
     def is_module_class(self, info: ClassInfo) -> bool:
@@ -515,6 +567,9 @@ class TypeInfo:
 
     @staticmethod
     def _arith(left: Optional[T], right: Optional[T]) -> Optional[T]:
+        if BOTTOM in (left, right):  # one side still being computed (a cycle): the other decides
+            other = right if left is BOTTOM else left
+            return TENSOR if other == TENSOR else (BOTTOM if other is not None else None)
         if NDARRAY in (left, right):
             return NDARRAY if TENSOR not in (left, right) else None
         if TENSOR in (left, right):
@@ -765,11 +820,11 @@ class TypeInfo:
             if target is not None and target.kind == "module":
                 return TENSOR
             fdef = self.functions.get(func.value)
-            if fdef is not None and target == OTHER and fdef.returns is not None:
-                return self.annotation_type(fdef.returns.annotation)
+            if fdef is not None and target == OTHER:
+                return self.return_type(fdef)
             nested = self.nested_functions.get(func.value, ())
             if fdef is None and target == OTHER and nested:
-                found = {self.annotation_type(f.returns.annotation) if f.returns is not None else None for f in nested}
+                found = {self.return_type(f) for f in nested}
                 if len(found) == 1:
                     return found.pop()
             if self._is_builtin(func, where):
@@ -813,15 +868,76 @@ class TypeInfo:
         return None
 
     def _method_annotation(self, recv: T, method: str) -> Optional[T]:
+        """What ``recv.method(...)`` returns, for an instance of a class of this file: the
+        method's annotation, else what its body returns.  The method is looked up along the
+        class's local bases; a subclass of this file overriding it makes the answer unknown
+        (the instance may be of that subclass)."""
         if not recv.cls or not recv.cls.startswith("local:"):
             return None
         info = self.classes.get(recv.cls[6:])
+        seen = set()
+        while info is not None and info.name not in seen and method not in info.methods:
+            seen.add(info.name)
+            info = self._local_base(info)
         fdef = info.methods.get(method) if info else None
-        if fdef is not None and fdef.returns is not None:
-            return self.annotation_type(fdef.returns.annotation)
-        if method == "forward" and recv.kind == "module":
+        if fdef is None:
             return None
-        return None
+        if fdef.returns is None and self._overridden(info, method):
+            return None
+        return self.return_type(fdef)
+
+    def _overridden(self, info: ClassInfo, method: str) -> bool:
+        """Does a class of this file that derives from ``info`` define ``method`` itself?"""
+        for other in self.classes.values():
+            base, seen = self._local_base(other), {other.name}
+            while base is not None and base.name not in seen:
+                if base is info:
+                    if method in other.methods:
+                        return True
+                    break
+                seen.add(base.name)
+                base = self._local_base(base)
+        return False
+
+    #: decorators that leave what a call of the function returns as its body says
+    _TRANSPARENT_DECORATORS = frozenset({
+        "torch.no_grad", "torch.enable_grad", "torch.inference_mode",
+        "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+    })
+
+    def return_type(self, fdef: cst.FunctionDef) -> Optional[T]:
+        """What calling ``fdef`` returns: its annotation when it has one, else the join of
+        its ``return`` values (each typed where it is returned), with None (``OTHER``) added
+        when the body can end without a return.  Generators, coroutines and functions with
+        other decorators are unknown."""
+        if fdef.returns is not None:
+            return self.annotation_type(fdef.returns.annotation)
+        key = id(fdef)
+        if key in self._return_cache:
+            return self._return_cache[key]
+        if fdef.asynchronous is not None or key in self.generators:
+            return None
+        for dec in fdef.decorators:
+            expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+            if isinstance(expr, cst.Name) and expr.value in ("staticmethod", "classmethod"):
+                continue
+            if not self.names.qualified(expr) & self._TRANSPARENT_DECORATORS:
+                return None
+        if key in self._in_progress:  # recursion: neutral while the other returns decide
+            self._bottoms += 1
+            return BOTTOM
+        bottoms = self._bottoms
+        self._in_progress.add(key)
+        try:
+            found = [OTHER if value is None else self._type(value, where) for value, where in self.returns.get(key, [])]
+            if _falls_through(fdef.body):
+                found.append(OTHER)
+            result = self._join(found)
+        finally:
+            self._in_progress.discard(key)
+        if self._bottoms == bottoms or not self._in_progress:
+            self._return_cache[key] = result
+        return result
 
     def _returns(self, rule, recv: Optional[T], key: Optional[str]) -> Optional[T]:
         kind = rule.returns
@@ -878,6 +994,26 @@ class TypeInfo:
             types = {self.annotation_type(p) for p in parts}
             return types.pop() if len(types) == 1 else None
         return None
+
+
+def _falls_through(body: cst.BaseSuite) -> bool:
+    """Can control reach the end of ``body`` (an implicit ``return None``)?  No when its last
+    statement returns or raises, or is an if/elif/else or a with whose branches all do."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        return not any(isinstance(s, (cst.Return, cst.Raise)) for s in body.body)
+    return not body.body or _ends_open(body.body[-1])
+
+
+def _ends_open(stmt: cst.BaseStatement) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return not any(isinstance(s, (cst.Return, cst.Raise)) for s in stmt.body)
+    if isinstance(stmt, cst.If):
+        if stmt.orelse is None or _falls_through(stmt.body):
+            return True
+        return _ends_open(stmt.orelse) if isinstance(stmt.orelse, cst.If) else _falls_through(stmt.orelse.body)
+    if isinstance(stmt, cst.With):
+        return _falls_through(stmt.body)
+    return True
 
 
 def is_torch_tensor(t: Optional[T]) -> bool:

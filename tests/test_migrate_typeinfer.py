@@ -97,6 +97,42 @@ KNOWN = {
             return torch.zeros(2)
         make().repeat(2, 1)
     """,
+    "unannotated local function: what its returns give": """
+        import numpy as np
+        import torch
+        def to_torch(xs):
+            return torch.from_numpy(np.array(xs))
+        to_torch([1, 2]).repeat(2, 1)
+    """,
+    "unannotated function: every branch returns a tensor": """
+        import torch
+        def make(c):
+            if c:
+                return torch.zeros(2)
+            elif c is None:
+                return torch.ones(2)
+            else:
+                raise ValueError(c)
+        make(1).repeat(2, 1)
+    """,
+    "recursion: the other returns decide": """
+        import torch
+        def make(n):
+            if n:
+                return make(n - 1) + 1
+            return torch.zeros(2)
+        make(3).repeat(2, 1)
+    """,
+    "method without annotation, under no_grad": """
+        import torch
+        import torch.nn as nn
+        class M(nn.Module):
+            @torch.no_grad()
+            def mask(self):
+                return torch.ones(3)
+            def forward(self, x):
+                return self.mask().repeat(2, 1)
+    """,
 }
 
 
@@ -133,6 +169,50 @@ UNKNOWN = {
         import torch
         from mylib import make
         make().repeat(2, 1)
+    """,
+    "unannotated function that can fall off its end": """
+        import torch
+        def make(c):
+            if c:
+                return torch.zeros(2)
+        make(1).repeat(2, 1)
+    """,
+    "unannotated function whose returns disagree": """
+        import numpy as np
+        import torch
+        def make(c):
+            if c:
+                return torch.zeros(2)
+            return np.zeros(2)
+        make(1).repeat(2, 1)
+    """,
+    "generator": """
+        import torch
+        def make():
+            yield torch.zeros(2)
+            return torch.zeros(2)
+        make().repeat(2, 1)
+    """,
+    "unknown decorator": """
+        import torch
+        from mylib import cached
+        @cached
+        def make():
+            return torch.zeros(2)
+        make().repeat(2, 1)
+    """,
+    "method a subclass overrides": """
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        class A(nn.Module):
+            def mask(self):
+                return torch.ones(3)
+            def forward(self, x):
+                return self.mask().repeat(2, 1)
+        class B(A):
+            def mask(self):
+                return np.ones(3)
     """,
 }
 

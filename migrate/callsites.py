@@ -1,0 +1,339 @@
+"""Parameter types from call sites: what every call in SRC passes a parameter.
+
+Research code rarely annotates.  ``def load(path, device):`` says nothing about
+``device``, so ``x.to(device)`` inside it could be a move or a cast, and the codemod
+must ask a person.  But when every call of ``load`` in SRC passes a ``torch.device``
+(``load(p, self.device)`` with ``self.device = torch.device("cpu")``), ``device`` is a
+device.  This module finds those calls; ``TypeInfo`` then binds the parameter to that
+type as if it were annotated.
+
+The world is closed: SRC is taken to be every caller.  Within that:
+
+* only module-level functions and module-level classes' ``__init__`` get types: a
+  function is called by its name (resolved through imports, star imports included),
+  an ``__init__`` by its class (or a subclass without an ``__init__`` of its own) and by
+  ``super().__init__(...)`` in a subclass;
+* a parameter's type is the join of what each call passes it, and its default's type
+  where a call leaves it out: one call passing something unknown, an argument spread
+  with ``*``/``**``, or a call that does not bind leaves it unknown;
+* any other use of the name (``map(f, xs)``, ``fn = f``, ``partial(C, ...)``) means calls
+  we cannot see: that function's parameters stay unknown, as do those of a function
+  nobody in SRC calls.
+
+Types flow down chains of calls (a parameter's type can be what the next call passes),
+so the facts are collected again for the files whose functions' parameter types
+changed, until nothing changes (at most ``MAX_ROUNDS`` rounds).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from migrate.project import ProjectIndex, absolute
+from migrate.typeinfer import BOTTOM, T, TypeInfo
+
+MAX_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Site:
+    """One call: the types of its positional and keyword arguments (None: unknown)."""
+
+    positional: tuple
+    keywords: tuple  # ((name, type), ...)
+    spread: bool  # a *args or **kwargs argument
+
+
+@dataclass(frozen=True)
+class Def:
+    """The parameters a call binds (``self`` left out), and the types of their defaults."""
+
+    params: tuple
+    kwonly: tuple
+    defaults: tuple  # ((name, type of the default), ...)
+    var_positional: bool
+    var_keyword: bool
+
+
+@dataclass
+class Facts:
+    """What one file says: its functions, its classes, the calls it makes, and the
+    functions it refers to other than by calling them."""
+
+    defs: dict = field(default_factory=dict)  # "mod.f" / "mod.C.__init__" -> Def
+    classes: dict = field(default_factory=dict)  # "mod.C" -> (own __init__?, project base or None)
+    sites: dict = field(default_factory=lambda: defaultdict(list))  # callee -> [Site]
+    escaped: set = field(default_factory=set)
+
+
+def _portable(t: Optional[T], mod: str) -> Optional[T]:
+    """``t`` as another file understands it: this file's ``local:X`` classes become
+    ``project:mod.X``."""
+    if t is None or t is BOTTOM:
+        return None
+    if t.cls and t.cls.startswith("local:"):
+        t = replace(t, cls=f"project:{mod}.{t.cls[6:]}" if mod else f"project:{t.cls[6:]}")
+    if t.items:
+        t = replace(t, items=tuple(_portable(i, mod) for i in t.items))
+    return t
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(self, analysis, mod: str, is_package: bool, project: ProjectIndex) -> None:
+        self.a = analysis
+        self.types: TypeInfo = analysis.types
+        self.mod, self.is_package, self.project = mod, is_package, project
+        self.facts = Facts()
+        self.callee_ids: set[int] = set()
+        self.skip_ids: set[int] = set()  # names that are not uses: def/class names, bases, isinstance's classes
+        self.classes: list[Optional[cst.ClassDef]] = []
+        self.annotations = 0
+        #: the last components of the project's function and class names: a reference whose
+        #: last name is not one of them names neither (no lookup needed)
+        self.short = project.short_names
+
+    def _q(self, name: str) -> str:
+        return f"{self.mod}.{name}" if self.mod else name
+
+    # -- what a reference names
+    def target(self, node: cst.BaseExpression) -> Optional[str]:
+        """``mod.f`` / ``mod.C`` when ``node`` refers to a project function or class."""
+        last = node.value if isinstance(node, cst.Name) else getattr(getattr(node, "attr", None), "value", None)
+        if last not in self.short:
+            return None
+        project = self.project
+        for name in self.a.names.qualified(node):
+            full = project.local(absolute(name, self.mod, self.is_package))
+            if full and (full in project.functions or full in project.classes):
+                return full
+        if isinstance(node, cst.Name):
+            scope = self.a.scopes.get(node) if self.a.scopes is not None else None
+            if scope is None:
+                return None
+            try:
+                assignments = list(scope[node.value])
+            except Exception:
+                return None
+            if len(assignments) == 1:
+                defined = getattr(assignments[0], "node", None)
+                if isinstance(defined, (cst.FunctionDef, cst.ClassDef)) and \
+                        self.types.scopes.get(id(defined)) is not None and \
+                        self.types.scopes[id(defined)].parent is self.types.module_scope:
+                    return self._q(defined.name.value)
+        return None
+
+    def _base(self, node: cst.ClassDef) -> Optional[str]:
+        for base in node.bases:
+            found = self.target(base.value)
+            if found and found in self.project.classes:
+                return found
+        return None
+
+    # -- definitions
+    def _def(self, node: cst.FunctionDef, method: bool) -> Def:
+        params = list(node.params.posonly_params) + list(node.params.params)
+        if method and params:
+            params = params[1:]
+        kwonly = list(node.params.kwonly_params)
+        defaults = tuple((p.name.value, _portable(self.types.type_at(p.default, node), self.mod))
+                         for p in params + kwonly if p.default is not None)
+        return Def(tuple(p.name.value for p in params), tuple(p.name.value for p in kwonly), defaults,
+                   isinstance(node.params.star_arg, cst.Param), node.params.star_kwarg is not None)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.types.enter(node)
+        self.skip_ids.add(id(node.name))
+        scope = self.types.scopes.get(id(node))
+        outer = scope.parent if scope is not None else None
+        if outer is self.types.module_scope:
+            self.facts.defs[self._q(node.name.value)] = self._def(node, method=False)
+        elif (node.name.value == "__init__" and self.classes and self.classes[-1] is not None
+              and outer is not None and outer.kind == "class" and outer.parent is self.types.module_scope):
+            self.facts.defs[self._q(f"{self.classes[-1].name.value}.__init__")] = self._def(node, method=True)
+
+    def leave_FunctionDef(self, node) -> None:
+        self.types.leave(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.types.enter(node)
+        self.skip_ids.add(id(node.name))
+        for base in node.bases:
+            self.skip_ids.add(id(base.value))
+        scope = self.types.scopes.get(id(node))
+        top = scope is not None and scope.parent is self.types.module_scope
+        if top:
+            has_init = any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in node.body.body)
+            self.facts.classes[self._q(node.name.value)] = (has_init, self._base(node))
+        self.classes.append(node if top else None)
+
+    def leave_ClassDef(self, node) -> None:
+        self.classes.pop()
+        self.types.leave(node)
+
+    # -- keep TypeInfo's position in step with the walk
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.types.enter(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        if not isinstance(original_node, (cst.FunctionDef, cst.ClassDef)):
+            self.types.leave(original_node)
+
+    def visit_Import(self, node) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node) -> bool:
+        return False
+
+    def visit_Annotation(self, node) -> None:
+        self.annotations += 1
+
+    def leave_Annotation(self, node) -> None:
+        self.annotations -= 1
+
+    # -- calls and other uses
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        self.callee_ids.add(id(func))
+        if isinstance(func, cst.Name) and func.value in ("isinstance", "issubclass") and len(node.args) == 2:
+            classes = node.args[1].value
+            for el in classes.elements if isinstance(classes, cst.Tuple) else [classes]:
+                self.skip_ids.add(id(getattr(el, "value", el)))
+        if isinstance(func, cst.Name) and func.value == "super":  # super(Net, self): not a use of Net
+            for arg in node.args:
+                self.skip_ids.add(id(arg.value))
+        callee = None
+        if (isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call)
+                and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"):
+            owner = next((c for c in reversed(self.classes) if c is not None), None)
+            base = self._base(owner) if owner is not None else None
+            callee = f"{base}.__init__" if base else None
+        elif isinstance(func, (cst.Name, cst.Attribute)):
+            callee = self.target(func)
+        if callee is None:
+            return
+        positional, keywords, spread = [], [], False
+        for arg in node.args:
+            if arg.star:
+                spread = True
+                continue
+            t = _portable(self.types.type_of(arg.value), self.mod)
+            if arg.keyword is not None:
+                keywords.append((arg.keyword.value, t))
+            else:
+                positional.append(t)
+        self.facts.sites[callee].append(Site(tuple(positional), tuple(keywords), spread))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._use(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._use(node)
+
+    def _use(self, node) -> None:
+        if id(node) in self.callee_ids or id(node) in self.skip_ids or self.annotations:
+            return
+        found = self.target(node)
+        if found is not None:
+            self.facts.escaped.add(found)
+
+
+def collect(analysis, mod: str, is_package: bool, project: ProjectIndex) -> Facts:
+    """The call-site facts of one analysed file (``codemod.analyse(..., every_file=True)``)."""
+    collector = _Collector(analysis, mod, is_package, project)
+    analysis.module.visit(collector)
+    facts = collector.facts
+    facts.sites = dict(facts.sites)
+    return facts
+
+
+def _init_of(cls: str, classes: dict) -> Optional[str]:
+    """The ``__init__`` that ``cls(...)`` runs, when it is the project's."""
+    seen = set()
+    while cls in classes and cls not in seen:
+        seen.add(cls)
+        has_init, base = classes[cls]
+        if has_init:
+            return f"{cls}.__init__"
+        cls = base
+    return None
+
+
+def _bind(d: Def, site: Site) -> Optional[dict]:
+    """{parameter: type} for one call, or None when it cannot be read (a spread argument,
+    an argument that binds to nothing, a required parameter left out)."""
+    if site.spread:
+        return None
+    bound = {}
+    for i, t in enumerate(site.positional):
+        if i < len(d.params):
+            bound[d.params[i]] = t
+        elif not d.var_positional:
+            return None
+    for name, t in site.keywords:
+        if name in d.params or name in d.kwonly:
+            if name in bound:
+                return None
+            bound[name] = t
+        elif not d.var_keyword:
+            return None
+    defaults = dict(d.defaults)
+    for name in d.params + d.kwonly:
+        if name not in bound:
+            if name not in defaults:
+                return None
+            bound[name] = defaults[name]
+    return bound
+
+
+def parameter_types(all_facts: Iterable[Facts]) -> dict:
+    """{"mod.f": {parameter: type}} from every file's facts (only known types are kept)."""
+    defs, classes, sites, escaped = {}, {}, defaultdict(list), set()
+    for facts in all_facts:
+        defs.update(facts.defs)
+        classes.update(facts.classes)
+        for callee, found in facts.sites.items():
+            sites[callee].extend(found)
+        escaped |= facts.escaped
+
+    def resolve(name: str) -> Optional[str]:
+        return _init_of(name, classes) if name in classes else name
+
+    calls = defaultdict(list)
+    for callee, found in sites.items():
+        target = resolve(callee)
+        if target is not None:
+            calls[target].extend(found)
+    hidden = {resolve(name) for name in escaped}
+    out = {}
+    for name, d in defs.items():
+        if name in hidden or not calls.get(name):
+            continue
+        per = defaultdict(list)
+        for site in calls[name]:
+            bound = _bind(d, site)
+            if bound is None:
+                per = None
+                break
+            for param, t in bound.items():
+                per[param].append(t)
+        if not per:
+            continue
+        known = {}
+        for param, found in per.items():
+            t = TypeInfo._join(found)
+            if t is not None and t is not BOTTOM:
+                known[param] = t
+        if known:
+            out[name] = known
+    return out
+
+
+def with_parameter_types(project: ProjectIndex, types: dict) -> ProjectIndex:
+    return replace(project, param_types=types)

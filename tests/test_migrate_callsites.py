@@ -1,0 +1,176 @@
+"""Parameter types read from the project's calls (migrate/callsites.py), through the runner."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from migrate import runner
+
+LOADER = """
+    import torch
+
+    def load(x, device):
+        return x.to(device)
+"""
+
+
+def migrate(tmp_path: Path, files: dict, jobs: int = 1) -> dict:
+    """Run the tool over ``files``; {relpath: [(rule, kind), ...]} of the sites it reports."""
+    src = tmp_path / "src"
+    for rel, text in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(textwrap.dedent(text))
+    result = runner.run(src, tmp_path / "out", jobs=jobs)
+    return {r.path: [(s.rule, s.kind) for s in r.sites] for r in result.files if r.path.endswith(".py")}
+
+
+def to_kind(sites: list) -> str:
+    return next(kind for rule, kind in sites if rule.endswith(".to"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_call_passes_a_device_so_to_is_a_move(tmp_path, jobs):
+    sites = migrate(tmp_path, {
+        "loader.py": LOADER,
+        "train.py": """
+            import torch
+            from loader import load
+
+            class Trainer:
+                def __init__(self):
+                    self.device = torch.device("cpu")
+
+                def run(self):
+                    return load(torch.ones(2), self.device)
+
+            def other():
+                return load(torch.zeros(2), device=torch.device("cpu"))
+        """,
+    }, jobs=jobs)
+    assert to_kind(sites["loader.py"]) == "converted"
+    assert "return x\n" in (tmp_path / "out" / "loader.py").read_text()
+
+
+CASES = {
+    "one call passes a dtype": """
+        import torch
+        from loader import load
+        load(torch.zeros(2), torch.device("cpu"))
+        load(torch.zeros(2), torch.float64)
+    """,
+    "one call passes something unknown": """
+        import torch
+        from loader import load
+        def f(d):  # nobody calls f: d is unknown
+            return load(torch.zeros(2), d)
+        load(torch.zeros(2), torch.device("cpu"))
+    """,
+    "the function escapes as a value": """
+        import torch
+        from loader import load
+        load(torch.zeros(2), torch.device("cpu"))
+        fns = [load]
+    """,
+    "a call spreads its arguments": """
+        import torch
+        from loader import load
+        load(torch.zeros(2), torch.device("cpu"))
+        load(*[torch.zeros(2), torch.device("cpu")])
+    """,
+    "nobody calls it": """
+        import torch
+        x = torch.zeros(2)
+    """,
+}
+
+
+@pytest.mark.parametrize("caller", list(CASES.values()), ids=list(CASES))
+def test_parameters_stay_unknown_unless_every_call_agrees(tmp_path, caller):
+    sites = migrate(tmp_path, {"loader.py": LOADER, "main.py": caller})
+    assert to_kind(sites["loader.py"]) == "uncertain"
+
+
+def test_a_default_counts_for_the_calls_that_leave_the_parameter_out(tmp_path):
+    files = {
+        "loader.py": """
+            import torch
+
+            def load(x, device=torch.device("cpu")):
+                return x.to(device)
+        """,
+        "main.py": """
+            import torch
+            from loader import load
+            load(torch.zeros(2))
+            load(torch.zeros(2), torch.device("cpu"))
+        """,
+    }
+    assert to_kind(migrate(tmp_path, files)["loader.py"]) == "converted"
+    files["main.py"] += "load(torch.zeros(2), torch.float16)\n"
+    assert to_kind(migrate(tmp_path / "again", files)["loader.py"]) == "uncertain"
+
+
+def test_types_flow_down_a_chain_of_calls_and_constructors(tmp_path):
+    """The MAMO release's shape: a device made in the trainer, handed to a class, which hands
+    it to a function in a third file (found through a star import); modules handed to a
+    model's constructor."""
+    sites = migrate(tmp_path, {
+        "utils.py": """
+            import torch
+
+            def load(x, device):
+                return x.to(device)
+
+            def copy_into(params, values):
+                for p, v in zip(params, values):
+                    p.data.copy_(v)
+        """,
+        "models.py": """
+            import torch
+            from utils import *
+
+            class Base(torch.nn.Module):
+                def __init__(self, body, head):
+                    super(Base, self).__init__()
+                    self.body, self.head = body, head
+
+                def reset(self, values):
+                    copy_into(self.body.parameters(), values)
+
+            class Local:
+                def __init__(self, x, device):
+                    self.x = load(x, device)
+
+            class Tiny(Base):
+                pass
+        """,
+        "main.py": """
+            import torch
+            from models import *
+
+            class Run:
+                def __init__(self):
+                    self.device = torch.device("cpu")
+                    self.model = Base(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)).to(self.device)
+                    tiny = Tiny(torch.nn.Linear(2, 2), torch.nn.ReLU())
+                    self.local = Local(torch.zeros(2), device=self.device)
+        """,
+    })
+    assert to_kind(sites["utils.py"]) == "converted"
+    assert ("torch.Tensor.copy_", "converted") in sites["utils.py"], sites["utils.py"]
+    assert ("torch.nn.Module.parameters", "converted") in sites["models.py"], sites["models.py"]
+    out = (tmp_path / "out" / "utils.py").read_text()
+    assert "assign_data(p, v)" in out and "return x\n" in out, out
+
+
+def test_a_file_that_does_not_parse_turns_the_inference_off(tmp_path):
+    """Its calls cannot be seen, so no parameter's calls are known to be all of them."""
+    sites = migrate(tmp_path, {
+        "loader.py": LOADER,
+        "main.py": "import torch\nfrom loader import load\nload(torch.zeros(2), torch.device('cpu'))\n",
+        "broken.py": "from loader import load\ndef f(:\n",
+    })
+    assert to_kind(sites["loader.py"]) == "uncertain"
