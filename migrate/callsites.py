@@ -68,6 +68,8 @@ class Facts:
     classes: dict = field(default_factory=dict)  # "mod.C" -> (own __init__?, project base or None)
     sites: dict = field(default_factory=lambda: defaultdict(list))  # callee -> [Site]
     escaped: set = field(default_factory=set)
+    returns: dict = field(default_factory=dict)  # "mod.f" -> what calling it returns (known ones)
+    attrs: dict = field(default_factory=dict)  # "mod.C" -> {attribute: type} (known ones)
 
 
 def _portable(t: Optional[T], mod: str) -> Optional[T]:
@@ -151,6 +153,9 @@ class _Collector(cst.CSTVisitor):
         outer = scope.parent if scope is not None else None
         if outer is self.types.module_scope:
             self.facts.defs[self._q(node.name.value)] = self._def(node, method=False)
+            returns = _portable(self.types.return_type(node), self.mod)
+            if returns is not None:
+                self.facts.returns[self._q(node.name.value)] = returns
         elif (node.name.value == "__init__" and self.classes and self.classes[-1] is not None
               and outer is not None and outer.kind == "class" and outer.parent is self.types.module_scope):
             self.facts.defs[self._q(f"{self.classes[-1].name.value}.__init__")] = self._def(node, method=True)
@@ -250,6 +255,11 @@ def collect(analysis, mod: str, is_package: bool, project: ProjectIndex) -> Fact
     analysis.module.visit(collector)
     facts = collector.facts
     facts.sites = dict(facts.sites)
+    types = analysis.types
+    for name, info in types.classes.items():
+        found = {attr: _portable(t, mod) for attr, t in types.attribute_types(info).items()}
+        if found:
+            facts.attrs[collector._q(name)] = found
     return facts
 
 
@@ -335,5 +345,19 @@ def parameter_types(all_facts: Iterable[Facts]) -> dict:
     return out
 
 
-def with_parameter_types(project: ProjectIndex, types: dict) -> ProjectIndex:
-    return replace(project, param_types=types)
+def return_and_attribute_types(all_facts: Iterable[Facts]) -> tuple[dict, dict]:
+    returns, attrs = {}, {}
+    for facts in all_facts:
+        returns.update(facts.returns)
+        attrs.update(facts.attrs)
+    return returns, attrs
+
+
+def with_types(project: ProjectIndex, inferred: tuple) -> ProjectIndex:
+    """``project`` with (parameter types, return types, attribute types)."""
+    params, returns, attrs = inferred
+    return replace(project, param_types=params, return_types=returns, attr_types=attrs)
+
+
+def inferred(project: ProjectIndex) -> tuple:
+    return project.param_types, project.return_types, project.attr_types

@@ -27,6 +27,9 @@ class ProjectIndex:
     prefix: Optional[str] = None  # the name SRC is imported under when it is a package
     #: "mod.f" / "mod.C.__init__" -> {parameter: T}, inferred from the calls in SRC (callsites.py)
     param_types: dict = field(default_factory=dict, compare=False, hash=False)
+    #: "mod.f" -> what calling it returns; "mod.C" -> {attribute: T} of its instances (callsites.py)
+    return_types: dict = field(default_factory=dict, compare=False, hash=False)
+    attr_types: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def short_names(self) -> frozenset:

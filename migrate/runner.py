@@ -17,7 +17,6 @@ Exit codes (``RunResult.exit_code``):
 from __future__ import annotations
 
 import difflib
-import re
 import os
 import shutil
 import sys
@@ -29,7 +28,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate import callsites, helpers
-from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, Parsed, analyse, convert_source, parse
+from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, Parsed, analyse, convert_source, identifiers, parse
 from migrate.project import ProjectIndex, build_index, module_name
 from migrate.spec import Spec, load_spec
 
@@ -357,12 +356,13 @@ def collect_file(task: tuple) -> tuple:
 
 def _mentions_project_names(code: str) -> bool:
     """Does ``code`` contain, as a word, the name of one of the project's functions or classes?"""
-    return not _PROJECT.short_names.isdisjoint(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+    return not _PROJECT.short_names.isdisjoint(identifiers(code))
 
 
 def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:
-    """The project index with the parameter types read from SRC's calls (callsites.py).
-    A file that cannot be read might call anything: then no parameter gets a type."""
+    """The project index with the parameter, return and attribute types read from SRC's
+    files (callsites.py).  A file that cannot be read might call anything: then no
+    parameter gets a type from calls."""
     global _PROJECT
     project = _PROJECT
     facts = {}
@@ -372,23 +372,56 @@ def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:
             bar.update(1)
     if any(f is None for f in facts.values()):
         return project
-    types = callsites.parameter_types(facts.values())
+
+    def infer() -> tuple:
+        return (callsites.parameter_types(facts.values()), *callsites.return_and_attribute_types(facts.values()))
+
+    found = infer()
     for _ in range(callsites.MAX_ROUNDS - 1):
-        old = project.param_types
-        if types == old:
+        old = callsites.inferred(project)
+        if found == old:
             break
-        changed = {name for name in set(types) | set(old) if types.get(name) != old.get(name)}
-        project = _PROJECT = callsites.with_parameter_types(project, types)
-        redo = [task for task in tasks if changed & set(facts[task[0]].defs)]
+        params, old_params = found[0], old[0]
+        changed = {name for name in set(params) | set(old_params) if params.get(name) != old_params.get(name)}
+        project = _PROJECT = callsites.with_types(project, found)
+        # files to read again: those defining a function whose parameter types changed, and
+        # those spelling a function whose return type or an attribute whose type changed
+        spelled = {name.rpartition(".")[2] for name in _changed(found[1], old[1])}
+        for cls in set(found[2]) | set(old[2]):
+            spelled |= _changed(found[2].get(cls, {}), old[2].get(cls, {}))
+        redo = [task for task in tasks
+                if changed & set(facts[task[0]].defs) or (spelled and not spelled.isdisjoint(_words(task[1])))]
         facts.update(pool.map("facts", project, redo))
         if any(f is None for f in facts.values()):
-            return callsites.with_parameter_types(project, {})
-        types = callsites.parameter_types(facts.values())
+            return callsites.with_types(project, ({}, {}, {}))
+        found = infer()
     else:  # no fixpoint within MAX_ROUNDS: keep what the last two rounds agree on
-        old = project.param_types
-        types = {name: {p: t for p, t in ts.items() if old.get(name, {}).get(p) == t} for name, ts in types.items()}
-        types = {name: ts for name, ts in types.items() if ts}
-    return callsites.with_parameter_types(project, types)
+        found = tuple(_agreed(new, old) for new, old in zip(found, callsites.inferred(project)))
+    return callsites.with_types(project, found)
+
+
+def _changed(new: dict, old: dict) -> set:
+    return {key for key in set(new) | set(old) if new.get(key) != old.get(key)}
+
+
+def _words(path: str) -> frozenset:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return identifiers(fh.read())
+    except OSError:
+        return frozenset()
+
+
+def _agreed(new: dict, old: dict) -> dict:
+    out = {}
+    for name, value in new.items():
+        if isinstance(value, dict):
+            same = {k: v for k, v in value.items() if old.get(name, {}).get(k) == v}
+            if same:
+                out[name] = same
+        elif old.get(name) == value:
+            out[name] = value
+    return out
 
 
 _WORK = {"facts": collect_file, "convert": convert_file}

@@ -430,11 +430,14 @@ class TypeInfo:
         result = self._type(expr, self._here())
         return None if result is BOTTOM else result
 
-    def parameter_facts(self, project: Optional[ProjectIndex]) -> list:
-        """The call-site parameter types this file's inference used: an inference built with a
-        project giving the same ones can be reused."""
-        types = project.param_types if project is not None else {}
-        return [types.get(name) for name in self.called_names]
+    def attribute_types(self, info: ClassInfo) -> dict:
+        """{attribute: type} of the known attributes ``self.x = ...`` of a class of this file."""
+        found = {}
+        for attr, bindings in info.attrs.items():
+            t = self._join(self._binding_type(b) for b in bindings)
+            if t is not None and t is not BOTTOM:
+                found[attr] = t
+        return found
 
     def type_at(self, expr: cst.BaseExpression, statement: cst.CSTNode) -> Optional[T]:
         """The type of ``expr`` evaluated where ``statement`` (a statement of the original
@@ -481,6 +484,11 @@ class TypeInfo:
         if full:
             kind = "module" if self.project.is_module_class(full) else "object"
             return T(kind, f"project:{full}")
+        if self.project is not None:  # a function of another file: what its returns give
+            for name in self.names.qualified(node):
+                function = self.project.local(absolute(name, self.module_name, self.is_package))
+                if function in self.project.functions:
+                    return self.project.return_types.get(function)
         for name in self.names.qualified(node):
             if name.split(".")[0] in _STDLIB:
                 return OTHER
@@ -764,6 +772,8 @@ class TypeInfo:
                 return None
             if recv.kind == "module" and attr in ("weight", "bias") and (recv.cls or "").startswith("torch."):
                 return TENSOR
+            if recv.cls and recv.cls.startswith("project:") and self.project is not None:
+                return self.project.attr_types.get(self.project.local(recv.cls[8:]), {}).get(attr)
             return None
         if recv.kind == "optimizer" and attr == "param_groups":
             return OTHER

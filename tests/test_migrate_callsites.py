@@ -174,3 +174,44 @@ def test_a_file_that_does_not_parse_turns_the_inference_off(tmp_path):
         "broken.py": "from loader import load\ndef f(:\n",
     })
     assert to_kind(sites["loader.py"]) == "uncertain"
+
+
+def test_return_and_attribute_types_cross_files(tmp_path):
+    """A function of another file returns what its returns give; an instance of another
+    file's class has the attributes its methods assign."""
+    sites = migrate(tmp_path, {
+        "utils.py": """
+            import numpy as np
+            import torch
+
+            def to_torch(xs):
+                return torch.from_numpy(np.array(xs))
+
+            def maybe(xs):
+                if xs:
+                    return torch.zeros(2)
+        """,
+        "heads.py": """
+            import torch
+
+            class Head(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.mem_layer = torch.nn.Linear(2, 2)
+                    self.scale = torch.ones(2)
+        """,
+        "main.py": """
+            import torch
+            from utils import to_torch, maybe
+            from heads import Head
+
+            def run(xs):
+                head = Head()
+                a = to_torch(xs).repeat(2, 1)
+                b = maybe(xs).repeat(2, 1)
+                c = head.scale.repeat(2, 1)
+                return list(head.mem_layer.parameters()), a, b, c
+        """,
+    })
+    kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.repeat", "torch.nn.Module.parameters")]
+    assert kinds == ["converted", "uncertain", "converted", "converted"], sites["main.py"]
