@@ -703,3 +703,41 @@ def test_helper_data_loader_shuffle_covers_every_index_once():
     assert not np.array_equal(epochs[0], np.arange(50))
     unshuffled = np.concatenate([b[0].asnumpy() for b in compat.data_loader(_Samples(50, lambda i: (np.int64(i),)), 7)])
     np.testing.assert_array_equal(unshuffled, np.arange(50))
+
+
+REBOUND_STEP = """\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+def fit(x, y):
+    for _ in range(3):
+        opt.zero_grad()
+        x = x * 0.5 + 1
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return x, loss
+"""
+
+
+def test_training_step_with_an_input_rebound_in_the_loss_computation(tmp_path, monkeypatch):
+    """``x = f(x)`` inside the loss computation: the closure takes x as a defaulted parameter
+    and hands the new x back, so the loop trains as torch's does."""
+    converted = convert_source(REBOUND_STEP, SPEC, "case.py")
+    assert "def _loss_fn(x=x):" in converted.code, converted.code
+    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    (tmp_path / "rebound_case.py").write_text(converted.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_case = importlib.import_module("rebound_case")
+    namespace: dict = {}
+    exec(compile(REBOUND_STEP, "<torch>", "exec"), namespace)
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    t_model = namespace["model"]
+    ms_case.model.weight.set_data(mindspore.Tensor(t_model.weight.detach().numpy().copy()))
+    ms_case.model.bias.set_data(mindspore.Tensor(t_model.bias.detach().numpy().copy()))
+    t_x, t_loss = namespace["fit"](torch.from_numpy(x), torch.from_numpy(y))
+    m_x, m_loss = ms_case.fit(mindspore.Tensor(x), mindspore.Tensor(y))
+    np.testing.assert_allclose(m_x.asnumpy(), t_x.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(float(m_loss.asnumpy()), t_loss.item(), rtol=1e-5)
+    np.testing.assert_allclose(ms_case.model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -3,7 +3,9 @@
 MindSpore has no tape: gradients come from differentiating a function. The statements
 of the same block that ``loss`` depends on (a backward slice that stops at an earlier
 ``step()``/``backward()`` or compound statement, taken as the contiguous run from the
-first of them) become a zero-argument closure; ``value_and_grad`` runs it
+first of them) become a closure called without arguments (a name those statements read
+before rebinding it, as in ``x = x.to(device)``, is a parameter defaulting to its value
+at that point); ``value_and_grad`` runs it
 once and returns the loss, every value those statements bind that is used later, and the
 gradients. The gradients are then stored on each parameter's ``.grad`` (accumulating, as
 ``backward`` does), so ``clip_grad_norm_``, ``optimizer.step()`` and code reading
@@ -184,8 +186,10 @@ def _has_escape(stmt: cst.CSTNode) -> bool:
 class _Plan:
     """A backward() site found while visiting; applied when its block is left."""
 
-    def __init__(self, index: int, loss: str, first: int, weights: cst.BaseExpression, aux: list[str], call):
+    def __init__(self, index: int, loss: str, first: int, weights: cst.BaseExpression, aux: list[str], call,
+                 carried: Sequence[str] = ()):
         self.index, self.loss, self.first, self.weights, self.aux, self.call = index, loss, first, weights, aux, call
+        self.carried = list(carried)  # names read before the computation rebinds them: parameters
 
 
 @register
@@ -240,6 +244,39 @@ def grads(net: nn.Cell, x: mindspore.Tensor):
     loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, net.trainable_params())()
     accumulate_grad(net.trainable_params(), _loss_grads)
     return [p.grad for p in net.trainable_params()]
+""",
+        ),
+        Example(
+            name="rebound_input",
+            before="""\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+def fit(x: torch.Tensor, y: torch.Tensor):
+    opt.zero_grad()
+    x = x * 2
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    return x
+""",
+            after="""\
+import mindspore
+from _torch_compat import Adam, accumulate_grad
+from mindspore import nn
+
+model = nn.Dense(3, 1)
+opt = Adam(model.trainable_params(), lr=0.1)
+def fit(x: mindspore.Tensor, y: mindspore.Tensor):
+    opt.zero_grad()
+    def _loss_fn(x=x):
+        x = x * 2
+        loss = ((model(x) - y) ** 2).mean()
+        return loss, x
+    (loss, x), _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters, has_aux=True)()
+    accumulate_grad(opt.parameters, _loss_grads)
+    opt.step()
+    return x
 """,
         ),
         Example(
@@ -332,15 +369,16 @@ def step(loss: mindspore.Tensor):
         if any(_has_escape(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
             return None
+        # a name the computation reads before (re)binding it (`x = x.to(device)`) would be local
+        # to the closure and unbound there: it becomes a parameter defaulting to its current value
         bound_so_far: set[str] = set()
         all_bound = set().union(*(binds(s) for s in body))
+        carried: set[str] = set()
         for s in body:
-            if reads(s) & (all_bound - bound_so_far) & binds(s):
-                self.ctx.unsupported(call, rule, "a name is read before it is assigned in the loss computation")
-                return None
+            carried |= (reads(s) - bound_so_far) & all_bound
             bound_so_far |= binds(s)
         aux = sorted((all_bound - {loss.value}) & reads(self._functions[-1], skip=body))
-        return _Plan(j, loss.value, first, weights, aux, call)
+        return _Plan(j, loss.value, first, weights, aux, call, sorted(carried))
 
     def _weights(self, block, j: int) -> Optional[cst.BaseExpression]:
         """The expression naming the parameters that backward() feeds."""
@@ -381,9 +419,12 @@ def step(loss: mindspore.Tensor):
         grads_name = self._fresh(f"_{plan.loss}_grads")
         returned = [plan.loss] + plan.aux
         body = [s.with_changes(leading_lines=()) if k == 0 else s for k, s in enumerate(new[first:j])]
+        params = [cst.Param(cst.Name(n), default=cst.Name(n),
+                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+                  for n in plan.carried]
         fn = cst.FunctionDef(
             name=cst.Name(fn_name),
-            params=cst.Parameters(),
+            params=cst.Parameters(params=params),
             body=cst.IndentedBlock(body=body + [cst.parse_statement("return " + ", ".join(returned))]),
             leading_lines=new[first].leading_lines,
         )
