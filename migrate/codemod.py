@@ -415,6 +415,8 @@ class FileContext:
                     self._existing.setdefault(full, local)
         self.changed = False
         self.torch_import_statements: set[int] = set()
+        #: id() of original statements that the conversion removes (``x = x.to(device)``)
+        self.removed_statements: set[int] = set()
 
     # -- names and types
     def torch_name(self, node: cst.BaseExpression) -> Optional[str]:
@@ -903,6 +905,7 @@ class MigrateTransformer(cst.CSTTransformer):
         if frame.remove and not frame.before and not frame.after:
             if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
                 self._to_remove.add(id(result))
+                self.ctx.removed_statements.add(id(original))
                 self.ctx.changed = True
             return result
         if frame.before or frame.after:
@@ -957,6 +960,16 @@ def _became_noop(old: cst.BaseSmallStatement, new: cst.BaseSmallStatement) -> bo
     if isinstance(new, cst.Expr) and isinstance(old, cst.Expr):
         return isinstance(new.value, (cst.Name, cst.Attribute)) and isinstance(old.value, cst.Call)
     if isinstance(new, cst.Assign) and isinstance(old, cst.Assign) and len(new.targets) == 1:
+        if isinstance(old.value, cst.Tuple) and isinstance(new.value, cst.Tuple):  # x, y = x.to(d), y.to(d)
+            olds, news = [e.value for e in old.value.elements], [e.value for e in new.value.elements]
+            target = new.targets[0].target
+            return (
+                isinstance(target, cst.Tuple) and len(target.elements) == len(news) == len(olds)
+                and all(isinstance(e, cst.Element) for e in (*old.value.elements, *new.value.elements, *target.elements))
+                and any(isinstance(o, cst.Call) for o in olds)
+                and all(isinstance(n, (cst.Name, cst.Attribute)) for n in news)
+                and [_code(t.value).strip() for t in target.elements] == [_code(n).strip() for n in news]
+            )
         return (
             isinstance(old.value, cst.Call)
             and isinstance(new.value, (cst.Name, cst.Attribute))

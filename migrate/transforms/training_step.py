@@ -280,6 +280,38 @@ def fit(x: mindspore.Tensor, y: mindspore.Tensor):
 """,
         ),
         Example(
+            name="device_moves_removed_first",
+            before="""\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+device = torch.device("cpu")
+def fit(x: torch.Tensor, y: torch.Tensor):
+    x, y = x.to(device), y.to(device)
+    opt.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+""",
+            after="""\
+import mindspore
+from _torch_compat import Adam, accumulate_grad
+from mindspore import nn
+
+model = nn.Dense(3, 1)
+opt = Adam(model.trainable_params(), lr=0.1)
+device = "cpu"
+def fit(x: mindspore.Tensor, y: mindspore.Tensor):
+    opt.zero_grad()
+    def _loss_fn():
+        loss = ((model(x) - y) ** 2).mean()
+        return loss
+    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters)()
+    accumulate_grad(opt.parameters, _loss_grads)
+    opt.step()
+""",
+        ),
+        Example(
             name="no_parameters_known",
             before="""\
 import torch
@@ -355,8 +387,11 @@ def step(loss: mindspore.Tensor):
             self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
                                              "backward(): the parameters it differentiates are unknown")
             return None
+        removed = self.ctx.removed_statements  # earlier statements of the block are converted by now
         needed, first = {loss.value}, None
         for i in range(j - 1, -1, -1):
+            if id(block[i]) in removed:
+                continue
             if _is_barrier(block[i]):
                 break
             if binds(block[i]) & needed:
@@ -365,7 +400,7 @@ def step(loss: mindspore.Tensor):
         if first is None:
             self.ctx.unsupported(call, rule, f"`{loss.value}` is not computed in this block: move its computation next to backward()")
             return None
-        body = block[first:j]
+        body = [s for s in block[first:j] if id(s) not in removed]
         if any(_has_escape(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
             return None
@@ -402,19 +437,26 @@ def step(loss: mindspore.Tensor):
         plans = self._plans.pop(id(orig), None)
         if not plans:
             return None
-        if len(orig) != len(new):
+        # where each original statement sits in the converted block (statements the conversion
+        # removed, like `x = x.to(device)`, sit nowhere; the next one takes their place)
+        position, k = [], 0
+        for stmt in orig:
+            position.append(k)
+            if id(stmt) not in self.ctx.removed_statements:
+                k += 1
+        if k != len(new):
             for plan in plans:
                 self.ctx.unsupported(plan.call, "torch.Tensor.backward",
                                      "another rewrite changed this block; convert this backward() by hand")
             return None
         out = list(new)
         for plan in sorted(plans, key=lambda p: p.index, reverse=True):
-            out[plan.first:plan.index + 1] = self._emit(out, plan)
+            first, index = position[plan.first], position[plan.index]
+            out[first:index + 1] = self._emit(out, plan, first, index)
             self.ctx.converted(plan.call, "torch.Tensor.backward")
         return out
 
-    def _emit(self, new: list, plan: _Plan) -> list:
-        first, j = plan.first, plan.index
+    def _emit(self, new: list, plan: _Plan, first: int, j: int) -> list:
         fn_name = self._fresh(f"_{plan.loss}_fn")
         grads_name = self._fresh(f"_{plan.loss}_grads")
         returned = [plan.loss] + plan.aux
