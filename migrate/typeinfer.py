@@ -82,6 +82,32 @@ _RETURN_TYPES = {
     "loader": T("loader"),
 }
 
+#: torch functions whose first argument can only be a tensor (not a number, list or size)
+_TENSOR_FIRST_ARG = frozenset(
+    [f"torch.{n}" for n in (
+        "mm", "bmm", "matmul", "mv", "dot", "exp", "log", "log1p", "sigmoid", "tanh", "relu", "softmax",
+        "log_softmax", "sum", "mean", "std", "var", "prod", "abs", "sqrt", "rsqrt", "transpose", "permute",
+        "reshape", "flatten", "squeeze", "unsqueeze", "norm", "clamp", "clip", "masked_fill", "gather",
+        "index_select", "topk", "sort", "argsort", "argmax", "argmin", "chunk", "split", "narrow", "t",
+        "cumsum", "cumprod", "flip", "roll", "tril", "triu", "diagonal", "erf", "floor", "ceil", "round",
+        "sign", "logsumexp", "squeeze", "repeat_interleave", "numel", "nonzero", "isnan", "isinf",
+        "zeros_like", "ones_like", "randn_like", "rand_like", "full_like", "empty_like")]
+    + [f"torch.nn.functional.{n}" for n in (
+        "relu", "relu6", "gelu", "elu", "selu", "celu", "leaky_relu", "silu", "mish", "softplus", "sigmoid",
+        "tanh", "hardtanh", "softmax", "log_softmax", "dropout", "linear", "bilinear", "conv1d", "conv2d",
+        "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+        "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "layer_norm",
+        "batch_norm", "group_norm", "normalize", "pad", "embedding", "one_hot", "cross_entropy", "nll_loss",
+        "mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+        "kl_div", "cosine_similarity", "pairwise_distance", "interpolate", "unfold", "fold", "glu")]
+)
+#: torch.nn modules whose input need not be a tensor (containers, identity, RNNs taking
+#: PackedSequence, wrappers): calling them says nothing about the argument
+_ANY_INPUT_MODULES = frozenset({
+    "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Identity",
+    "RNN", "LSTM", "GRU", "RNNBase", "DataParallel", "DistributedDataParallel",
+})
+
 #: iterable wrappers whose items are the items of their first argument
 _PASS_THROUGH_ITERABLES = frozenset({"tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.std.tqdm", "tqdm.notebook.tqdm"})
 
@@ -288,6 +314,9 @@ class _Collector(cst.CSTVisitor):
             if found is not None:
                 self._bind(param.name.value, Binding(start, "fixed", found))
                 return
+        if ann is None:  # what the function does with it may still say (TypeInfo._param_from_uses)
+            self._bind(param.name.value, Binding(start, "param", self.scope))
+            return
         self._bind(param.name.value, Binding(start, "annotation", ann))
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
@@ -357,9 +386,24 @@ class _Collector(cst.CSTVisitor):
                 self._bind(alias.evaluated_alias or alias.evaluated_name, Binding(self.cur, "import"))
         return False
 
+    def _function_scope(self) -> Optional[Scope]:
+        scope = self.scope
+        while scope is not None and scope.kind in ("comprehension", "lambda"):
+            scope = scope.parent
+        return scope if scope is not None and scope.kind == "function" else None
+
     def visit_Call(self, node: cst.Call) -> None:
-        # self.register_buffer("name", tensor) makes self.name a tensor
         func = node.func
+        first = node.args[0] if node.args else None
+        if first is not None and first.keyword is None and not first.star and isinstance(first.value, cst.Name):
+            scope = self._function_scope()
+            if scope is not None and self.cur is not None:
+                key = (id(scope), first.value.value)
+                if isinstance(func, cst.Name) and func.value in ("isinstance", "type", "issubclass", "hasattr", "callable"):
+                    self.infer.type_checked.add(key)
+                else:
+                    self.infer.first_arg_uses.setdefault(key, []).append((node, self.cur))
+        # self.register_buffer("name", tensor) makes self.name a tensor
         if (
             isinstance(func, cst.Attribute)
             and func.attr.value in ("register_buffer", "register_parameter")
@@ -389,6 +433,9 @@ class TypeInfo:
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         self.nested_functions: dict[str, list[cst.FunctionDef]] = {}
+        #: (id(function scope), parameter) -> [(call, Where)] of calls taking it as first argument
+        self.first_arg_uses: dict[tuple, list] = {}
+        self.type_checked: set[tuple] = set()  # (id(function scope), name) passed to isinstance() & co.
         self.called_names: list[str] = []  # this file's functions that calls can give types (callsites.py)
         self.returns: dict[int, list] = {}  # id(FunctionDef) -> [(returned expression or None, Where)]
         self.generators: set[int] = set()  # id(FunctionDef) of functions that yield
@@ -669,6 +716,8 @@ class TypeInfo:
             return T("class", f"local:{b.value.name}")
         if how == "annotation":
             return self.annotation_type(b.value) if b.value is not None else None
+        if how == "param":
+            return self._param_from_uses(b.value, self._param_name(b))
         if how == "aug":
             node: cst.AugAssign = b.value
             left = self._lookup_before(node.target, b.where)
@@ -678,6 +727,50 @@ class TypeInfo:
         if how == "element":
             return self._index(self._element(b.value, b.where), b.path)
         return None
+
+    def _param_name(self, b: Binding) -> Optional[str]:
+        for name, bindings in b.value.bindings.items():
+            if any(x is b for x in bindings):
+                return name
+        return None
+
+    def _param_from_uses(self, scope: Scope, name: Optional[str]) -> Optional[T]:
+        """An unannotated parameter the function never rebinds nor type-checks, and hands as
+        first argument to something that only takes a tensor (a torch layer, a tensor-only torch
+        function, or a module of this file whose forward's own input is such a parameter):
+        it is a tensor (or None, where the code guards it), or the function fails in torch."""
+        if name is None or len(scope.bindings.get(name, ())) != 1 or (id(scope), name) in self.type_checked:
+            return None
+        for call, where in self.first_arg_uses.get((id(scope), name), ()):
+            if self._takes_tensor(call, where):
+                return TENSOR
+        return None
+
+    def _takes_tensor(self, call: cst.Call, where: Where) -> bool:
+        qualified = self.names.qualified(call.func)
+        if qualified:
+            return bool(qualified & _TENSOR_FIRST_ARG)
+        callee = self._type(call.func, where)
+        if callee is None or callee is BOTTOM or callee.kind != "module" or not callee.cls:
+            return False
+        if callee.cls.startswith("torch.nn."):
+            return callee.cls.rpartition(".")[2] not in _ANY_INPUT_MODULES
+        if callee.cls.startswith("local:"):
+            info = self.classes.get(callee.cls[6:])
+            forward = info.methods.get("forward") if info else None
+            scope = self.scopes.get(id(forward)) if forward is not None else None
+            params = list(forward.params.params) if forward is not None else []
+            if scope is None or len(params) < 2 or params[1].annotation is not None:
+                return False
+            key = ("uses", id(scope))
+            if key in self._in_progress:
+                return False
+            self._in_progress.add(key)
+            try:
+                return self._param_from_uses(scope, params[1].name.value) == TENSOR
+            finally:
+                self._in_progress.discard(key)
+        return False
 
     def _lookup_before(self, name: cst.Name, where: Where) -> Optional[T]:
         bindings = [b for b in where.scope.bindings.get(name.value, []) if b.how != "aug" or b.where.pos < where.pos]

@@ -80,9 +80,13 @@ class Plain(nn.Module):
     ("with torch.no_grad():\n            return x", None),  # dropped, its value stop_gradient-ed
     ("with open('log') as f:\n            return x", "with"),
     ("return helper(x)", "helper"),
+    ("return x / math.sqrt(x.shape[-1]) * math.pi", None),  # math on numbers compiles
+    ("return x * random.random()", "random.random"),
 ])
 def test_forward_bodies(body, why):
     code = f"""\
+import math
+import random
 import numpy as np
 import torch
 import torch.nn as nn

@@ -123,6 +123,38 @@ KNOWN = {
             return torch.zeros(2)
         make(3).repeat(2, 1)
     """,
+    "forward input handed to a torch layer": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def forward(self, x):
+                n = x.repeat(2, 1)
+                return self.fc(x), n
+    """,
+    "input handed to a tensor-only torch function": """
+        import torch
+        import torch.nn.functional as F
+        def f(x, w):
+            y = F.relu(x)
+            return x.repeat(2, 1) + y
+    """,
+    "input handed to a module of this file whose forward's input is a tensor": """
+        import torch.nn as nn
+        class Inner(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ln = nn.LayerNorm(4)
+            def forward(self, h):
+                return self.ln(h)
+        class Outer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = Inner()
+            def forward(self, x):
+                return self.inner(x) + x.repeat(2, 1)
+    """,
     "method without annotation, under no_grad": """
         import torch
         import torch.nn as nn
@@ -169,6 +201,43 @@ UNKNOWN = {
         import torch
         from mylib import make
         make().repeat(2, 1)
+    """,
+    "input rebound before its use": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def forward(self, x):
+                x.repeat(2, 1)
+                if isinstance(x, list):
+                    x = x[0]
+                return self.fc(x)
+    """,
+    "input checked with isinstance": """
+        import torch
+        import torch.nn.functional as F
+        def f(x):
+            if isinstance(x, (list, tuple)):
+                return [v * 2 for v in x]
+            x.repeat(2, 1)
+            return F.relu(x)
+    """,
+    "input handed to a container": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(4, 4))
+            def forward(self, x):
+                x.repeat(2, 1)
+                return self.body(x)
+    """,
+    "input handed to a function that takes numbers too": """
+        import torch
+        def f(x):
+            x.repeat(2, 1)
+            return torch.add(x, 1)
     """,
     "unannotated function that can fall off its end": """
         import torch

@@ -59,6 +59,14 @@ _PURE_BUILTINS = frozenset({
     "min", "max", "abs", "reversed", "sum", "all", "any", "slice", "super",
 })
 _BUILTINS = frozenset(dir(builtins))
+#: functions of Python's math module, which MindSpore's graph compiler evaluates (measured in
+#: 2.10 on ints, floats, shapes and even a 0-d Parameter: math.sqrt, log, exp, floor, cos
+#: compiled and gave Python's values)
+_PURE_MATH = frozenset(f"math.{n}" for n in (
+    "sqrt", "log", "log2", "log10", "log1p", "exp", "expm1", "floor", "ceil", "trunc", "cos", "sin", "tan",
+    "acos", "asin", "atan", "atan2", "cosh", "sinh", "tanh", "pow", "fabs", "hypot", "erf", "radians",
+    "degrees", "isqrt", "prod", "gcd",
+))
 #: tensor methods that leave the graph (host sync) or have side effects
 _HOST_METHODS = frozenset({"item", "tolist", "numpy", "backward", "register_buffer", "register_parameter"})
 _REJECTED_NODES = {
@@ -584,7 +592,7 @@ class Outer(nn.Cell):
             if name in self.ctx.types.classes:
                 return f"builds {name}() inside forward"
             qualified = self.ctx.qualified_names(func)
-            if any(_is_torch(q) for q in qualified):
+            if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
                 return None
             if _is_builtin(name, scope):
                 return None if name in _PURE_BUILTINS else f"calls {name}()"
@@ -598,7 +606,7 @@ class Outer(nn.Cell):
         qualified = self.ctx.qualified_names(func)
         if not qualified:
             return None
-        if any(_is_torch(q) for q in qualified):
+        if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
             return None
         return f"calls {_code(func)}(), which graph mode may not compile"
 
