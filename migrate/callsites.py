@@ -208,8 +208,8 @@ class _Collector(cst.CSTVisitor):
         self.callee_ids.add(id(func))
         if isinstance(func, cst.Name) and func.value in ("isinstance", "issubclass") and len(node.args) == 2:
             classes = node.args[1].value
-            for el in classes.elements if isinstance(classes, cst.Tuple) else [classes]:
-                self.skip_ids.add(id(getattr(el, "value", el)))
+            for el in [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]:
+                self.skip_ids.add(id(el))
         if isinstance(func, cst.Name) and func.value == "super":  # super(Net, self): not a use of Net
             for arg in node.args:
                 self.skip_ids.add(id(arg.value))

@@ -627,8 +627,8 @@ class MigrateTransformer(cst.CSTTransformer):
         self._call_funcs.add(id(node.func))
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) == 2:
             classes = node.args[1].value
-            for el in classes.elements if isinstance(classes, cst.Tuple) else [classes]:
-                self._type_refs.add(id(getattr(el, "value", el)))
+            for el in [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]:
+                self._type_refs.add(id(el))
 
     def _visit_Annotation(self, node) -> None:
         self._annotation_depth += 1

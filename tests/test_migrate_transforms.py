@@ -301,3 +301,16 @@ def plain(x: torch.Tensor):
     assert abs(drawn_p.mean() - 1.5) < 0.01 and abs(drawn_p.std() - 0.25) < 0.01
     assert drawn_q.min() >= -1.0 and drawn_q.max() < 3.0
     assert abs(drawn_q.mean() - 1.0) < 0.02 and abs(drawn_q.std() - 4 / np.sqrt(12)) < 0.02
+
+
+@pytest.mark.parametrize("check, want", [
+    ("isinstance(m, nn.Linear)", "isinstance(m, nn.Dense)"),
+    ("isinstance(m, (nn.Linear, nn.Embedding))", "isinstance(m, (nn.Dense, nn.Embedding))"),
+    ("issubclass(type(m), nn.Linear)", "issubclass(type(m), nn.Dense)"),
+])
+def test_classes_checked_with_isinstance_are_renamed(check, want):
+    """A class in isinstance()/issubclass() is a type test: the MindSpore class replaces it
+    (its constructor's argument mapping does not matter there), alone or in a tuple."""
+    out = convert_source(f"import torch.nn as nn\n\n\ndef f(m):\n    return {check}\n", SPEC, "x.py")
+    assert want in out.code, out.code
+    assert not [s for s in out.sites if s.kind != "converted"], out.sites
