@@ -101,6 +101,8 @@ _TENSOR_FIRST_ARG = frozenset(
         "mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
         "kl_div", "cosine_similarity", "pairwise_distance", "interpolate", "unfold", "fold", "glu")]
 )
+#: torch functions and tensor methods whose result is a (values, indices) named tuple
+PAIR_RESULTS = frozenset({"topk", "sort", "max", "min", "median", "mode", "kthvalue", "cummax", "cummin"})
 #: torch.nn modules whose input need not be a tensor (containers, identity, RNNs taking
 #: PackedSequence, wrappers): calling them says nothing about the argument
 _ANY_INPUT_MODULES = frozenset({
@@ -846,6 +848,9 @@ class TypeInfo:
         if recv is None or recv is BOTTOM:
             return recv
         attr = node.attr.value
+        if attr in ("values", "indices") and recv.kind in ("tensor", "tensors") and isinstance(node.value, cst.Call) \
+                and getattr(getattr(node.value.func, "attr", node.value.func), "value", None) in PAIR_RESULTS:
+            return TENSOR  # x.topk(k).indices: a field of the (values, indices) result
         if recv.kind == "tensor":
             rule = self.spec.get(f"torch.Tensor.{attr}")
             if rule is not None and rule.style == "attribute":
