@@ -17,7 +17,13 @@ Code the tool does not need to touch keeps its formatting and comments.
 Whatever it cannot convert stays valid Python, marked on the line above with
   # MIGRATE(uncertain|unsupported): <torch API> — <reason>
 and listed in the summary as file:line:col.  Helper code MindSpore lacks
-(e.g. a torch-formula Adam) is written to DST/_torch_compat.py when used."""
+(e.g. a torch-formula Adam) is written to DST/_torch_compat.py when used.
+
+A tensor method is converted only where the receiver is known to be a tensor.
+Types come from annotations, the table, what functions return, and the
+project's own calls: SRC is read once for its calls first (a parameter every
+call in SRC passes a tensor or a device has that type), so the whole of SRC
+should be given, not single files."""
 
 EPILOG = """\
 exit status:
