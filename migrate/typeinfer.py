@@ -689,20 +689,25 @@ class TypeInfo:
         return self._join(self._binding_type(b) for b in candidates)
 
     def _binding_type(self, b: Binding) -> Optional[T]:
-        key = id(b)
-        if key in self._binding_cache:
-            return self._binding_cache[key]
+        return self._guarded(id(b), self._binding_cache, lambda: self._binding_type_uncached(b))
+
+    def _guarded(self, key: int, cache: dict, compute) -> Optional[T]:
+        """``compute()``, cached in ``cache`` under ``key``.  Asked again while it is being
+        computed (a cycle), it is BOTTOM — neutral in joins, so the other paths decide — and a
+        result that saw a BOTTOM is cached only once the outermost computation is done."""
+        if key in cache:
+            return cache[key]
         if key in self._in_progress:
             self._bottoms += 1
             return BOTTOM
         bottoms = self._bottoms
         self._in_progress.add(key)
         try:
-            result = self._binding_type_uncached(b)
+            result = compute()
         finally:
             self._in_progress.discard(key)
         if self._bottoms == bottoms or not self._in_progress:
-            self._binding_cache[key] = result
+            cache[key] = result
         return result
 
     def _binding_type_uncached(self, b: Binding) -> Optional[T]:
@@ -1021,8 +1026,6 @@ class TypeInfo:
         if fdef.returns is not None:
             return self.annotation_type(fdef.returns.annotation)
         key = id(fdef)
-        if key in self._return_cache:
-            return self._return_cache[key]
         if fdef.asynchronous is not None or key in self.generators:
             return None
         for dec in fdef.decorators:
@@ -1031,21 +1034,9 @@ class TypeInfo:
                 continue
             if not self.names.qualified(expr) & self._TRANSPARENT_DECORATORS:
                 return None
-        if key in self._in_progress:  # recursion: neutral while the other returns decide
-            self._bottoms += 1
-            return BOTTOM
-        bottoms = self._bottoms
-        self._in_progress.add(key)
-        try:
-            found = [OTHER if value is None else self._type(value, where) for value, where in self.returns.get(key, [])]
-            if _falls_through(fdef.body):
-                found.append(OTHER)
-            result = self._join(found)
-        finally:
-            self._in_progress.discard(key)
-        if self._bottoms == bottoms or not self._in_progress:
-            self._return_cache[key] = result
-        return result
+        return self._guarded(key, self._return_cache, lambda: self._join(
+            [OTHER if value is None else self._type(value, where) for value, where in self.returns.get(key, [])]
+            + ([OTHER] if _falls_through(fdef.body) else [])))
 
     def _returns(self, rule, recv: Optional[T], key: Optional[str]) -> Optional[T]:
         kind = rule.returns
