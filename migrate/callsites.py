@@ -93,6 +93,7 @@ class _Collector(cst.CSTVisitor):
         self.callee_ids: set[int] = set()
         self.skip_ids: set[int] = set()  # names that are not uses: def/class names, bases, isinstance's classes
         self.classes: list[Optional[cst.ClassDef]] = []
+        self.methods: list[cst.FunctionDef] = []  # the functions the walk is in
         self.annotations = 0
         #: the last components of the project's function and class names: a reference whose
         #: last name is not one of them names neither (no lookup needed)
@@ -120,13 +121,14 @@ class _Collector(cst.CSTVisitor):
                 assignments = list(scope[node.value])
             except Exception:
                 return None
-            if len(assignments) == 1:
-                defined = getattr(assignments[0], "node", None)
-                if isinstance(defined, (cst.FunctionDef, cst.ClassDef)) and \
-                        self.types.scopes.get(id(defined)) is not None and \
-                        self.types.scopes[id(defined)].parent is self.types.module_scope:
-                    return self._q(defined.name.value)
+            defs = [a.node for a in assignments if self._top_level_def(getattr(a, "node", None))]
+            if defs and len(assignments) == 1:
+                return self._q(defs[0].name.value)
         return None
+
+    def _top_level_def(self, node) -> bool:
+        scope = self.types.scopes.get(id(node)) if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else None
+        return scope is not None and scope.parent is self.types.module_scope
 
     def _base(self, node: cst.ClassDef) -> Optional[str]:
         for base in node.bases:
@@ -148,6 +150,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.types.enter(node)
+        self.methods.append(node)
         self.skip_ids.add(id(node.name))
         scope = self.types.scopes.get(id(node))
         outer = scope.parent if scope is not None else None
@@ -161,6 +164,7 @@ class _Collector(cst.CSTVisitor):
             self.facts.defs[self._q(f"{self.classes[-1].name.value}.__init__")] = self._def(node, method=True)
 
     def leave_FunctionDef(self, node) -> None:
+        self.methods.pop()
         self.types.leave(node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -213,10 +217,12 @@ class _Collector(cst.CSTVisitor):
         if isinstance(func, cst.Name) and func.value == "super":  # super(Net, self): not a use of Net
             for arg in node.args:
                 self.skip_ids.add(id(arg.value))
+        owner = next((c for c in reversed(self.classes) if c is not None), None)
+        if owner is not None and self._builds_own_class(func):
+            self.facts.escaped.add(self._q(owner.name.value))  # a construction we cannot read
         callee = None
         if (isinstance(func, cst.Attribute) and func.attr.value == "__init__" and isinstance(func.value, cst.Call)
                 and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"):
-            owner = next((c for c in reversed(self.classes) if c is not None), None)
             base = self._base(owner) if owner is not None else None
             callee = f"{base}.__init__" if base else None
         elif isinstance(func, (cst.Name, cst.Attribute)):
@@ -234,6 +240,19 @@ class _Collector(cst.CSTVisitor):
             else:
                 positional.append(t)
         self.facts.sites[callee].append(Site(tuple(positional), tuple(keywords), spread))
+
+    def _builds_own_class(self, func: cst.BaseExpression) -> bool:
+        """``cls(...)`` in a classmethod, ``type(self)(...)``, ``self.__class__(...)``."""
+        if isinstance(func, cst.Call) and isinstance(func.func, cst.Name) and func.func.value == "type":
+            return True
+        if isinstance(func, cst.Attribute) and func.attr.value == "__class__":
+            return True
+        if isinstance(func, cst.Name) and self.methods:
+            method = self.methods[-1]
+            params = list(method.params.posonly_params) + list(method.params.params)
+            decorators = {getattr(d.decorator, "value", None) for d in method.decorators}
+            return "classmethod" in decorators and bool(params) and params[0].name.value == func.value
+        return False
 
     def visit_Name(self, node: cst.Name) -> None:
         self._use(node)
@@ -256,6 +275,9 @@ def collect(analysis, mod: str, is_package: bool, project: ProjectIndex) -> Fact
     facts = collector.facts
     facts.sites = dict(facts.sites)
     types = analysis.types
+    for name, bindings in types.module_scope.bindings.items():
+        if len(bindings) > 1:  # defined twice, or also assigned: which one a call reaches is unknown
+            facts.escaped.add(collector._q(name))
     for name, info in types.classes.items():
         found = {attr: _portable(t, mod) for attr, t in types.attribute_types(info).items()}
         if found:

@@ -215,3 +215,39 @@ def test_return_and_attribute_types_cross_files(tmp_path):
     })
     kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.repeat", "torch.nn.Module.parameters")]
     assert kinds == ["converted", "uncertain", "converted", "converted"], sites["main.py"]
+
+
+CONSTRUCTIONS = {
+    "a classmethod builds cls(...)": """
+        @classmethod
+        def make(cls, d):
+            return cls(d)
+    """,
+    "type(self)(...)": """
+        def copy(self, d):
+            return type(self)(d)
+    """,
+    "self.__class__(...)": """
+        def copy(self, d):
+            return self.__class__(d)
+    """,
+}
+
+
+@pytest.mark.parametrize("method", list(CONSTRUCTIONS.values()), ids=list(CONSTRUCTIONS))
+def test_constructions_we_cannot_read_keep_init_parameters_unknown(tmp_path, method):
+    body = textwrap.indent(textwrap.dedent(method), "    ")
+    sites = migrate(tmp_path, {
+        "model.py": "import torch\n\n\nclass Holder:\n    def __init__(self, device):\n"
+                    "        self.x = torch.zeros(2).to(device)\n\n" + body,
+        "main.py": "import torch\nfrom model import Holder\nHolder(torch.device('cpu'))\n",
+    })
+    assert to_kind(sites["model.py"]) == "uncertain"
+
+
+def test_a_function_defined_twice_keeps_its_parameters_unknown(tmp_path):
+    sites = migrate(tmp_path, {
+        "loader.py": textwrap.dedent(LOADER) + "\nif True:\n    def load(x, device):\n        return x\n",
+        "main.py": "import torch\nfrom loader import load\nload(torch.zeros(2), torch.device('cpu'))\n",
+    })
+    assert to_kind(sites["loader.py"]) == "uncertain"
