@@ -706,12 +706,27 @@ class MigrateTransformer(cst.CSTTransformer):
             qn = self.ctx.torch_name(original)
             if qn is not None:
                 if store:
+                    if qn.startswith("torch.backends.") and self._only_target(original):
+                        # cuDNN/CUDA switches (deterministic, benchmark, allow_tf32): no MindSpore meaning
+                        self.ctx.converted(original, qn, "a torch backend switch; removed (MindSpore has no "
+                                                         "such switch; mindspore.set_deterministic for determinism)")
+                        self.ctx.remove_statement()
+                        return updated
                     self.ctx.unsupported(original, qn, "assigning to torch's module state has no MindSpore equivalent")
                     return updated
                 return self._reference(qn, original, updated)
         if store:
             return updated
         return self._member_reference(original, updated)
+
+    def _only_target(self, target: cst.BaseExpression) -> bool:
+        """Is ``target`` the whole of its statement's only assignment (``a.b = True``)?"""
+        stmt = self.ctx.statement
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return False
+        assign = stmt.body[0]
+        return (isinstance(assign, cst.Assign) and len(assign.targets) == 1 and assign.targets[0].target is target
+                and isinstance(assign.value, (cst.Name, cst.Integer)))
 
     def _reference(self, qn: str, original, updated):
         rule = self.spec.get(qn)

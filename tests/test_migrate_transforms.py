@@ -314,3 +314,14 @@ def test_classes_checked_with_isinstance_are_renamed(check, want):
     out = convert_source(f"import torch.nn as nn\n\n\ndef f(m):\n    return {check}\n", SPEC, "x.py")
     assert want in out.code, out.code
     assert not [s for s in out.sites if s.kind != "converted"], out.sites
+
+
+def test_torch_backend_switches_are_removed_other_module_state_is_not():
+    src = ("import torch\n\ntorch.backends.cudnn.deterministic = True\ntorch.backends.cudnn.benchmark = False\n"
+           "torch.nn.functional.relu = None\nx = torch.zeros(2)\n")
+    out = convert_source(src, SPEC, "x.py")
+    assert "backends" not in out.code, out.code
+    kinds = sorted((s.rule, s.kind) for s in out.sites)
+    assert ("torch.backends.cudnn.deterministic", "converted") in kinds
+    assert ("torch.backends.cudnn.benchmark", "converted") in kinds
+    assert ("torch.nn.functional.relu", "unsupported") in kinds
