@@ -414,7 +414,8 @@ class FileContext:
                 if full == "mindspore" or full.startswith("mindspore."):
                     self._existing.setdefault(full, local)
         self.changed = False
-        self.torch_import_statements: set[int] = set()
+        #: id -> module-level statement holding torch imports (held: see MigrateTransformer._to_remove)
+        self.torch_import_statements: dict[int, cst.CSTNode] = {}
         #: id() of original statements that the conversion removes (``x = x.to(device)``)
         self.removed_statements: set[int] = set()
 
@@ -567,7 +568,9 @@ class MigrateTransformer(cst.CSTTransformer):
         self._inner: set[int] = set()  # prefixes of attribute chains (`torch.nn` in `torch.nn.Linear`)
         self._call_funcs: set[int] = set()
         self._store: set[int] = set()
-        self._to_remove: set[int] = set()
+        #: id -> statement to drop when its block is left; the node is held so that its id cannot
+        #: be reused by a node made later (which would then be dropped instead)
+        self._to_remove: dict[int, cst.CSTNode] = {}
         self._annotation_depth = 0
         self._type_refs: set[int] = set()  # isinstance/issubclass class arguments
 
@@ -906,7 +909,7 @@ class MigrateTransformer(cst.CSTTransformer):
         result = self._finish_statement_inner(original, result, frame)
         if frame.torch_import and not self.ctx._frames:
             nodes = result.nodes if isinstance(result, cst.FlattenSentinel) else [result]
-            self.ctx.torch_import_statements.update(id(n) for n in nodes)
+            self.ctx.torch_import_statements.update((id(n), n) for n in nodes)
         return result
 
     def _finish_statement_inner(self, original, result, frame: _Frame):
@@ -919,7 +922,7 @@ class MigrateTransformer(cst.CSTTransformer):
                 result = cst.FlattenSentinel(nodes)
         if frame.remove and not frame.before and not frame.after:
             if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-                self._to_remove.add(id(result))
+                self._to_remove[id(result)] = result
                 self.ctx.removed_statements.add(id(original))
                 self.ctx.changed = True
             return result
