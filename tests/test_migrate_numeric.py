@@ -48,6 +48,9 @@ INPUTS = {
     "gidx": ("int", 4, (3, 4)),
     "sel": ("int", 4, (2,)),
     "wide": ("wide", (256,)),  # uniform in [-9, 9]: where activations saturate
+    "prob": ("unit", (3, 4)),  # uniform in [0, 1): probabilities
+    "soft": ("unit", (3, 4)),  # soft labels
+    "pw": ("positive", (4,)),
 }
 
 # torch name -> body of `def f(<inputs used>)`; the inputs it uses are inferred
@@ -105,16 +108,22 @@ CASES = {
     "torch.nn.functional.mse_loss": "return F.mse_loss(x, y)",
     "torch.nn.functional.linear": "return F.linear(x, w2, b)",
     "torch.nn.functional.embedding": "return F.embedding(ids, table)",
+    "torch.nn.functional.gelu": "return F.gelu(x), F.gelu(wide), F.gelu(wide, approximate='tanh')",
+    "torch.nn.functional.binary_cross_entropy": "return F.binary_cross_entropy(prob, soft), F.binary_cross_entropy(prob, soft, g, reduction='none'), F.binary_cross_entropy(prob, soft, reduction='sum')",
+    "torch.nn.functional.binary_cross_entropy_with_logits": "return F.binary_cross_entropy_with_logits(x, soft), F.binary_cross_entropy_with_logits(x, soft, g, reduction='none', pos_weight=pw)",
     "torch.nn.Linear": "layer = nn.Linear(4, 5)\n    layer.weight.data = w2\n    layer.bias.data = b\n    return layer(x)",
     "torch.nn.Sequential": "seq = nn.Sequential(nn.Linear(4, 5), nn.ReLU())\n    seq[0].weight.data = w2\n    seq[0].bias.data = b\n    return seq(x)",
     "torch.nn.ReLU": "return nn.ReLU()(x)",
     "torch.nn.Sigmoid": "return nn.Sigmoid()(x), nn.Sigmoid()(wide)",
     "torch.nn.Tanh": "return nn.Tanh()(x)",
+    "torch.nn.GELU": "return nn.GELU()(x), nn.GELU()(wide), nn.GELU(approximate='tanh')(wide)",
     "torch.nn.Softmax": "return nn.Softmax(dim=1)(x3)",
     "torch.nn.LeakyReLU": "return nn.LeakyReLU()(x), nn.LeakyReLU(0.1)(x)",
     "torch.nn.Embedding": "emb = nn.Embedding(6, 4)\n    emb.weight.data = table\n    return emb(ids)",
     "torch.nn.CrossEntropyLoss": "return nn.CrossEntropyLoss()(logits, labels), nn.CrossEntropyLoss(label_smoothing=0.2)(logits, labels)",
     "torch.nn.MSELoss": "return nn.MSELoss()(x, y)",
+    "torch.nn.BCELoss": "return nn.BCELoss()(prob, soft), nn.BCELoss(pw, reduction='sum')(prob, soft)",
+    "torch.nn.BCEWithLogitsLoss": "return nn.BCEWithLogitsLoss()(x, soft), nn.BCEWithLogitsLoss(g, pos_weight=pw, reduction='sum')(x, soft)",
     "torch.nn.LayerNorm": "ln = nn.LayerNorm(4)\n    ln.weight.data = g\n    ln.bias.data = bb\n    return ln(x)",
     "torch.nn.BatchNorm1d": "bn = nn.BatchNorm1d(4, momentum=0.3)\n    bn.weight.data = g\n    bn.bias.data = bb\n    bn.train()\n    return bn(x)",
     "torch.nn.BatchNorm1d.running_mean": "bn = nn.BatchNorm1d(4, momentum=0.3)\n    bn.train()\n    bn(x)\n    return bn.running_mean",
@@ -174,6 +183,8 @@ def _draw(spec, rng):
         return rng.integers(0, spec[1], spec[2]).astype(np.int64)
     if kind == "wide":
         return rng.uniform(-9, 9, spec[1]).astype(np.float32)
+    if kind == "unit":
+        return rng.uniform(0, 1, spec[1]).astype(np.float32)
     data = rng.standard_normal(spec[1]).astype(np.float32)
     return np.abs(data) + 0.1 if kind == "positive" else data
 
@@ -226,8 +237,19 @@ def helper_on_path(tmp_path_factory):
     sys.modules.pop("_torch_compat", None)
 
 
+def _cases_elsewhere() -> set:
+    """Entries whose numeric cases live in tests/test_migrate_numeric_*.py (their own CASES)."""
+    from pathlib import Path
+
+    keys = set()
+    for path in sorted(Path(__file__).parent.glob("test_migrate_numeric_*.py")):
+        keys |= set(getattr(importlib.import_module(path.stem), "CASES", {}))
+    return keys
+
+
 def test_every_entry_with_a_tolerance_has_a_case():
-    missing = [r.key for r in SPEC if r.tolerance is not None and r.key not in CASES]
+    elsewhere = _cases_elsewhere()
+    missing = [r.key for r in SPEC if r.tolerance is not None and r.key not in CASES and r.key not in elsewhere]
     assert not missing
     assert not [k for k in CASES if SPEC.get(k) is None or SPEC.get(k).tolerance is None]
 
@@ -596,6 +618,114 @@ def test_helper_zero_grad_on_a_cell():
     assert all(p.grad is None for p in cell.get_parameters())
 
 
+# probabilities at and near 0 and 1 (where torch clamps each log at -100), with soft labels
+BCE_EDGE_P = [0.0, 0.0, 1.0, 1.0, 1.0, 1e-30, 1e-20, 1 - 6e-8, 0.5, 1e-7]
+BCE_EDGE_T = [0.0, 1.0, 0.0, 1.0, 0.9, 1.0, 0.7, 0.2, 0.3, 0.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_helper_binary_cross_entropy_matches_torch_with_gradients(dtype, reduction, weighted):
+    """Values and the gradients for input and target as torch's, at p = 0 and 1 too (torch's
+    100 and its (p - t) / max(p (1 - p), 1e-12) gradient; inf target gradients where torch's
+    are inf), a (7,) weight broadcast against a (k, 7) input, float32 and float64, in PyNative
+    and inside mindspore.jit.  mindspore.ops.binary_cross_entropy gives 27.63 at the edges,
+    rejects float64 and mis-broadcasts the weight (see the entry's note)."""
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(11)
+    prob = rng.uniform(0, 1, (6, 7))
+    soft = rng.uniform(0, 1, (6, 7))
+    prob.flat[:len(BCE_EDGE_P)] = BCE_EDGE_P
+    soft.flat[:len(BCE_EDGE_T)] = BCE_EDGE_T
+    prob, soft = prob.astype(dtype), soft.astype(dtype)
+    weight = rng.uniform(0, 2, 7).astype(dtype) if weighted else None
+    tp, tt = torch.from_numpy(prob.copy()).requires_grad_(), torch.from_numpy(soft.copy()).requires_grad_()
+    t_loss = torch.nn.functional.binary_cross_entropy(tp, tt, None if weight is None else torch.from_numpy(weight),
+                                                      reduction=reduction)
+    scale = rng.standard_normal(tuple(t_loss.shape)).astype(dtype)
+    (t_loss * torch.from_numpy(scale)).sum().backward()
+    m_weight = None if weight is None else mindspore.Tensor(weight)
+    m_scale = mindspore.Tensor(scale)
+
+    def loss_fn(a, b):
+        return (compat.binary_cross_entropy(a, b, m_weight, reduction) * m_scale).sum()
+
+    args = mindspore.Tensor(prob), mindspore.Tensor(soft)
+    values = compat.binary_cross_entropy(*args, m_weight, reduction).asnumpy()
+    assert values.dtype == prob.dtype
+    atol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(values, t_loss.detach().numpy(), rtol=2e-6 if dtype == np.float32 else 1e-12, atol=atol)
+    if reduction == "none" and not weighted:
+        assert values.flat[1] == 100.0 and values.flat[2] == 100.0 and values.flat[0] == 0.0
+    for grad_fn in (mindspore.grad(loss_fn, grad_position=(0, 1)),
+                    mindspore.jit(mindspore.grad(loss_fn, grad_position=(0, 1)))):
+        g_input, g_target = (g.asnumpy() for g in grad_fn(*args))
+        np.testing.assert_allclose(g_input, tp.grad.numpy(), rtol=1e-5, atol=atol)
+        want = tt.grad.numpy()
+        finite = np.isfinite(want)
+        assert np.array_equal(g_target[~finite], want[~finite])
+        np.testing.assert_allclose(g_target[finite], want[finite], rtol=1e-5, atol=atol)
+    jitted = mindspore.jit(compat.binary_cross_entropy)(*args, m_weight, reduction).asnumpy()
+    np.testing.assert_allclose(jitted, values, rtol=0, atol=atol)
+
+
+def test_helper_gelu_cell_in_a_jitted_construct():
+    """The GELU helper Cell inside a construct compiled with mindspore.jit (graph_mode's place
+    for it): both forms, as torch's nn.GELU; mindspore.nn.GELU() itself is the tanh form."""
+    import _torch_compat as compat
+
+    class Net(mindspore.nn.Cell):
+        def __init__(self, approximate):
+            super().__init__()
+            self.act = compat.GELU(approximate)
+
+        @mindspore.jit
+        def construct(self, x):
+            return self.act(x)
+
+    x = np.linspace(-9, 9, 301).astype(np.float32)
+    for approximate in ("none", "tanh"):
+        want = torch.nn.GELU(approximate=approximate)(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(Net(approximate)(mindspore.Tensor(x)).asnumpy(), want, rtol=0, atol=1e-6)
+    exact = torch.nn.GELU()(torch.from_numpy(x)).numpy()
+    assert np.abs(mindspore.nn.GELU()(mindspore.Tensor(x)).asnumpy() - exact).max() > 1e-4  # why the helper
+    with pytest.raises(ValueError):
+        compat.GELU("erf")
+
+
+RANDOM_LIKE = """\
+import torch
+def f(x: torch.Tensor, h: torch.Tensor, i: torch.Tensor):
+    return (torch.randn_like(x), torch.rand_like(x), torch.randn_like(h), torch.rand_like(h),
+            torch.randn_like(x, dtype=torch.float64), torch.rand_like(h, dtype=torch.float32),
+            torch.randn_like(i, dtype=torch.float32))
+"""
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_random_like_entries_keep_shape_and_dtype(jit, tmp_path, monkeypatch):
+    """randn_like / rand_like draw from another stream than torch's: shapes and dtypes must be
+    torch's (ops.randn_like alone gives float32 for a float64 input), rand_like stays in [0, 1)."""
+    converted = convert_source(RANDOM_LIKE, SPEC, "case.py")
+    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
+    (tmp_path / f"randlike_{int(jit)}.py").write_text(converted.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    f = importlib.import_module(f"randlike_{int(jit)}").f
+    x, h, i = np.zeros((3, 4), np.float32), np.zeros((2, 5, 2), np.float64), np.zeros((4,), np.int64)
+    namespace: dict = {}
+    exec(compile(RANDOM_LIKE, "<torch>", "exec"), namespace)
+    want = _numpy(namespace["f"](*(torch.from_numpy(a) for a in (x, h, i))))
+    got = _numpy((mindspore.jit(f) if jit else f)(*(mindspore.Tensor(a) for a in (x, h, i))))
+    assert [(g.shape, g.dtype) for g in got] == [(w.shape, w.dtype) for w in want]
+    for uniform in (got[1], got[3], got[5]):
+        assert uniform.min() >= 0 and uniform.max() < 1
+    big = _numpy(f(*(mindspore.Tensor(np.zeros((200, 100), np.float64)),) * 2, mindspore.Tensor(i)))
+    assert abs(big[2].mean()) < 0.05 and abs(big[2].std() - 1) < 0.05 and abs(big[3].mean() - 0.5) < 0.02
+
+
 # --------------------------------------------------------------------------
 # the emitted data_loader batches like torch's single-process DataLoader
 
@@ -703,6 +833,72 @@ def test_helper_data_loader_shuffle_covers_every_index_once():
     assert not np.array_equal(epochs[0], np.arange(50))
     unshuffled = np.concatenate([b[0].asnumpy() for b in compat.data_loader(_Samples(50, lambda i: (np.int64(i),)), 7)])
     np.testing.assert_array_equal(unshuffled, np.arange(50))
+
+
+def _tensor_columns(n):
+    rng = np.random.default_rng(8)
+    return [rng.standard_normal((n, 3, 2)).astype(np.float32), rng.integers(0, 9, n).astype(np.int64),
+            rng.standard_normal((n, 1)), rng.integers(0, 2, n).astype(np.bool_)]
+
+
+@pytest.mark.parametrize("batch_size, drop_last", [(1, False), (4, False), (4, True), (10, False), (None, False)])
+def test_helper_tensor_dataset_batches_like_torch(batch_size, drop_last):
+    """TensorDataset through data_loader gives torch's batches (values, dtypes, shapes, list
+    structure) whether the loader slices the tensors (the fast path) or collates item by item
+    (a subclass overriding __getitem__); indexing gives the tuple of rows, len() the rows."""
+    import _torch_compat as compat
+
+    columns = _tensor_columns(10)
+    t_ds = torch.utils.data.TensorDataset(*(torch.from_numpy(c.copy()) for c in columns))
+    m_ds = compat.TensorDataset(*(mindspore.Tensor(c.copy()) for c in columns))
+    assert len(m_ds) == len(t_ds) == 10 and len(m_ds.tensors) == 4
+    item = m_ds[3]
+    assert isinstance(item, tuple) and len(item) == 4
+    for got, want in zip(item, t_ds[3]):
+        _same_batches(got, want)
+
+    class Rows(compat.TensorDataset):
+        def __getitem__(self, index):
+            return super().__getitem__(index)
+
+    want = list(torch.utils.data.DataLoader(t_ds, batch_size=batch_size, drop_last=drop_last))
+    for dataset in (m_ds, Rows(*m_ds.tensors)):
+        loader = compat.data_loader(dataset, batch_size=batch_size, drop_last=drop_last)
+        assert len(loader) == len(want)
+        got = list(loader)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _same_batches(g, w)
+    with pytest.raises(AssertionError):
+        compat.TensorDataset(mindspore.Tensor(columns[0]), mindspore.Tensor(columns[1][:5]))
+
+
+def test_helper_tensor_dataset_shuffles_as_the_item_path():
+    """With shuffle=True the sliced batches follow the same numpy permutation as item-by-item
+    collation would (each index once per epoch, a new order each epoch)."""
+    import _torch_compat as compat
+
+    columns = _tensor_columns(23)
+    m_ds = compat.TensorDataset(*(mindspore.Tensor(c.copy()) for c in columns))
+
+    class Rows(compat.TensorDataset):
+        def __getitem__(self, index):
+            return super().__getitem__(index)
+
+    epochs = []
+    for dataset in (m_ds, Rows(*m_ds.tensors)):
+        np.random.seed(3)
+        loader = compat.data_loader(dataset, batch_size=5, shuffle=True)
+        epochs.append([[[b.asnumpy() for b in batch] for batch in loader] for _ in range(2)])
+    fast, slow = epochs
+    for f_epoch, s_epoch in zip(fast, slow):
+        for f_batch, s_batch in zip(f_epoch, s_epoch):
+            for f, s in zip(f_batch, s_batch):
+                np.testing.assert_array_equal(f, s)
+    order = [np.concatenate([batch[1] for batch in epoch]) for epoch in fast]
+    ids = {tuple(columns[0][i].ravel()): i for i in range(23)}
+    seen = [sorted(ids[tuple(row.ravel())] for epoch_batch in epoch for row in epoch_batch[0]) for epoch in fast]
+    assert seen == [list(range(23))] * 2 and not np.array_equal(order[0], order[1])
 
 
 REBOUND_STEP = """\

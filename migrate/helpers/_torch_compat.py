@@ -16,10 +16,14 @@ asynchronous pipeline hands every small op to another thread, which on a
 ``bench/epoch.py``).  Set ``TORCH2MS_ASYNC=1`` to keep the pipeline.
 """
 
+import bisect
 import math
 import os
 import shutil
 import tempfile
+import types
+import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import mindspore
@@ -30,7 +34,16 @@ if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_tar
     mindspore.runtime.launch_blocking()
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
-           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data"]
+           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
+           "GELU", "randn_like", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
+           "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+           "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "LSTM", "GRU", "RNN", "ELU", "Softplus",
+           "cosine_similarity", "CosineSimilarity", "KLDivLoss", "Upsample", "MultiheadAttention",
+           "randint", "linspace", "diag", "bernoulli", "one_hot", "normalize", "einsum", "avg_pool2d", "conv2d",
+           "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "new_full", "new_tensor",
+           "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
+           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
+           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_"]
 
 
 def _grad(p):
@@ -440,11 +453,12 @@ class _Loader:
     """What ``data_loader`` returns: torch's single-process DataLoader with the default
     collate, in this process (no worker, no pipeline).  Re-iterable; ``len()`` as torch."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.collate_fn = collate_fn
         self._iterable = not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"))
         if self._iterable and shuffle:
             raise ValueError("data_loader: shuffle=True needs a map-style dataset (__getitem__ and __len__)")
@@ -465,21 +479,38 @@ class _Loader:
             yield self.dataset[int(index)]
 
     def __iter__(self):
+        collate = self.collate_fn
+        if self.batch_size is not None and collate is None and _plain_tensor_dataset(self.dataset):
+            yield from self._tensor_batches()
+            return
         if self.batch_size is None:
             for sample in self._samples():
-                yield _convert(sample)
+                yield _convert(sample) if collate is None else collate(sample)
             return
+        collate = collate or _collate
         batch = []
         for sample in self._samples():
             batch.append(sample)
             if len(batch) == self.batch_size:
-                yield _collate(batch)
+                yield collate(batch)
                 batch = []
         if batch and not self.drop_last:
-            yield _collate(batch)
+            yield collate(batch)
+
+    def _tensor_batches(self):
+        """A TensorDataset's batches as slices of its tensors: what collating its rows gives
+        (each row's dtype kept, stacked along a new axis 0), without one PyNative op per row.
+        The tensors are read once per epoch; the order is drawn as ``_samples`` draws it."""
+        arrays = [t.asnumpy() if isinstance(t, mindspore.Tensor) else np.asarray(t) for t in self.dataset.tensors]
+        n = len(self.dataset)
+        order = np.random.permutation(n) if self.shuffle else np.arange(n)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield [_as_tensor(array[index]) for array in arrays]
 
 
-def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
+def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None):
     """torch.utils.data.DataLoader (single process, default collate) over ``dataset``.
 
     Iterating yields batches collated like torch's ``default_collate``: a tuple sample gives a
@@ -488,8 +519,34 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False):
     ``batch_size=None`` yields each sample with its numpy arrays converted to Tensors.
     ``len(loader)`` is the number of batches.  ``shuffle=True`` draws a new
     ``numpy.random.permutation`` each epoch (seeded by ``numpy.random.seed``): every index
-    once, in an order that differs from torch's whatever the seed."""
-    return _Loader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
+    once, in an order that differs from torch's whatever the seed.  ``collate_fn``, as in torch,
+    is called with each batch's list of samples (with each sample when ``batch_size=None``)."""
+    return _Loader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_fn)
+
+
+class TensorDataset:
+    """torch.utils.data.TensorDataset: item ``i`` is the tuple of every tensor's row ``i``,
+    ``len()`` their common first dimension, ``.tensors`` the tensors as given.
+
+    ``data_loader`` batches it by slicing each tensor with the batch's indices, which gives what
+    collating its rows gives (each row's dtype kept, stacked along a new axis 0) without a
+    PyNative op per row and sample; a subclass that overrides ``__getitem__`` is read item by
+    item instead."""
+
+    def __init__(self, *tensors):
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            raise AssertionError("Size mismatch between tensors")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+
+def _plain_tensor_dataset(dataset):
+    return isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__
 
 
 _FLOATS = (mindspore.float16, mindspore.float32, mindspore.float64, mindspore.bfloat16)
@@ -621,6 +678,464 @@ class Tanh(nn.Cell):
         return tanh(input)
 
 
+class GELU(nn.Cell):
+    """torch.nn.GELU: the exact form ``x * Phi(x)`` unless ``approximate="tanh"``.
+
+    ``mindspore.nn.GELU`` takes a bool and defaults to the tanh approximation (``nn.GELU()`` is
+    up to 4.7e-4 off torch's ``nn.GELU()``, measured in 2.10); ``ops.gelu`` takes torch's
+    strings, and is within 4.4e-7 of the exact form in float32 (torch 9.4e-7)."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def construct(self, input):
+        return ops.gelu(input, approximate=self.approximate)
+
+
+def randn_like(input, dtype=None):
+    """torch.randn_like: standard normal numbers of ``input``'s shape and, unless ``dtype`` is
+    given, its dtype (``ops.randn_like`` gives float32 for a float16 or float64 input).  Another
+    random stream than torch's."""
+    return ops.randn_like(input, dtype=input.dtype if dtype is None else dtype)
+
+
+def _clamped_logs(input):
+    """``log(p)`` and ``log(1 - p)``, each at least -100 as torch clamps them.  The inner
+    ``where`` keeps each log's argument positive, so that no inf (nor a NaN gradient) comes
+    out at p = 0 or 1."""
+    has_p = input > 0
+    log_p = ops.where(has_p, ops.log(ops.where(has_p, input, 1.0)), -100.0)
+    has_q = input < 1
+    log_q = ops.where(has_q, ops.log1p(-ops.where(has_q, input, 0.0)), -100.0)
+    return ops.maximum(log_p, -100.0), ops.maximum(log_q, -100.0)
+
+
+class _BinaryCrossEntropyTerms(nn.Cell):
+    """Unweighted, unreduced binary cross-entropy with torch's value and torch's gradients.
+
+    The gradient is written out (``bprop``) because torch's is not the derivative of its
+    clamped value: d/dp is ``(p - t) / max(p (1 - p), 1e-12)`` (0 at p = t = 1, where the
+    clamped formula's derivative is -1), d/dt is ``log(1 - p) - log(p)`` unclamped (inf at
+    p = 0 or 1)."""
+
+    def construct(self, input, target):
+        log_p, log_q = _clamped_logs(input)
+        return (target - 1) * log_q - target * log_p
+
+    def bprop(self, input, target, out, dout):
+        grad_input = dout * (input - target) / ops.maximum((1 - input) * input, 1e-12)
+        grad_target = dout * (ops.log1p(-input) - ops.log(input))
+        return grad_input, grad_target
+
+
+_BCE_TERMS = _BinaryCrossEntropyTerms()
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """torch.nn.functional.binary_cross_entropy on probabilities: ``-w (t log p + (1-t) log(1-p))``
+    with each log clamped at -100 as torch does, and torch's gradients (``_BinaryCrossEntropyTerms``).
+
+    ``ops.binary_cross_entropy`` clamps p to [1e-12, 1 - 1e-12] instead (loss 27.63 where torch
+    gives 100 at p = 0 or 1 against the other label, 27.63 where torch gives 69.08 at p = 1e-30),
+    takes no float64, and in MindSpore 2.10 on CPU returned 2.5e36 for a (5,) weight against a
+    (6, 5) input (measured) where its documentation promises broadcasting.  Here the weight
+    broadcasts as in torch.  Unlike torch, values outside [0, 1] are not rejected."""
+    loss = _BCE_TERMS(input, target)
+    if weight is not None:
+        loss = loss * weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean()
+
+
+class BCELoss(nn.Cell):
+    """torch.nn.BCELoss through ``binary_cross_entropy`` above."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__()
+        self.weight = weight
+        self.reduction = reduction
+
+    def construct(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+# ---------------------------------------------------------------- layers with torch's arguments
+
+
+def _ntuple(value, n):
+    """``value`` repeated ``n`` times unless it is a sequence already (torch's ``_pair`` & co.)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,) * n
+
+
+def _conv_pads(name, padding, kernel_size, stride, dilation):
+    """torch's convolution ``padding`` (an int, a tuple, ``'valid'`` or ``'same'``) as
+    ``(before, after)`` per spatial axis; ``'same'`` puts the odd element after, as torch does."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * len(kernel_size)
+        if padding != "same":
+            raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        total = [d * (k - 1) for d, k in zip(dilation, kernel_size)]
+        return tuple((t // 2, t - t // 2) for t in total)
+    return tuple((p, p) for p in _ntuple(padding, len(kernel_size)))
+
+
+def _check_padding_mode(name, padding_mode):
+    if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+        raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                         f"got {padding_mode!r}")
+    return "constant" if padding_mode == "zeros" else padding_mode
+
+
+class Conv1d(nn.Cell):
+    """torch.nn.Conv1d: torch's arguments and defaults (``padding`` an int, a 1-tuple, ``'valid'``
+    or ``'same'``; a bias unless ``bias=False``; ``padding_mode``) and torch's weight layout
+    ``(out, in / groups, k)`` and initialization.  ``mindspore.nn.Conv1d`` keeps a
+    ``(out, in / groups, 1, k)`` weight, pads ``'same'`` by default and has no bias by default.
+    A 2-D (unbatched) input is accepted, as in torch."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros"):
+        super().__init__()
+        kernel_size, stride, dilation = _ntuple(kernel_size, 1), _ntuple(stride, 1), _ntuple(dilation, 1)
+        (before, after), = _conv_pads("Conv1d", padding, kernel_size, stride, dilation)
+        pad_op = _check_padding_mode("Conv1d", padding_mode)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError("Conv1d: in_channels and out_channels must be divisible by groups")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.padding_mode = padding_mode
+        shape = (out_channels, in_channels // groups, kernel_size[0])
+        self.weight = mindspore.Parameter(
+            mindspore.common.initializer.initializer(mindspore.common.initializer.HeUniform(math.sqrt(5)), shape,
+                                                     mindspore.float32), name="weight")
+        if bias:
+            bound = 1 / math.sqrt(shape[1] * shape[2])
+            self.bias = mindspore.Parameter(
+                mindspore.common.initializer.initializer(mindspore.common.initializer.Uniform(bound),
+                                                         (out_channels,), mindspore.float32), name="bias")
+        else:
+            self.bias = None
+        if pad_op == "constant" and before == after:
+            self._pre_pad, self._pad = None, before
+        else:
+            self._pre_pad, self._pad = (before, after), 0
+        self._pad_op = pad_op
+
+    def construct(self, input):
+        unbatched = input.ndim == 2
+        if unbatched:
+            input = input.expand_dims(0)
+        if self._pre_pad is not None:
+            input = ops.pad(input, self._pre_pad, mode=self._pad_op)
+        output = ops.conv1d(input, self.weight, self.bias, self.stride[0], "pad", self._pad, self.dilation[0],
+                            self.groups)
+        if unbatched:
+            output = output.squeeze(0)
+        return output
+
+
+class Conv2d(nn.Conv2d):
+    """torch.nn.Conv2d: torch's arguments and defaults on ``mindspore.nn.Conv2d`` (same weight
+    layout and initialization).  ``padding`` may be an int, an ``(h, w)`` tuple, ``'valid'`` or
+    ``'same'`` (MindSpore's own default is ``pad_mode='same'``, and it has no bias unless
+    ``has_bias=True``); ``padding_mode`` other than ``'zeros'`` pads the input with ``ops.pad``
+    first.  A 3-D (unbatched) input is accepted, as in torch."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros"):
+        kernel_size, stride, dilation = _ntuple(kernel_size, 2), _ntuple(stride, 2), _ntuple(dilation, 2)
+        (top, bottom), (left, right) = _conv_pads("Conv2d", padding, kernel_size, stride, dilation)
+        pad_op = _check_padding_mode("Conv2d", padding_mode)
+        zeros = pad_op == "constant"
+        super().__init__(in_channels, out_channels, kernel_size, stride, "pad",
+                         (top, bottom, left, right) if zeros else 0, dilation, groups, bool(bias))
+        self.padding_mode = padding_mode
+        self.groups = groups
+        # ops.pad takes the last axis first, as torch's F.pad does
+        self._pre_pad = None if zeros or not any((top, bottom, left, right)) else (left, right, top, bottom)
+        self._pad_op = pad_op
+
+    def construct(self, x):
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x.expand_dims(0)
+        if self._pre_pad is not None:
+            x = ops.pad(x, self._pre_pad, mode=self._pad_op)
+        output = self.conv2d(x, self.weight)
+        if self.has_bias:
+            output = self.bias_add(output, self.bias)
+        if unbatched:
+            output = output.squeeze(0)
+        return output
+
+
+class ConvTranspose2d(nn.Conv2dTranspose):
+    """torch.nn.ConvTranspose2d on ``mindspore.nn.Conv2dTranspose`` (same ``(in, out / groups, kh,
+    kw)`` weight and initialization), with torch's argument order (``groups`` before ``bias``,
+    ``dilation`` after it) and defaults.  ``output_padding`` is computed as torch computes it, by
+    asking the kernel for the larger output: ``mindspore.nn.Conv2dTranspose`` appends zeros after
+    the bias instead (0.71 off torch with stride 2, padding 1, output_padding 1, measured).
+    ``forward(input, output_size)`` is accepted (the last two entries are the output's height and
+    width; not checked against the reachable range as torch does)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros"):
+        if padding_mode != "zeros":
+            raise ValueError("ConvTranspose2d: only padding_mode='zeros' is supported (as in torch)")
+        ph, pw = _ntuple(padding, 2)
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2), "pad",
+                         (ph, ph, pw, pw), 0, _ntuple(dilation, 2), groups, bool(bias))
+        self.output_padding = _ntuple(output_padding, 2)
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self._torch_padding = (ph, pw)
+
+    def construct(self, x, output_size=None):
+        unbatched = x.ndim == 3
+        if unbatched:
+            x = x.expand_dims(0)
+        n, _, h, w = x.shape
+        if output_size is None:
+            out_h = ((h - 1) * self.stride[0] - 2 * self._torch_padding[0] + self.dilation[0] * (self.kernel_size[0] - 1)
+                     + self.output_padding[0] + 1)
+            out_w = ((w - 1) * self.stride[1] - 2 * self._torch_padding[1] + self.dilation[1] * (self.kernel_size[1] - 1)
+                     + self.output_padding[1] + 1)
+        else:
+            out_h, out_w = output_size[-2], output_size[-1]
+        output = self.conv2d_transpose(x, self.weight, (n, self.out_channels, out_h, out_w))
+        if self.has_bias:
+            output = self.bias_add(output, self.bias)
+        if unbatched:
+            output = output.squeeze(0)
+        return output
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """torch.nn.MaxPool2d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding`` is honoured (``pad_mode='pad'``; MindSpore's default ``'valid'`` ignores it)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, dilation,
+                         return_indices, ceil_mode)
+
+
+class AvgPool2d(nn.AvgPool2d):
+    """torch.nn.AvgPool2d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding`` is honoured (``pad_mode='pad'``); ``ceil_mode``, ``count_include_pad`` and
+    ``divisor_override`` as torch's (measured equal)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, ceil_mode,
+                         count_include_pad, divisor_override)
+
+
+def _unbatched_rnn(cell, x, hx, batch_first, is_lstm):
+    """torch's RNNs accept an unbatched ``(L, H_in)`` input (and ``(layers, H)`` states);
+    MindSpore's want a batch axis: add it, run ``cell``, and take it out again."""
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x.expand_dims(0 if batch_first else 1)
+        if hx is not None:
+            hx = (hx[0].expand_dims(1), hx[1].expand_dims(1)) if is_lstm else hx.expand_dims(1)
+    output, h_n = cell(x, hx)
+    if unbatched:
+        output = output.squeeze(0 if batch_first else 1)
+        h_n = (h_n[0].squeeze(1), h_n[1].squeeze(1)) if is_lstm else h_n.squeeze(1)
+    return output, h_n
+
+
+class LSTM(nn.LSTM):
+    """torch.nn.LSTM's arguments on ``mindspore.nn.LSTM`` (same parameter names, shapes, gate
+    order and U(-1/sqrt(hidden), 1/sqrt(hidden)) initialization; ``(output, (h_n, c_n))`` as
+    torch's): ``bias`` is ``has_bias``, an int ``dropout`` (``dropout=0``) is accepted (MindSpore
+    takes floats only) and an unbatched 2-D input works.  No ``proj_size``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0):
+        if proj_size:
+            raise ValueError("LSTM: proj_size has no MindSpore equivalent")
+        super().__init__(input_size, hidden_size, num_layers=num_layers, has_bias=bool(bias),
+                         batch_first=bool(batch_first), dropout=float(dropout), bidirectional=bool(bidirectional))
+
+    def construct(self, x, hx=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, True)
+
+
+class GRU(nn.GRU):
+    """torch.nn.GRU's arguments on ``mindspore.nn.GRU`` (see ``LSTM``; returns ``(output, h_n)``)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False):
+        super().__init__(input_size, hidden_size, num_layers=num_layers, has_bias=bool(bias),
+                         batch_first=bool(batch_first), dropout=float(dropout), bidirectional=bool(bidirectional))
+
+    def construct(self, x, hx=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False)
+
+
+class RNN(nn.RNN):
+    """torch.nn.RNN's arguments (``nonlinearity`` fourth, as in torch) on ``mindspore.nn.RNN``
+    (see ``LSTM``; returns ``(output, h_n)``)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False):
+        super().__init__(input_size, hidden_size, num_layers=num_layers, nonlinearity=nonlinearity,
+                         has_bias=bool(bias), batch_first=bool(batch_first), dropout=float(dropout),
+                         bidirectional=bool(bidirectional))
+
+    def construct(self, x, hx=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False)
+
+
+class ELU(nn.Cell):
+    """torch.nn.ELU: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.  MindSpore 2.10's Elu
+    kernel rejects any alpha but 1.0 ("alpha must be 1.0f", at the first call)."""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def construct(self, input):
+        return ops.where(input > 0, input, self.alpha * ops.expm1(ops.minimum(input, 0.0)))
+
+
+class Softplus(nn.Cell):
+    """torch.nn.Softplus (``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``)
+    through ``ops.softplus``: MindSpore 2.10 has no ``nn.Softplus``."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def construct(self, input):
+        return ops.softplus(input, self.beta, self.threshold)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """torch.nn.functional.cosine_similarity: both inputs broadcast, each divided by its own norm
+    clamped to at least ``eps``, then the dot product along ``dim``.  ``ops.cosine_similarity``
+    clamps the product of the norms instead (0.03 where torch gives 1.0 for two vectors of norm
+    1.7e-5, measured)."""
+    x1, x2 = x1 + ops.zeros_like(x2), x2 + ops.zeros_like(x1)
+    n1 = ops.maximum(_norm_keepdim(x1, 2, dim), eps)  # a zero slice: gradient 0 as in torch, not NaN
+    n2 = ops.maximum(_norm_keepdim(x2, 2, dim), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+class CosineSimilarity(nn.Cell):
+    """torch.nn.CosineSimilarity through ``cosine_similarity`` above (``mindspore.nn.CosineSimilarity``
+    is a metric of another kind)."""
+
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def construct(self, x1, x2):
+        return cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class KLDivLoss(nn.Cell):
+    """torch.nn.KLDivLoss, ``log_target`` included: ``ops.kl_div`` for probabilities (equal to
+    torch's, ``reduction='batchmean'`` and zero targets included, measured), ``exp(t) (t - input)``
+    for a log-target (MindSpore's KLDivLoss has no ``log_target``)."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__()
+        if reduction not in ("mean", "batchmean", "sum", "none"):
+            raise ValueError(f"KLDivLoss: unknown reduction {reduction!r}")
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def construct(self, input, target):
+        if not self.log_target:
+            return ops.kl_div(input, target, self.reduction)
+        loss = ops.exp(target) * (target - input)
+        if self.reduction == "none":
+            return loss
+        if self.reduction == "sum":
+            return loss.sum()
+        if self.reduction == "batchmean":
+            return loss.sum() / input.shape[0]
+        return loss.mean()
+
+
+class Upsample(nn.Cell):
+    """torch.nn.Upsample through ``ops.interpolate`` with an output size: MindSpore 2.10 rejects
+    an int ``scale_factor`` and any ``scale_factor`` for 4-D nearest/bilinear input.  The size is
+    torch's, ``floor(input_size * scale_factor)``.  Where that size is not exactly
+    ``input_size * scale_factor``, torch maps coordinates with ``1 / scale_factor`` while a size
+    maps them with the ratio of the sizes (bilinear differs by 0.71 at scale 1.5, measured), so
+    such an input raises unless ``align_corners=True`` or ``recompute_scale_factor=True`` (where
+    torch uses the ratio too) or the mode is ``'area'`` (an adaptive average pool to that size in
+    both).  ``'bicubic'`` is refused: MindSpore's kernel differs from torch's
+    (0.21 off, measured)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give either size or scale_factor")
+        if mode == "bicubic":
+            raise ValueError("Upsample: MindSpore's bicubic interpolation differs from torch's")
+        self.size = size
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self._ratio_ok = bool(align_corners) or bool(recompute_scale_factor) or mode == "area"
+
+    def construct(self, input):
+        spatial = input.shape[2:]
+        if self.size is not None:
+            size = _ntuple(self.size, len(spatial))
+        else:
+            scales = _ntuple(self.scale_factor, len(spatial))
+            size = tuple(int(d * s) for d, s in zip(spatial, scales))
+            if not self._ratio_ok and any(o != d * s for o, d, s in zip(size, spatial, scales)):
+                raise ValueError("Upsample: input_size * scale_factor is not an integer, where torch's "
+                                 "coordinates differ from MindSpore's; pass size= or recompute_scale_factor=True")
+        return ops.interpolate(input, size=size, mode=self.mode, align_corners=self.align_corners)
+
+
+class MultiheadAttention(nn.MultiheadAttention):
+    """torch.nn.MultiheadAttention on ``mindspore.nn.MultiheadAttention`` (same parameter names and
+    shapes, equal results with the same weights, masks and ``batch_first`` as torch's): ``bias``
+    is ``has_bias``, ``out_proj.bias`` starts at zero as in torch (MindSpore draws it uniformly),
+    ``need_weights=False`` returns ``(output, None)`` as torch does (MindSpore a 1-tuple), and
+    ``is_causal`` is accepted as the hint it is in torch (the mask itself must be given)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False):
+        super().__init__(embed_dim, num_heads, float(dropout), bool(bias), add_bias_kv, add_zero_attn, kdim, vdim,
+                         batch_first)
+        if bias:
+            self.out_proj.bias.set_data(ops.zeros_like(self.out_proj.bias))
+
+    def construct(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                  average_attn_weights=True, is_causal=False):
+        if is_causal and attn_mask is None:
+            raise RuntimeError("MultiheadAttention: is_causal is a hint that attn_mask is the causal mask; "
+                               "pass attn_mask")
+        outputs = super().construct(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                    average_attn_weights)
+        if need_weights:
+            return outputs
+        return outputs[0], None
+
+
 class CrossEntropyLoss(nn.Cell):
     """torch.nn.CrossEntropyLoss: takes int64 class indices as torch does.
 
@@ -667,3 +1182,1054 @@ class CrossEntropyLoss(nn.Cell):
         if self.reduction == "sum":
             return loss.sum()
         return loss.sum() / valid.sum().astype(loss.dtype)
+
+
+# --------------------------------------------------------------------------
+# learning-rate schedulers: torch.optim.lr_scheduler's arithmetic on the optimizers' param_groups
+
+
+_EPOCH_ARGUMENT = ("scheduler.step(epoch) is deprecated in torch: the learning rate is set from the closed form "
+                   "at that epoch where the scheduler has one; call scheduler.step() without an argument instead")
+
+
+class LRScheduler:
+    """torch.optim.lr_scheduler.LRScheduler over an optimizer of this module (anything with
+    ``param_groups``, a list of dicts with an ``"lr"``).
+
+    As torch's: building it records each group's ``initial_lr`` (or, with ``last_epoch`` given,
+    requires it) and takes one step (``last_epoch`` -1 -> 0); ``step()`` advances ``last_epoch``
+    and writes ``get_lr()`` into every ``group["lr"]``, which the optimizers read at each of
+    their steps; ``get_last_lr()`` is the list last written.  The subclasses compute their rates
+    with torch's own (recursive) formulas in Python floats, so the sequence is torch's exactly.
+    ``state_dict()`` is every attribute but the optimizer.  Not kept: torch's warning when the
+    scheduler steps before the optimizer."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming a "
+                                   f"scheduler with last_epoch={last_epoch} (load the optimizer's state first)")
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._get_lr_called_within_step = False
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def state_dict(self):
+        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict):
+        self.__dict__.update(state_dict)
+
+    def get_last_lr(self):
+        return self._last_lr
+
+    def get_lr(self):
+        raise NotImplementedError
+
+    def _current_lrs(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def _warn_outside_step(self):
+        if not self._get_lr_called_within_step:
+            warnings.warn("get_lr() called outside step(): the rate last set is get_last_lr()", UserWarning,
+                          stacklevel=3)
+
+    def step(self, epoch=None):
+        self._step_count += 1
+        self._get_lr_called_within_step = True
+        try:
+            if epoch is None:
+                self.last_epoch += 1
+                values = self.get_lr()
+            else:
+                warnings.warn(_EPOCH_ARGUMENT, UserWarning, stacklevel=2)
+                self.last_epoch = epoch
+                closed_form = getattr(self, "_get_closed_form_lr", None)
+                values = closed_form() if closed_form is not None else self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        values = list(values)
+        if len(values) != len(self.optimizer.param_groups):
+            raise ValueError(f"{type(self).__name__}: {len(values)} learning rates for "
+                             f"{len(self.optimizer.param_groups)} parameter groups")
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+
+class LambdaLR(LRScheduler):
+    """torch.optim.lr_scheduler.LambdaLR: ``initial_lr * lr_lambda(last_epoch)``, one function
+    for every group or one per group.  ``state_dict()`` keeps the ``__dict__`` of callable
+    objects and ``None`` for plain functions and lambdas, as torch's does."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        self.optimizer = optimizer
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self):
+        state = {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for fn, attributes in zip(self.lr_lambdas, saved):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
+
+    def get_lr(self):
+        self._warn_outside_step()
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class StepLR(LRScheduler):
+    """torch.optim.lr_scheduler.StepLR: the current rates times ``gamma`` at every non-zero
+    multiple of ``step_size``."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        self._warn_outside_step()
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """torch.optim.lr_scheduler.MultiStepLR: the current rates times ``gamma`` (to the power of
+    the times it is listed) at each milestone."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        self._warn_outside_step()
+        if self.last_epoch not in self.milestones:
+            return self._current_lrs()
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        passed = bisect.bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """torch.optim.lr_scheduler.ExponentialLR: the current rates times ``gamma`` at every step
+    (not at the one taken when the scheduler is built)."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        self._warn_outside_step()
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """torch.optim.lr_scheduler.CosineAnnealingLR with torch's recursive update (each rate from
+    the current one, so that outside changes carry on, and past ``T_max`` the curve rises
+    again), term for term as torch computes it: the closed form
+    ``eta_min + (base_lr - eta_min) (1 + cos(pi t / T_max)) / 2`` is used for ``step(epoch)``
+    only."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        self._warn_outside_step()
+        if self._is_initial:
+            return self._current_lrs()
+        t, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._step_count == 1 and t > 0:
+            return [eta_min + (base_lr - eta_min) * (1 + math.cos(t * math.pi / t_max)) / 2
+                    for base_lr in self.base_lrs]
+        if (t - 1 - t_max) % (2 * t_max) == 0:
+            return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                    for base_lr, lr in zip(self.base_lrs, self._current_lrs())]
+        return [(1 + math.cos(math.pi * t / t_max)) / (1 + math.cos(math.pi * (t - 1) / t_max)) * (lr - eta_min)
+                + eta_min for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base_lr in self.base_lrs]
+
+
+# ---------------------------------------------------------------- more functions
+# torch functions whose MindSpore counterpart differs in a default, a form or an edge, written
+# with classic mindspore.ops (each measured against torch 2.13 in MindSpore 2.10 on CPU; see
+# tests/test_migrate_numeric_functions.py).
+
+_INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64, mindspore.uint8)
+
+
+def randint(low=None, high=None, size=None, dtype=None):
+    """torch.randint in both forms, ``randint(high, size)`` and ``randint(low, high, size)``
+    (keywords too): int64 unless ``dtype`` says otherwise, like torch.  ``ops.randint`` wants
+    all three, a tuple size and an integer dtype; a floating ``dtype`` casts the integers as
+    torch returns them.  Another random stream than torch's."""
+    if size is None:  # randint(high, size): the second positional argument is the size
+        low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
+    elif low is None:  # randint(high=..., size=...)
+        low = 0
+    draw_dtype = dtype if dtype in _INT_DTYPES else mindspore.int64
+    out = ops.randint(low, high, tuple(size), dtype=draw_dtype)
+    return out if dtype is None or dtype == draw_dtype else ops.cast(out, dtype)
+
+
+def linspace(start, end, steps, dtype=None):
+    """torch.linspace: float32 by default as ``ops.linspace``, which has no ``dtype``; float64
+    is computed from float64 ends (``ops.linspace`` then works in float64), other dtypes are
+    cast from the float64 values (integers truncated, as torch's)."""
+    if dtype is None or dtype == mindspore.float32:
+        return ops.linspace(start, end, steps)
+    values = ops.linspace(mindspore.Tensor(start, mindspore.float64), mindspore.Tensor(end, mindspore.float64), steps)
+    return values if dtype == mindspore.float64 else ops.cast(values, dtype)
+
+
+def diag(input, diagonal=0):
+    """torch.diag: a 1-D input becomes the matrix with it on diagonal ``diagonal``, a 2-D input
+    gives that diagonal.  ``ops.diag`` has no offset and makes a 4-D tensor from a matrix."""
+    if input.ndim == 1:
+        return ops.diag_embed(input, offset=diagonal)
+    if input.ndim != 2:
+        raise ValueError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+    return ops.diagonal(input, offset=diagonal)
+
+
+def bernoulli(input, p=None):
+    """torch.bernoulli: 1 with probability ``input`` (each element its own), or with the float
+    ``p`` when given; ``input``'s shape and dtype.  ``ops.bernoulli`` takes the probability as
+    its second argument (default 0.5, whatever the input holds).  Another random stream."""
+    return ops.bernoulli(input, input if p is None else p)
+
+
+def one_hot(tensor, num_classes=-1):
+    """torch.nn.functional.one_hot: int64, with ``num_classes=-1`` meaning the largest class
+    plus one (read from the data, as torch does; measured to run inside mindspore.jit too, a
+    new output shape each time).  ``ops.one_hot`` needs the depth.  torch raises on a class
+    outside [0, num_classes); ``ops.one_hot`` gives an all-zero row."""
+    if num_classes == -1:
+        num_classes = int(tensor.max()) + 1
+    return ops.one_hot(tensor, num_classes)
+
+
+def _norm_keepdim(x, p, dim):
+    """torch.linalg.vector_norm(x, p, dim, keepdim=True) whose gradient at an all-zero slice is
+    0 (as torch's), not the NaN a plain ``sqrt`` of 0 gives."""
+    if p == float("inf"):
+        return ops.amax(ops.abs(x), dim, True)
+    if p == float("-inf"):
+        return ops.amin(ops.abs(x), dim, True)
+    if p == 0:
+        return ops.cast(x != 0, x.dtype).sum(dim, keepdim=True)
+    if p == 1:
+        return ops.abs(x).sum(dim, keepdim=True)
+    powered = x * x if p == 2 else ops.abs(x) ** p
+    total = powered.sum(dim, keepdim=True)
+    positive = total > 0
+    safe = ops.where(positive, total, ops.ones_like(total))
+    root = ops.sqrt(safe) if p == 2 else safe ** (1.0 / p)
+    return ops.where(positive, root, ops.zeros_like(total))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """torch.nn.functional.normalize: ``input / max(||input||_p, eps)`` along ``dim`` (MindSpore
+    has no functional normalize; ``ops.L2Normalize`` is p=2 only and puts eps under the root)."""
+    return input / ops.clamp(_norm_keepdim(input, p, dim), min=eps)
+
+
+def _einsum_terms(equation, ndims):
+    """Parse ``equation`` into one list of labels per operand and the output labels; ``...``
+    becomes labels of its own (right-aligned across operands, as torch broadcasts them)."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        raise ValueError(f"einsum(): {len(terms)} operands in the equation, {len(ndims)} given")
+    ellipsis_rank = 0
+    for term, ndim in zip(terms, ndims):
+        if "..." in term:
+            ellipsis_rank = max(ellipsis_rank, ndim - (len(term) - 3))
+    extra = [chr(0x3B1 + i) for i in range(ellipsis_rank)]  # labels no equation uses
+    inputs = []
+    for term, ndim in zip(terms, ndims):
+        if "..." in term:
+            head, _, tail = term.partition("...")
+            labels = list(head) + extra[ellipsis_rank - (ndim - len(head) - len(tail)):] + list(tail)
+        else:
+            labels = list(term)
+        if len(labels) != ndim:
+            raise ValueError(f"einsum(): the subscripts {term!r} do not match an operand of {ndim} dimensions")
+        inputs.append(labels)
+    if arrow:
+        head, _, tail = rhs.partition("...")
+        output = list(head) + (extra if "..." in rhs else []) + list(tail)
+    else:
+        seen = []
+        for labels in inputs:
+            seen = seen + labels
+        output = extra + sorted(l for l in seen if seen.count(l) == 1 and l not in extra)
+    return inputs, output
+
+
+def _einsum_diagonal(x, labels):
+    """Repeated labels of one operand (``ii``): keep the diagonal, once."""
+    while len(labels) != len(dict.fromkeys(labels)):
+        label = [l for l in labels if labels.count(l) > 1][0]
+        first = labels.index(label)
+        second = labels.index(label, first + 1)
+        x = ops.diagonal(x, 0, first, second)  # the diagonal becomes the last axis
+        labels = [l for i, l in enumerate(labels) if i != first and i != second] + [label]
+    return x, labels
+
+
+def _einsum_sum(x, labels, keep):
+    """Sum out the labels ``keep`` does not list."""
+    axes = tuple(i for i, l in enumerate(labels) if l not in keep)
+    if axes:
+        x = x.sum(axes)
+        labels = [l for l in labels if l in keep]
+    return x, labels
+
+
+def _einsum_arrange(x, labels, order, sizes, broadcast):
+    """``x`` with its axes in ``order``, the labels in ``broadcast`` expanded to ``sizes``."""
+    x = ops.broadcast_to(x, tuple(sizes[l] if l in broadcast else n for l, n in zip(labels, x.shape)))
+    perm = tuple(labels.index(l) for l in order)
+    return ops.transpose(x, perm) if perm != tuple(range(len(perm))) else x
+
+
+def _einsum_numel(labels, sizes):
+    n = 1
+    for label in labels:
+        n *= sizes[label]
+    return n
+
+
+def _einsum_pair(a, la, b, lb, keep):
+    """Contract two operands over their shared labels that ``keep`` does not list, as one
+    batched matrix product: (batch, a-only, shared) @ (batch, shared, b-only)."""
+    sizes = {}
+    for label, n in zip(la, a.shape):
+        sizes[label] = n
+    for label, n in zip(lb, b.shape):
+        sizes[label] = max(sizes[label], n) if label in sizes else n
+    batch = [l for l in la if l in lb and l in keep]
+    shared = [l for l in la if l in lb and l not in keep]
+    a_only = [l for l in la if l not in lb]
+    b_only = [l for l in lb if l not in la]
+    both = batch + shared
+    a = _einsum_arrange(a, la, batch + a_only + shared, sizes, both)
+    b = _einsum_arrange(b, lb, batch + shared + b_only, sizes, both)
+    a = a.reshape(_einsum_numel(batch, sizes), _einsum_numel(a_only, sizes), _einsum_numel(shared, sizes))
+    b = b.reshape(_einsum_numel(batch, sizes), _einsum_numel(shared, sizes), _einsum_numel(b_only, sizes))
+    out = ops.bmm(a, b).reshape(tuple(sizes[l] for l in batch + a_only + b_only))
+    return out, batch + a_only + b_only
+
+
+def einsum(equation, *operands):
+    """torch.einsum: ``ops.einsum`` has no CPU kernel in MindSpore 2.10 (mint.einsum is Ascend
+    only).  Operands are contracted left to right, each pair as one batched matrix product
+    (``ops.bmm``) over the labels no later operand nor the output needs; labels only one
+    operand has are summed first, repeated labels take the diagonal, ``...`` broadcasts as in
+    torch, and without ``->`` the output is ``...`` then the labels seen once, sorted.  The
+    list form ``einsum(eq, [a, b])`` is accepted too.  Compiles inside mindspore.jit."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    inputs, output = _einsum_terms(equation, [op.ndim for op in operands])
+    xs, ls = [], []
+    for x, labels in zip(operands, inputs):
+        x, labels = _einsum_diagonal(x, labels)
+        xs.append(x)
+        ls.append(labels)
+    for i in range(len(xs)):
+        elsewhere = list(output)
+        for j in range(len(ls)):
+            if j != i:
+                elsewhere = elsewhere + ls[j]
+        xs[i], ls[i] = _einsum_sum(xs[i], ls[i], elsewhere)
+    result, labels = xs[0], ls[0]
+    for k in range(1, len(xs)):
+        keep = list(output)
+        for later in ls[k + 1:]:
+            keep = keep + later
+        result, labels = _einsum_sum(result, labels, keep + ls[k])
+        result, labels = _einsum_pair(result, labels, xs[k], ls[k], keep)
+    result, labels = _einsum_sum(result, labels, output)
+    missing = [l for l in output if l not in labels]
+    if missing:
+        raise ValueError(f"einsum(): output subscript {missing[0]!r} does not appear in the inputs")
+    perm = tuple(labels.index(l) for l in output)
+    return ops.transpose(result, perm) if perm != tuple(range(len(perm))) else result
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """torch.nn.functional.avg_pool2d: ``stride`` defaults to ``kernel_size`` (``ops.avg_pool2d``
+    defaults to 1), ``divisor_override=None`` is its 0, and a 3-D (unbatched) input is
+    accepted as torch does.  Values equal torch's (measured, padding and ceil_mode included)."""
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        stride = kernel_size
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.expand_dims(0)
+    out = ops.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                         0 if divisor_override is None else divisor_override)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv2d: torch's ``padding`` (an int, a pair, 'valid' or 'same') is
+    MindSpore's ``pad_mode`` plus ``padding`` (``ops.conv2d`` rejects a nonzero padding unless
+    pad_mode='pad'), and a 3-D (unbatched) input is accepted as torch does."""
+    if isinstance(padding, str):
+        pad_mode, padding = padding, 0
+        strides = (stride,) if isinstance(stride, int) else tuple(stride)
+        if pad_mode == "same" and any(s != 1 for s in strides):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+    else:
+        pad_mode = "pad"
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.expand_dims(0)
+    out = ops.conv2d(input, weight, bias, stride, pad_mode, padding, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+_INTERPOLATE_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _source_scale(in_size, out_size, scale, align_corners):
+    """torch's ratio from output to input coordinates, in float32 as torch's CPU kernels."""
+    if align_corners:
+        return np.float32(in_size - 1) / np.float32(out_size - 1) if out_size > 1 else np.float32(0)
+    if scale is not None and scale > 0:
+        return np.float32(1.0 / scale)
+    return np.float32(in_size) / np.float32(out_size)
+
+
+def _resize_axis(x, axis, out_size, scale, mode, align_corners):
+    """One spatial axis of torch's interpolate: a gather (nearest) or the weighted sum of two
+    gathers (linear), with indices and weights computed as torch's CPU kernels do."""
+    in_size = x.shape[axis]
+    ratio = _source_scale(in_size, out_size, scale, align_corners and mode not in ("nearest", "nearest-exact"))
+    dst = np.arange(out_size, dtype=np.float32)
+    if mode == "nearest":
+        if out_size == in_size:
+            index = np.arange(out_size)
+        elif out_size == 2 * in_size:
+            index = np.arange(out_size) // 2
+        else:
+            index = np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
+        return ops.gather(x, mindspore.Tensor(index.astype(np.int32)), axis)
+    if mode == "nearest-exact":
+        index = np.minimum(np.floor((dst + np.float32(0.5)) * ratio).astype(np.int64), in_size - 1)
+        return ops.gather(x, mindspore.Tensor(index.astype(np.int32)), axis)
+    if align_corners:
+        real = ratio * dst
+    else:
+        real = np.maximum(ratio * (dst + np.float32(0.5)) - np.float32(0.5), np.float32(0))
+    low = np.minimum(np.floor(real).astype(np.int64), in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    lam = np.clip(real - low.astype(np.float32), 0, 1).astype(np.float32)
+    shape = [1] * x.ndim
+    shape[axis] = out_size
+    w_high = mindspore.Tensor(lam.reshape(shape)).astype(x.dtype)
+    w_low = mindspore.Tensor((np.float32(1) - lam).reshape(shape)).astype(x.dtype)
+    return (w_low * ops.gather(x, mindspore.Tensor(low.astype(np.int32)), axis)
+            + w_high * ops.gather(x, mindspore.Tensor(high.astype(np.int32)), axis))
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """torch.nn.functional.interpolate for modes nearest, nearest-exact, linear (3-D input),
+    bilinear (4-D) and trilinear (5-D), with torch's coordinates: with ``scale_factor`` (and no
+    ``recompute_scale_factor``) torch maps output to input coordinates by 1/scale_factor, not
+    by the size ratio.  ``ops.interpolate`` rejects a ``scale_factor`` without
+    recompute_scale_factor=True (and integer ones).  Each spatial axis is resized by gathers
+    with torch's indices and weights (separable, as torch's kernels are): nearest equal to
+    torch's, linear modes within 2e-6 (measured).  bicubic and area are not provided."""
+    if mode not in _INTERPOLATE_MODES:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not provided by _torch_compat")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not provided by _torch_compat")
+    spatial = input.ndim - 2
+    if _INTERPOLATE_MODES[mode] is not None and _INTERPOLATE_MODES[mode] != spatial:
+        raise NotImplementedError(f"interpolate: mode {mode!r} takes a {_INTERPOLATE_MODES[mode] + 2}-D input, "
+                                  f"got {input.ndim}-D")
+    if align_corners is not None and mode in ("nearest", "nearest-exact"):
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        if scale_factor is not None:
+            raise ValueError("only one of size or scale_factor should be defined")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * spatial
+        scales = (None,) * spatial
+    elif scale_factor is not None:
+        factors = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * spatial
+        sizes = tuple(int(math.floor(n * float(f))) for n, f in zip(in_sizes, factors))
+        scales = (None,) * spatial if recompute_scale_factor else tuple(float(f) for f in factors)
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    out = input
+    for k in range(spatial):
+        out = _resize_axis(out, 2 + k, int(sizes[k]), scales[k], mode, bool(align_corners))
+    return out
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """torch.nn.utils.rnn.pad_sequence: stack tensors of lengths L_i (same trailing dims) into
+    (max L, B, *) -- (B, max L, *) with batch_first -- filled with ``padding_value`` (cast to the
+    tensors' dtype) after each sequence, or before it with padding_side='left'."""
+    sequences = list(sequences)
+    longest = max(int(s.shape[0]) for s in sequences)
+    rows = []
+    for s in sequences:
+        missing = longest - int(s.shape[0])
+        if missing:
+            filler = ops.full((missing,) + tuple(s.shape[1:]), padding_value, dtype=s.dtype)
+            s = ops.cat((s, filler) if padding_side == "right" else (filler, s), 0)
+        rows.append(s)
+    out = ops.stack(rows, 0)
+    return out if batch_first else ops.swapaxes(out, 0, 1)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: ``ops.pad`` takes torch's pad order (last dimension first) and
+    modes, but negative pads (torch crops) are right on the first call only: from the second
+    call on, in PyNative and inside mindspore.jit, MindSpore 2.10 returned wrong values in 5 of
+    6 trials (measured).  Negative pads are therefore done by ``ops.slice`` (which, unlike
+    indexing with slices, keeps the dtype known inside mindspore.jit), the rest by ops.pad."""
+    pads = tuple(pad)
+    if any(p < 0 for p in pads):
+        shape = tuple(input.shape)
+        begin = [0] * len(shape)
+        size = list(shape)
+        for i in range(len(pads) // 2):
+            axis = len(shape) - 1 - i
+            before, after = pads[2 * i], pads[2 * i + 1]
+            if before < 0:
+                begin[axis] = -before
+                size[axis] += before
+            if after < 0:
+                size[axis] += after
+        input = ops.slice(input, tuple(begin), tuple(size))
+        pads = tuple(max(p, 0) for p in pads)
+    return ops.pad(input, pads, mode, value)
+
+
+# ---------------------------------------------------------------- more tensor methods
+# In-place methods without a CPU kernel in MindSpore 2.10 (Tensor.scatter_/scatter_add_/
+# index_add_ raise "kernel ... unregistered", measured): the new values are computed out of
+# place and written into the receiver's own storage with ``assign_data``; the receiver is
+# returned, as torch returns self.
+
+
+def _index_shaped(src, index):
+    """The part of ``src`` that torch's scatter reads: its leading ``index.shape`` block."""
+    if tuple(src.shape) == tuple(index.shape):
+        return src
+    return src[tuple(slice(0, n) for n in index.shape)]
+
+
+def scatter_(input, dim, index, src=None, value=None, reduce=None):
+    """torch.Tensor.scatter_(dim, index, src or value): in place.  Where ``index`` repeats a
+    position the value written is undefined in torch and here."""
+    if reduce is not None:
+        raise NotImplementedError("scatter_(reduce=...) is not provided by _torch_compat")
+    if src is None:
+        src = value
+    if isinstance(src, mindspore.Tensor):
+        updates = ops.cast(_index_shaped(src, index), input.dtype)
+    else:
+        updates = ops.full(tuple(index.shape), src, dtype=input.dtype)
+    return assign_data(input, ops.tensor_scatter_elements(input, index, updates, dim))
+
+
+def scatter_add_(input, dim, index, src):
+    """torch.Tensor.scatter_add_(dim, index, src): in place; repeated positions accumulate."""
+    updates = ops.cast(_index_shaped(src, index), input.dtype)
+    return assign_data(input, ops.tensor_scatter_elements(input, index, updates, dim, "add"))
+
+
+def index_add_(input, dim, index, source, alpha=1):
+    """torch.Tensor.index_add_(dim, index, source, alpha=1): ``input[..., index[i], ...] +=
+    alpha * source[..., i, ...]`` along ``dim``, in place; repeated indices accumulate.
+    (``ops.index_add`` wants int32 indices and itself overwrites its first argument.)"""
+    if source.ndim == 0:
+        source = source.reshape(1)
+    axis = dim % max(input.ndim, 1)
+    shape = [1] * source.ndim
+    shape[axis] = -1
+    positions = ops.broadcast_to(index.reshape(tuple(shape)), tuple(source.shape))
+    if alpha != 1:
+        source = source * alpha
+    updates = ops.cast(source, input.dtype)
+    target = input if input.ndim else input.reshape(1)
+    new = ops.tensor_scatter_elements(target, positions, updates, axis, "add")
+    return assign_data(input, new.reshape(tuple(input.shape)))
+
+
+def new_full(input, size, fill_value, dtype=None):
+    """torch.Tensor.new_full: ``input``'s dtype unless ``dtype`` is given (Tensor.new_full is
+    Ascend-only in MindSpore 2.10)."""
+    return ops.full(tuple(size), fill_value, dtype=input.dtype if dtype is None else dtype)
+
+
+def new_tensor(input, data, dtype=None):
+    """torch.Tensor.new_tensor: a new tensor (a copy, cut from any graph) of ``input``'s dtype
+    unless ``dtype`` is given, whatever the data's own type (MindSpore's Tensor has no
+    new_tensor)."""
+    dtype = input.dtype if dtype is None else dtype
+    if isinstance(data, mindspore.Tensor):
+        return ops.stop_gradient(ops.cast(data, dtype)).copy()
+    return mindspore.Tensor(np.asarray(data), dtype=dtype)
+
+
+# ---------------------------------------------------------------- torch.nn.init
+# Each writes a new value into the parameter's own storage (``assign_data``; a construct
+# compiled with mindspore.jit keeps reading that storage) and returns it, as torch's in-place
+# initializers do.  Distribution parameters are torch's (fans and gains computed as
+# torch.nn.init computes them); draws come from MindSpore's random stream (mindspore.set_seed),
+# so the numbers differ from torch's for the same seed.
+
+
+def _fan_in_and_fan_out(tensor):
+    """torch's fans: dim 1 times the receptive field (the product of dims 2...) is fan_in,
+    dim 0 times it fan_out -- a Dense/Linear weight is (out, in) in both frameworks."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive = 1
+    for n in shape[2:]:
+        receptive *= n
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _correct_fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+    fan_in, fan_out = _fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+_LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                 "sigmoid")
+
+
+def calculate_gain(nonlinearity, param=None):
+    """torch.nn.init.calculate_gain: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2) for relu,
+    sqrt(2 / (1 + slope^2)) for leaky_relu (slope ``param``, 0.01 when None), 3/4 for selu."""
+    if nonlinearity in _LINEAR_GAINS:
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    """torch.nn.init.uniform_: U(a, b) in the tensor's dtype, in place."""
+    return assign_data(tensor, a + (b - a) * ops.rand_like(tensor, dtype=tensor.dtype))
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    """torch.nn.init.normal_: N(mean, std^2) in the tensor's dtype, in place (ops.randn_like
+    alone gives float32 for a float64 tensor)."""
+    return assign_data(tensor, mean + std * ops.randn_like(tensor, dtype=tensor.dtype))
+
+
+def zeros_(tensor):
+    """torch.nn.init.zeros_, in place."""
+    return assign_data(tensor, ops.zeros_like(tensor))
+
+
+def ones_(tensor):
+    """torch.nn.init.ones_, in place."""
+    return assign_data(tensor, ops.ones_like(tensor))
+
+
+def constant_(tensor, val):
+    """torch.nn.init.constant_, in place."""
+    return assign_data(tensor, ops.full_like(tensor, val))
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """torch.nn.init.xavier_uniform_: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fan_in_and_fan_out(tensor)
+    bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """torch.nn.init.kaiming_uniform_ with torch's defaults (a=0, fan_in, leaky_relu: gain
+    sqrt(2)): U(-b, b), b = sqrt(3) * gain / sqrt(fan).  A tensor with a zero-sized dimension
+    is left as it is."""
+    if 0 in tuple(tensor.shape):
+        return tensor
+    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_correct_fan(tensor, mode))
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """torch.nn.init.kaiming_normal_ with torch's defaults: N(0, std^2), std = gain / sqrt(fan)."""
+    if 0 in tuple(tensor.shape):
+        return tensor
+    return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_correct_fan(tensor, mode)))
+
+
+def orthogonal_(tensor, gain=1):
+    """torch.nn.init.orthogonal_: a (semi-)orthogonal matrix over the tensor flattened to
+    (rows, numel / rows), times ``gain``, made as torch makes it: the Q of the QR decomposition
+    of a standard normal draw (transposed when rows < cols), its columns' signs fixed by R's
+    diagonal.  The draw comes from MindSpore's random stream; the QR is numpy's, in float64."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    shape = tuple(tensor.shape)
+    rows = shape[0]
+    cols = int(np.prod(shape)) // rows if rows else 0
+    if rows == 0 or cols == 0:
+        return tensor
+    flat = ops.randn((rows, cols), dtype=mindspore.float64).asnumpy()
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return assign_data(tensor, mindspore.Tensor((gain * q).reshape(shape), tensor.dtype))
+
+
+# ---------------------------------------------------------------- nn.Embedding.from_pretrained
+
+
+class _PretrainedEmbedding(nn.Embedding):
+    """An ``nn.Embedding`` over a given table whose ``padding_idx`` row gets no gradient, as in
+    torch (``mindspore.nn.Embedding`` zeroes that row of its initial table but lets it train)."""
+
+    def __init__(self, table, padding_idx=None):
+        vocab, dim = (int(n) for n in table.shape)
+        super().__init__(vocab, dim, embedding_table=table)
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += vocab
+        self.padding_idx = padding_idx
+        mask = np.zeros((vocab, 1), np.bool_)
+        if padding_idx is not None:
+            mask[padding_idx] = True
+        self._frozen_rows = mindspore.Tensor(mask)
+        self._has_padding = padding_idx is not None
+
+    def construct(self, ids):
+        table = self.embedding_table
+        if self._has_padding:
+            table = ops.where(self._frozen_rows, ops.stop_gradient(table), table)
+        flat = ops.gather(table, ids.reshape(-1), 0)
+        return flat.reshape(tuple(ids.shape) + (self.embedding_size,))
+
+
+def embedding_from_pretrained(embeddings, freeze=True, padding_idx=None):
+    """torch.nn.Embedding.from_pretrained: an Embedding Cell whose ``embedding_table`` is a copy
+    of ``embeddings`` (rows, dim), untouched (torch keeps the padding_idx row as given; MindSpore's
+    nn.Embedding(padding_idx=...) would zero it), not trained when ``freeze`` (requires_grad=False,
+    so trainable_params() leaves it out), and whose padding_idx row gets no gradient."""
+    if embeddings.ndim != 2:
+        raise ValueError("Embeddings parameter is expected to be 2-dimensional")
+    table = mindspore.Tensor(embeddings.asnumpy() if isinstance(embeddings, mindspore.Tensor) else np.asarray(embeddings))
+    cell = _PretrainedEmbedding(table, padding_idx)
+    cell.embedding_table.requires_grad = not freeze
+    return cell
+
+
+# ---------------------------------------------------------------- more optimizers
+# Same protocol and machinery as Adam/SGD above: ``step()`` reads each parameter's ``.grad``,
+# skips parameters without one (their state does not advance, as in torch), and updates each
+# group by one compiled call whose per-parameter scalars travel in a float64 Tensor (cast to
+# each parameter's dtype inside, as torch casts a Python float against a tensor) and whose
+# booleans are compile-time; ``_assign_all`` writes the results into the Parameters' storage.
+# Each update is written term for term in torch's order (lerp, addcmul, addcdiv), so float32
+# results agree with torch's single-tensor CPU path to rounding.
+
+
+def _lerp(start, end, weight, small):
+    """torch's lerp: ``start + w (end - start)`` for w < 0.5, else ``end - (end - start)(1 - w)``
+    (``small`` says which, at compile time; ``weight`` is w or 1 - w accordingly)."""
+    if small:
+        return start + weight * (end - start)
+    return end - (end - start) * weight
+
+
+@mindspore.jit
+def _adamw_update(params, grads, exp_avgs, exp_avg_sqs, max_sqs, scalars, maximize, decay_on, amsgrad, lerp_small):
+    """Rows of ``scalars``: 1 - lr * weight_decay, lerp weight (1 - beta1, or beta1 when not
+    ``lerp_small``), beta2, 1 - beta2, sqrt(bias_correction2), eps, lr / bias_correction1."""
+    new_params, new_avgs, new_sqs, new_maxes = [], [], [], []
+    rows = _per_param(scalars, params)
+    for i in range(len(params)):
+        p, grad, s = params[i], grads[i], rows[i]
+        if maximize:
+            grad = -grad
+        if decay_on:
+            p = p * s[0]
+        exp_avg = _lerp(exp_avgs[i], grad, s[1], lerp_small)
+        exp_avg_sq = exp_avg_sqs[i] * s[2] + s[3] * grad * grad
+        if amsgrad:
+            largest = ops.maximum(max_sqs[i], exp_avg_sq)
+            new_maxes.append(largest)
+            denom = ops.sqrt(largest) / s[4] + s[5]
+        else:
+            denom = ops.sqrt(exp_avg_sq) / s[4] + s[5]
+        new_params.append(p + (-s[6]) * exp_avg / denom)
+        new_avgs.append(exp_avg)
+        new_sqs.append(exp_avg_sq)
+    return tuple(new_params), tuple(new_avgs), tuple(new_sqs), tuple(new_maxes)
+
+
+class AdamW(Optimizer):
+    """torch.optim.AdamW: Adam whose weight decay multiplies the parameter by
+    ``1 - lr * weight_decay`` before the step instead of entering the gradient, with torch's
+    defaults (weight_decay=0.01, unlike Adam's 0), ``amsgrad`` and ``maximize``.
+    ``mindspore.nn.AdamWeightDecay`` has the TF formula (no bias correction, eps inside) and
+    decays by ``lr * weight_decay * p`` after the step.  State per parameter as torch's:
+    ``step``, ``exp_avg``, ``exp_avg_sq`` (and ``max_exp_avg_sq``)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                                  "amsgrad": amsgrad, "maximize": maximize})
+
+    def step(self):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if _grad(p) is not None]
+            if not params:
+                continue
+            beta1, beta2 = group["betas"]
+            lr, eps, weight_decay, amsgrad = group["lr"], group["eps"], group["weight_decay"], bool(group["amsgrad"])
+            lerp_small = (1 - beta1) < 0.5
+            states, rows = [], []
+            for p in params:
+                state = self._state(p)
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = ops.zeros_like(p)
+                    state["exp_avg_sq"] = ops.zeros_like(p)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = ops.zeros_like(p)
+                state["step"] += 1
+                step = state["step"]
+                rows.append((1 - lr * weight_decay, (1 - beta1) if lerp_small else beta1, beta2, 1 - beta2,
+                             math.sqrt(1 - beta2**step), eps, lr / (1 - beta1**step)))
+                states.append(state)
+            grads = tuple(p.grad for p in params)
+            # without amsgrad the averages stand in for the (unread) maxima: an empty mutable
+            # tuple breaks the compiled graph's inputs in MindSpore 2.10
+            maxes = tuple(s["max_exp_avg_sq"] for s in states) if amsgrad else tuple(s["exp_avg_sq"] for s in states)
+            new_params, exp_avgs, exp_avg_sqs, new_maxes = _adamw_update(
+                _values(params), mindspore.mutable(grads), mindspore.mutable(tuple(s["exp_avg"] for s in states)),
+                mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)), mindspore.mutable(maxes), _scalars(rows),
+                bool(group["maximize"]), bool(weight_decay), amsgrad, lerp_small)
+            _assign_all(_values(params), mindspore.mutable(new_params))
+            for i, state in enumerate(states):
+                state["exp_avg"], state["exp_avg_sq"] = exp_avgs[i], exp_avg_sqs[i]
+                if amsgrad:
+                    state["max_exp_avg_sq"] = new_maxes[i]
+
+
+@mindspore.jit
+def _rmsprop_update(params, grads, square_avgs, grad_avgs, buffers, scalars, maximize, decay_on, centered,
+                    momentum_on, lerp_small):
+    """Rows of ``scalars``: weight_decay, alpha, 1 - alpha, eps, momentum, lr."""
+    new_params, new_sqs, new_gavgs, new_bufs = [], [], [], []
+    rows = _per_param(scalars, params)
+    for i in range(len(params)):
+        p, grad, s = params[i], grads[i], rows[i]
+        if maximize:
+            grad = -grad
+        if decay_on:
+            grad = grad + s[0] * p
+        square_avg = square_avgs[i] * s[1] + s[2] * grad * grad
+        new_sqs.append(square_avg)
+        if centered:
+            grad_avg = _lerp(grad_avgs[i], grad, s[2] if lerp_small else s[1], lerp_small)
+            new_gavgs.append(grad_avg)
+            avg = ops.sqrt(square_avg + (-grad_avg) * grad_avg) + s[3]
+        else:
+            avg = ops.sqrt(square_avg) + s[3]
+        if momentum_on:
+            buf = buffers[i] * s[4] + grad / avg
+            new_bufs.append(buf)
+            new_params.append(p + (-s[5]) * buf)
+        else:
+            new_params.append(p + (-s[5]) * grad / avg)
+    return tuple(new_params), tuple(new_sqs), tuple(new_gavgs), tuple(new_bufs)
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop with torch's defaults (lr=0.01, alpha=0.99, eps=1e-8 added outside
+    the root), ``centered``, ``momentum`` and ``maximize``.  ``mindspore.nn.RMSProp`` defaults to
+    lr=0.1, decay=0.9, eps=1e-10 and adds eps inside the root.  State per parameter as torch's:
+    ``step``, ``square_avg`` (and ``grad_avg``, ``momentum_buffer``)."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 maximize=False):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                                  "momentum": momentum, "centered": centered, "maximize": maximize})
+
+    def step(self):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if _grad(p) is not None]
+            if not params:
+                continue
+            centered, momentum = bool(group["centered"]), group["momentum"]
+            states, rows = [], []
+            for p in params:
+                state = self._state(p)
+                if not state:
+                    state["step"] = 0
+                    state["square_avg"] = ops.zeros_like(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = ops.zeros_like(p)
+                    if centered:
+                        state["grad_avg"] = ops.zeros_like(p)
+                state["step"] += 1
+                rows.append((group["weight_decay"], group["alpha"], 1 - group["alpha"], group["eps"], momentum,
+                             group["lr"]))
+                states.append(state)
+            squares = tuple(s["square_avg"] for s in states)
+            new_params, new_sqs, new_gavgs, new_bufs = _rmsprop_update(
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), mindspore.mutable(squares),
+                mindspore.mutable(tuple(s["grad_avg"] for s in states) if centered else squares),
+                mindspore.mutable(tuple(s["momentum_buffer"] for s in states) if momentum > 0 else squares),
+                _scalars(rows), bool(group["maximize"]), bool(group["weight_decay"]), centered, momentum > 0,
+                (1 - group["alpha"]) < 0.5)
+            _assign_all(_values(params), mindspore.mutable(new_params))
+            for i, state in enumerate(states):
+                state["square_avg"] = new_sqs[i]
+                if centered:
+                    state["grad_avg"] = new_gavgs[i]
+                if momentum > 0:
+                    state["momentum_buffer"] = new_bufs[i]
+
+
+@mindspore.jit
+def _adagrad_update(params, grads, sums, scalars, maximize, decay_on):
+    """Rows of ``scalars``: weight_decay, eps, lr / (1 + (step - 1) * lr_decay)."""
+    new_params, new_sums = [], []
+    rows = _per_param(scalars, params)
+    for i in range(len(params)):
+        p, grad, s = params[i], grads[i], rows[i]
+        if maximize:
+            grad = -grad
+        if decay_on:
+            grad = grad + s[0] * p
+        total = sums[i] + grad * grad
+        new_sums.append(total)
+        new_params.append(p + (-s[2]) * grad / (ops.sqrt(total) + s[1]))
+    return tuple(new_params), tuple(new_sums)
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad with torch's defaults (lr=0.01, eps=1e-10 added outside the root,
+    initial_accumulator_value=0), ``lr_decay`` and ``maximize``; the state (``step``, ``sum``)
+    exists from construction, as torch's.  ``mindspore.nn.Adagrad`` starts its accumulator at
+    0.1 and has no eps nor lr_decay."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 maximize=False):
+        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps,
+                                  "maximize": maximize})
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self._state(p)
+                state["step"] = 0
+                state["sum"] = ops.full_like(p, group["initial_accumulator_value"])
+
+    def step(self):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if _grad(p) is not None]
+            if not params:
+                continue
+            states, rows = [], []
+            for p in params:
+                state = self._state(p)
+                state["step"] += 1
+                rows.append((group["weight_decay"], group["eps"],
+                             group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])))
+                states.append(state)
+            new_params, new_sums = _adagrad_update(
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
+                mindspore.mutable(tuple(s["sum"] for s in states)), _scalars(rows), bool(group["maximize"]),
+                bool(group["weight_decay"]))
+            _assign_all(_values(params), mindspore.mutable(new_params))
+            for state, total in zip(states, new_sums):
+                state["sum"] = total
+
+
+def clip_grad_value_(parameters, clip_value):
+    """torch.nn.utils.clip_grad_value_: each ``p.grad`` clamped to [-clip_value, clip_value]
+    (a new tensor set as ``p.grad``, the _torch_compat protocol); returns None."""
+    if isinstance(parameters, mindspore.Tensor):
+        parameters = [parameters]
+    clip_value = float(clip_value)
+    for p in parameters:
+        grad = _grad(p)
+        if grad is not None:
+            p.grad = ops.clamp(grad, -clip_value, clip_value)

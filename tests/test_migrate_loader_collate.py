@@ -1,0 +1,62 @@
+"""The converted DataLoader with a custom collate_fn: the project's own collate function is
+converted too and called with each batch's samples, as torch calls it."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+
+import numpy as np
+import pytest
+
+from migrate import runner
+
+torch = pytest.importorskip("torch")
+mindspore = pytest.importorskip("mindspore")
+
+DATA = """
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DataLoader
+
+
+class Pairs(Dataset):
+    def __init__(self, n):
+        self.x = np.arange(n * 3, dtype=np.float32).reshape(n, 3)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"x": torch.tensor(self.x[i]), "y": torch.tensor(i)}
+
+
+def collate(batch):
+    return {k: torch.stack([b[k] for b in batch]) * 2 for k in batch[0]}
+
+
+def loader(n, batch_size):
+    return DataLoader(Pairs(n), batch_size=batch_size, collate_fn=collate, num_workers=0)
+"""
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_custom_collate_fn_is_called_with_the_batch(tmp_path, monkeypatch, batch_size):
+    src = tmp_path / "src"
+    src.mkdir()
+    name = f"collate_data_{batch_size}"  # a module name per case: imports are cached
+    (src / f"{name}.py").write_text(textwrap.dedent(DATA))
+    result = runner.run(src, tmp_path / "out")
+    sites = [(s.rule, s.kind) for f in result.files for s in f.sites]
+    assert ("torch.utils.data.DataLoader", "converted") in sites, sites
+    monkeypatch.syspath_prepend(str(tmp_path / "out"))
+    converted = importlib.import_module(name)
+    namespace: dict = {}
+    exec(compile(textwrap.dedent(DATA), "<torch>", "exec"), namespace)
+    want = list(namespace["loader"](7, batch_size))
+    got = list(converted.loader(7, batch_size))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert list(g) == list(w)
+        for key in w:
+            np.testing.assert_array_equal(g[key].asnumpy(), w[key].numpy())
