@@ -1,6 +1,8 @@
 """Shared pytest fixtures.  Keep this small; append fixtures in their own section."""
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,19 @@ def tiny_raw(tmp_path):
         return d
 
     return make
+
+
+# ---------------------------------------------------------------- the helper module converted code imports
+@pytest.fixture(scope="module")
+def compat(tmp_path_factory):
+    """``migrate/helpers/_torch_compat.py`` importable as ``_torch_compat`` (as converted code
+    imports it) for the tests of one module; the module itself is the fixture's value."""
+    from migrate import helpers
+
+    tmp = tmp_path_factory.mktemp("helpers")
+    (tmp / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
+    sys.path.insert(0, str(tmp))
+    sys.modules.pop("_torch_compat", None)
+    yield importlib.import_module("_torch_compat")
+    sys.path.remove(str(tmp))
+    sys.modules.pop("_torch_compat", None)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 import zlib
 
 import numpy as np
 import pytest
 
-from migrate import helpers
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
 
@@ -227,14 +225,7 @@ def _run(source: str, used: list[str], inputs: dict, framework: str):
     return _numpy(namespace["f"](**args))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def helper_on_path(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("helpers")
-    (tmp / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
-    sys.path.insert(0, str(tmp))
-    yield
-    sys.path.remove(str(tmp))
-    sys.modules.pop("_torch_compat", None)
+pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)
 
 
 def _cases_elsewhere() -> set:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import importlib
 import math
 import re
-import sys
 import zlib
 
 import numpy as np
 import pytest
 
-from migrate import helpers
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
 from test_migrate_numeric import _compare, _numpy
@@ -149,14 +147,7 @@ def _inputs(key, used):
     return {n: _draw(INPUTS[n], rng) for n in used}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compat(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("helpers")
-    (tmp / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
-    sys.path.insert(0, str(tmp))
-    yield importlib.import_module("_torch_compat")
-    sys.path.remove(str(tmp))
-    sys.modules.pop("_torch_compat", None)
+pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)
 
 
 def _convert(key, tmp_path, monkeypatch):

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 import zlib
 
 import numpy as np
 import pytest
 
-from migrate import helpers
 from migrate.codemod import convert_source
 from migrate.spec import DEFAULT_MAP, load_spec
 
@@ -206,14 +204,7 @@ def _compare(got, want, atol, path="out"):
     np.testing.assert_allclose(got, want, atol=atol, rtol=0, err_msg=path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def helper_on_path(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("helpers")
-    (tmp / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
-    sys.path.insert(0, str(tmp))
-    yield
-    sys.path.remove(str(tmp))
-    sys.modules.pop("_torch_compat", None)
+pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)
 
 
 def _section_keys() -> list[str]:
@@ -288,11 +279,6 @@ def test_converted_layer_matches_torch(key, jit, tmp_path, monkeypatch):
 # what the helpers do beyond the cases above
 
 
-@pytest.fixture()
-def compat():
-    import _torch_compat
-
-    return _torch_compat
 
 
 def test_mindspore_layers_differ_where_the_helpers_say(compat):

@@ -10,12 +10,10 @@ Converted torch code (through the real table) builds the helpers with torch's de
 from __future__ import annotations
 
 import importlib
-import sys
 
 import numpy as np
 import pytest
 
-from migrate import helpers
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
 
@@ -25,14 +23,7 @@ mindspore = pytest.importorskip("mindspore")
 SPEC = load_spec()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compat(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("helpers")
-    (tmp / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
-    sys.path.insert(0, str(tmp))
-    yield importlib.import_module("_torch_compat")
-    sys.path.remove(str(tmp))
-    sys.modules.pop("_torch_compat", None)
+pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)
 
 
 OPTIMIZER_CASES = [
