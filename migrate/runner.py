@@ -2,9 +2,13 @@
 
 SRC is only read.  DST is built in a temporary directory next to it and moved
 into place at the end, so an interrupted run leaves no half-written tree; a
-non-empty DST is replaced only with ``force``.  Each Python file is converted
-on its own (in worker processes with ``jobs > 1``), so one file that does not
-parse is reported and copied unchanged while the others convert.
+non-empty DST is replaced only with ``force``.  Two passes over the Python files:
+first their calls, returns and attributes are read (``callsites.py``; again for the
+files whose facts changed, until none do), then each file is converted on its own,
+so one file that does not parse is reported and copied unchanged while the others
+convert (a file that does not parse turns the call-site types off: its calls are
+unseen).  With ``jobs > 1`` each worker process owns a fixed share of the files for
+both passes; every file is parsed once.
 
 Exit codes (``RunResult.exit_code``):
   0  every file converted and no site needs a person
