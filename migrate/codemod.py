@@ -802,10 +802,10 @@ class MigrateTransformer(cst.CSTTransformer):
             if rule is None:
                 self.ctx.unsupported(original, qn, "no mapping in api_map.yaml")
                 return updated
-            if rule.owner is not None:
+            if rule.owner is not None and rule.style != "static":
                 self.ctx.unsupported(original, qn, "an unbound member called with an explicit receiver; call it on the instance")
                 return updated
-            return self._apply(CallSite(rule, original, updated))
+            return self._apply(CallSite(rule, original, updated))  # a function, or a class-level one
         if not isinstance(func, cst.Attribute):
             return updated
         method = func.attr.value
@@ -824,6 +824,9 @@ class MigrateTransformer(cst.CSTTransformer):
         assert isinstance(updated.func, cst.Attribute)
         for owner in candidates:
             rule = self.spec.get(f"{owner}.{method}")
+            if rule is not None and rule.style == "static":
+                self.ctx.unsupported(original, rule.key, "a class-level function called on an instance; call it on the class")
+                return updated
             if rule is not None:
                 return self._apply(CallSite(rule, original, updated, receiver=updated.func.value, receiver_type=rtype))
         if rtype.kind == "tensor":

@@ -42,7 +42,7 @@ VALUE_TRANSFORMS = frozenset({"tuple", "tuple_or_int", "one_minus", "as_1tuple"}
 #: Owners whose members are looked up on typed receivers (x.view, model.train).
 OWNER_CLASSES = ("torch.Tensor", "torch.nn.Module", "torch.optim.Optimizer")
 
-STYLES = frozenset({"call", "attribute"})
+STYLES = frozenset({"call", "attribute", "static"})
 
 HELPER_PREFIX = "_torch_compat."
 

@@ -551,9 +551,8 @@ def test_normalize_gradients_match_torch_at_a_zero_row(compat):
 
 
 def test_pretrained_embedding_helper_matches_torch(compat):
-    """embedding_from_pretrained (the helper for nn.Embedding.from_pretrained, which the table
-    cannot route yet: the codemod reports calls of a class's own methods as unsupported): the
-    given table untouched (MindSpore's nn.Embedding(padding_idx=...) zeroes that row), frozen by
+    """embedding_from_pretrained (the helper nn.Embedding.from_pretrained becomes; a `style:
+    static` entry): the given table untouched (MindSpore's nn.Embedding(padding_idx=...) zeroes that row), frozen by
     default, and no gradient for the padding row when trained."""
     table = np.random.default_rng(11).standard_normal((6, 3)).astype(np.float32)
     ids = np.array([[0, 2, 5], [5, 1, 2]])

@@ -325,3 +325,13 @@ def test_torch_backend_switches_are_removed_other_module_state_is_not():
     assert ("torch.backends.cudnn.deterministic", "converted") in kinds
     assert ("torch.backends.cudnn.benchmark", "converted") in kinds
     assert ("torch.nn.functional.relu", "unsupported") in kinds
+
+
+def test_class_level_function_converts_on_the_class_not_on_an_instance():
+    src = ("import torch.nn as nn\n\n\ndef f(w, e: nn.Embedding):\n"
+           "    return nn.Embedding.from_pretrained(w, freeze=False), e.from_pretrained(w)\n")
+    out = convert_source(src, SPEC, "x.py")
+    assert "embedding_from_pretrained(w, freeze=False)" in out.code, out.code
+    kinds = [(s.rule, s.kind) for s in out.sites if s.rule == "torch.nn.Embedding.from_pretrained"]
+    assert kinds == [("torch.nn.Embedding.from_pretrained", "converted"),
+                     ("torch.nn.Embedding.from_pretrained", "unsupported")], out.sites
