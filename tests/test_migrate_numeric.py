@@ -346,6 +346,31 @@ SHAPES = [(4, 3), (5,), (2, 3, 4), (1, 6)]
 DTYPES = {"float32": ["float32"] * 4, "float64": ["float64"] * 4, "mixed": ["float32", "float64", "float64", "float32"]}
 
 
+def step_side_by_side(compat, name: str, kwargs: dict, dtypes: str, scale) -> tuple:
+    """torch.optim.<name> and the helper's <name> over parameters of SHAPES and DTYPES[dtypes]
+    starting from the same values, 25 steps of the same gradients (standard normals times
+    ``scale(rng)``; the last parameter has none every third step, so torch skips it):
+    (torch optimizer, helper optimizer, torch parameters, MindSpore parameters)."""
+    rng = np.random.default_rng(0)
+    w0 = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES[dtypes])]
+    tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in w0]
+    mps = [mindspore.Parameter(mindspore.Tensor(w.copy()), name=f"w{i}") for i, w in enumerate(w0)]
+    t_opt, m_opt = getattr(torch.optim, name)(tps, **kwargs), getattr(compat, name)(mps, **kwargs)
+    for step in range(25):
+        grads = [rng.standard_normal(w.shape).astype(w.dtype) * scale(rng) for w in w0]
+        if step % 3 == 1:
+            grads[-1] = None
+        t_opt.zero_grad()
+        m_opt.zero_grad()
+        for tp, mp, g in zip(tps, mps, grads):
+            assert mp.grad is None
+            if g is not None:
+                tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
+        t_opt.step()
+        m_opt.step()
+    return t_opt, m_opt, tps, mps
+
+
 def _compile_count():
     from mindspore.common import api
 
@@ -359,23 +384,7 @@ def test_helper_optimizer_matches_torch(name, kwargs, dtypes):
     step (torch skips it: its step count and momentum buffer lag behind)."""
     import _torch_compat as compat
 
-    rng = np.random.default_rng(0)
-    w0 = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES[dtypes])]
-    tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in w0]
-    mps = [mindspore.Parameter(mindspore.Tensor(w.copy()), name=f"w{i}") for i, w in enumerate(w0)]
-    t_opt, m_opt = getattr(torch.optim, name)(tps, **kwargs), getattr(compat, name)(mps, **kwargs)
-    for step in range(25):
-        grads = [rng.standard_normal(w.shape).astype(w.dtype) * 1e-3 for w in w0]
-        if step % 3 == 1:
-            grads[-1] = None
-        t_opt.zero_grad()
-        m_opt.zero_grad()
-        for tp, mp, g in zip(tps, mps, grads):
-            assert mp.grad is None
-            if g is not None:
-                tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
-        t_opt.step()
-        m_opt.step()
+    t_opt, m_opt, tps, mps = step_side_by_side(compat, name, kwargs, dtypes, lambda rng: 1e-3)
     for tp, mp in zip(tps, mps):
         assert mp.dtype == mindspore.float64 if tp.dtype == torch.float64 else mp.dtype == mindspore.float32
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)

@@ -28,6 +28,7 @@ torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
 from migrate.weights import name_map  # noqa: E402  (imports torch)
+from test_migrate_numeric import _numpy  # noqa: E402
 
 SPEC = load_spec()
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
@@ -181,16 +182,6 @@ def _draw(spec, rng):
     if kind == "causal":
         return np.triu(np.ones(spec[1], bool), 1)
     return rng.standard_normal(spec[1]).astype(np.float32)
-
-
-def _numpy(value):
-    if isinstance(value, (tuple, list)):
-        return [_numpy(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.detach().numpy()
-    if isinstance(value, mindspore.Tensor):
-        return value.asnumpy()
-    return np.asarray(value)
 
 
 def _compare(got, want, atol, path="out"):

@@ -20,6 +20,8 @@ from migrate.spec import load_spec
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
+from test_migrate_numeric import DTYPES, SHAPES, step_side_by_side  # noqa: E402  (needs torch and mindspore)
+
 SPEC = load_spec()
 
 
@@ -39,32 +41,14 @@ OPTIMIZER_CASES = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.01}),
     ("Adagrad", {"lr": 0.05, "initial_accumulator_value": 0.1, "eps": 1e-6, "maximize": True}),
 ]
-SHAPES = [(4, 3), (5,), (2, 3, 4), (1, 6)]
-DTYPES = {"float32": ["float32"] * 4, "float64": ["float64"] * 4, "mixed": ["float32", "float64", "float64", "float32"]}
 STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "momentum_buffer", "sum")
 
 
 @pytest.mark.parametrize("dtypes", sorted(DTYPES))
 @pytest.mark.parametrize("name, kwargs", OPTIMIZER_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZER_CASES)])
 def test_helper_optimizer_matches_torch(compat, name, kwargs, dtypes):
-    rng = np.random.default_rng(0)
-    w0 = [rng.standard_normal(s).astype(d) for s, d in zip(SHAPES, DTYPES[dtypes])]
-    tps = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in w0]
-    mps = [mindspore.Parameter(mindspore.Tensor(w.copy()), name=f"w{i}") for i, w in enumerate(w0)]
-    t_opt, m_opt = getattr(torch.optim, name)(tps, **kwargs), getattr(compat, name)(mps, **kwargs)
+    t_opt, m_opt, tps, mps = step_side_by_side(compat, name, kwargs, dtypes, lambda rng: 10.0 ** rng.uniform(-4, -1))
     assert {k: v for k, v in m_opt.defaults.items()} == {k: t_opt.defaults[k] for k in m_opt.defaults}
-    for step in range(25):
-        grads = [rng.standard_normal(w.shape).astype(w.dtype) * 10.0 ** rng.uniform(-4, -1) for w in w0]
-        if step % 3 == 1:
-            grads[-1] = None
-        t_opt.zero_grad()
-        m_opt.zero_grad()
-        for tp, mp, g in zip(tps, mps, grads):
-            assert mp.grad is None
-            if g is not None:
-                tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
-        t_opt.step()
-        m_opt.step()
     for tp, mp in zip(tps, mps):
         assert mp.dtype == (mindspore.float64 if tp.dtype == torch.float64 else mindspore.float32)
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), rtol=0, atol=1e-6)
