@@ -36,6 +36,13 @@ from migrate.weights import is_array, name_map, to_array
 
 LOSS_RTOL = 1e-5
 TENSOR_RTOL = 1e-4
+#: local parameters after Adam steps, in float32.  At its first step Adam moves each element by
+#: about lr * g / (|g| + eps): an element whose gradient nearly cancels (|g| ~ 1e-7 where the
+#: others are ~0.1) carries the few per cent of float32 rounding in g into a step of lr's size.
+#: Measured on an AMD EPYC host: one element of 1,024 in a mem-layer weight moved 1.5e-4
+#: (1.5% of lr = 0.01) apart at a user's first step, then stayed exactly that far apart, while
+#: the same run in float64 agreed everywhere to 1e-6.  In float64, TENSOR_RTOL holds for them.
+PARAM_RTOL_FLOAT32 = 1e-3
 
 
 # --------------------------------------------------------------------------- recording
@@ -117,8 +124,9 @@ class Row:
         return self.max_rel <= self.tolerance
 
 
-def compare(ref: Trace, other: Trace, mapping: dict) -> tuple[list[Row], list[str]]:
-    """Per-tensor errors in recording order, and keys present on one side only."""
+def compare(ref: Trace, other: Trace, mapping: dict, param_rtol: float = TENSOR_RTOL) -> tuple[list[Row], list[str]]:
+    """Per-tensor errors in recording order, and keys present on one side only; ``param_rtol``
+    for the local parameters after each step (``user U step S param P``)."""
     rows, missing = [], []
     for key in ref.order:
         okey = mapping.get(key, key)
@@ -132,7 +140,7 @@ def compare(ref: Trace, other: Trace, mapping: dict) -> tuple[list[Row], list[st
         diff = float(np.max(np.abs(a - b))) if a.size else 0.0
         scale = float(np.max(np.abs(a))) if a.size else 0.0
         rel = diff / scale if scale > 0 else diff
-        tol = LOSS_RTOL if key.endswith("loss") else TENSOR_RTOL
+        tol = LOSS_RTOL if key.endswith("loss") else param_rtol if " param " in key else TENSOR_RTOL
         rows.append(Row(key, diff, rel, tol))
     return rows, missing
 
@@ -214,7 +222,8 @@ def run(torch_package: str = "reference_torch", ms_package: str = "migrated_mind
     torch_trace = _record_run(t_trainer, train, test, epochs, "torch", learner_names)
     ms_trace = _record_run(m_trainer, train, test, epochs, "mindspore", learner_names)
     key_map = {f"final {k}": f"final {v}" for k, v in names.items()}
-    rows, missing = compare(torch_trace, ms_trace, key_map)
+    rows, missing = compare(torch_trace, ms_trace, key_map,
+                            PARAM_RTOL_FLOAT32 if dtype == "float32" else TENSOR_RTOL)
     diffs = metric_differences(torch_trace.metrics, ms_trace.metrics)
     return Result(rows, missing, diffs, torch_trace, ms_trace, settings)
 
@@ -237,6 +246,8 @@ def _plot(result: Result, path: Path) -> None:
     rels = [max(r.max_rel, 1e-17) for r in result.rows]
     axes[2].semilogy(rels, ".", ms=2)
     axes[2].axhline(TENSOR_RTOL, color="r", lw=0.8, label="tensor tolerance")
+    if result.config.get("dtype") != "float64":
+        axes[2].axhline(PARAM_RTOL_FLOAT32, color="m", lw=0.8, ls=":", label="local-parameter tolerance (float32)")
     axes[2].axhline(LOSS_RTOL, color="orange", lw=0.8, label="loss tolerance")
     axes[2].set(title="relative error of every recorded tensor", xlabel="recorded tensor (in order)",
                 ylabel="max |torch - mindspore| / max |torch|")
@@ -278,7 +289,9 @@ def write_report(result: Result, out: Path) -> Path:
     lines.append("")
     lines.append(f"Settings: {json.dumps(result.config)}; torch {result.torch_trace.seconds:.1f} s, "
                  f"MindSpore {result.ms_trace.seconds:.1f} s.")
-    lines.append("Tolerances: losses 1e-5, tensors 1e-4 (max abs error / max |torch value|); metrics identical.")
+    param_tol = "1e-4" if result.config.get("dtype") == "float64" else f"{PARAM_RTOL_FLOAT32:g} (Adam's first step carries float32 rounding of near-zero gradients into lr-sized moves; see migrate/verify.py)"
+    lines.append(f"Tolerances (max abs error / max |torch value|): losses 1e-5, local parameters after each step "
+                 f"{param_tol}, other tensors 1e-4; metrics identical.")
     first = result.first_divergence
     if first is not None:
         lines += ["", f"**First divergence:** `{first.key}` — max abs error {first.max_abs:.3g}, "
