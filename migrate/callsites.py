@@ -70,6 +70,9 @@ class Facts:
     escaped: set = field(default_factory=set)
     returns: dict = field(default_factory=dict)  # "mod.f" -> what calling it returns (known ones)
     attrs: dict = field(default_factory=dict)  # "mod.C" -> {attribute: type} (known ones)
+    #: the inferred facts the file's type inference read to find these, with their values
+    #: (TypeInfo.consulted): while they hold, reading the file again finds the same facts
+    consulted: dict = field(default_factory=dict)
 
 
 def _portable(t: Optional[T], mod: str) -> Optional[T]:

@@ -1226,7 +1226,6 @@ class Parsed:
     is_package: bool
     star: dict
     needed: bool  # imports torch (directly or through a star import) or a project nn.Module
-    words: frozenset = frozenset()  # every identifier in the code
     names: Optional[NameResolver] = None  # with libcst's scopes, resolved on first use
     scopes: object = None
     types: Optional[TypeInfo] = None  # the last inference built, reused while its parameter facts hold
@@ -1247,25 +1246,12 @@ def parse(code: str, path: str = "<string>", project: Optional[ProjectIndex] = N
     star = _star_names(imported.imports, project, mod_name, is_package)
     star_torch = any(q == "torch" or q.startswith("torch.") for q in star.values())
     needed = bool(torch_imports or star_torch or _imports_project_module(imported.bound, project, mod_name, is_package))
-    return Parsed(code, module, imported, torch_imports, mod_name, is_package, star, needed, identifiers(code))
+    return Parsed(code, module, imported, torch_imports, mod_name, is_package, star, needed)
 
 
 def identifiers(code: str) -> frozenset:
     """Every word of ``code`` that could be a name (a superset of the names it uses)."""
     return frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
-
-
-def _facts_used(parsed: Parsed, types: TypeInfo, project: Optional[ProjectIndex]) -> tuple:
-    """The inferred project facts (callsites.py) an inference of this file can consult: its own
-    functions' parameter types, and the return and attribute types of names it spells.  An
-    inference built under a project giving the same ones can be reused."""
-    if project is None:
-        return ()
-    words = parsed.words
-    own = [project.param_types.get(name) for name in types.called_names]
-    returns = {f: t for f, t in project.return_types.items() if f.rpartition(".")[2] in words}
-    attrs = {c: {a: t for a, t in found.items() if a in words} for c, found in project.attr_types.items()}
-    return own, returns, attrs
 
 
 @dataclass
@@ -1299,8 +1285,10 @@ def analyse(code: str, spec: Spec, path: str = "<string>", project: Optional[Pro
         return None
     parsed.resolve()
     types = parsed.types
-    if types is None or types.spec is not spec or _facts_used(parsed, types, types.project) != _facts_used(parsed, types, project):
+    if types is None or types.spec is not spec or not types.holds_under(project):
         types = parsed.types = TypeInfo(parsed.module, parsed.names, spec, project, parsed.mod_name, parsed.is_package)
+    else:  # the same types: later reads of facts go to the new round's project
+        types.project = project
     return Analysis(parsed, types)
 
 

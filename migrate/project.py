@@ -4,11 +4,18 @@
 module only if model.py says so.  Python's ``ast`` (fast, no formatting
 needed) reads every file of SRC once; names are resolved through each file's
 imports (relative ones against its package), never by spelling.
+
+Research code is often run as a script from its own folder (``python code/main.py``), so
+``code/main.py`` imports its neighbour ``code/model.py`` as ``import model``: Python puts the
+script's folder first on ``sys.path``.  Such names are resolved too (``aliases``): a module's
+last name stands for it when no other module of SRC ends in that name and it is neither a
+top-level module of SRC nor a standard-library or framework module.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -30,6 +37,8 @@ class ProjectIndex:
     #: "mod.f" -> what calling it returns; "mod.C" -> {attribute: T} of its instances (callsites.py)
     return_types: dict = field(default_factory=dict, compare=False, hash=False)
     attr_types: dict = field(default_factory=dict, compare=False, hash=False)
+    #: "model" -> "code.model": script-folder imports (see the module docstring)
+    aliases: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def short_names(self) -> frozenset:
@@ -41,25 +50,69 @@ class ProjectIndex:
         return found
 
     def local(self, qualified: Optional[str]) -> Optional[str]:
-        """``qualified`` without SRC's package prefix (how the index names things)."""
+        """``qualified`` without SRC's package prefix, through script-folder imports (how the
+        index names things)."""
         if qualified and self.prefix and qualified.startswith(self.prefix + "."):
             return qualified[len(self.prefix) + 1:]
-        return qualified
+        return canonical(qualified, self.aliases)
 
     def param_type(self, function: str, param: str):
         """The type every call in SRC passes ``param`` of ``function``, or None."""
         return self.param_types.get(function, {}).get(param)
 
+    def fact(self, kind: str, key):
+        """One inferred fact (callsites.py): ``("param", (function, parameter))``,
+        ``("return", function)`` or ``("attr", (class, attribute))``; None when unknown."""
+        if kind == "param":
+            return self.param_type(*key)
+        if kind == "return":
+            return self.return_types.get(key)
+        return self.attr_types.get(key[0], {}).get(key[1])
+
+    def same_base(self, other: Optional["ProjectIndex"]) -> bool:
+        """Same project apart from the inferred facts (which rounds of callsites.py change)."""
+        return other is self or (other is not None and other == self)
+
     def star_names(self, module: Optional[str]) -> dict:
         """What ``from <module> import *`` binds, when ``module`` is one of the project's
         (under its own name, or under SRC's package name when SRC is imported as one)."""
-        return self.star_exports.get(module, {}) if module is not None else {}
+        return self.star_exports.get(canonical(module, self.aliases), {}) if module is not None else {}
 
     def is_module_class(self, qualified: Optional[str]) -> bool:
-        return qualified is not None and qualified in self.module_classes
+        return qualified is not None and canonical(qualified, self.aliases) in self.module_classes
 
     def is_class(self, qualified: Optional[str]) -> bool:
-        return qualified is not None and qualified in self.classes
+        return qualified is not None and canonical(qualified, self.aliases) in self.classes
+
+
+def canonical(qualified: Optional[str], aliases: dict) -> Optional[str]:
+    """``model.Net`` -> ``code.model.Net`` when ``model`` is a script-folder import of
+    ``code/model.py`` (``aliases``); other names unchanged."""
+    if not qualified or not aliases:
+        return qualified
+    head, dot, rest = qualified.partition(".")
+    target = aliases.get(head)
+    if target is None:
+        return qualified
+    return f"{target}{dot}{rest}"
+
+
+#: top-level names a script-folder module never stands for
+_NOT_ALIASED = frozenset(sys.stdlib_module_names) | {"torch", "torchvision", "numpy", "mindspore", "scipy", "pandas"}
+
+
+def script_aliases(modules: Iterable[str]) -> dict:
+    """{last name: module} for the modules of subfolders that a script in their own folder
+    imports by their last name: when that name is unique among SRC's modules and no top-level
+    module, package, standard-library or framework module has it."""
+    modules = set(modules)
+    top = {m.split(".")[0] for m in modules}
+    by_name: dict[str, list[str]] = {}
+    for m in modules:
+        if "." in m:
+            by_name.setdefault(m.rpartition(".")[2], []).append(m)
+    return {name: found[0] for name, found in sorted(by_name.items())
+            if len(found) == 1 and name not in top and name not in _NOT_ALIASED}
 
 
 def module_name(rel: str) -> tuple[str, bool]:
@@ -108,6 +161,8 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     stars: dict[str, list[str]] = {}  # module -> the project-or-not modules it star-imports
     public: dict[str, Optional[list]] = {}  # module -> its literal __all__, if any
     functions: set[str] = set()
+    files = list(files)
+    aliases = script_aliases(module_name(rel)[0] for rel in files)
     for rel in files:
         mod, is_pkg = module_name(rel)
         try:
@@ -124,18 +179,18 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
-                    names[local] = alias.name if alias.asname else alias.name.split(".")[0]
+                    names[local] = canonical(alias.name if alias.asname else alias.name.split(".")[0], aliases)
             elif isinstance(node, ast.ImportFrom):
                 base = "." * node.level + (node.module or "")
                 for alias in node.names:
                     if alias.name == "*":
-                        target = absolute(base, mod, is_pkg) if node.level else base
+                        target = absolute(base, mod, is_pkg) if node.level else canonical(base, aliases)
                         if target:
                             stars.setdefault(mod, []).append(target)
                         continue
                     full = absolute(f"{base}.{alias.name}" if node.module else f"{base}{alias.name}", mod, is_pkg)
                     if full:
-                        names[alias.asname or alias.name] = full
+                        names[alias.asname or alias.name] = canonical(full, aliases)
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = [_dotted(b) for b in node.bases]
             elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
@@ -186,7 +241,8 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     exports = _star_exports(imports, stars, public, prefix)
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
-    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix)
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix,
+                        aliases=aliases)
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

@@ -353,7 +353,9 @@ def collect_file(task: tuple) -> tuple:
             return rel, callsites.Facts()  # defines, calls and names none of them
         analysis = analyse(code, _SPEC, rel, _PROJECT, every_file=True, parsed=_parsed(rel, code))
         mod, is_package = module_name(rel)
-        return rel, callsites.collect(analysis, mod, is_package, _PROJECT)
+        facts = callsites.collect(analysis, mod, is_package, _PROJECT)
+        facts.consulted = dict(analysis.types.consulted)
+        return rel, facts
     except Exception:  # reported when the file is converted
         return rel, None
 
@@ -389,12 +391,8 @@ def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:
         changed = {name for name in set(params) | set(old_params) if params.get(name) != old_params.get(name)}
         project = _PROJECT = callsites.with_types(project, found)
         # files to read again: those defining a function whose parameter types changed, and
-        # those spelling a function whose return type or an attribute whose type changed
-        spelled = {name.rpartition(".")[2] for name in _changed(found[1], old[1])}
-        for cls in set(found[2]) | set(old[2]):
-            spelled |= _changed(found[2].get(cls, {}), old[2].get(cls, {}))
-        redo = [task for task in tasks
-                if changed & set(facts[task[0]].defs) or (spelled and not spelled.isdisjoint(_words(task[1])))]
+        # those whose type inference read a fact that changed (the others would find the same)
+        redo = [task for task in tasks if changed & set(facts[task[0]].defs) or _stale(facts[task[0]], project)]
         facts.update(pool.map("facts", project, redo))
         if any(f is None for f in facts.values()):
             return callsites.with_types(project, ({}, {}, {}))
@@ -404,16 +402,8 @@ def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:
     return callsites.with_types(project, found)
 
 
-def _changed(new: dict, old: dict) -> set:
-    return {key for key in set(new) | set(old) if new.get(key) != old.get(key)}
-
-
-def _words(path: str) -> frozenset:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return identifiers(fh.read())
-    except OSError:
-        return frozenset()
+def _stale(facts: "callsites.Facts", project: ProjectIndex) -> bool:
+    return any(project.fact(kind, key) != value for (kind, key), value in facts.consulted.items())
 
 
 def _agreed(new: dict, old: dict) -> dict:

@@ -31,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate.names import NameResolver, base_name
-from migrate.project import ProjectIndex, absolute
+from migrate.project import ProjectIndex, absolute, canonical
 from migrate.spec import Spec
 
 
@@ -101,6 +101,22 @@ _TENSOR_FIRST_ARG = frozenset(
         "mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
         "kl_div", "cosine_similarity", "pairwise_distance", "interpolate", "unfold", "fold", "glu")]
 )
+#: torch functions whose second argument can only be a tensor (the other operand, a loss's
+#: target, a layer's weight)
+_TENSOR_SECOND_ARG = frozenset(
+    [f"torch.{n}" for n in (
+        "mm", "bmm", "matmul", "mv", "dot", "inner", "outer", "kron", "cdist", "dist", "cosine_similarity",
+        "masked_select", "take")]
+    + [f"torch.nn.functional.{n}" for n in (
+        "linear", "bilinear", "conv1d", "conv2d", "conv3d", "embedding", "cross_entropy", "nll_loss",
+        "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss", "soft_margin_loss",
+        "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss", "hinge_embedding_loss",
+        "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "cosine_embedding_loss",
+        "triplet_margin_loss")]
+)
+#: torch.nn modules other than the losses whose second input can only be a tensor
+_TENSOR_SECOND_INPUT_MODULES = frozenset({"Bilinear", "CosineSimilarity", "PairwiseDistance", "MultiheadAttention"})
 #: torch functions and tensor methods whose result is a (values, indices) named tuple
 PAIR_RESULTS = frozenset({"topk", "sort", "max", "min", "median", "mode", "kthvalue", "cummax", "cummin"})
 #: torch.nn modules whose input need not be a tensor (containers, identity, RNNs taking
@@ -312,7 +328,7 @@ class _Collector(cst.CSTVisitor):
         ann = _annotation(param)
         project = self.infer.project
         if ann is None and called is not None and project is not None:
-            found = project.param_type(called, param.name.value)
+            found = self.infer.fact("param", (called, param.name.value))
             if found is not None:
                 self._bind(param.name.value, Binding(start, "fixed", found))
                 return
@@ -396,15 +412,19 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        first = node.args[0] if node.args else None
-        if first is not None and first.keyword is None and not first.star and isinstance(first.value, cst.Name):
+        for position, arg in enumerate(node.args[:2]):
+            if arg.keyword is not None or arg.star:
+                break
+            if not isinstance(arg.value, cst.Name):
+                continue
             scope = self._function_scope()
             if scope is not None and self.cur is not None:
-                key = (id(scope), first.value.value)
+                key = (id(scope), arg.value.value)
                 if isinstance(func, cst.Name) and func.value in ("isinstance", "type", "issubclass", "hasattr", "callable"):
-                    self.infer.type_checked.add(key)
+                    if position == 0:
+                        self.infer.type_checked.add(key)
                 else:
-                    self.infer.first_arg_uses.setdefault(key, []).append((node, self.cur))
+                    self.infer.arg_uses.setdefault(key, []).append((node, self.cur, position))
         # self.register_buffer("name", tensor) makes self.name a tensor
         if (
             isinstance(func, cst.Attribute)
@@ -435,10 +455,13 @@ class TypeInfo:
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         self.nested_functions: dict[str, list[cst.FunctionDef]] = {}
-        #: (id(function scope), parameter) -> [(call, Where)] of calls taking it as first argument
-        self.first_arg_uses: dict[tuple, list] = {}
+        #: (id(function scope), parameter) -> [(call, Where, 0 or 1)] of calls taking it as first
+        #: or second positional argument
+        self.arg_uses: dict[tuple, list] = {}
         self.type_checked: set[tuple] = set()  # (id(function scope), name) passed to isinstance() & co.
         self.called_names: list[str] = []  # this file's functions that calls can give types (callsites.py)
+        #: (kind, key) -> value of every inferred project fact this inference has read (see fact())
+        self.consulted: dict[tuple, Optional[T]] = {}
         self.returns: dict[int, list] = {}  # id(FunctionDef) -> [(returned expression or None, Where)]
         self.generators: set[int] = set()  # id(FunctionDef) of functions that yield
         self._return_cache: dict[int, Optional[T]] = {}
@@ -450,6 +473,21 @@ class TypeInfo:
         module.visit(_Collector(self))
         self._stack: list[Where] = [Where(0, (), frozenset(), self.module_scope)]
         self._scope_stack: list[Scope] = [self.module_scope]
+
+    def fact(self, kind: str, key) -> Optional[T]:
+        """``project.fact(kind, key)``, logged: an inference whose logged facts all hold under
+        another round's project computes the same types there (``holds_under``)."""
+        value = self.project.fact(kind, key)
+        self.consulted[(kind, key)] = value
+        return value
+
+    def holds_under(self, project: Optional[ProjectIndex]) -> bool:
+        """Would an inference under ``project`` give the same types as this one?  Yes when the
+        project differs at most in inferred facts this one never read."""
+        if project is None or self.project is None:
+            return project is self.project
+        return self.project.same_base(project) and all(
+            project.fact(kind, key) == value for (kind, key), value in self.consulted.items())
 
     # -- traversal hooks (called by the codemod)
     def enter(self, node: cst.CSTNode) -> None:
@@ -522,7 +560,7 @@ class TypeInfo:
         if self.project is None:
             return None
         for name in self.names.qualified(node):
-            full = absolute(name, self.module_name, self.is_package)
+            full = canonical(absolute(name, self.module_name, self.is_package), self.project.aliases)
             if self.project.is_module_class(full) or (not modules_only and self.project.is_class(full)):
                 return full
         return None
@@ -537,7 +575,7 @@ class TypeInfo:
             for name in self.names.qualified(node):
                 function = self.project.local(absolute(name, self.module_name, self.is_package))
                 if function in self.project.functions:
-                    return self.project.return_types.get(function)
+                    return self.fact("return", function)
         for name in self.names.qualified(node):
             if name.split(".")[0] in _STDLIB:
                 return OTHER
@@ -744,24 +782,30 @@ class TypeInfo:
     def _param_from_uses(self, scope: Scope, name: Optional[str]) -> Optional[T]:
         """An unannotated parameter the function never rebinds nor type-checks, and hands as
         first argument to something that only takes a tensor (a torch layer, a tensor-only torch
-        function, or a module of this file whose forward's own input is such a parameter):
+        function, or a module of this file whose forward's own input is such a parameter; or as
+        second argument to a two-tensor torch function, a loss or a two-input layer):
         it is a tensor (or None, where the code guards it), or the function fails in torch."""
         if name is None or len(scope.bindings.get(name, ())) != 1 or (id(scope), name) in self.type_checked:
             return None
-        for call, where in self.first_arg_uses.get((id(scope), name), ()):
-            if self._takes_tensor(call, where):
+        for call, where, position in self.arg_uses.get((id(scope), name), ()):
+            if self._takes_tensor(call, where, position):
                 return TENSOR
         return None
 
-    def _takes_tensor(self, call: cst.Call, where: Where) -> bool:
+    def _takes_tensor(self, call: cst.Call, where: Where, position: int = 0) -> bool:
         qualified = self.names.qualified(call.func)
         if qualified:
-            return bool(qualified & _TENSOR_FIRST_ARG)
+            return bool(qualified & (_TENSOR_FIRST_ARG if position == 0 else _TENSOR_SECOND_ARG))
         callee = self._type(call.func, where)
         if callee is None or callee is BOTTOM or callee.kind != "module" or not callee.cls:
             return False
         if callee.cls.startswith("torch.nn."):
-            return callee.cls.rpartition(".")[2] not in _ANY_INPUT_MODULES
+            layer = callee.cls.rpartition(".")[2]
+            if position == 1:
+                return layer.endswith("Loss") or layer in _TENSOR_SECOND_INPUT_MODULES
+            return layer not in _ANY_INPUT_MODULES
+        if position == 1:
+            return False
         if callee.cls.startswith("local:"):
             info = self.classes.get(callee.cls[6:])
             forward = info.methods.get("forward") if info else None
@@ -876,7 +920,7 @@ class TypeInfo:
             if recv.kind == "module" and attr in ("weight", "bias") and (recv.cls or "").startswith("torch."):
                 return TENSOR
             if recv.cls and recv.cls.startswith("project:") and self.project is not None:
-                return self.project.attr_types.get(self.project.local(recv.cls[8:]), {}).get(attr)
+                return self.fact("attr", (self.project.local(recv.cls[8:]), attr))
             return None
         if recv.kind == "optimizer" and attr == "param_groups":
             return OTHER

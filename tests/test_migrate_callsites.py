@@ -251,3 +251,38 @@ def test_a_function_defined_twice_keeps_its_parameters_unknown(tmp_path):
         "main.py": "import torch\nfrom loader import load\nload(torch.zeros(2), torch.device('cpu'))\n",
     })
     assert to_kind(sites["loader.py"]) == "uncertain"
+
+
+def test_rounds_read_again_only_files_whose_inference_read_a_changed_fact(tmp_path, monkeypatch):
+    """Round 1 types load()'s parameters; reading loader.py again gives its return type; then
+    only train.py, whose inference asked for that return type, is read again.  notes.py names
+    load but never asks what it returns, so it is read once."""
+    reads = {}
+    collect = runner._WORK["facts"]
+
+    def counting(task):
+        reads[task[0]] = reads.get(task[0], 0) + 1
+        return collect(task)
+
+    monkeypatch.setitem(runner._WORK, "facts", counting)
+    sites = migrate(tmp_path, {
+        "loader.py": LOADER,
+        "train.py": """
+            import torch
+            from loader import load
+
+            def run():
+                y = load(torch.ones(2), torch.device("cpu"))
+                return y.cpu()
+        """,
+        "notes.py": """
+            import torch
+            from loader import load  # load is re-exported, never called here
+
+            def describe(t: torch.Tensor):
+                return t.cpu()
+        """,
+    })
+    assert ("torch.Tensor.cpu", "converted") in sites["train.py"]
+    assert reads["notes.py"] == 1
+    assert reads["loader.py"] == 2 and reads["train.py"] == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from migrate import runner
 from migrate.codemod import convert_source
 from migrate.project import absolute, build_index, module_name
 from migrate.spec import load_spec
@@ -137,3 +138,35 @@ def test_star_exports_under_the_package_name_and_not_by_guessing(tmp_path):
     assert index.star_names("proj.utils") == index.star_names("utils") == {"torch": "torch"}
     assert index.star_names("sub.utils") == {"np": "numpy"}
     assert index.star_names("other.utils") == {}  # not read as the project's utils
+
+
+def test_script_folder_imports_resolve_to_the_neighbour_module(tmp_path):
+    """``python code/main.py`` puts code/ first on sys.path: ``from model import Net`` in
+    code/main.py is code/model.py's Net, and instances of it are modules."""
+    src = tmp_path / "src"
+    files = write(src, {
+        "code/model.py": "import torch.nn as nn\nclass Net(nn.Module):\n    def forward(self, x):\n        return x\n",
+        "code/main.py": (
+            "import torch\nfrom model import Net\nimport model as m\n"
+            "class Big(m.Net): pass\n"
+            "net = Net()\nnet.eval()\nBig().train()\n"
+        ),
+    })
+    index = build_index(src, files)
+    assert index.aliases == {"model": "code.model", "main": "code.main"}
+    assert {"code.model.Net", "code.main.Big"} <= index.module_classes
+    assert index.is_module_class("model.Net") and index.local("model.Net") == "code.model.Net"
+    result = runner.run(src, tmp_path / "out")
+    sites = {(s.rule, s.kind) for r in result.files if r.path == "code/main.py" for s in r.sites}
+    assert ("torch.nn.Module.eval", "converted") in sites and ("torch.nn.Module.train", "converted") in sites
+    assert "set_train(False)" in (tmp_path / "out" / "code" / "main.py").read_text()
+
+
+@pytest.mark.parametrize("layout", [
+    {"a/utils.py": "X = 1\n", "b/utils.py": "X = 2\n"},  # two folders: ambiguous
+    {"utils.py": "X = 1\n", "a/utils.py": "X = 2\n"},  # a top-level module of that name
+    {"a/json.py": "X = 1\n", "a/torch.py": "X = 1\n"},  # standard library and framework names
+])
+def test_script_folder_names_are_not_guessed_when_ambiguous(tmp_path, layout):
+    files = write(tmp_path, layout)
+    assert build_index(tmp_path, files).aliases == {}

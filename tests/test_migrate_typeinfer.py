@@ -155,6 +155,26 @@ KNOWN = {
             def forward(self, x):
                 return self.inner(x) + x.repeat(2, 1)
     """,
+    "target handed to a torch loss function": """
+        import torch.nn.functional as F
+        def step(pred, target):
+            loss = F.mse_loss(pred, target)
+            return loss, target.repeat(2, 1)
+    """,
+    "target handed to a loss module": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.loss = nn.CrossEntropyLoss()
+            def forward(self, logits, labels):
+                return self.loss(logits, labels), labels.repeat(2, 1)
+    """,
+    "second operand of a matrix product": """
+        import torch
+        def f(a, b):
+            return torch.matmul(a, b) + b.repeat(2, 1)
+    """,
     "method without annotation, under no_grad": """
         import torch
         import torch.nn as nn
@@ -174,6 +194,27 @@ def test_known_tensor_receivers_convert(src):
 
 
 UNKNOWN = {
+    "second argument of a function that takes anything there": """
+        import torch
+        def f(x, n):
+            return torch.pow(x, n), n.repeat(2, 1)
+    """,
+    "second argument of a layer with one input": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def forward(self, x, h):
+                return self.fc(x, h), h.repeat(2, 1)
+    """,
+    "second argument passed to isinstance after a loss": """
+        import torch.nn.functional as F
+        def step(pred, target):
+            if isinstance(target, list):
+                return None
+            return F.mse_loss(pred, target), target.repeat(2, 1)
+    """,
     "unannotated parameter": """
         import torch
         def f(x):

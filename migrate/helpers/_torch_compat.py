@@ -2233,3 +2233,20 @@ def clip_grad_value_(parameters, clip_value):
         grad = _grad(p)
         if grad is not None:
             p.grad = ops.clamp(grad, -clip_value, clip_value)
+
+
+def legacy_tensor(*args, dtype):
+    """``torch.FloatTensor(...)`` and the other legacy typed constructors, decided at run time
+    as torch does: integer sizes give a tensor of that shape (uninitialised in torch, zeros
+    here), one sequence, numpy array or tensor gives its data cast to ``dtype``, no argument an
+    empty 1-D tensor."""
+    if not args:
+        return ops.zeros((0,), dtype)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        return ops.zeros(tuple(int(a) for a in args), dtype)
+    if len(args) == 1:
+        data = args[0]
+        if isinstance(data, mindspore.Tensor):
+            return ops.cast(data, dtype)
+        return mindspore.Tensor(np.asarray(data), dtype)
+    raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
