@@ -1196,7 +1196,8 @@ def _imports_project_module(bound: dict, project: Optional[ProjectIndex], mod_na
     if project is None or not project.module_classes:
         return False
     return any(
-        project.is_module_class(absolute(full, mod_name, is_package)) for fulls in bound.values() for full in fulls
+        project.is_module_class(project.resolve(absolute(full, mod_name, is_package), mod_name, is_package))
+        for fulls in bound.values() for full in fulls
     )
 
 
@@ -1209,7 +1210,7 @@ def _star_names(imports, project: Optional[ProjectIndex], mod_name: str, is_pack
     for node in imports:
         if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
             module = ("." * len(node.relative)) + (dotted(node.module) if node.module is not None else "")
-            names.update(project.star_names(absolute(module, mod_name, is_package)))
+            names.update(project.star_names(project.resolve(absolute(module, mod_name, is_package), mod_name, is_package)))
     return names
 
 

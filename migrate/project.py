@@ -7,9 +7,13 @@ imports (relative ones against its package), never by spelling.
 
 Research code is often run as a script from its own folder (``python code/main.py``), so
 ``code/main.py`` imports its neighbour ``code/model.py`` as ``import model``: Python puts the
-script's folder first on ``sys.path``.  Such names are resolved too (``aliases``): a module's
-last name stands for it when no other module of SRC ends in that name and it is neither a
-top-level module of SRC nor a standard-library or framework module.
+script's folder first on ``sys.path``.  Such imports are resolved too (``ProjectIndex.resolve``):
+a bare name is the importing file's neighbour module when the folder has one of that name and
+either the folder is no package (no ``__init__.py``: a folder of scripts) or SRC has no
+top-level module of that name (``NGCF/main.py``'s ``from NGCF import NGCF`` is
+``NGCF/NGCF.py``).  From other folders, a module's last name stands for it when no other
+module of SRC ends in that name and it is neither a top-level module of SRC nor a
+standard-library or framework module (``sys.path.append("../code")``).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ class ProjectIndex:
     #: "mod.f" -> what calling it returns; "mod.C" -> {attribute: T} of its instances (callsites.py)
     return_types: dict = field(default_factory=dict, compare=False, hash=False)
     attr_types: dict = field(default_factory=dict, compare=False, hash=False)
-    #: "model" -> "code.model": script-folder imports (see the module docstring)
+    #: "model" -> "code.model": script-folder imports from other folders (see the module docstring)
     aliases: dict = field(default_factory=dict, compare=False, hash=False)
+    modules: frozenset = field(default_factory=frozenset, compare=False, hash=False)  # every module of SRC
 
     @property
     def short_names(self) -> frozenset:
@@ -54,7 +59,12 @@ class ProjectIndex:
         index names things)."""
         if qualified and self.prefix and qualified.startswith(self.prefix + "."):
             return qualified[len(self.prefix) + 1:]
-        return canonical(qualified, self.aliases)
+        return qualified
+
+    def resolve(self, qualified: Optional[str], importer: str, is_package: bool) -> Optional[str]:
+        """An imported name as the project names it, through script-folder imports: ``model.Net``
+        imported by ``code/main.py`` is ``code.model.Net`` (see the module docstring)."""
+        return resolve_import(qualified, importer, is_package, self.modules, self.aliases)
 
     def param_type(self, function: str, param: str):
         """The type every call in SRC passes ``param`` of ``function``, or None."""
@@ -76,25 +86,28 @@ class ProjectIndex:
     def star_names(self, module: Optional[str]) -> dict:
         """What ``from <module> import *`` binds, when ``module`` is one of the project's
         (under its own name, or under SRC's package name when SRC is imported as one)."""
-        return self.star_exports.get(canonical(module, self.aliases), {}) if module is not None else {}
+        return self.star_exports.get(module, {}) if module is not None else {}
 
     def is_module_class(self, qualified: Optional[str]) -> bool:
-        return qualified is not None and canonical(qualified, self.aliases) in self.module_classes
+        return qualified is not None and qualified in self.module_classes
 
     def is_class(self, qualified: Optional[str]) -> bool:
-        return qualified is not None and canonical(qualified, self.aliases) in self.classes
+        return qualified is not None and qualified in self.classes
 
 
-def canonical(qualified: Optional[str], aliases: dict) -> Optional[str]:
-    """``model.Net`` -> ``code.model.Net`` when ``model`` is a script-folder import of
-    ``code/model.py`` (``aliases``); other names unchanged."""
-    if not qualified or not aliases:
+def resolve_import(qualified: Optional[str], importer: str, is_package: bool, modules, aliases: dict) -> Optional[str]:
+    """``qualified`` (an absolute imported name) as SRC names it when its first part is a
+    script-folder import of the importing module ``importer``; other names unchanged."""
+    if not qualified:
         return qualified
     head, dot, rest = qualified.partition(".")
+    folder = importer.rpartition(".")[0] if not is_package else ""
+    if folder:
+        sibling = f"{folder}.{head}"
+        if sibling in modules and (folder not in modules or head not in modules):
+            return f"{sibling}{dot}{rest}"
     target = aliases.get(head)
-    if target is None:
-        return qualified
-    return f"{target}{dot}{rest}"
+    return f"{target}{dot}{rest}" if target is not None else qualified
 
 
 #: top-level names a script-folder module never stands for
@@ -162,7 +175,8 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     public: dict[str, Optional[list]] = {}  # module -> its literal __all__, if any
     functions: set[str] = set()
     files = list(files)
-    aliases = script_aliases(module_name(rel)[0] for rel in files)
+    modules = frozenset(module_name(rel)[0] for rel in files)
+    aliases = script_aliases(modules)
     for rel in files:
         mod, is_pkg = module_name(rel)
         try:
@@ -179,18 +193,19 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     local = alias.asname or alias.name.split(".")[0]
-                    names[local] = canonical(alias.name if alias.asname else alias.name.split(".")[0], aliases)
+                    names[local] = resolve_import(alias.name if alias.asname else alias.name.split(".")[0],
+                                                  mod, is_pkg, modules, aliases)
             elif isinstance(node, ast.ImportFrom):
                 base = "." * node.level + (node.module or "")
                 for alias in node.names:
                     if alias.name == "*":
-                        target = absolute(base, mod, is_pkg) if node.level else canonical(base, aliases)
+                        target = absolute(base, mod, is_pkg) if node.level else resolve_import(base, mod, is_pkg, modules, aliases)
                         if target:
                             stars.setdefault(mod, []).append(target)
                         continue
                     full = absolute(f"{base}.{alias.name}" if node.module else f"{base}{alias.name}", mod, is_pkg)
                     if full:
-                        names[alias.asname or alias.name] = canonical(full, aliases)
+                        names[alias.asname or alias.name] = resolve_import(full, mod, is_pkg, modules, aliases) if not node.level else full
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = [_dotted(b) for b in node.bases]
             elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
@@ -242,7 +257,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
     return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix,
-                        aliases=aliases)
+                        aliases=aliases, modules=modules)
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

@@ -31,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate.names import NameResolver, base_name
-from migrate.project import ProjectIndex, absolute, canonical
+from migrate.project import ProjectIndex, absolute
 from migrate.spec import Spec
 
 
@@ -115,6 +115,9 @@ _TENSOR_SECOND_ARG = frozenset(
         "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "cosine_embedding_loss",
         "triplet_margin_loss")]
 )
+#: torch functions whose first argument is a sequence of tensors (each element can only be one)
+_TENSOR_SEQUENCE_ARG = frozenset(f"torch.{n}" for n in (
+    "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "row_stack"))
 #: torch.nn modules other than the losses whose second input can only be a tensor
 _TENSOR_SECOND_INPUT_MODULES = frozenset({"Bilinear", "CosineSimilarity", "PairwiseDistance", "MultiheadAttention"})
 #: torch functions and tensor methods whose result is a (values, indices) named tuple
@@ -412,6 +415,14 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        first = node.args[0] if node.args else None
+        if (first is not None and first.keyword is None and not first.star
+                and isinstance(first.value, (cst.Tuple, cst.List)) and self.cur is not None):
+            scope = self._function_scope()  # torch.cat((x, h), dim=1): each element
+            for element in first.value.elements if scope is not None else ():
+                if isinstance(element, cst.Element) and isinstance(element.value, cst.Name):
+                    key = (id(scope), element.value.value)
+                    self.infer.arg_uses.setdefault(key, []).append((node, self.cur, "element"))
         for position, arg in enumerate(node.args[:2]):
             if arg.keyword is not None or arg.star:
                 break
@@ -455,8 +466,8 @@ class TypeInfo:
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, cst.FunctionDef] = {}
         self.nested_functions: dict[str, list[cst.FunctionDef]] = {}
-        #: (id(function scope), parameter) -> [(call, Where, 0 or 1)] of calls taking it as first
-        #: or second positional argument
+        #: (id(function scope), parameter) -> [(call, Where, 0, 1 or "element")] of calls taking it
+        #: as first or second positional argument, or as an element of a literal first argument
         self.arg_uses: dict[tuple, list] = {}
         self.type_checked: set[tuple] = set()  # (id(function scope), name) passed to isinstance() & co.
         self.called_names: list[str] = []  # this file's functions that calls can give types (callsites.py)
@@ -560,7 +571,7 @@ class TypeInfo:
         if self.project is None:
             return None
         for name in self.names.qualified(node):
-            full = canonical(absolute(name, self.module_name, self.is_package), self.project.aliases)
+            full = self.project.resolve(absolute(name, self.module_name, self.is_package), self.module_name, self.is_package)
             if self.project.is_module_class(full) or (not modules_only and self.project.is_class(full)):
                 return full
         return None
@@ -573,7 +584,8 @@ class TypeInfo:
             return T(kind, f"project:{full}")
         if self.project is not None:  # a function of another file: what its returns give
             for name in self.names.qualified(node):
-                function = self.project.local(absolute(name, self.module_name, self.is_package))
+                function = self.project.local(
+                    self.project.resolve(absolute(name, self.module_name, self.is_package), self.module_name, self.is_package))
                 if function in self.project.functions:
                     return self.fact("return", function)
         for name in self.names.qualified(node):
@@ -792,8 +804,10 @@ class TypeInfo:
                 return TENSOR
         return None
 
-    def _takes_tensor(self, call: cst.Call, where: Where, position: int = 0) -> bool:
+    def _takes_tensor(self, call: cst.Call, where: Where, position=0) -> bool:
         qualified = self.names.qualified(call.func)
+        if position == "element":
+            return bool(qualified & _TENSOR_SEQUENCE_ARG)
         if qualified:
             return bool(qualified & (_TENSOR_FIRST_ARG if position == 0 else _TENSOR_SECOND_ARG))
         callee = self._type(call.func, where)

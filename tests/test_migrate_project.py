@@ -155,11 +155,36 @@ def test_script_folder_imports_resolve_to_the_neighbour_module(tmp_path):
     index = build_index(src, files)
     assert index.aliases == {"model": "code.model", "main": "code.main"}
     assert {"code.model.Net", "code.main.Big"} <= index.module_classes
-    assert index.is_module_class("model.Net") and index.local("model.Net") == "code.model.Net"
+    assert index.resolve("model.Net", "code.main", False) == "code.model.Net"
     result = runner.run(src, tmp_path / "out")
     sites = {(s.rule, s.kind) for r in result.files if r.path == "code/main.py" for s in r.sites}
     assert ("torch.nn.Module.eval", "converted") in sites and ("torch.nn.Module.train", "converted") in sites
     assert "set_train(False)" in (tmp_path / "out" / "code" / "main.py").read_text()
+
+
+def test_a_folder_named_like_its_main_module(tmp_path):
+    """NGCF/main.py's ``from NGCF import NGCF``, run as ``python NGCF/main.py``, is NGCF/NGCF.py:
+    the folder is no package (no __init__.py), so the neighbour wins over the folder's name."""
+    src = tmp_path / "src"
+    files = write(src, {
+        "NGCF/NGCF.py": "import torch.nn as nn\nclass NGCF(nn.Module):\n    def forward(self, x):\n        return x\n",
+        "NGCF/main.py": "import torch\nfrom NGCF import NGCF\nmodel = NGCF().to(torch.device('cpu'))\nmodel.eval()\n",
+    })
+    index = build_index(src, files)
+    assert index.resolve("NGCF.NGCF", "NGCF.main", False) == "NGCF.NGCF.NGCF"
+    assert index.resolve("NGCF.NGCF", "other", False) == "NGCF.NGCF"  # a root file: as written
+    result = runner.run(src, tmp_path / "out")
+    sites = {(s.rule, s.kind) for r in result.files if r.path == "NGCF/main.py" for s in r.sites}
+    assert ("torch.nn.Module.eval", "converted") in sites
+    assert "model = NGCF()\n" in (tmp_path / "out" / "NGCF" / "main.py").read_text()
+
+
+def test_a_package_folder_keeps_absolute_imports(tmp_path):
+    """In a package (pkg/__init__.py), ``import utils`` is the top-level utils.py, not pkg/utils.py."""
+    files = write(tmp_path, {"utils.py": "X = 1\n", "pkg/__init__.py": "", "pkg/utils.py": "X = 2\n",
+                             "pkg/main.py": "import utils\n"})
+    index = build_index(tmp_path, files)
+    assert index.resolve("utils.X", "pkg.main", False) == "utils.X"
 
 
 @pytest.mark.parametrize("layout", [

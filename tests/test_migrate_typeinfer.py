@@ -170,6 +170,12 @@ KNOWN = {
             def forward(self, logits, labels):
                 return self.loss(logits, labels), labels.repeat(2, 1)
     """,
+    "element of the tensors torch.cat joins": """
+        import torch
+        def f(x, h):
+            n, _ = x.size()
+            return torch.cat((x, h), dim=1), x.repeat(2, 1)
+    """,
     "second operand of a matrix product": """
         import torch
         def f(a, b):
@@ -214,6 +220,11 @@ UNKNOWN = {
             if isinstance(target, list):
                 return None
             return F.mse_loss(pred, target), target.repeat(2, 1)
+    """,
+    "element of a sequence given to something else": """
+        import torch
+        def f(x):
+            return max((x, 1)), x.repeat(2, 1)
     """,
     "unannotated parameter": """
         import torch
