@@ -298,9 +298,25 @@ def _reorder_positional(items: list, slots: Sequence[str]) -> list:
 
 
 def _trailing_comma_like(out: list[cst.Arg], original: Sequence[cst.Arg]) -> list[cst.Arg]:
-    """Keep the call's own trailing-comma style after arguments moved or were dropped."""
+    """Keep the call's own trailing-comma style after arguments moved or were dropped, and its
+    layout where arguments were added: one argument per line stays so, and the line break before
+    the closing parenthesis stays before it."""
     if not out:
         return out
+    closing = original[-1].whitespace_after_arg if original else None
+    if closing is not None and not (isinstance(closing, cst.SimpleWhitespace) and closing.value == ""):
+        moved = [i for i, a in enumerate(out[:-1]) if a.whitespace_after_arg is closing]
+        if moved:
+            for i in moved:
+                out[i] = out[i].with_changes(whitespace_after_arg=cst.SimpleWhitespace(""))
+            out[-1] = out[-1].with_changes(whitespace_after_arg=closing)
+    line_comma = next((a.comma for a in original if isinstance(a.comma, cst.Comma)
+                       and isinstance(a.comma.whitespace_after, cst.ParenthesizedWhitespace)), None)
+    last_comma = original[-1].comma if original else None
+    if line_comma is not None:
+        out = [a.with_changes(comma=line_comma)
+               if i < len(out) - 1 and (not isinstance(a.comma, cst.Comma) or a.comma is last_comma) else a
+               for i, a in enumerate(out)]
     had_trailing = bool(original) and isinstance(original[-1].comma, cst.Comma)
     last = out[-1]
     if had_trailing and not isinstance(last.comma, cst.Comma):

@@ -115,6 +115,29 @@ _TENSOR_SECOND_ARG = frozenset(
         "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "cosine_embedding_loss",
         "triplet_margin_loss")]
 )
+_TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")
+#: tensor methods that give a tensor only when called on one (numpy's .view/.reshape/.squeeze
+#: give arrays, other objects lack them): ``y.view(-1, 1)`` where torch takes only a tensor makes
+#: ``y`` one, and so does ``y.data`` (a numpy array's .data is a memoryview)
+_TENSOR_PRESERVING = frozenset({
+    "view", "view_as", "reshape", "reshape_as", "squeeze", "unsqueeze", "float", "double", "long", "int",
+    "half", "bool", "contiguous", "t", "transpose", "permute", "detach", "clone", "flatten", "to", "cuda",
+    "cpu", "type_as", "expand", "expand_as", "repeat"})
+
+
+def _tensor_source(node: cst.BaseExpression) -> Optional[cst.Name]:
+    """``y`` for ``y``, ``y.data``, ``y.view(-1, 1)``, ``y.data.float().squeeze()``: the name
+    whose tensor-ness the expression's needs; None for anything else."""
+    while True:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _TENSOR_PRESERVING:
+            node = node.func.value
+        elif isinstance(node, cst.Attribute) and node.attr.value == "data":
+            node = node.value
+        else:
+            break
+    return node if isinstance(node, cst.Name) else None
+
+
 #: torch functions whose first argument is a sequence of tensors (each element can only be one)
 _TENSOR_SEQUENCE_ARG = frozenset(f"torch.{n}" for n in (
     "cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "row_stack"))
@@ -420,18 +443,25 @@ class _Collector(cst.CSTVisitor):
                 and isinstance(first.value, (cst.Tuple, cst.List)) and self.cur is not None):
             scope = self._function_scope()  # torch.cat((x, h), dim=1): each element
             for element in first.value.elements if scope is not None else ():
-                if isinstance(element, cst.Element) and isinstance(element.value, cst.Name):
-                    key = (id(scope), element.value.value)
+                name = _tensor_source(element.value) if isinstance(element, cst.Element) else None
+                if name is not None:
+                    key = (id(scope), name.value)
                     self.infer.arg_uses.setdefault(key, []).append((node, self.cur, "element"))
         for position, arg in enumerate(node.args[:2]):
             if arg.keyword is not None or arg.star:
                 break
-            if not isinstance(arg.value, cst.Name):
+            name = arg.value if isinstance(arg.value, cst.Name) else _tensor_source(arg.value)
+            if name is None:
                 continue
             scope = self._function_scope()
             if scope is not None and self.cur is not None:
+                if name is not arg.value:  # y.view(-1, 1): what torch takes there says what y is
+                    key = (id(scope), name.value)
+                    if not (isinstance(func, cst.Name) and func.value in _TYPE_CHECKS):
+                        self.infer.arg_uses.setdefault(key, []).append((node, self.cur, position))
+                    continue
                 key = (id(scope), arg.value.value)
-                if isinstance(func, cst.Name) and func.value in ("isinstance", "type", "issubclass", "hasattr", "callable"):
+                if isinstance(func, cst.Name) and func.value in _TYPE_CHECKS:
                     if position == 0:
                         self.infer.type_checked.add(key)
                 else:

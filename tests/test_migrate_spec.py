@@ -251,3 +251,16 @@ def test_header_documents_every_field():
 
     for field in FIELDS:
         assert re.search(rf"#\s+{field}\b|/ {field}\b", header), f"api_map.yaml header does not explain {field!r}"
+
+
+def test_arguments_added_to_a_call_written_one_per_line_keep_its_layout():
+    src = (
+        "import torch.nn as nn\n"
+        "a = nn.Embedding(\n    num_embeddings=3,\n    embedding_dim=4\n)\n"
+        "b = nn.Embedding(\n    num_embeddings=3,\n    embedding_dim=4,\n)\n"
+        "c = nn.Embedding(3, 4)\n"
+    )
+    out = convert_source(src, SPEC, "x.py").code
+    assert "a = nn.Embedding(\n    vocab_size=3,\n    embedding_size=4,\n    embedding_table=Normal(1.0)\n)\n" in out
+    assert "b = nn.Embedding(\n    vocab_size=3,\n    embedding_size=4,\n    embedding_table=Normal(1.0),\n)\n" in out
+    assert "c = nn.Embedding(3, 4, embedding_table=Normal(1.0))\n" in out

@@ -170,6 +170,21 @@ KNOWN = {
             def forward(self, logits, labels):
                 return self.loss(logits, labels), labels.repeat(2, 1)
     """,
+    "reshaped, then handed to a loss": """
+        import torch.nn.functional as F
+        def step(pred, y):
+            loss = F.mse_loss(pred, y.view(-1, 1))
+            return loss, y.repeat(2, 1)
+    """,
+    "through .data and a cast, then to a layer": """
+        import torch.nn as nn
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+            def forward(self, x):
+                return self.fc(x.data.float()), x.repeat(2, 1)
+    """,
     "element of the tensors torch.cat joins": """
         import torch
         def f(x, h):
@@ -220,6 +235,12 @@ UNKNOWN = {
             if isinstance(target, list):
                 return None
             return F.mse_loss(pred, target), target.repeat(2, 1)
+    """,
+    "reshaped, then handed to numpy": """
+        import numpy as np
+        import torch
+        def f(y):
+            return np.sum(y.reshape(-1)), y.repeat(2, 1)
     """,
     "element of a sequence given to something else": """
         import torch

@@ -91,7 +91,8 @@ def f(a: mindspore.Tensor, b: mindspore.Tensor):
 import torch
 
 
-def f(a: torch.Tensor, b: torch.Tensor, c):
+def f(a: torch.Tensor, b: torch.Tensor, batch):
+    c = batch["c"]
     return torch.bmm(a, b.transpose(0, 1)), torch.bmm(a, c.transpose(1, 2))
 """,
             after="""\
@@ -99,7 +100,8 @@ import mindspore
 from mindspore import ops
 
 
-def f(a: mindspore.Tensor, b: mindspore.Tensor, c):
+def f(a: mindspore.Tensor, b: mindspore.Tensor, batch):
+    c = batch["c"]
     # MIGRATE(uncertain): torch.Tensor.transpose — receiver type unknown: is `c` a torch tensor?
     return ops.bmm(a, b.swapaxes(0, 1)), ops.bmm(a, c.transpose(1, 2))
 """,
