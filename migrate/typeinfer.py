@@ -116,6 +116,10 @@ _TENSOR_SECOND_ARG = frozenset(
         "triplet_margin_loss")]
 )
 _TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")
+#: methods of str, bytes and files (no torch object has them): what they return is text
+_TEXT_METHODS = frozenset({
+    "strip", "lstrip", "rstrip", "readline", "readlines", "read", "lower", "upper", "replace", "format",
+    "join", "decode", "encode", "splitlines", "startswith", "endswith", "zfill", "casefold", "title"})
 #: tensor methods that give a tensor only when called on one (numpy's .view/.reshape/.squeeze
 #: give arrays, other objects lack them): ``y.view(-1, 1)`` where torch takes only a tensor makes
 #: ``y`` one, and so does ``y.data`` (a numpy array's .data is a memoryview)
@@ -1005,7 +1009,11 @@ class TypeInfo:
                 if name.startswith("numpy."):
                     last = name.rpartition(".")[2]
                     return OTHER if last in ("dtype", "random", "float32", "float64", "int64", "int32") else NDARRAY
-            return self._foreign_type(func)
+            found = self._foreign_type(func)
+            if found is not None or not isinstance(func, cst.Name):
+                return found
+            # an imported name bound again (`import model` then `model = model.Net()`): what
+            # it holds here decides
         if isinstance(func, cst.Name):
             if func.value == "super" and self._is_builtin(func, where):
                 scope = where.scope
@@ -1033,9 +1041,11 @@ class TypeInfo:
             return None
         if isinstance(func, cst.Attribute):
             recv = self._type(func.value, where)
+            method = func.attr.value
+            if (recv is None or recv == OTHER) and method in _TEXT_METHODS:
+                return OTHER  # line.strip(), fd.readline(): text, whatever the receiver is
             if recv is None or recv is BOTTOM:
                 return recv
-            method = func.attr.value
             if recv.kind in ("module", "object"):
                 held = self._attribute(func, where)
                 if held is not None and held.kind == "module":

@@ -195,3 +195,19 @@ def test_a_package_folder_keeps_absolute_imports(tmp_path):
 def test_script_folder_names_are_not_guessed_when_ambiguous(tmp_path, layout):
     files = write(tmp_path, layout)
     assert build_index(tmp_path, files).aliases == {}
+
+
+def test_an_imported_module_name_rebound_to_an_instance(tmp_path):
+    """``import model`` then ``model = model.BPR(...)``: calling ``model`` later calls the
+    instance (a tensor comes back), not the module of that name."""
+    src = tmp_path / "src"
+    write(src, {
+        "model.py": ("import torch.nn as nn\nclass BPR(nn.Module):\n    def __init__(self):\n"
+                     "        super().__init__()\n        self.e = nn.Embedding(3, 4)\n"
+                     "    def forward(self, u, i):\n        return self.e(u), self.e(i)\n"),
+        "main.py": ("import torch\nimport model\nmodel = model.BPR()\nmodel.train()\n"
+                    "for u, i in []:\n    p, q = model(u, i)\n    p.repeat(2, 1)\n"),
+    })
+    result = runner.run(src, tmp_path / "out")
+    sites = {(s.rule, s.kind) for r in result.files if r.path == "main.py" for s in r.sites}
+    assert ("torch.Tensor.repeat", "converted") in sites

@@ -365,6 +365,12 @@ def test_unknown_receivers_are_uncertain(src):
 
 
 NOT_TENSORS = {
+    "text read from a file": """
+        import torch
+        with open("ratings.txt") as fd:
+            line = fd.readline().strip()
+        line.repeat(2, 1)
+    """,
     "numpy array": """
         import numpy as np
         import torch
