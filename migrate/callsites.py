@@ -9,10 +9,17 @@ type as if it were annotated.
 
 The world is closed: SRC is taken to be every caller.  Within that:
 
-* only module-level functions and module-level classes' ``__init__`` get types: a
-  function is called by its name (resolved through imports, star imports included),
-  an ``__init__`` by its class (or a subclass without an ``__init__`` of its own) and by
-  ``super().__init__(...)`` in a subclass;
+* module-level functions, module-level classes' ``__init__`` and their other plain methods
+  get types: a function is called by its name (resolved through imports, star imports
+  included), an ``__init__`` by its class (or a subclass without an ``__init__`` of its own)
+  and by ``super().__init__(...)`` in a subclass, a method ``m`` by ``x.m(...)`` where ``x``
+  is known to be an instance of the class (``self`` included) and by ``super().m(...)``;
+* a method is typed only when nothing else can call it: no call ``y.m(...)`` in SRC has a
+  receiver of unknown type, ``m`` is never read without a call (``callback=self.m``), no
+  other class of SRC defines an ``m`` (which one a call reaches would depend on the object),
+  it is no dunder, no ``forward`` and no method torch's base classes define or call
+  (``train``, ``step``, ``_apply``, ...: ``_TORCH_CALLS``), it has no decorator, and its class
+  derives only from SRC's classes and torch's;
 * a parameter's type is the join of what each call passes it, and its default's type
   where a call leaves it out: one call passing something unknown, an argument spread
   with ``*``/``**``, or a call that does not bind leaves it unknown;
@@ -34,9 +41,10 @@ from typing import Iterable, Optional
 import libcst as cst
 
 from migrate.project import ProjectIndex, absolute
-from migrate.typeinfer import BOTTOM, T, TypeInfo
+from migrate.typeinfer import BOTTOM, T, TypeInfo, typable_method
 
 MAX_ROUNDS = 5
+
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ class Facts:
     escaped: set = field(default_factory=set)
     returns: dict = field(default_factory=dict)  # "mod.f" -> what calling it returns (known ones)
     attrs: dict = field(default_factory=dict)  # "mod.C" -> {attribute: type} (known ones)
+    methods: dict = field(default_factory=dict)  # "mod.C" -> names of the methods it defines
+    #: method names called on a receiver of unknown type, or read without a call
+    open_methods: set = field(default_factory=set)
+    foreign_bases: set = field(default_factory=set)  # "mod.C" deriving from a class not SRC's nor torch's
     #: the inferred facts the file's type inference read to find these, with their values
     #: (TypeInfo.consulted): while they hold, reading the file again finds the same facts
     consulted: dict = field(default_factory=dict)
@@ -140,6 +152,15 @@ class _Collector(cst.CSTVisitor):
                 return found
         return None
 
+    def _base_is_foreign(self, node: cst.BaseExpression) -> bool:
+        """A base class that is neither SRC's nor torch's (nor object)."""
+        if isinstance(node, cst.Name) and node.value == "object":
+            return False
+        found = self.target(node)
+        if found and found in self.project.classes:
+            return False
+        return not any(q == "torch" or q.startswith("torch.") for q in self.a.names.qualified(node))
+
     # -- definitions
     def _def(self, node: cst.FunctionDef, method: bool) -> Def:
         params = list(node.params.posonly_params) + list(node.params.params)
@@ -162,9 +183,12 @@ class _Collector(cst.CSTVisitor):
             returns = _portable(self.types.return_type(node), self.mod)
             if returns is not None:
                 self.facts.returns[self._q(node.name.value)] = returns
-        elif (node.name.value == "__init__" and self.classes and self.classes[-1] is not None
-              and outer is not None and outer.kind == "class" and outer.parent is self.types.module_scope):
-            self.facts.defs[self._q(f"{self.classes[-1].name.value}.__init__")] = self._def(node, method=True)
+        elif (self.classes and self.classes[-1] is not None and outer is not None and outer.kind == "class"
+              and outer.parent is self.types.module_scope):
+            cls = self._q(self.classes[-1].name.value)
+            self.facts.methods.setdefault(cls, set()).add(node.name.value)
+            if node.name.value == "__init__" or typable_method(node):
+                self.facts.defs[f"{cls}.{node.name.value}"] = self._def(node, method=True)
 
     def leave_FunctionDef(self, node) -> None:
         self.methods.pop()
@@ -180,6 +204,10 @@ class _Collector(cst.CSTVisitor):
         if top:
             has_init = any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in node.body.body)
             self.facts.classes[self._q(node.name.value)] = (has_init, self._base(node))
+            self.facts.methods.setdefault(self._q(node.name.value), set())
+            for base in node.bases:
+                if self._base_is_foreign(base.value):
+                    self.facts.foreign_bases.add(self._q(node.name.value))
         self.classes.append(node if top else None)
 
     def leave_ClassDef(self, node) -> None:
@@ -228,8 +256,17 @@ class _Collector(cst.CSTVisitor):
                 and isinstance(func.value.func, cst.Name) and func.value.func.value == "super"):
             base = self._base(owner) if owner is not None else None
             callee = f"{base}.__init__" if base else None
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) \
+                and func.value.func.value == "super":
+            base = self._base(owner) if owner is not None else None
+            if base:
+                callee = f"{base}.{func.attr.value}"
+            else:
+                self.facts.open_methods.add(func.attr.value)
         elif isinstance(func, (cst.Name, cst.Attribute)):
             callee = self.target(func)
+            if callee is None and isinstance(func, cst.Attribute):
+                callee = self._method_callee(func)
         if callee is None:
             return
         positional, keywords, spread = [], [], False
@@ -243,6 +280,17 @@ class _Collector(cst.CSTVisitor):
             else:
                 positional.append(t)
         self.facts.sites[callee].append(Site(tuple(positional), tuple(keywords), spread))
+
+    def _method_callee(self, func: cst.Attribute) -> Optional[str]:
+        """``mod.C.m`` for ``x.m`` when ``x`` is known to be an instance of SRC's class ``mod.C``;
+        None otherwise, and ``m`` is recorded as open when ``x``'s type is unknown."""
+        recv = self.types.type_of(func.value)
+        cls = _portable(recv, self.mod).cls if recv is not None and recv is not BOTTOM else None
+        if cls and cls.startswith("project:"):
+            return f"{self.project.local(cls[8:])}.{func.attr.value}"
+        if recv is None or recv is BOTTOM:
+            self.facts.open_methods.add(func.attr.value)
+        return None
 
     def _builds_own_class(self, func: cst.BaseExpression) -> bool:
         """``cls(...)`` in a classmethod, ``type(self)(...)``, ``self.__class__(...)``."""
@@ -266,6 +314,8 @@ class _Collector(cst.CSTVisitor):
     def _use(self, node) -> None:
         if id(node) in self.callee_ids or id(node) in self.skip_ids or self.annotations:
             return
+        if isinstance(node, cst.Attribute):  # obj.m read without a call: m may be called from anywhere
+            self.facts.open_methods.add(node.attr.value)
         found = self.target(node)
         if found is not None:
             self.facts.escaped.add(found)
@@ -286,6 +336,16 @@ def collect(analysis, mod: str, is_package: bool, project: ProjectIndex) -> Fact
         if found:
             facts.attrs[collector._q(name)] = found
     return facts
+
+
+def _ancestors(cls: str, classes: dict) -> list:
+    out, seen = [], {cls}
+    cls = classes.get(cls, (None, None))[1]
+    while cls in classes and cls not in seen:
+        seen.add(cls)
+        out.append(cls)
+        cls = classes[cls][1]
+    return out
 
 
 def _init_of(cls: str, classes: dict) -> Optional[str]:
@@ -327,18 +387,47 @@ def _bind(d: Def, site: Site) -> Optional[dict]:
     return bound
 
 
+def _method_of(cls: str, method: str, classes: dict, methods: dict) -> Optional[str]:
+    """The ``mod.K.m`` that ``x.m(...)`` runs for an instance of ``cls``, when SRC defines it."""
+    seen = set()
+    while cls in classes and cls not in seen:
+        seen.add(cls)
+        if method in methods.get(cls, ()):
+            return f"{cls}.{method}"
+        cls = classes[cls][1]
+    return None
+
+
 def parameter_types(all_facts: Iterable[Facts]) -> dict:
     """{"mod.f": {parameter: type}} from every file's facts (only known types are kept)."""
     defs, classes, sites, escaped = {}, {}, defaultdict(list), set()
+    methods, open_methods, foreign = {}, set(), set()
     for facts in all_facts:
         defs.update(facts.defs)
         classes.update(facts.classes)
         for callee, found in facts.sites.items():
             sites[callee].extend(found)
         escaped |= facts.escaped
+        methods.update(facts.methods)
+        open_methods |= facts.open_methods
+        foreign |= facts.foreign_bases
+    defined = defaultdict(int)  # method name -> how many classes define it
+    for names in methods.values():
+        for name in names:
+            defined[name] += 1
+    for cls, names in methods.items():  # methods that something we cannot see may call
+        for name in names:
+            if name != "__init__" and (name in open_methods or defined[name] > 1 or cls in foreign
+                                       or any(c in foreign for c in _ancestors(cls, classes))):
+                escaped.add(f"{cls}.{name}")
 
     def resolve(name: str) -> Optional[str]:
-        return _init_of(name, classes) if name in classes else name
+        if name in classes:
+            return _init_of(name, classes)
+        cls, _, method = name.rpartition(".")
+        if cls in classes and method != "__init__":
+            return _method_of(cls, method, classes, methods)
+        return name
 
     calls = defaultdict(list)
     for callee, found in sites.items():

@@ -115,6 +115,27 @@ _TENSOR_SECOND_ARG = frozenset(
         "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "cosine_embedding_loss",
         "triplet_margin_loss")]
 )
+#: methods torch's Module, Dataset, Sampler, DataLoader, Optimizer, LRScheduler and autograd
+#: Function define (torch 2.13): torch itself may call a subclass's override of one of them
+_TORCH_CALLS = frozenset("""
+add_module add_param_group apply backward bfloat16 buffers call_super_init children compile cpu cuda
+double eval extra_repr float forward get_buffer get_extra_state get_last_lr get_lr get_parameter
+get_submodule half ipu jvp load_state_dict modules mtia named_buffers named_children named_modules
+named_parameters parameters register_backward_hook register_buffer register_forward_hook
+register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook register_hook
+register_module register_parameter requires_grad_ set_extra_state set_submodule setup_context
+share_memory state_dict step to to_empty train type vjp vmap xpu zero_grad _apply _call_impl
+_load_from_state_dict _save_to_state_dict _named_members _get_name _slow_forward _get_iterator
+_update_lr _initial_step _register_state_dict_hook _replicate_for_data_parallel
+""".split())
+
+
+def typable_method(node: cst.FunctionDef) -> bool:
+    """Can calls SRC makes say what this method's parameters are (callsites.py)?"""
+    name = node.name.value
+    return not (name.startswith("__") or name in _TORCH_CALLS or node.decorators)
+
+
 _TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")
 #: methods of str, bytes and files (no torch object has them): what they return is text
 _TEXT_METHODS = frozenset({
@@ -347,8 +368,9 @@ class _Collector(cst.CSTVisitor):
         called = None
         if self.scope.kind == "module":
             called = f"{mod}.{node.name.value}" if mod else node.name.value
-        elif owner is not None and node.name.value == "__init__" and owner.scope.kind == "module":
-            called = f"{mod}.{owner.name}.__init__" if mod else f"{owner.name}.__init__"
+        elif owner is not None and owner.scope.kind == "module" and (
+                node.name.value == "__init__" or typable_method(node)):
+            called = f"{mod}.{owner.name}.{node.name.value}" if mod else f"{owner.name}.{node.name.value}"
         if called is not None:
             self.infer.called_names.append(called)
         return called

@@ -286,3 +286,59 @@ def test_rounds_read_again_only_files_whose_inference_read_a_changed_fact(tmp_pa
     assert ("torch.Tensor.cpu", "converted") in sites["train.py"]
     assert reads["notes.py"] == 1
     assert reads["loader.py"] == 2 and reads["train.py"] == 2
+
+
+TRAINER = """
+    import torch
+
+    class Trainer:
+        def __init__(self, model):
+            self.model = model
+
+        def fit(self, loader, device):
+            for x, y in loader:
+                x = x.to(device)
+            return self.check(x)
+
+        def check(self, batch):
+            return batch.cpu()
+"""
+MAIN = """
+    import torch
+    from torch.utils.data import DataLoader
+    from trainer import Trainer
+
+    t = Trainer(torch.nn.Linear(2, 2))
+    t.fit(DataLoader([torch.zeros(2)] * 4, batch_size=2), torch.device("cpu"))
+"""
+
+
+def test_method_parameters_from_calls_on_known_instances(tmp_path):
+    """t.fit(loader, device) on a Trainer, and self.check(x) inside it: fit's device is a device
+    (so x.to(device) is a move) and check's batch a tensor (so batch.cpu() converts)."""
+    sites = migrate(tmp_path, {"trainer.py": TRAINER, "main.py": MAIN})
+    assert ("torch.Tensor.to", "converted") in sites["trainer.py"]
+    assert ("torch.Tensor.cpu", "converted") in sites["trainer.py"]
+
+
+OPEN_METHODS = {
+    "called on an unknown receiver": "def go(obj):\n    obj.fit(None, None)\n",
+    "read without a call": "def go(t):\n    callbacks = [t.fit]\n",
+    "defined by another class too": "class Other:\n    def fit(self, loader, device):\n        return device\n",
+}
+
+
+@pytest.mark.parametrize("extra", list(OPEN_METHODS.values()), ids=list(OPEN_METHODS))
+def test_methods_something_unseen_may_call_stay_untyped(tmp_path, extra):
+    sites = migrate(tmp_path, {"trainer.py": TRAINER, "main.py": MAIN, "other.py": extra})
+    assert ("torch.Tensor.to", "uncertain") in sites["trainer.py"]
+
+
+@pytest.mark.parametrize("name", ["step", "forward", "train", "__call__"])
+def test_methods_torch_may_call_stay_untyped(tmp_path, name):
+    """An override of a method torch's base classes define (Optimizer.step, Module.forward,
+    Module.train...) may be called by torch itself with arguments SRC never shows."""
+    trainer = TRAINER.replace("def fit(", f"def {name}(").replace("self.check(x)", "x")
+    main = MAIN.replace("t.fit(", f"t.{name}(")
+    sites = migrate(tmp_path, {"trainer.py": trainer, "main.py": main})
+    assert ("torch.Tensor.to", "uncertain") in sites["trainer.py"]
