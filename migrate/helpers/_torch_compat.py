@@ -43,7 +43,7 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
            "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "new_full", "new_tensor",
            "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
-           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_"]
+           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
 
 
 def _grad(p):
