@@ -116,6 +116,13 @@ class NameResolver:
         self._imported = {**{n: {q} for n, q in self._star.items()}, **imported}
         self._cache: dict[int, frozenset[str]] = {}
 
+    def scope_of(self, node: cst.CSTNode) -> Optional[Scope]:
+        """libcst's scope of ``node`` (None when unknown)."""
+        try:
+            return self._scopes.get(node) if hasattr(self._scopes, "get") else self._scopes[node]
+        except KeyError:
+            return None
+
     def might_be_imported(self, node: cst.BaseExpression) -> bool:
         base = base_name(node)
         return base is not None and base.value in self._imported
