@@ -1486,6 +1486,288 @@ class CosineAnnealingLR(LRScheduler):
 _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64, mindspore.uint8)
 
 
+# ---------------------------------------------------------------- shapes, indexing and creation
+# torch functions of the "shapes, indexing and creation" section whose MindSpore counterpart
+# lacks a CPU kernel, a form or torch's default (each measured against torch 2.13 in MindSpore
+# 2.10 on CPU; see tests/test_migrate_numeric_shapes.py).
+
+__all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
+            "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
+
+_SMALL_INTS = (mindspore.bool_, mindspore.int8, mindspore.int16, mindspore.int32, mindspore.uint8)
+
+
+def roll(input, shifts, dims=None):
+    """torch.roll: ``ops.roll`` has no CPU kernel in MindSpore 2.10 ("The kernel Roll
+    unregistered"); each shift is two slices concatenated.  Without ``dims`` the flattened
+    tensor is rolled and the shape restored, as torch does."""
+    shape = tuple(input.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    out = input
+    if dims is None:
+        out, dims = input.reshape(-1), (0,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll(): shifts and dims must align, got {len(shifts)} and {len(dims)}")
+    for shift, dim in zip(shifts, dims):
+        size = out.shape[dim]
+        if size == 0:
+            continue
+        shift = shift % size
+        if shift:
+            head = ops.narrow(out, dim, size - shift, shift)
+            tail = ops.narrow(out, dim, 0, size - shift)
+            out = ops.cat((head, tail), dim)
+    return out.reshape(shape)
+
+
+def trace(input):
+    """torch.trace: bool and integer inputs sum to int64 in torch; ``ops.trace`` keeps int32
+    (measured)."""
+    out = ops.trace(input)
+    return ops.cast(out, mindspore.int64) if input.dtype in _SMALL_INTS else out
+
+
+def nonzero(input, as_tuple=False):
+    """torch.nonzero / Tensor.nonzero: the int64 (n, ndim) index matrix like ``ops.nonzero``;
+    ``as_tuple=True`` (whose NonZeroExt kernel is missing on CPU in 2.10) gives its columns, one
+    per dimension (a 0-d input gives one, as torch's)."""
+    if input.ndim == 0:  # ops.nonzero rejects a 0-d input
+        found = ops.nonzero(input.reshape(1))
+        return (found.reshape(-1),) if as_tuple else found[:, :0]
+    found = ops.nonzero(input)
+    if not as_tuple:
+        return found
+    return tuple(found[:, i] for i in range(input.ndim))
+
+
+def take(input, index):
+    """torch.take: ``input`` read as 1-D at ``index`` (negative indices count from the end), in
+    ``index``'s shape (MindSpore 2.10 has no CPU kernel for Take)."""
+    flat = input.reshape(-1)
+    index = ops.where(index < 0, index + flat.shape[0], index)
+    return ops.gather(flat, index.reshape(-1), 0).reshape(tuple(index.shape))
+
+
+def _unique_flat(values, return_inverse, return_counts):
+    order = ops.argsort(values)
+    ordered = ops.gather(values, order, 0)
+    out, inverse_sorted, counts = ops.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    inverse = None
+    if return_inverse:
+        inverse = ops.tensor_scatter_elements(ops.zeros_like(inverse_sorted), ops.cast(order, mindspore.int64),
+                                              inverse_sorted, 0)
+    return out, inverse, counts
+
+
+def _unique_dim(input, dim, return_inverse, return_counts):
+    """Unique slices along ``dim`` in lexicographic order, by pairwise comparisons of the
+    slices (n^2 memory in their number)."""
+    moved = ops.moveaxis(input, dim, 0)
+    n = moved.shape[0]
+    rows = moved.reshape(n, -1)
+    differ = rows.expand_dims(1) != rows.expand_dims(0)  # (n, n, k)
+    first = ops.argmax(ops.cast(differ, mindspore.int32), dim=-1)  # first differing column
+    a = ops.gather_elements(rows, 1, first)  # rows[i, first[i, j]]
+    b = ops.gather_elements(rows, 1, first.T).T  # rows[j, first[i, j]]
+    any_diff = differ.any(-1)
+    less = ops.logical_and(any_diff, a < b)  # row i < row j
+    earlier = ops.tril(ops.ones((n, n), mindspore.bool_), -1)  # j < i
+    is_first = ops.logical_not(ops.logical_and(ops.logical_not(any_diff), earlier).any(1))
+    rank = ops.cast(ops.logical_and(less.T, is_first.expand_dims(0)), mindspore.int64).sum(1)  # distinct rows smaller than row i
+    rank = ops.cast(rank, mindspore.int64)
+    keep = ops.nonzero(is_first).reshape(-1)
+    kept_rank = ops.gather(rank, keep, 0)
+    picked = ops.gather(moved, ops.gather(keep, ops.argsort(kept_rank), 0), 0)
+    out = ops.moveaxis(picked, 0, dim)
+    counts = ops.tensor_scatter_elements(ops.zeros((keep.shape[0],), mindspore.int64), rank,
+                                         ops.ones((n,), mindspore.int64), 0, "add") if return_counts else None
+    return out, rank, counts
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """torch.unique: the distinct values in ascending order (torch's order whatever ``sorted``
+    says, measured on CPU), with the int64 inverse indices in ``input``'s shape and the counts
+    when asked.  ``ops.unique`` returns values in order of appearance and always the inverse;
+    this sorts and runs ``ops.unique_consecutive``.  With ``dim``, unique slices in
+    lexicographic order, as torch."""
+    if dim is None:
+        out, inverse, counts = _unique_flat(input.reshape(-1), return_inverse, return_counts)
+        if inverse is not None:
+            inverse = inverse.reshape(tuple(input.shape))
+    else:
+        out, inverse, counts = _unique_dim(input, dim, return_inverse, return_counts)
+    result = (out,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return result[0] if len(result) == 1 else result
+
+
+def meshgrid(*tensors, indexing=None):
+    """torch.meshgrid: ``indexing='ij'`` by default (torch's, with a warning that asks for the
+    argument; ``ops.meshgrid`` defaults to 'xy') and the tensors given one by one or as one
+    list (which ``ops.meshgrid`` rejects)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    return ops.meshgrid(*tensors, indexing="ij" if indexing is None else indexing)
+
+
+def cross(input, other, dim=None):
+    """torch.cross: the operands broadcast first (``ops.cross`` gives wrong values for
+    broadcast operands in 2.10, measured), and without ``dim`` the first dimension of size 3, as
+    torch (which warns that its default will become -1)."""
+    shape = _broadcast_shape(tuple(input.shape), tuple(other.shape))
+    input, other = ops.broadcast_to(input, shape), ops.broadcast_to(other, shape)
+    if dim is None:
+        for i, n in enumerate(shape):
+            if n == 3:
+                dim = i
+                break
+        if dim is None:
+            raise RuntimeError(f"cross(): no dimension of size 3 in input {shape}")
+    return ops.cross(input, other, dim=dim)
+
+
+def _broadcast_shape(a, b):
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + a, (1,) * (ndim - len(b)) + b
+    return tuple(x if y == 1 else y for x, y in zip(a, b))
+
+
+def cartesian_prod(*tensors):
+    """torch.cartesian_prod: a single tensor comes back unchanged (1-D), where
+    ``ops.cartesian_prod`` makes it a column."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return ops.cartesian_prod(*tensors)
+
+
+def searchsorted(sorted_sequence, values, out_int32=False, right=False, side=None, sorter=None):
+    """torch.searchsorted: int64 indices (int32 with ``out_int32``, whose MindSpore kernel
+    fails in 2.10 and is a cast here), a Python number as ``values`` (a 0-d result), and a
+    ``sorter`` (the CPU kernel rejects one; the sequence is gathered in that order, as torch's
+    indices refer to the sorted order)."""
+    scalar = not isinstance(values, mindspore.Tensor)
+    if scalar:
+        values = mindspore.Tensor(values, sorted_sequence.dtype).reshape(1)
+    if sorter is not None:  # the CPU kernel takes no sorter: read the sequence in sorted order
+        sorted_sequence = ops.gather_elements(sorted_sequence, sorted_sequence.ndim - 1,
+                                              ops.cast(sorter, mindspore.int64))
+    out = ops.searchsorted(sorted_sequence, values, right=right, side=side)
+    if scalar:
+        out = out.reshape(())
+    return ops.cast(out, mindspore.int32) if out_int32 else out
+
+
+def bincount(input, weights=None, minlength=0):
+    """torch.bincount: int64 counts, or sums of ``weights`` in their dtype (``ops.bincount``
+    returns float32 either way, float64 weights summed in float32; measured), ``max(input) + 1``
+    bins but at least ``minlength`` (the size read from the data, as torch does; it does not
+    compile inside mindspore.jit)."""
+    size = minlength if input.shape[0] == 0 else max(int(input.max()) + 1, minlength)
+    if weights is None:
+        weights = ops.ones(tuple(input.shape), mindspore.int64)
+    elif weights.dtype not in _FLOATS:
+        weights = ops.cast(weights, mindspore.float64)
+    if size == 0:
+        return ops.zeros((0,), weights.dtype)
+    return ops.tensor_scatter_elements(ops.zeros((size,), weights.dtype), ops.cast(input, mindspore.int64),
+                                       weights, 0, "add")
+
+
+def isin(elements, test_elements, assume_unique=False, invert=False):
+    """torch.isin (MindSpore 2.10 has no ops.isin): whether each element is among
+    ``test_elements`` (a tensor or a number), by comparing against all of them."""
+    if not isinstance(elements, mindspore.Tensor):
+        elements = mindspore.Tensor(elements)
+    if not isinstance(test_elements, mindspore.Tensor):
+        test_elements = mindspore.Tensor(test_elements)
+    found = (elements.expand_dims(-1) == test_elements.reshape(-1)).any(-1)
+    return ops.logical_not(found) if invert else found
+
+
+def equal(input, other):
+    """torch.equal: True when both have the same shape and the same elements (a Python bool;
+    ``ops.equal`` compares element-wise)."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input == other).all())
+
+
+def full(size, fill_value, dtype=None):
+    """torch.full: without ``dtype`` the fill value's type decides, as in torch: bool, int64
+    for an int, the default float32 for a float (``ops.full`` gives int64 for 1.5, measured)."""
+    if dtype is None:
+        if isinstance(fill_value, mindspore.Tensor):
+            dtype = fill_value.dtype
+        elif isinstance(fill_value, bool):
+            dtype = mindspore.bool_
+        elif isinstance(fill_value, int):
+            dtype = mindspore.int64
+        elif isinstance(fill_value, complex):
+            dtype = mindspore.complex64
+        else:
+            dtype = mindspore.float32
+    if isinstance(size, int):
+        size = (size,)
+    return ops.full(tuple(size), fill_value, dtype=dtype)
+
+
+def randperm(n, dtype=None):
+    """torch.randperm: a random permutation of 0..n-1, int64 unless ``dtype`` says otherwise.
+    ``ops.randperm`` returns the SAME permutation on every call (its seed defaults to 0;
+    mindspore.set_seed does not change it, measured), so this ranks n uniform draws, which
+    follow mindspore.set_seed.  Another random stream than torch's."""
+    out = ops.argsort(ops.rand(n))
+    return ops.cast(out, mindspore.int64 if dtype is None else dtype)
+
+
+def normal(mean=0.0, std=1.0, size=None, dtype=None):
+    """torch.normal in its forms: tensor mean and/or std (the broadcast shape, their dtype)
+    or float mean and std with a ``size`` (float32 unless ``dtype``).  ``ops.normal`` wants the
+    shape first.  Same distribution, another random stream than torch's."""
+    tensors = [t for t in (mean, std) if isinstance(t, mindspore.Tensor)]
+    if size is not None:
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        dtype = mindspore.float32 if dtype is None else dtype
+    elif tensors:
+        shape = tuple(tensors[0].shape) if len(tensors) == 1 else _broadcast_shape(tuple(mean.shape), tuple(std.shape))
+        dtype = tensors[0].dtype if dtype is None else dtype
+    else:
+        raise TypeError("normal() with float mean and std needs a size")
+    return ops.randn(shape, dtype=dtype) * std + mean
+
+
+def scatter(input, dim, index, src=None, value=None, reduce=None):
+    """torch.scatter (not in place): ``src`` (or the number ``value``) written into a copy of
+    ``input`` at ``index`` along ``dim``; ``src`` may be larger than ``index`` (its leading
+    block is read), which ``ops.scatter`` rejects.  Repeated positions: undefined in both."""
+    if reduce is not None:
+        raise NotImplementedError("scatter(reduce=...) is not provided by _torch_compat")
+    if src is None:
+        src = value
+    if isinstance(src, mindspore.Tensor):
+        updates = ops.cast(_index_shaped(src, index), input.dtype)
+    else:
+        updates = ops.full(tuple(index.shape), src, dtype=input.dtype)
+    return ops.tensor_scatter_elements(input, index, updates, dim)
+
+
+def scatter_add(input, dim, index, src):
+    """torch.scatter_add (not in place): repeated positions accumulate (``ops.scatter_add``
+    is another operation: rows of a Parameter at indices)."""
+    updates = ops.cast(_index_shaped(src, index), input.dtype)
+    return ops.tensor_scatter_elements(input, index, updates, dim, "add")
+
+
+def dist(input, other, p=2):
+    """torch.dist: the p-norm of ``input - other`` (broadcast) flattened; ``ops.dist`` rejects
+    a float ``p`` such as inf (its LpNorm wants an int)."""
+    diff = input - other
+    p = float(p)
+    if p == float("-inf"):
+        return ops.abs(diff).min()
+    return _vector_norm(diff, p)
+
+
 def randint(low=None, high=None, size=None, dtype=None):
     """torch.randint in both forms, ``randint(high, size)`` and ``randint(low, high, size)``
     (keywords too): int64 unless ``dtype`` says otherwise, like torch.  ``ops.randint`` wants
