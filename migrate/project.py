@@ -44,6 +44,7 @@ class ProjectIndex:
     #: "model" -> "code.model": script-folder imports from other folders (see the module docstring)
     aliases: dict = field(default_factory=dict, compare=False, hash=False)
     modules: frozenset = field(default_factory=frozenset, compare=False, hash=False)  # every module of SRC
+    method_names: frozenset = field(default_factory=frozenset)  # methods of module-level classes
 
     @property
     def short_names(self) -> frozenset:
@@ -55,8 +56,7 @@ class ProjectIndex:
         return found
 
     def local(self, qualified: Optional[str]) -> Optional[str]:
-        """``qualified`` without SRC's package prefix, through script-folder imports (how the
-        index names things)."""
+        """``qualified`` without SRC's package prefix (how the index names things)."""
         if qualified and self.prefix and qualified.startswith(self.prefix + "."):
             return qualified[len(self.prefix) + 1:]
         return qualified
@@ -174,6 +174,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     stars: dict[str, list[str]] = {}  # module -> the project-or-not modules it star-imports
     public: dict[str, Optional[list]] = {}  # module -> its literal __all__, if any
     functions: set[str] = set()
+    method_names: set[str] = set()
     files = list(files)
     modules = frozenset(module_name(rel)[0] for rel in files)
     aliases = script_aliases(modules)
@@ -208,6 +209,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
                         names[alias.asname or alias.name] = resolve_import(full, mod, is_pkg, modules, aliases) if not node.level else full
             elif isinstance(node, ast.ClassDef):
                 classes[node.name] = [_dotted(b) for b in node.bases]
+                method_names.update(f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))
             elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
                   and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple))):
                 public[mod] = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
@@ -257,7 +259,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
     return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix,
-                        aliases=aliases, modules=modules)
+                        aliases=aliases, modules=modules, method_names=frozenset(method_names))
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

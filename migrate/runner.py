@@ -361,8 +361,10 @@ def collect_file(task: tuple) -> tuple:
 
 
 def _mentions_project_names(code: str) -> bool:
-    """Does ``code`` contain, as a word, the name of one of the project's functions or classes?"""
-    return not _PROJECT.short_names.isdisjoint(identifiers(code))
+    """Does ``code`` contain, as a word, the name of one of the project's functions, classes or
+    methods (a call ``obj.fit()`` on an unknown receiver keeps every ``fit`` untyped)?"""
+    words = identifiers(code)
+    return not (_PROJECT.short_names.isdisjoint(words) and _PROJECT.method_names.isdisjoint(words))
 
 
 def _infer_parameters(tasks: list, pool: "_Pool", bar=None) -> ProjectIndex:

@@ -342,3 +342,11 @@ def test_methods_torch_may_call_stay_untyped(tmp_path, name):
     main = MAIN.replace("t.fit(", f"t.{name}(")
     sites = migrate(tmp_path, {"trainer.py": trainer, "main.py": main})
     assert ("torch.Tensor.to", "uncertain") in sites["trainer.py"]
+
+
+def test_an_unknown_receiver_in_a_file_naming_nothing_else_of_src_still_counts(tmp_path):
+    """other.py names no function or class of SRC, only calls .fit on something unknown: that
+    call may reach Trainer.fit, so fit stays untyped."""
+    sites = migrate(tmp_path, {"trainer.py": TRAINER, "main.py": MAIN,
+                               "other.py": "import torch\n\nresults = [o.fit(1, 2) for o in objects]\n"})
+    assert ("torch.Tensor.to", "uncertain") in sites["trainer.py"]
