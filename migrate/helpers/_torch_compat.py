@@ -2619,3 +2619,214 @@ def legacy_tensor(*args, dtype):
             return ops.cast(data, dtype)
         return mindspore.Tensor(np.asarray(data), dtype)
     raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
+
+
+# ---------------------------------------------------------------- more layers, functional forms
+def elu(input, alpha=1.0):
+    """torch.nn.functional.elu: ``x`` where ``x > 0``, else ``alpha * expm1(x)`` (``ops.elu``
+    rejects any alpha but 1.0 in MindSpore 2.10; see ``ELU``)."""
+    return ops.where(input > 0, input, alpha * ops.expm1(ops.minimum(input, 0.0)))
+
+
+def logsigmoid(input):
+    """torch.nn.functional.logsigmoid as ``min(x, 0) - log1p(exp(-|x|))``: MindSpore 2.10's
+    ``ops.logsigmoid`` / ``nn.LogSigmoid`` give -inf below about x = -88 (float32) where torch
+    gives x (measured)."""
+    return ops.minimum(input, 0.0) - ops.log1p(ops.exp(-ops.abs(input)))
+
+
+class LogSigmoid(nn.Cell):
+    """torch.nn.LogSigmoid through ``logsigmoid`` above."""
+
+    def construct(self, input):
+        return logsigmoid(input)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """torch.nn.functional.kl_div, ``log_target`` included: ``ops.kl_div`` for probability
+    targets (equal to torch's for every reduction, measured), ``exp(t) (t - input)`` for
+    log-targets.  'mean' averages over every element, 'batchmean' over the first axis, as torch."""
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(f"kl_div: unknown reduction {reduction!r}")
+    if not log_target:
+        return ops.kl_div(input, target, reduction)
+    loss = ops.exp(target) * (target - input)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0]
+    return loss.mean()
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """torch.nn.functional.pairwise_distance: ``||x1 - x2 + eps||_p`` over the last axis (of the
+    broadcast difference), as torch computes it.  MindSpore 2.10 has no such function."""
+    out = _norm_keepdim(x1 - x2 + eps, p, -1)
+    return out if keepdim else out.squeeze(-1)
+
+
+def _single(value, name):
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"conv1d: expected one value for {name}, got {value!r}")
+        return value[0]
+    return value
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d on ``conv2d`` above with a unit height: torch's (out, in/groups,
+    k) weight, an int / 1-tuple / 'valid' / 'same' padding, and a 2-D (unbatched) input.
+    (``ops.conv1d`` takes pad_mode plus padding as ops.conv2d does.)"""
+    if not isinstance(padding, str):
+        padding = (0, _single(padding, "padding"))
+    unbatched = input.ndim == 2
+    if unbatched:
+        input = input.expand_dims(0)
+    out = conv2d(input.expand_dims(2), weight.expand_dims(2), bias, (1, _single(stride, "stride")), padding,
+                 (1, _single(dilation, "dilation")), groups).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.layer_norm: normalize over the last ``len(normalized_shape)`` axes
+    with the biased variance, then ``* weight + bias``.  ``ops.layer_norm`` has no CPU kernel in
+    MindSpore 2.10 (LayerNormExt, measured)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} does not match the input's "
+                         f"trailing shape {tuple(input.shape)}")
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(axes, keep_dims=True)
+    centered = input - mean
+    var = (centered * centered).mean(axes, keep_dims=True)
+    out = centered / ops.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm on ``ops.batch_norm`` (same formula and momentum convention:
+    with ``training=True`` the running statistics given are updated in place, the variance
+    unbiased, as torch's; measured equal within 5e-7).  ``ops.batch_norm`` needs a weight and a
+    bias (ones and zeros here when None) and running statistics (with ``training=True`` and
+    None, as torch, the batch statistics are used and nothing is updated)."""
+    channels = input.shape[1]
+    if weight is None:
+        weight = ops.ones((channels,), input.dtype)
+    if bias is None:
+        bias = ops.zeros((channels,), input.dtype)
+    if running_mean is None or running_var is None:
+        if not training:
+            raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+        running_mean = ops.zeros((channels,), input.dtype)
+        running_var = ops.ones((channels,), input.dtype)
+    return ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+class MaxPool1d(nn.MaxPool1d):
+    """torch.nn.MaxPool1d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding``, ``dilation``, ``return_indices`` and ``ceil_mode`` are honoured (``pad_mode='pad'``;
+    MindSpore rejects them with its default 'valid')."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, dilation,
+                         return_indices, ceil_mode)
+
+
+class AvgPool1d(nn.AvgPool1d):
+    """torch.nn.AvgPool1d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding`` is honoured (``pad_mode='pad'``); ``ceil_mode`` and ``count_include_pad`` as torch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, ceil_mode,
+                         count_include_pad)
+
+
+class AdaptiveAvgPool1d(nn.Cell):
+    """torch.nn.AdaptiveAvgPool1d through ``ops.adaptive_avg_pool2d`` on a unit height:
+    ``mindspore.nn.AdaptiveAvgPool1d`` requires the length to be divisible by the output size and
+    a 3-D input (measured); torch's windows [floor(i L / n), ceil((i + 1) L / n)) need neither."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _single(output_size, "output_size")
+
+    def construct(self, input):
+        size = input.shape[-1] if self.output_size is None else self.output_size
+        out = ops.adaptive_avg_pool2d(input.expand_dims(-2), (1, size))
+        return out.squeeze(-2)
+
+
+class LSTMCell(nn.LSTMCell):
+    """torch.nn.LSTMCell on ``mindspore.nn.LSTMCell`` (same parameter names weight_ih, weight_hh,
+    bias_ih, bias_hh, shapes, gate order and U(-1/sqrt(hidden), 1/sqrt(hidden)) initialization):
+    ``bias`` is ``has_bias``, ``hx`` may be left out (zeros, as torch; MindSpore requires it) and
+    an unbatched 1-D input works.  Returns ``(h, c)`` as torch."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, has_bias=bool(bias))
+
+    def construct(self, input, hx=None):
+        unbatched = input.ndim == 1
+        if unbatched:
+            input = input.expand_dims(0)
+            if hx is not None:
+                hx = (hx[0].expand_dims(0), hx[1].expand_dims(0))
+        if hx is None:
+            zeros = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
+            hx = (zeros, zeros)
+        h, c = super().construct(input, (hx[0], hx[1]))
+        if unbatched:
+            return h.squeeze(0), c.squeeze(0)
+        return h, c
+
+
+class GRUCell(nn.GRUCell):
+    """torch.nn.GRUCell on ``mindspore.nn.GRUCell`` (see ``LSTMCell``; returns ``h``)."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, has_bias=bool(bias))
+
+    def construct(self, input, hx=None):
+        unbatched = input.ndim == 1
+        if unbatched:
+            input = input.expand_dims(0)
+            if hx is not None:
+                hx = hx.expand_dims(0)
+        if hx is None:
+            hx = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
+        h = super().construct(input, hx)
+        return h.squeeze(0) if unbatched else h
+
+
+class ZeroPad2d(nn.Cell):
+    """torch.nn.ZeroPad2d through ``pad`` above: an int or torch's (left, right, top, bottom),
+    negative values crop (``ops.pad`` crops right only on its first call in MindSpore 2.10)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+
+    def construct(self, input):
+        return pad(input, self.padding, "constant", 0.0)
+
+
+def mish(input):
+    """torch.nn.functional.mish, ``x * tanh(softplus(x))``: MindSpore 2.10's ``ops.mish`` /
+    ``nn.Mish`` return NaN from about x = 44 up (measured; torch gives x).  softplus is linear
+    above 20 and ``tanh`` above is the accurate one."""
+    return input * tanh(ops.softplus(input))
+
+
+class Mish(nn.Cell):
+    """torch.nn.Mish through ``mish`` above."""
+
+    def construct(self, input):
+        return mish(input)
