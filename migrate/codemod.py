@@ -831,7 +831,8 @@ class MigrateTransformer(cst.CSTTransformer):
         if not candidates:
             if rtype is None and owners:
                 rule = self._generic_rule(method)
-                if rule is not None and not rule.is_identity:
+                used = {a.keyword.value for a in original.args if a.keyword is not None}
+                if rule is not None and not rule.is_identity_for(used):
                     self.ctx.uncertain(
                         original, rule.key,
                         f"receiver type unknown: is `{_code(func.value).strip()}` a torch {self._owner_words(method)}?",

@@ -8,7 +8,7 @@ fixed where it is wrong (line numbers come from yaml's node marks).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
@@ -134,6 +134,15 @@ class Rule:
             and not self.unsupported_args
             and not self.required_args
         )
+
+    def is_identity_for(self, keywords) -> bool:
+        """``is_identity`` for one call that passes these keyword names: a keyword rename it
+        does not use (``axis`` -> ``dim``) changes nothing there."""
+        if self.is_identity:
+            return True
+        if not self.kwargs or set(self.kwargs) & set(keywords):
+            return False
+        return replace(self, kwargs=MappingProxyType({})).is_identity
 
     @property
     def target_is_method(self) -> bool:

@@ -202,7 +202,7 @@ class Where:
 @dataclass(eq=False)
 class Binding:
     """``value`` assigned to a name at ``where``; ``path`` indexes into tuple targets;
-    ``how`` says how to read the type: value | element | annotation | fixed | aug."""
+    ``how`` says how to read the type: value | element | annotation | fixed | aug | import | module."""
 
     where: Where
     how: str
@@ -447,7 +447,8 @@ class _Collector(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
             local = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
-            self._bind(local, Binding(self.cur, "import"))
+            module = alias.evaluated_name if alias.evaluated_alias else alias.evaluated_name.split(".")[0]
+            self._bind(local, Binding(self.cur, "module", module))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
@@ -719,8 +720,12 @@ class TypeInfo:
             scope = self.scopes.get(id(expr))
             if scope is not None:
                 inner = Where(where.pos, where.blocks, where.loops, scope)
-                if self._type(expr.elt, inner) == TENSOR:
+                elt = self._type(expr.elt, inner)
+                if elt == TENSOR:
                     return TENSORS
+                if (elt is not None and elt is not BOTTOM and elt.kind == "tuple" and elt.items
+                        and all(i is not None and i is not BOTTOM for i in elt.items)):
+                    return T("tuples", items=elt.items)  # [(name, x == k) for ...]: like dict.items()
             return OTHER
         if isinstance(expr, _LITERALS):
             return OTHER
@@ -822,6 +827,8 @@ class TypeInfo:
             return b.value
         if how == "import":
             return None
+        if how == "module":  # import numpy as np: a module object (torch's own are typed by name)
+            return None if b.value == "torch" or b.value.startswith("torch.") else OTHER
         if how == "self":
             info: ClassInfo = b.value
             return self._instance(info)

@@ -43,7 +43,7 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
            "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "new_full", "new_tensor",
            "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
-           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_"]
+           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
 
 
 def _grad(p):
@@ -1192,6 +1192,93 @@ _EPOCH_ARGUMENT = ("scheduler.step(epoch) is deprecated in torch: the learning r
                    "at that epoch where the scheduler has one; call scheduler.step() without an argument instead")
 
 
+# ---------------------------------------------------------------- elementwise, comparison and reductions
+# torch reductions whose MindSpore counterpart differs in a default, a result dtype or a form
+# (each measured against torch 2.13 in MindSpore 2.10 on CPU; see
+# tests/test_migrate_numeric_elementwise.py).
+
+_INTEGRAL_DTYPES = (mindspore.bool_, mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64,
+                    mindspore.uint8)
+
+
+def _reduce_dims(dim):
+    return tuple(dim) if isinstance(dim, list) else dim
+
+
+def _ddof(correction):
+    if correction is None:
+        return 1
+    return int(correction) if isinstance(correction, bool) else correction
+
+
+def std(input, dim=None, correction=None, keepdim=False):
+    """torch.std / Tensor.std: Bessel-corrected by default (``correction=1``), where ``ops.std``
+    and ``Tensor.std`` default to ``ddof=0`` (the method is 0.2 off on a (3, 4, 5) draw,
+    measured).  torch's older forms pass positionally: ``std(x, dim, unbiased, keepdim)`` puts
+    the bool ``unbiased`` where ``correction`` is, and it is the same number (False: 0, True: 1);
+    ``std(x, unbiased)`` is a bool where ``dim`` is.  ``dim`` None, an int, a tuple or a list."""
+    if isinstance(dim, bool):  # torch.std(x, False): the (input, unbiased) form
+        dim, correction = None, dim
+    return ops.std(input, _reduce_dims(dim), _ddof(correction), keepdim)
+
+
+def var(input, dim=None, correction=None, keepdim=False):
+    """torch.var / Tensor.var: as ``std`` above (``ops.var`` defaults to ``ddof=0``, torch to 1)."""
+    if isinstance(dim, bool):
+        dim, correction = None, dim
+    return ops.var(input, _reduce_dims(dim), _ddof(correction), keepdim)
+
+
+def median(input, dim=None, keepdim=False):
+    """torch.median: without ``dim`` the lower median of all elements (a 0-d tensor); with it a
+    (values, indices) pair along ``dim`` (a plain tuple: unpack it, ``.values`` does not exist).
+    ``ops.median`` without an axis reduces the last axis only and always returns the pair.  Both
+    give the lower of the two middle values, torch's index on ties and NaN where a slice has one
+    (measured)."""
+    if dim is None:
+        return ops.median(input.reshape(-1), 0)[0]
+    return ops.median(input, dim, keepdim)
+
+
+def cumsum(input, dim, dtype=None):
+    """torch.cumsum / Tensor.cumsum: an integer or bool input sums in int64 unless ``dtype`` is
+    given, as torch's (``ops.cumsum`` keeps int32 and rejects bool, measured)."""
+    if dtype is None and input.dtype in _INTEGRAL_DTYPES:
+        dtype = mindspore.int64
+    return ops.cumsum(input, dim, dtype)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """torch.argmin / Tensor.argmin: int64 indices (``ops.argmin`` gives int32), the first
+    minimum on ties, as torch; without ``dim`` the flat index, whose ``keepdim=True`` shape is
+    all ones (``ops.argmin`` gives a 0-d tensor)."""
+    out = ops.cast(ops.argmin(input, dim, keepdim), mindspore.int64)
+    if dim is None and keepdim:
+        out = out.reshape((1,) * input.ndim)
+    return out
+
+
+def count_nonzero(input, dim=None):
+    """torch.count_nonzero: int64 counts over all elements or ``dim`` (an int or a tuple), for
+    any dtype (``ops.count_nonzero`` rejects a bool input, measured)."""
+    return ops.sum(ops.cast(input != 0, mindspore.int64), _reduce_dims(dim))
+
+
+def tensor_any(input, dim=None, keepdim=False):
+    """torch.any / Tensor.any: whether some element (over all, or along ``dim``: an int or a
+    tuple) is nonzero, as bool (torch keeps uint8 for a uint8 input).  ``ops.any`` is right on
+    bool tensors only in MindSpore 2.10 on CPU: on int32/int64/float32/float64 ones it answered
+    wrongly in 233-327 of ~1100 reductions of random tensors (e.g. False for the row [1, 2, 3, 0];
+    measured), so a non-bool input is compared with 0 first.  ``ops.all`` was right on every
+    dtype of the same draws."""
+    if input.dtype != mindspore.bool_:
+        input = input != 0
+    return ops.any(input, _reduce_dims(dim), keepdim)
+
+
+__all__ += ["std", "var", "median", "cumsum", "argmin", "count_nonzero", "tensor_any"]
+
+
 class LRScheduler:
     """torch.optim.lr_scheduler.LRScheduler over an optimizer of this module (anything with
     ``param_groups``, a list of dicts with an ``"lr"``).
@@ -1397,6 +1484,288 @@ class CosineAnnealingLR(LRScheduler):
 # tests/test_migrate_numeric_functions.py).
 
 _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64, mindspore.uint8)
+
+
+# ---------------------------------------------------------------- shapes, indexing and creation
+# torch functions of the "shapes, indexing and creation" section whose MindSpore counterpart
+# lacks a CPU kernel, a form or torch's default (each measured against torch 2.13 in MindSpore
+# 2.10 on CPU; see tests/test_migrate_numeric_shapes.py).
+
+__all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
+            "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
+
+_SMALL_INTS = (mindspore.bool_, mindspore.int8, mindspore.int16, mindspore.int32, mindspore.uint8)
+
+
+def roll(input, shifts, dims=None):
+    """torch.roll: ``ops.roll`` has no CPU kernel in MindSpore 2.10 ("The kernel Roll
+    unregistered"); each shift is two slices concatenated.  Without ``dims`` the flattened
+    tensor is rolled and the shape restored, as torch does."""
+    shape = tuple(input.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    out = input
+    if dims is None:
+        out, dims = input.reshape(-1), (0,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll(): shifts and dims must align, got {len(shifts)} and {len(dims)}")
+    for shift, dim in zip(shifts, dims):
+        size = out.shape[dim]
+        if size == 0:
+            continue
+        shift = shift % size
+        if shift:
+            head = ops.narrow(out, dim, size - shift, shift)
+            tail = ops.narrow(out, dim, 0, size - shift)
+            out = ops.cat((head, tail), dim)
+    return out.reshape(shape)
+
+
+def trace(input):
+    """torch.trace: bool and integer inputs sum to int64 in torch; ``ops.trace`` keeps int32
+    (measured)."""
+    out = ops.trace(input)
+    return ops.cast(out, mindspore.int64) if input.dtype in _SMALL_INTS else out
+
+
+def nonzero(input, as_tuple=False):
+    """torch.nonzero / Tensor.nonzero: the int64 (n, ndim) index matrix like ``ops.nonzero``;
+    ``as_tuple=True`` (whose NonZeroExt kernel is missing on CPU in 2.10) gives its columns, one
+    per dimension (a 0-d input gives one, as torch's)."""
+    if input.ndim == 0:  # ops.nonzero rejects a 0-d input
+        found = ops.nonzero(input.reshape(1))
+        return (found.reshape(-1),) if as_tuple else found[:, :0]
+    found = ops.nonzero(input)
+    if not as_tuple:
+        return found
+    return tuple(found[:, i] for i in range(input.ndim))
+
+
+def take(input, index):
+    """torch.take: ``input`` read as 1-D at ``index`` (negative indices count from the end), in
+    ``index``'s shape (MindSpore 2.10 has no CPU kernel for Take)."""
+    flat = input.reshape(-1)
+    index = ops.where(index < 0, index + flat.shape[0], index)
+    return ops.gather(flat, index.reshape(-1), 0).reshape(tuple(index.shape))
+
+
+def _unique_flat(values, return_inverse, return_counts):
+    order = ops.argsort(values)
+    ordered = ops.gather(values, order, 0)
+    out, inverse_sorted, counts = ops.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    inverse = None
+    if return_inverse:
+        inverse = ops.tensor_scatter_elements(ops.zeros_like(inverse_sorted), ops.cast(order, mindspore.int64),
+                                              inverse_sorted, 0)
+    return out, inverse, counts
+
+
+def _unique_dim(input, dim, return_inverse, return_counts):
+    """Unique slices along ``dim`` in lexicographic order, by pairwise comparisons of the
+    slices (n^2 memory in their number)."""
+    moved = ops.moveaxis(input, dim, 0)
+    n = moved.shape[0]
+    rows = moved.reshape(n, -1)
+    differ = rows.expand_dims(1) != rows.expand_dims(0)  # (n, n, k)
+    first = ops.argmax(ops.cast(differ, mindspore.int32), dim=-1)  # first differing column
+    a = ops.gather_elements(rows, 1, first)  # rows[i, first[i, j]]
+    b = ops.gather_elements(rows, 1, first.T).T  # rows[j, first[i, j]]
+    any_diff = differ.any(-1)
+    less = ops.logical_and(any_diff, a < b)  # row i < row j
+    earlier = ops.tril(ops.ones((n, n), mindspore.bool_), -1)  # j < i
+    is_first = ops.logical_not(ops.logical_and(ops.logical_not(any_diff), earlier).any(1))
+    rank = ops.cast(ops.logical_and(less.T, is_first.expand_dims(0)), mindspore.int64).sum(1)  # distinct rows smaller than row i
+    rank = ops.cast(rank, mindspore.int64)
+    keep = ops.nonzero(is_first).reshape(-1)
+    kept_rank = ops.gather(rank, keep, 0)
+    picked = ops.gather(moved, ops.gather(keep, ops.argsort(kept_rank), 0), 0)
+    out = ops.moveaxis(picked, 0, dim)
+    counts = ops.tensor_scatter_elements(ops.zeros((keep.shape[0],), mindspore.int64), rank,
+                                         ops.ones((n,), mindspore.int64), 0, "add") if return_counts else None
+    return out, rank, counts
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """torch.unique: the distinct values in ascending order (torch's order whatever ``sorted``
+    says, measured on CPU), with the int64 inverse indices in ``input``'s shape and the counts
+    when asked.  ``ops.unique`` returns values in order of appearance and always the inverse;
+    this sorts and runs ``ops.unique_consecutive``.  With ``dim``, unique slices in
+    lexicographic order, as torch."""
+    if dim is None:
+        out, inverse, counts = _unique_flat(input.reshape(-1), return_inverse, return_counts)
+        if inverse is not None:
+            inverse = inverse.reshape(tuple(input.shape))
+    else:
+        out, inverse, counts = _unique_dim(input, dim, return_inverse, return_counts)
+    result = (out,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return result[0] if len(result) == 1 else result
+
+
+def meshgrid(*tensors, indexing=None):
+    """torch.meshgrid: ``indexing='ij'`` by default (torch's, with a warning that asks for the
+    argument; ``ops.meshgrid`` defaults to 'xy') and the tensors given one by one or as one
+    list (which ``ops.meshgrid`` rejects)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    return ops.meshgrid(*tensors, indexing="ij" if indexing is None else indexing)
+
+
+def cross(input, other, dim=None):
+    """torch.cross: the operands broadcast first (``ops.cross`` gives wrong values for
+    broadcast operands in 2.10, measured), and without ``dim`` the first dimension of size 3, as
+    torch (which warns that its default will become -1)."""
+    shape = _broadcast_shape(tuple(input.shape), tuple(other.shape))
+    input, other = ops.broadcast_to(input, shape), ops.broadcast_to(other, shape)
+    if dim is None:
+        for i, n in enumerate(shape):
+            if n == 3:
+                dim = i
+                break
+        if dim is None:
+            raise RuntimeError(f"cross(): no dimension of size 3 in input {shape}")
+    return ops.cross(input, other, dim=dim)
+
+
+def _broadcast_shape(a, b):
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + a, (1,) * (ndim - len(b)) + b
+    return tuple(x if y == 1 else y for x, y in zip(a, b))
+
+
+def cartesian_prod(*tensors):
+    """torch.cartesian_prod: a single tensor comes back unchanged (1-D), where
+    ``ops.cartesian_prod`` makes it a column."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return ops.cartesian_prod(*tensors)
+
+
+def searchsorted(sorted_sequence, values, out_int32=False, right=False, side=None, sorter=None):
+    """torch.searchsorted: int64 indices (int32 with ``out_int32``, whose MindSpore kernel
+    fails in 2.10 and is a cast here), a Python number as ``values`` (a 0-d result), and a
+    ``sorter`` (the CPU kernel rejects one; the sequence is gathered in that order, as torch's
+    indices refer to the sorted order)."""
+    scalar = not isinstance(values, mindspore.Tensor)
+    if scalar:
+        values = mindspore.Tensor(values, sorted_sequence.dtype).reshape(1)
+    if sorter is not None:  # the CPU kernel takes no sorter: read the sequence in sorted order
+        sorted_sequence = ops.gather_elements(sorted_sequence, sorted_sequence.ndim - 1,
+                                              ops.cast(sorter, mindspore.int64))
+    out = ops.searchsorted(sorted_sequence, values, right=right, side=side)
+    if scalar:
+        out = out.reshape(())
+    return ops.cast(out, mindspore.int32) if out_int32 else out
+
+
+def bincount(input, weights=None, minlength=0):
+    """torch.bincount: int64 counts, or sums of ``weights`` in their dtype (``ops.bincount``
+    returns float32 either way, float64 weights summed in float32; measured), ``max(input) + 1``
+    bins but at least ``minlength`` (the size read from the data, as torch does; it does not
+    compile inside mindspore.jit)."""
+    size = minlength if input.shape[0] == 0 else max(int(input.max()) + 1, minlength)
+    if weights is None:
+        weights = ops.ones(tuple(input.shape), mindspore.int64)
+    elif weights.dtype not in _FLOATS:
+        weights = ops.cast(weights, mindspore.float64)
+    if size == 0:
+        return ops.zeros((0,), weights.dtype)
+    return ops.tensor_scatter_elements(ops.zeros((size,), weights.dtype), ops.cast(input, mindspore.int64),
+                                       weights, 0, "add")
+
+
+def isin(elements, test_elements, assume_unique=False, invert=False):
+    """torch.isin (MindSpore 2.10 has no ops.isin): whether each element is among
+    ``test_elements`` (a tensor or a number), by comparing against all of them."""
+    if not isinstance(elements, mindspore.Tensor):
+        elements = mindspore.Tensor(elements)
+    if not isinstance(test_elements, mindspore.Tensor):
+        test_elements = mindspore.Tensor(test_elements)
+    found = (elements.expand_dims(-1) == test_elements.reshape(-1)).any(-1)
+    return ops.logical_not(found) if invert else found
+
+
+def equal(input, other):
+    """torch.equal: True when both have the same shape and the same elements (a Python bool;
+    ``ops.equal`` compares element-wise)."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input == other).all())
+
+
+def full(size, fill_value, dtype=None):
+    """torch.full: without ``dtype`` the fill value's type decides, as in torch: bool, int64
+    for an int, the default float32 for a float (``ops.full`` gives int64 for 1.5, measured)."""
+    if dtype is None:
+        if isinstance(fill_value, mindspore.Tensor):
+            dtype = fill_value.dtype
+        elif isinstance(fill_value, bool):
+            dtype = mindspore.bool_
+        elif isinstance(fill_value, int):
+            dtype = mindspore.int64
+        elif isinstance(fill_value, complex):
+            dtype = mindspore.complex64
+        else:
+            dtype = mindspore.float32
+    if isinstance(size, int):
+        size = (size,)
+    return ops.full(tuple(size), fill_value, dtype=dtype)
+
+
+def randperm(n, dtype=None):
+    """torch.randperm: a random permutation of 0..n-1, int64 unless ``dtype`` says otherwise.
+    ``ops.randperm`` returns the SAME permutation on every call (its seed defaults to 0;
+    mindspore.set_seed does not change it, measured), so this ranks n uniform draws, which
+    follow mindspore.set_seed.  Another random stream than torch's."""
+    out = ops.argsort(ops.rand(n))
+    return ops.cast(out, mindspore.int64 if dtype is None else dtype)
+
+
+def normal(mean=0.0, std=1.0, size=None, dtype=None):
+    """torch.normal in its forms: tensor mean and/or std (the broadcast shape, their dtype)
+    or float mean and std with a ``size`` (float32 unless ``dtype``).  ``ops.normal`` wants the
+    shape first.  Same distribution, another random stream than torch's."""
+    tensors = [t for t in (mean, std) if isinstance(t, mindspore.Tensor)]
+    if size is not None:
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        dtype = mindspore.float32 if dtype is None else dtype
+    elif tensors:
+        shape = tuple(tensors[0].shape) if len(tensors) == 1 else _broadcast_shape(tuple(mean.shape), tuple(std.shape))
+        dtype = tensors[0].dtype if dtype is None else dtype
+    else:
+        raise TypeError("normal() with float mean and std needs a size")
+    return ops.randn(shape, dtype=dtype) * std + mean
+
+
+def scatter(input, dim, index, src=None, value=None, reduce=None):
+    """torch.scatter (not in place): ``src`` (or the number ``value``) written into a copy of
+    ``input`` at ``index`` along ``dim``; ``src`` may be larger than ``index`` (its leading
+    block is read), which ``ops.scatter`` rejects.  Repeated positions: undefined in both."""
+    if reduce is not None:
+        raise NotImplementedError("scatter(reduce=...) is not provided by _torch_compat")
+    if src is None:
+        src = value
+    if isinstance(src, mindspore.Tensor):
+        updates = ops.cast(_index_shaped(src, index), input.dtype)
+    else:
+        updates = ops.full(tuple(index.shape), src, dtype=input.dtype)
+    return ops.tensor_scatter_elements(input, index, updates, dim)
+
+
+def scatter_add(input, dim, index, src):
+    """torch.scatter_add (not in place): repeated positions accumulate (``ops.scatter_add``
+    is another operation: rows of a Parameter at indices)."""
+    updates = ops.cast(_index_shaped(src, index), input.dtype)
+    return ops.tensor_scatter_elements(input, index, updates, dim, "add")
+
+
+def dist(input, other, p=2):
+    """torch.dist: the p-norm of ``input - other`` (broadcast) flattened; ``ops.dist`` rejects
+    a float ``p`` such as inf (its LpNorm wants an int)."""
+    diff = input - other
+    p = float(p)
+    if p == float("-inf"):
+        return ops.abs(diff).min()
+    return _vector_norm(diff, p)
 
 
 def randint(low=None, high=None, size=None, dtype=None):
@@ -2250,3 +2619,214 @@ def legacy_tensor(*args, dtype):
             return ops.cast(data, dtype)
         return mindspore.Tensor(np.asarray(data), dtype)
     raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
+
+
+# ---------------------------------------------------------------- more layers, functional forms
+def elu(input, alpha=1.0):
+    """torch.nn.functional.elu: ``x`` where ``x > 0``, else ``alpha * expm1(x)`` (``ops.elu``
+    rejects any alpha but 1.0 in MindSpore 2.10; see ``ELU``)."""
+    return ops.where(input > 0, input, alpha * ops.expm1(ops.minimum(input, 0.0)))
+
+
+def logsigmoid(input):
+    """torch.nn.functional.logsigmoid as ``min(x, 0) - log1p(exp(-|x|))``: MindSpore 2.10's
+    ``ops.logsigmoid`` / ``nn.LogSigmoid`` give -inf below about x = -88 (float32) where torch
+    gives x (measured)."""
+    return ops.minimum(input, 0.0) - ops.log1p(ops.exp(-ops.abs(input)))
+
+
+class LogSigmoid(nn.Cell):
+    """torch.nn.LogSigmoid through ``logsigmoid`` above."""
+
+    def construct(self, input):
+        return logsigmoid(input)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """torch.nn.functional.kl_div, ``log_target`` included: ``ops.kl_div`` for probability
+    targets (equal to torch's for every reduction, measured), ``exp(t) (t - input)`` for
+    log-targets.  'mean' averages over every element, 'batchmean' over the first axis, as torch."""
+    if reduction not in ("mean", "batchmean", "sum", "none"):
+        raise ValueError(f"kl_div: unknown reduction {reduction!r}")
+    if not log_target:
+        return ops.kl_div(input, target, reduction)
+    loss = ops.exp(target) * (target - input)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0]
+    return loss.mean()
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """torch.nn.functional.pairwise_distance: ``||x1 - x2 + eps||_p`` over the last axis (of the
+    broadcast difference), as torch computes it.  MindSpore 2.10 has no such function."""
+    out = _norm_keepdim(x1 - x2 + eps, p, -1)
+    return out if keepdim else out.squeeze(-1)
+
+
+def _single(value, name):
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"conv1d: expected one value for {name}, got {value!r}")
+        return value[0]
+    return value
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d on ``conv2d`` above with a unit height: torch's (out, in/groups,
+    k) weight, an int / 1-tuple / 'valid' / 'same' padding, and a 2-D (unbatched) input.
+    (``ops.conv1d`` takes pad_mode plus padding as ops.conv2d does.)"""
+    if not isinstance(padding, str):
+        padding = (0, _single(padding, "padding"))
+    unbatched = input.ndim == 2
+    if unbatched:
+        input = input.expand_dims(0)
+    out = conv2d(input.expand_dims(2), weight.expand_dims(2), bias, (1, _single(stride, "stride")), padding,
+                 (1, _single(dilation, "dilation")), groups).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.layer_norm: normalize over the last ``len(normalized_shape)`` axes
+    with the biased variance, then ``* weight + bias``.  ``ops.layer_norm`` has no CPU kernel in
+    MindSpore 2.10 (LayerNormExt, measured)."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} does not match the input's "
+                         f"trailing shape {tuple(input.shape)}")
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(axes, keep_dims=True)
+    centered = input - mean
+    var = (centered * centered).mean(axes, keep_dims=True)
+    out = centered / ops.sqrt(var + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm on ``ops.batch_norm`` (same formula and momentum convention:
+    with ``training=True`` the running statistics given are updated in place, the variance
+    unbiased, as torch's; measured equal within 5e-7).  ``ops.batch_norm`` needs a weight and a
+    bias (ones and zeros here when None) and running statistics (with ``training=True`` and
+    None, as torch, the batch statistics are used and nothing is updated)."""
+    channels = input.shape[1]
+    if weight is None:
+        weight = ops.ones((channels,), input.dtype)
+    if bias is None:
+        bias = ops.zeros((channels,), input.dtype)
+    if running_mean is None or running_var is None:
+        if not training:
+            raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+        running_mean = ops.zeros((channels,), input.dtype)
+        running_var = ops.ones((channels,), input.dtype)
+    return ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+class MaxPool1d(nn.MaxPool1d):
+    """torch.nn.MaxPool1d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding``, ``dilation``, ``return_indices`` and ``ceil_mode`` are honoured (``pad_mode='pad'``;
+    MindSpore rejects them with its default 'valid')."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, dilation,
+                         return_indices, ceil_mode)
+
+
+class AvgPool1d(nn.AvgPool1d):
+    """torch.nn.AvgPool1d: ``stride`` defaults to ``kernel_size`` (MindSpore's to 1) and
+    ``padding`` is honoured (``pad_mode='pad'``); ``ceil_mode`` and ``count_include_pad`` as torch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, kernel_size if stride is None else stride, "pad", padding, ceil_mode,
+                         count_include_pad)
+
+
+class AdaptiveAvgPool1d(nn.Cell):
+    """torch.nn.AdaptiveAvgPool1d through ``ops.adaptive_avg_pool2d`` on a unit height:
+    ``mindspore.nn.AdaptiveAvgPool1d`` requires the length to be divisible by the output size and
+    a 3-D input (measured); torch's windows [floor(i L / n), ceil((i + 1) L / n)) need neither."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _single(output_size, "output_size")
+
+    def construct(self, input):
+        size = input.shape[-1] if self.output_size is None else self.output_size
+        out = ops.adaptive_avg_pool2d(input.expand_dims(-2), (1, size))
+        return out.squeeze(-2)
+
+
+class LSTMCell(nn.LSTMCell):
+    """torch.nn.LSTMCell on ``mindspore.nn.LSTMCell`` (same parameter names weight_ih, weight_hh,
+    bias_ih, bias_hh, shapes, gate order and U(-1/sqrt(hidden), 1/sqrt(hidden)) initialization):
+    ``bias`` is ``has_bias``, ``hx`` may be left out (zeros, as torch; MindSpore requires it) and
+    an unbatched 1-D input works.  Returns ``(h, c)`` as torch."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, has_bias=bool(bias))
+
+    def construct(self, input, hx=None):
+        unbatched = input.ndim == 1
+        if unbatched:
+            input = input.expand_dims(0)
+            if hx is not None:
+                hx = (hx[0].expand_dims(0), hx[1].expand_dims(0))
+        if hx is None:
+            zeros = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
+            hx = (zeros, zeros)
+        h, c = super().construct(input, (hx[0], hx[1]))
+        if unbatched:
+            return h.squeeze(0), c.squeeze(0)
+        return h, c
+
+
+class GRUCell(nn.GRUCell):
+    """torch.nn.GRUCell on ``mindspore.nn.GRUCell`` (see ``LSTMCell``; returns ``h``)."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, has_bias=bool(bias))
+
+    def construct(self, input, hx=None):
+        unbatched = input.ndim == 1
+        if unbatched:
+            input = input.expand_dims(0)
+            if hx is not None:
+                hx = hx.expand_dims(0)
+        if hx is None:
+            hx = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
+        h = super().construct(input, hx)
+        return h.squeeze(0) if unbatched else h
+
+
+class ZeroPad2d(nn.Cell):
+    """torch.nn.ZeroPad2d through ``pad`` above: an int or torch's (left, right, top, bottom),
+    negative values crop (``ops.pad`` crops right only on its first call in MindSpore 2.10)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+
+    def construct(self, input):
+        return pad(input, self.padding, "constant", 0.0)
+
+
+def mish(input):
+    """torch.nn.functional.mish, ``x * tanh(softplus(x))``: MindSpore 2.10's ``ops.mish`` /
+    ``nn.Mish`` return NaN from about x = 44 up (measured; torch gives x).  softplus is linear
+    above 20 and ``tanh`` above is the accurate one."""
+    return input * tanh(ops.softplus(input))
+
+
+class Mish(nn.Cell):
+    """torch.nn.Mish through ``mish`` above."""
+
+    def construct(self, input):
+        return mish(input)

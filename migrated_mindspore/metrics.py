@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
+from ._torch_compat import tensor_any
 from mindspore import ops
 
 SCENARIOS = ("W-W", "W-C", "C-W", "C-C")
@@ -55,7 +56,7 @@ def scenario_metrics(pred: mindspore.Tensor, true: mindspore.Tensor, scenario: m
             continue
         err = error[mask]
         users = mask.sum(dim=1) >= (1 if name == "overall" else 2)
-        ndcg = ndcg_at_k(pred[users], true[users], mask[users]) if bool(users.any()) else None
+        ndcg = ndcg_at_k(pred[users], true[users], mask[users]) if bool(tensor_any(users)) else None
         results[name] = {
             "n_pairs": n_pairs,
             "n_users": int(users.sum()),

@@ -170,6 +170,13 @@ KNOWN = {
             def forward(self, logits, labels):
                 return self.loss(logits, labels), labels.repeat(2, 1)
     """,
+    "item of a comprehension of tuples": """
+        import torch
+        def f(scenario: torch.Tensor):
+            groups = [(name, scenario == k) for k, name in enumerate(["a", "b"])]
+            for name, mask in groups:
+                mask.repeat(2, 1)
+    """,
     "reshaped, then handed to a loss": """
         import torch.nn.functional as F
         def step(pred, y):
