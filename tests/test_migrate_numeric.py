@@ -193,6 +193,19 @@ def _source(body: str) -> tuple[str, list[str]]:
     return HEADER + f"def f({params}):\n    {body}\n", used
 
 
+
+def converted_f(source: str, key: str, module: str, tmp_path, monkeypatch):
+    """``source`` (a torch file defining ``f``) converted with the real table, checked to convert
+    completely (``key`` among its sites, no torch left), and imported from ``tmp_path`` as
+    ``module`` (mindspore.jit reads the source of f): that module's ``f``."""
+    converted = convert_source(source, SPEC, "case.py")
+    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
+    assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
+    (tmp_path / f"{module}.py").write_text(converted.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(module).f
+
 def _numpy(value):
     if isinstance(value, (tuple, list)):
         return [_numpy(v) for v in value]

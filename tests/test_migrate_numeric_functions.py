@@ -21,7 +21,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy
+from test_migrate_numeric import _compare, _numpy, converted_f
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -153,14 +153,7 @@ pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (test
 def _convert(key, tmp_path, monkeypatch):
     """The case converted, as an importable module: mindspore.jit needs the source of f."""
     source, used = _source(CASES[key])
-    converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
-    assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
-    assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
-    module = f"fncase_{zlib.crc32(key.encode())}"
-    (tmp_path / f"{module}.py").write_text(converted.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return source, used, importlib.import_module(module).f
+    return source, used, converted_f(source, key, f"fncase_{zlib.crc32(key.encode())}", tmp_path, monkeypatch)
 
 
 def test_every_entry_of_these_sections_with_a_tolerance_has_a_case():

@@ -21,7 +21,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import DEFAULT_MAP, load_spec
-from test_migrate_numeric import _compare, _numpy
+from test_migrate_numeric import _compare, _numpy, converted_f
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -152,14 +152,7 @@ pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (test
 def _convert(case, tmp_path, monkeypatch):
     key, body = FN_CASES[case]
     source, used = _source(body)
-    converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
-    assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
-    assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
-    module = f"nncase_{zlib.crc32(case.encode())}"
-    (tmp_path / f"{module}.py").write_text(converted.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return source, used, importlib.import_module(module).f
+    return source, used, converted_f(source, key, f"nncase_{zlib.crc32(case.encode())}", tmp_path, monkeypatch)
 
 
 def _section_keys() -> list[str]:

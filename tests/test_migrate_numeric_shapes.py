@@ -20,7 +20,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy
+from test_migrate_numeric import _compare, _numpy, converted_f
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -184,12 +184,7 @@ def _module(code: str, name: str, tmp_path, monkeypatch):
 def _convert(key, tmp_path, monkeypatch, body=None):
     """The case converted, as an importable module: mindspore.jit needs the source of f."""
     source, used = _source(body or CASES[key])
-    converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
-    assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
-    assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
-    module = _module(converted.code, f"shapecase_{zlib.crc32(source.encode())}", tmp_path, monkeypatch)
-    return source, used, module.f
+    return source, used, converted_f(source, key, f"shapecase_{zlib.crc32(source.encode())}", tmp_path, monkeypatch)
 
 
 def test_every_entry_of_this_section_is_checked():

@@ -1741,7 +1741,7 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     ``input`` at ``index`` along ``dim``; ``src`` may be larger than ``index`` (its leading
     block is read), which ``ops.scatter`` rejects.  Repeated positions: undefined in both."""
     if reduce is not None:
-        raise NotImplementedError("scatter(reduce=...) is not provided by _torch_compat")
+        raise NotImplementedError("scatter(reduce=...) / scatter_(reduce=...) is not provided by _torch_compat")
     if src is None:
         src = value
     if isinstance(src, mindspore.Tensor):
@@ -2144,15 +2144,7 @@ def _index_shaped(src, index):
 def scatter_(input, dim, index, src=None, value=None, reduce=None):
     """torch.Tensor.scatter_(dim, index, src or value): in place.  Where ``index`` repeats a
     position the value written is undefined in torch and here."""
-    if reduce is not None:
-        raise NotImplementedError("scatter_(reduce=...) is not provided by _torch_compat")
-    if src is None:
-        src = value
-    if isinstance(src, mindspore.Tensor):
-        updates = ops.cast(_index_shaped(src, index), input.dtype)
-    else:
-        updates = ops.full(tuple(index.shape), src, dtype=input.dtype)
-    return assign_data(input, ops.tensor_scatter_elements(input, index, updates, dim))
+    return assign_data(input, scatter(input, dim, index, src, value, reduce))
 
 
 def scatter_add_(input, dim, index, src):
