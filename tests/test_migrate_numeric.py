@@ -194,6 +194,24 @@ def _source(body: str) -> tuple[str, list[str]]:
 
 
 
+def case_source(body: str, inputs, header: str) -> tuple[str, list[str]]:
+    """A torch file: ``header``, then ``def f(<the inputs body names>): <body>`` with each
+    input annotated as a tensor; and those inputs' names, in ``inputs``' order."""
+    used = [name for name in inputs if name in set(re.findall(r"\b\w+\b", body))]
+    params = ", ".join(f"{n}: torch.Tensor" for n in used)
+    return header + f"def f({params}):\n    {body}\n", used
+
+
+def run_both(source: str, f, inputs: dict) -> tuple:
+    """(converted ``f``'s result, torch ``source``'s ``f``'s result) as numpy, on copies of the
+    same ``inputs`` (name -> array)."""
+    namespace: dict = {}
+    exec(compile(source, "<torch>", "exec"), namespace)
+    want = _numpy(namespace["f"](**{n: torch.from_numpy(a.copy()) for n, a in inputs.items()}))
+    got = _numpy(f(**{n: mindspore.Tensor(a.copy()) for n, a in inputs.items()}))
+    return got, want
+
+
 def converted_f(source: str, key: str, module: str, tmp_path, monkeypatch):
     """``source`` (a torch file defining ``f``) converted with the real table, checked to convert
     completely (``key`` among its sites, no torch left), and imported from ``tmp_path`` as

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import re
 import zlib
 
 import numpy as np
@@ -21,7 +20,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy, converted_f
+from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -137,9 +136,7 @@ def _draw(spec, rng):
 
 
 def _source(body: str) -> tuple[str, list[str]]:
-    used = [name for name in INPUTS if name in set(re.findall(r"\b\w+\b", body))]
-    params = ", ".join(f"{n}: torch.Tensor" for n in used)
-    return HEADER + f"def f({params}):\n    {body}\n", used
+    return case_source(body, INPUTS, HEADER)
 
 
 def _inputs(key, used):
@@ -167,10 +164,7 @@ def test_every_entry_of_these_sections_with_a_tolerance_has_a_case():
 def test_converted_code_matches_torch(key, tmp_path, monkeypatch):
     source, used, f = _convert(key, tmp_path, monkeypatch)
     inputs = _inputs(key, used)
-    namespace: dict = {}
-    exec(compile(source, "<torch>", "exec"), namespace)
-    want = _numpy(namespace["f"](**{n: torch.from_numpy(a.copy()) for n, a in inputs.items()}))
-    got = _numpy(f(**{n: mindspore.Tensor(a.copy()) for n, a in inputs.items()}))
+    got, want = run_both(source, f, inputs)
     rule = SPEC.get(key)
     if key in INT32_INDICES:
         assert key == "torch.Tensor.scatter_" or "int32" in (rule.note or ""), f"{key}: say in the note that indices are int32"

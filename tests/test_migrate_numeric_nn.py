@@ -21,7 +21,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import DEFAULT_MAP, load_spec
-from test_migrate_numeric import _compare, _numpy, converted_f
+from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -136,9 +136,7 @@ def _draw(spec, rng):
 
 
 def _source(body: str) -> tuple[str, list[str]]:
-    used = [name for name in INPUTS if name in set(re.findall(r"\b\w+\b", body))]
-    params = ", ".join(f"{n}: torch.Tensor" for n in used)
-    return HEADER + f"def f({params}):\n    {body}\n", used
+    return case_source(body, INPUTS, HEADER)
 
 
 def _inputs(case, used):
@@ -175,10 +173,7 @@ def test_every_entry_of_this_section_with_a_tolerance_has_a_case():
 def test_converted_code_matches_torch(case, tmp_path, monkeypatch):
     source, used, f = _convert(case, tmp_path, monkeypatch)
     inputs = _inputs(case, used)
-    namespace: dict = {}
-    exec(compile(source, "<torch>", "exec"), namespace)
-    want = _numpy(namespace["f"](**{n: torch.from_numpy(a.copy()) for n, a in inputs.items()}))
-    got = _numpy(f(**{n: mindspore.Tensor(a.copy()) for n, a in inputs.items()}))
+    got, want = run_both(source, f, inputs)
     _compare(got, want, SPEC.get(FN_CASES[case][0]).tolerance)
 
 
