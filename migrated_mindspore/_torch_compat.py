@@ -2614,6 +2614,11 @@ def legacy_tensor(*args, dtype):
 
 
 # ---------------------------------------------------------------- more layers, functional forms
+__all__ += ["elu", "logsigmoid", "LogSigmoid", "kl_div", "pairwise_distance", "conv1d", "layer_norm",
+            "batch_norm", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "LSTMCell", "GRUCell", "ZeroPad2d",
+            "mish", "Mish"]
+
+
 def elu(input, alpha=1.0):
     """torch.nn.functional.elu: ``x`` where ``x > 0``, else ``alpha * expm1(x)`` (``ops.elu``
     rejects any alpha but 1.0 in MindSpore 2.10; see ``ELU``)."""

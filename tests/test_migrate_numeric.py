@@ -402,6 +402,21 @@ def step_side_by_side(compat, name: str, kwargs: dict, dtypes: str, scale) -> tu
     return t_opt, m_opt, tps, mps
 
 
+def test_helper_module_exports_every_public_name():
+    """``__all__`` lists exactly the helper module's public functions and classes (it is built
+    up section by section; a helper added without its name would be missing from it)."""
+    import ast
+
+    import _torch_compat as compat
+
+    tree = ast.parse(open(compat.__file__).read())
+    public = {node.name for node in tree.body
+              if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")}
+    assert public - set(compat.__all__) == set()
+    assert set(compat.__all__) - public == set()
+    assert len(compat.__all__) == len(set(compat.__all__))
+
+
 def _compile_count():
     from mindspore.common import api
 
