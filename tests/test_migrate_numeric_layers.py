@@ -233,17 +233,17 @@ def _copy_weights(key, t_net, ms_net):
         ms_params[ms_name].set_data(mindspore.Tensor(value.copy(), dtype=ms_params[ms_name].dtype))
 
 
-@pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
-@pytest.mark.parametrize("key", sorted(CASES))
-def test_converted_layer_matches_torch(key, jit, tmp_path, monkeypatch):
-    rule = SPEC.get(key)
-    source, inputs_spec, training = CASES[key]
+def run_layer_case(key, source, inputs_spec, training, draw, jit, module, tmp_path, monkeypatch):
+    """Convert a ``Net`` case with the real table (every site converted, ``key`` among them,
+    no torch left, ``@mindspore.jit`` exactly when asked), import it, copy torch's weights
+    into it, set both to ``training`` and run both on copies of the same inputs (drawn with
+    ``draw(spec, rng)``): the converted and the torch results.  A case module that defines
+    ``run(net, *inputs)`` is run through it instead of one call."""
     converted = convert_source(source, SPEC, "case.py", jit=jit)
     assert not [s for s in converted.sites if s.kind not in ("converted", "graph")], converted.code
     assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
     assert not re.search(r"^\s*(import|from) torch|(?<![\w.])torch\.", converted.code, re.M), converted.code
     assert ("@mindspore.jit" in converted.code) == jit, converted.code
-    module = f"layercase_{zlib.crc32(key.encode())}_{int(jit)}"
     (tmp_path / f"{module}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
     ms_mod = importlib.import_module(module)
@@ -256,14 +256,21 @@ def test_converted_layer_matches_torch(key, jit, tmp_path, monkeypatch):
     t_net.train(training)
     ms_net.set_train(training)
     rng = np.random.default_rng(zlib.crc32(key.encode()))
-    inputs = {name: _draw(spec, rng) for name, spec in inputs_spec.items()}
+    inputs = {name: draw(spec, rng) for name, spec in inputs_spec.items()}
     t_args = [torch.from_numpy(a.copy()) for a in inputs.values()]
     ms_args = [mindspore.Tensor(a.copy()) for a in inputs.values()]
     if "run" in t_mod:
-        want, got = t_mod["run"](t_net, *t_args), ms_mod.run(ms_net, *ms_args)
-    else:
-        want, got = t_net(*t_args), ms_net(*ms_args)
-    _compare(_numpy(got), _numpy(want), rule.tolerance)
+        return _numpy(ms_mod.run(ms_net, *ms_args)), _numpy(t_mod["run"](t_net, *t_args))
+    return _numpy(ms_net(*ms_args)), _numpy(t_net(*t_args))
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_converted_layer_matches_torch(key, jit, tmp_path, monkeypatch):
+    source, inputs_spec, training = CASES[key]
+    got, want = run_layer_case(key, source, inputs_spec, training, _draw, jit,
+                               f"layercase_{zlib.crc32(key.encode())}_{int(jit)}", tmp_path, monkeypatch)
+    _compare(got, want, SPEC.get(key).tolerance)
 
 
 # --------------------------------------------------------------------------

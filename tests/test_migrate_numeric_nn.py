@@ -12,7 +12,6 @@ reported unsupported with their note; the reductions must take torch's ``axis=``
 
 from __future__ import annotations
 
-import importlib
 import re
 import zlib
 
@@ -27,7 +26,7 @@ torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
 from test_migrate_numeric_layers import _compare as _compare_layer  # noqa: E402
-from test_migrate_numeric_layers import _copy_weights, _net  # noqa: E402
+from test_migrate_numeric_layers import _net, run_layer_case  # noqa: E402
 
 SPEC = load_spec()
 SECTION = "# ---------------------------------------------------------------- more layers, functional forms and explained gaps"
@@ -235,28 +234,10 @@ CASES = dict.fromkeys(sorted({key for key, _ in FN_CASES.values()} | set(LAYER_C
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
 @pytest.mark.parametrize("key", sorted(LAYER_CASES))
 def test_converted_layer_matches_torch(key, jit, tmp_path, monkeypatch):
-    rule = SPEC.get(key)
     source, inputs_spec, training = LAYER_CASES[key]
-    converted = convert_source(source, SPEC, "case.py", jit=jit)
-    assert not [s for s in converted.sites if s.kind not in ("converted", "graph")], converted.code
-    assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
-    assert not re.search(r"^\s*(import|from) torch|(?<![\w.])torch\.", converted.code, re.M), converted.code
-    module = f"nnlayercase_{zlib.crc32(key.encode())}_{int(jit)}"
-    (tmp_path / f"{module}.py").write_text(converted.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module(module)
-    t_mod: dict = {"__name__": "torch_case"}
-    exec(compile(source, "<torch>", "exec"), t_mod)
-    torch.manual_seed(0)
-    t_net, ms_net = t_mod["Net"](), ms_mod.Net()
-    _copy_weights(key, t_net, ms_net)
-    t_net.train(training)
-    ms_net.set_train(training)
-    rng = np.random.default_rng(zlib.crc32(key.encode()))
-    inputs = {name: _draw(spec, rng) for name, spec in inputs_spec.items()}
-    want = t_net(*[torch.from_numpy(a.copy()) for a in inputs.values()])
-    got = ms_net(*[mindspore.Tensor(a.copy()) for a in inputs.values()])
-    _compare_layer(_numpy(got), _numpy(want), rule.tolerance)
+    got, want = run_layer_case(key, source, inputs_spec, training, _draw, jit,
+                               f"nnlayercase_{zlib.crc32(key.encode())}_{int(jit)}", tmp_path, monkeypatch)
+    _compare_layer(got, want, SPEC.get(key).tolerance)
 
 
 def test_rnn_cells_keep_torchs_parameter_names_and_initialization(compat):
@@ -289,7 +270,7 @@ def test_mindspore_differs_where_the_notes_say(compat):
 
 @pytest.mark.parametrize("key", ["torch.autograd.grad", "torch.nn.ParameterList", "torch.nn.ParameterDict",
                                  "torch.sparse_coo_tensor", "torch.sparse.FloatTensor", "torch.sparse.mm",
-                                 "torch.utils.data.SubsetRandomSampler", "torch.utils.data.sampler.SubsetRandomSampler"])
+                                 "torch.utils.data.SubsetRandomSampler"])
 def test_entries_without_target_are_reported_with_their_note(key):
     rule = SPEC.get(key)
     assert rule.target is None and rule.note
