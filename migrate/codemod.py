@@ -1248,10 +1248,14 @@ class Parsed:
     scopes: object = None
     types: Optional[TypeInfo] = None  # the last inference built, reused while its parameter facts hold
 
-    def resolve(self) -> "Parsed":
+    def resolve(self, spec: Optional[Spec] = None) -> "Parsed":
+        """libcst's scopes and the name resolver; with ``spec``, names of torch's implementation
+        modules resolve to the spelling ``spec`` knows (``names.canonical_torch_name``)."""
         if self.names is None:
             self.scopes = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(ScopeProvider)
             self.names = NameResolver(self.scopes, self.imported.bound, self.star)
+        if spec is not None and getattr(self.names.known, "__self__", None) is not spec:
+            self.names = NameResolver(self.scopes, self.imported.bound, self.star, known=spec.has)
         return self
 
 
@@ -1301,7 +1305,7 @@ def analyse(code: str, spec: Spec, path: str = "<string>", project: Optional[Pro
         parsed = parse(code, path, project)
     if not parsed.needed and not every_file:
         return None
-    parsed.resolve()
+    parsed.resolve(spec)
     types = parsed.types
     if types is None or types.spec is not spec or not types.holds_under(project):
         types = parsed.types = TypeInfo(parsed.module, parsed.names, spec, project, parsed.mod_name, parsed.is_package)

@@ -10,7 +10,7 @@ provider costs a full extra tree walk.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Union
 
 import libcst as cst
 from libcst.metadata import QualifiedNameSource
@@ -36,6 +36,36 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
+
+
+#: torch's implementation modules and the package that re-exports their public names:
+#: ``from torch.nn.modules.module import Module`` is torch.nn.Module, ``torch.optim.adam.Adam``
+#: is torch.optim.Adam.  A name is put in its package's spelling only where the table knows
+#: that spelling (tests/test_migrate_project.py checks, for every such entry, that each of these
+#: modules defining the name holds the very same object).
+REEXPORTED = (
+    ("torch.nn.modules", "torch.nn"),  # torch.nn.modules.X and torch.nn.modules.<file>.X
+    ("torch.nn.parameter", "torch.nn"),
+    ("torch.optim", "torch.optim"),  # torch.optim.<file>.X
+    ("torch.utils.data", "torch.utils.data"),  # torch.utils.data.<file>.X
+    ("torch.autograd", "torch.autograd"),  # torch.autograd.<file>.X
+)
+
+
+def canonical_torch_name(name: str, known: Callable[[str], bool]) -> str:
+    """``name`` as torch's public package spells it, when it is a public name of one of torch's
+    implementation modules (``REEXPORTED``) and ``known`` knows that spelling; else ``name``."""
+    if not name.startswith("torch.") or known(name):
+        return name
+    module, _, leaf = name.rpartition(".")
+    if leaf.startswith("_"):
+        return name
+    for implementation, package in REEXPORTED:
+        inside = module == implementation and implementation != package
+        one_below = module.startswith(implementation + ".") and "." not in module[len(implementation) + 1:]
+        if (inside or one_below) and known(f"{package}.{leaf}"):
+            return f"{package}.{leaf}"
+    return name
 
 
 class ImportedNames:
@@ -110,8 +140,9 @@ class NameResolver:
     """Qualified names of Name/Attribute references, cached per node."""
 
     def __init__(self, scopes: Mapping[cst.CSTNode, Optional[Scope]], imported: Mapping[str, set[str]],
-                 star: Optional[Mapping[str, str]] = None):
+                 star: Optional[Mapping[str, str]] = None, known: Optional[Callable[[str], bool]] = None):
         self._scopes = scopes
+        self.known = known  # the table's keys: implementation-module names become their package's
         self._star = dict(star or {})  # name -> qualified, bound by `from <project module> import *`
         self._imported = {**{n: {q} for n, q in self._star.items()}, **imported}
         self._cache: dict[int, frozenset[str]] = {}
@@ -150,6 +181,8 @@ class NameResolver:
                 tail = dotted(node)[len(base.value):] if dotted(node) else None
                 if tail is not None:
                     names = frozenset({self._star[base.value] + tail})
+            if self.known is not None:
+                names = frozenset(canonical_torch_name(n, self.known) for n in names)
         self._cache[key] = names
         return names
 

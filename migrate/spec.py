@@ -175,6 +175,9 @@ class Spec:
     def get(self, key: str) -> Optional[Rule]:
         return self.rules.get(key)
 
+    def has(self, key: str) -> bool:
+        return key in self.rules
+
     def __len__(self) -> int:
         return len(self.rules)
 

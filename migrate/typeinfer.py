@@ -59,7 +59,7 @@ BOTTOM = T("bottom")  # "still being computed" inside a cycle: neutral in joins
 _TENSOR_ANNOTATIONS = {
     "torch.Tensor", "torch.FloatTensor", "torch.LongTensor", "torch.IntTensor",
     "torch.BoolTensor", "torch.DoubleTensor", "torch.HalfTensor",
-    "torch.nn.Parameter", "torch.nn.parameter.Parameter",
+    "torch.nn.Parameter",  # torch.nn.parameter.Parameter resolves to it (names.REEXPORTED)
 }
 _CONTAINERS = {
     "typing.List", "typing.Sequence", "typing.Tuple", "typing.Iterable", "typing.Iterator",

@@ -211,3 +211,80 @@ def test_an_imported_module_name_rebound_to_an_instance(tmp_path):
     result = runner.run(src, tmp_path / "out")
     sites = {(s.rule, s.kind) for r in result.files if r.path == "main.py" for s in r.sites}
     assert ("torch.Tensor.repeat", "converted") in sites
+
+
+# --------------------------------------------------------------------------
+# torch's implementation modules: `from torch.nn.modules.module import Module` is torch.nn.Module
+
+
+def test_names_from_torch_implementation_modules_convert_as_their_package_spelling():
+    source = (
+        "import torch\n"
+        "from torch.nn.modules.module import Module\n"
+        "from torch.nn.parameter import Parameter\n"
+        "from torch.nn.modules.linear import Linear\n"
+        "from torch.optim.adam import Adam\n"
+        "from torch.utils.data.dataloader import DataLoader\n\n\n"
+        "class Net(Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = Linear(3, 2)\n"
+        "        self.w = Parameter(torch.zeros(2))\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x) + self.w\n\n\n"
+        "net = Net()\n"
+        "opt = Adam(net.parameters(), lr=0.1)\n"
+        "loader = DataLoader(dataset, batch_size=4)\n"
+    )
+    out = convert_source(source, SPEC, "layers.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "class Net(nn.Cell):" in out.code
+    assert "nn.Dense(3, 2)" in out.code and "mindspore.Parameter(" in out.code
+    assert "Adam(net.trainable_params(), lr=0.1)" in out.code and "data_loader(dataset" in out.code
+    assert "torch" not in out.code.replace("_torch_compat", ""), out.code
+    rules = {s.rule for s in out.sites}
+    assert {"torch.nn.Module", "torch.nn.Linear", "torch.nn.Parameter", "torch.optim.Adam"} <= rules
+    # an entry without target keeps its reason under either spelling
+    sampler = convert_source("from torch.utils.data.sampler import SubsetRandomSampler\ns = SubsetRandomSampler(idx)\n",
+                             SPEC, "s.py")
+    assert [(s.kind, s.rule) for s in sampler.sites] == [("unsupported", "torch.utils.data.SubsetRandomSampler")]
+
+
+def test_private_and_unknown_implementation_names_keep_their_own_spelling():
+    out = convert_source("from torch.nn.modules.loss import _Loss\nfrom torch.optim.sgd import nothing_here\n"
+                         "class L(_Loss):\n    pass\nnothing_here()\n", SPEC, "l.py")
+    reasons = " ".join(f"{s.rule}" for s in out.sites)
+    assert "torch.nn.modules.loss._Loss" in reasons or "_Loss" not in reasons
+    assert "torch.optim.nothing_here" not in reasons
+
+
+def test_every_reexported_table_entry_is_the_same_object_in_each_implementation_module():
+    """The canonical spelling is only right where torch re-exports the very object: for every
+    table entry ``package.X`` of a ``REEXPORTED`` pair, each implementation module that defines
+    ``X`` must hold the object ``package.X`` is."""
+    import importlib
+    import pkgutil
+
+    torch = pytest.importorskip("torch")
+    from migrate.names import REEXPORTED
+
+    checked = 0
+    for implementation, package in REEXPORTED:
+        impl = importlib.import_module(implementation)
+        modules = [impl] if implementation != package else []
+        for info in pkgutil.iter_modules(getattr(impl, "__path__", [])):
+            if not info.name.startswith("_"):
+                try:
+                    modules.append(importlib.import_module(f"{implementation}.{info.name}"))
+                except Exception:  # an optional dependency of one implementation file
+                    continue
+        pkg = importlib.import_module(package)
+        for key in (r.key for r in SPEC):
+            head, _, leaf = key.rpartition(".")
+            if head != package or not hasattr(pkg, leaf):
+                continue
+            for module in modules:
+                if leaf in vars(module):
+                    assert vars(module)[leaf] is getattr(pkg, leaf), (module.__name__, leaf)
+                    checked += 1
+    assert checked > 30 and torch is not None
