@@ -665,6 +665,9 @@ class MigrateTransformer(cst.CSTTransformer):
 
     def _visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._skip.add(id(node.name))
+        for base in node.bases:  # a base class is used as a type
+            if base.keyword is None:
+                self._type_refs.add(id(base.value))
 
     def _visit_Param(self, node: cst.Param) -> None:
         self._skip.add(id(node.name))
@@ -765,6 +768,12 @@ class MigrateTransformer(cst.CSTTransformer):
             self.ctx.unsupported(original, qn, rule.note or "no MindSpore equivalent")
             return updated
         as_type = self._annotation_depth > 0 or id(original) in self._type_refs
+        if as_type and rule.type_target is not None:
+            if rule.type_note and id(original) in self._type_refs and self._annotation_depth == 0:
+                self.ctx.uncertain(original, qn, rule.type_note)
+                return updated
+            self.ctx.converted(original, qn, rule.note)
+            return self.ctx.name_for(rule.type_target)
         if not _pure_rename(rule) and not (as_type and rule.member[:1].isupper()):
             self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")
             return updated

@@ -23,7 +23,7 @@ FIELDS = frozenset(
     {
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
-        "transform", "returns", "note", "tolerance", "example", "examples",
+        "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
     }
 )
 
@@ -104,6 +104,8 @@ class Rule:
     tolerance: Optional[float]
     examples: tuple[Example, ...]
     source: str
+    type_target: Optional[str] = None  # what the name becomes where it is used as a type
+    type_note: Optional[str] = None  # why an isinstance/issubclass check of it is not exactly type_target's
 
     @property
     def owner(self) -> Optional[str]:
@@ -399,6 +401,13 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     if transform is not None and transform_names is not None and transform not in set(transform_names):
         chk.fail("transform", f"no structural transform named {transform!r} (known: {', '.join(sorted(transform_names))})")
 
+    type_target = chk.str_field("type_target", _DOTTED)
+    if type_target is not None and not key.rpartition(".")[2][:1].isupper():
+        chk.fail("type_target", "only a class-like name (Capitalised) is used as a type")
+    type_note = chk.str_field("type_note")
+    if type_note is not None and type_target is None:
+        chk.fail("type_note", "only with a type_target")
+
     returns = entry.get("returns")
     if returns is None:
         returns = _default_returns(key)
@@ -447,6 +456,8 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         tolerance=float(tolerance) if tolerance is not None else None,
         examples=tuple(examples),
         source=f"{fname}:{line}",
+        type_target=type_target,
+        type_note=type_note.strip() if type_note else None,
     )
 
 

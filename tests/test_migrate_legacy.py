@@ -64,6 +64,31 @@ def test_legacy_constructors_convert_through_the_table():
     assert {s.kind for s in out.sites} == {"converted"}
 
 
+def test_legacy_names_used_as_types_become_mindspore_tensor_and_dtype_checks_stay_uncertain():
+    """Called, torch.Tensor and the typed constructors build tensors (legacy_tensor); as types
+    (annotations, isinstance, a base class) they are mindspore.Tensor, except an isinstance
+    check of a typed one, which also checks the dtype in torch: uncertain, left as it is."""
+    out = convert_source(textwrap.dedent("""
+        import numpy as np
+        import torch
+        def f(x: torch.FloatTensor, y: torch.Tensor) -> torch.LongTensor:
+            a = isinstance(y, torch.Tensor)
+            b = isinstance(x, (torch.FloatTensor, torch.DoubleTensor))
+            return torch.Tensor(np.arange(3)).long(), torch.Tensor(2, 3)
+        class Tagged(torch.Tensor):
+            pass
+    """), SPEC, "x.py")
+    assert "def f(x: mindspore.Tensor, y: mindspore.Tensor) -> mindspore.Tensor:" in out.code
+    assert "a = isinstance(y, mindspore.Tensor)" in out.code
+    assert "b = isinstance(x, (torch.FloatTensor, torch.DoubleTensor))" in out.code
+    assert "legacy_tensor(np.arange(3), dtype=mindspore.float32).long(), legacy_tensor(2, 3, dtype=mindspore.float32)" in out.code
+    assert "class Tagged(mindspore.Tensor):" in out.code
+    uncertain = [(s.rule, s.reason) for s in out.sites if s.kind == "uncertain"]
+    assert [r for r, _ in uncertain] == ["torch.FloatTensor", "torch.DoubleTensor"]
+    assert "float32" in uncertain[0][1] and "float64" in uncertain[1][1]
+    assert not [s for s in out.sites if s.kind == "unsupported"]
+
+
 def test_variable_goes_and_module_dict_keeps_names_and_values(compat, tmp_path, monkeypatch):
     src = textwrap.dedent("""
         import torch

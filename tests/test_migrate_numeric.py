@@ -88,7 +88,7 @@ CASES = {
     "torch.max": "values, idx = torch.max(x, dim=1)\n    return values, idx, torch.max(x), torch.max(x, y)",
     "torch.min": "return torch.min(x), torch.min(x, dim=0)",
     "torch.argmax": "return torch.argmax(x, dim=1)",
-    "torch.norm": "return torch.norm(x), torch.norm(x, p=2, dim=1)",
+    "torch.norm": "return torch.norm(x), torch.norm(x, p=2, dim=1), torch.norm(x, 1), torch.norm(x, p=3, dim=(0, 1))",
     "torch.full_like": "return torch.full_like(x, 0.5)",
     "torch.gather": "return torch.gather(x, 1, gidx)",
     "torch.index_select": "return torch.index_select(x, 1, sel)",
@@ -144,7 +144,8 @@ CASES = {
     "torch.Tensor.max": "values, idx = x.max(dim=1)\n    return values, idx, x.max()",
     "torch.Tensor.min": "return x.min(), x.min(dim=0)",
     "torch.Tensor.argmax": "return x.argmax(dim=-1), x.argmax()",
-    "torch.Tensor.norm": "return x.norm(), x.norm(dim=1, keepdim=True), x.norm(p=2, dim=-1)",
+    "torch.Tensor.norm": ("return x.norm(), x.norm(dim=1, keepdim=True), x.norm(p=2, dim=-1), x.norm(2).pow(2), x.norm(1), "
+                          "x.norm(float('inf')), x.norm(0, dim=0), x.norm(p=1, dim=(0, 1), keepdim=True)"),
     "torch.Tensor.abs": "return x.abs()",
     "torch.Tensor.sqrt": "return p.sqrt()",
     "torch.Tensor.exp": "return x.exp()",

@@ -75,6 +75,8 @@ CASES = {
     "torch.nn.functional.max_pool2d": ("return F.max_pool2d(img, 2), F.max_pool2d(img, 3, 2, 1), "
                                        "F.max_pool2d(img, 2, ceil_mode=True), F.max_pool2d(img, 2, 1, 0, 2), "
                                        "F.max_pool2d(img, (2, 3), return_indices=True)"),
+    "torch.nn.functional.adaptive_avg_pool2d": ("return F.adaptive_avg_pool2d(img, 1), F.adaptive_avg_pool2d(img, (2, 4)), "
+                                                "F.adaptive_avg_pool2d(img, (None, 2)), F.adaptive_avg_pool2d(img3, 3)"),
     "torch.nn.functional.avg_pool2d": ("return F.avg_pool2d(img, 2), F.avg_pool2d(img, 3, 2, 1), "
                                        "F.avg_pool2d(img, 3, 2, 1, count_include_pad=False), F.avg_pool2d(img, 2, ceil_mode=True), "
                                        "F.avg_pool2d(img3, (2, 3)), F.avg_pool2d(img, 2, divisor_override=3)"),

@@ -144,6 +144,11 @@ def test_every_target_exists(mindspore_mod):
             continue
         if not _exists(rule.target):
             missing.append(rule.target)
+    types = [rule.type_target for rule in SPEC if rule.type_target is not None]
+    assert types, "no entry has a type_target"
+    for name in types:  # used in annotations and isinstance: must be a class
+        if not _exists(name) or not isinstance(_resolve(name), type):
+            missing.append(name)
     assert not missing, f"not in mindspore {mindspore_mod.__version__}: {missing}"
 
 

@@ -2827,3 +2827,40 @@ class Mish(nn.Cell):
 
     def construct(self, input):
         return mish(input)
+
+
+# ---------------------------------------------------------------- norms and sizes
+__all__ += ["norm", "size_tuple"]
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm / Tensor.norm: a number ``p`` (and ``"fro"``, the 2-norm) is the vector p-norm
+    over ``dim`` (every element when None; an int, a tuple or a list), as torch computes it.
+    ``ops.norm`` / ``Tensor.norm`` apply numpy's matrix-norm rules instead where there is no
+    ``dim`` or where ``dim`` has two axes (``x.norm(1)`` of a matrix is its largest column sum
+    there, the sum of all ``|x|`` in torch).  ``p="nuc"`` is refused (no vector form).
+    Written with reductions that compile inside ``mindspore.jit``."""
+    if dtype is not None:
+        input = ops.cast(input, dtype)
+    if isinstance(p, str):
+        if p != "fro":
+            raise NotImplementedError(f"norm(p={p!r}) is not implemented in _torch_compat (only numbers and 'fro')")
+        p = 2.0
+    dims = tuple(range(input.ndim)) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    if p == float("inf"):
+        return ops.amax(ops.abs(input), dims, keepdim)
+    if p == float("-inf"):
+        return ops.amin(ops.abs(input), dims, keepdim)
+    if p == 0:
+        return ops.sum(ops.cast(input != 0, input.dtype), dims, keepdim)
+    if p == 1:
+        return ops.sum(ops.abs(input), dims, keepdim)
+    if p == 2:
+        return ops.sqrt(ops.sum(input * input, dims, keepdim))
+    return ops.pow(ops.sum(ops.pow(ops.abs(input), p), dims, keepdim), 1.0 / p)
+
+
+def size_tuple(sizes=()):
+    """torch.Size(sizes): a tuple of ints (MindSpore shapes are plain tuples)."""
+    return tuple(int(s) for s in sizes)
+
