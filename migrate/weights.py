@@ -481,6 +481,59 @@ def save_torch_checkpoint(path: Path, state: Mapping[str, np.ndarray]) -> None:
 # --model
 
 
+def parse_model_spec(spec: str, option: str = "--model") -> tuple[str, list[str], list, dict]:
+    """``module:callable`` or ``module:callable(literal args)`` -> (module, attribute path,
+    args, kwargs).  Raises ConversionError naming ``option``."""
+    module_name, sep, expr = spec.partition(":")
+    if not sep or not module_name or not expr:
+        raise ConversionError(f"{option} {spec}: expected module:callable (e.g. mypkg.model:build)")
+    try:
+        tree = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        raise ConversionError(f"{option} {spec}: {expr!r} is not a callable name or call") from None
+    args: list = []
+    kwargs: dict = {}
+    if isinstance(tree, ast.Call):
+        try:
+            args = [ast.literal_eval(a) for a in tree.args]
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
+        except ValueError:
+            raise ConversionError(f"{option} {spec}: arguments must be Python literals") from None
+        if None in kwargs:
+            raise ConversionError(f"{option} {spec}: **kwargs are not supported")
+        tree = tree.func
+    dotted = []
+    while isinstance(tree, ast.Attribute):
+        dotted.append(tree.attr)
+        tree = tree.value
+    if not isinstance(tree, ast.Name):
+        raise ConversionError(f"{option} {spec}: {expr!r} is not a callable name or call")
+    dotted.append(tree.id)
+    dotted.reverse()
+    return module_name, dotted, args, kwargs
+
+
+def build_from_spec(spec: str, option: str = "--model"):
+    """Import ``spec``'s module and call its callable with the literal arguments; the object
+    it returns.  Raises ConversionError naming ``option``."""
+    module_name, dotted, args, kwargs = parse_model_spec(spec, option)
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"{option} {spec}: cannot import {module_name}: {_one_line(exc)}") from None
+    try:
+        for part in dotted:
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise ConversionError(f"{option} {spec}: {module_name} has no {'.'.join(dotted)}") from None
+    if not callable(obj):
+        raise ConversionError(f"{option} {spec}: {'.'.join(dotted)} is not callable")
+    try:
+        return obj(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"{option} {spec}: calling {'.'.join(dotted)}(...) failed: {_one_line(exc)}") from None
+
+
 def load_model(spec: str):
     """Build the torch module named by ``module:callable`` or ``module:callable(literal args)``.
 
@@ -490,50 +543,11 @@ def load_model(spec: str):
     is importable, as with ``python -m``."""
     import torch
 
-    module_name, sep, expr = spec.partition(":")
-    if not sep or not module_name or not expr:
-        raise ConversionError(f"--model {spec}: expected module:callable (e.g. mypkg.model:build)")
-    try:
-        tree = ast.parse(expr.strip(), mode="eval").body
-    except SyntaxError:
-        raise ConversionError(f"--model {spec}: {expr!r} is not a callable name or call") from None
-    args: list = []
-    kwargs: dict = {}
-    if isinstance(tree, ast.Call):
-        try:
-            args = [ast.literal_eval(a) for a in tree.args]
-            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
-        except ValueError:
-            raise ConversionError(f"--model {spec}: arguments must be Python literals") from None
-        if None in kwargs:
-            raise ConversionError(f"--model {spec}: **kwargs are not supported")
-        tree = tree.func
-    dotted = []
-    while isinstance(tree, ast.Attribute):
-        dotted.append(tree.attr)
-        tree = tree.value
-    if not isinstance(tree, ast.Name):
-        raise ConversionError(f"--model {spec}: {expr!r} is not a callable name or call")
-    dotted.append(tree.id)
-    dotted.reverse()
+    parse_model_spec(spec)  # usage errors before any import
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001
-        raise ConversionError(f"--model {spec}: cannot import {module_name}: {_one_line(exc)}") from None
-    try:
-        for part in dotted:
-            obj = getattr(obj, part)
-    except AttributeError:
-        raise ConversionError(f"--model {spec}: {module_name} has no {'.'.join(dotted)}") from None
-    if not callable(obj):
-        raise ConversionError(f"--model {spec}: {'.'.join(dotted)} is not callable")
-    try:
-        model = obj(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001
-        raise ConversionError(f"--model {spec}: calling {'.'.join(dotted)}(...) failed: {_one_line(exc)}") from None
+    model = build_from_spec(spec)
     if not isinstance(model, torch.nn.Module):
         raise ConversionError(f"--model {spec}: returned a {type(model).__name__}, not a torch.nn.Module")
     return model
