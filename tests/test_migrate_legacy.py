@@ -77,14 +77,19 @@ def test_legacy_names_used_as_types_become_mindspore_tensor_and_dtype_checks_sta
             return torch.Tensor(np.arange(3)).long(), torch.Tensor(2, 3)
         class Tagged(torch.Tensor):
             pass
+        exact = type(y) is torch.Tensor
+        cast = y.type(torch.LongTensor)
     """), SPEC, "x.py")
     assert "def f(x: mindspore.Tensor, y: mindspore.Tensor) -> mindspore.Tensor:" in out.code
     assert "a = isinstance(y, mindspore.Tensor)" in out.code
     assert "b = isinstance(x, (torch.FloatTensor, torch.DoubleTensor))" in out.code
     assert "legacy_tensor(np.arange(3), dtype=mindspore.float32).long(), legacy_tensor(2, 3, dtype=mindspore.float32)" in out.code
     assert "class Tagged(mindspore.Tensor):" in out.code
+    assert "exact = type(y) is mindspore.Tensor" in out.code
+    assert "torch.LongTensor)" in out.code  # y.type(torch.LongTensor) casts: left for a person
     uncertain = [(s.rule, s.reason) for s in out.sites if s.kind == "uncertain"]
-    assert [r for r, _ in uncertain] == ["torch.FloatTensor", "torch.DoubleTensor"]
+    assert [r for r, _ in uncertain if r.endswith("Tensor")] == ["torch.FloatTensor", "torch.DoubleTensor",
+                                                                 "torch.LongTensor"]
     assert "float32" in uncertain[0][1] and "float64" in uncertain[1][1]
     assert not [s for s in out.sites if s.kind == "unsupported"]
 

@@ -2864,3 +2864,32 @@ def size_tuple(sizes=()):
     """torch.Size(sizes): a tuple of ints (MindSpore shapes are plain tuples)."""
     return tuple(int(s) for s in sizes)
 
+
+# ---------------------------------------------------------------- module tree
+__all__ += ["modules", "named_children", "add_module", "register_parameter"]
+
+
+def modules(cell):
+    """torch.nn.Module.modules(): the Cell and every Cell below it, each once, depth first
+    (``cells_and_names`` order, as torch's)."""
+    return [c for _name, c in cell.cells_and_names()]
+
+
+def named_children(cell):
+    """torch.nn.Module.named_children(): (name, Cell) of the direct children, in order."""
+    return list(cell.name_cells().items())
+
+
+def add_module(cell, name, module):
+    """torch.nn.Module.add_module / register_module: ``setattr``, which names the child's
+    Parameters ``name.weight`` & co.  ``Cell.insert_child_to_cell`` leaves them unprefixed:
+    two children inserted that way both hold a Parameter named ``weight`` (measured in
+    MindSpore 2.10), which a checkpoint or an optimizer then confuses."""
+    setattr(cell, name, module)
+
+
+def register_parameter(cell, name, param):
+    """torch.nn.Module.register_parameter: ``setattr`` (None registers nothing, as torch's
+    stays None)."""
+    setattr(cell, name, param)
+
