@@ -17,9 +17,19 @@ The world is closed: SRC is taken to be every caller.  Within that:
 * a method is typed only when nothing else can call it: no call ``y.m(...)`` in SRC has a
   receiver of unknown type, ``m`` is never read without a call (``callback=self.m``), no
   other class of SRC defines an ``m`` (which one a call reaches would depend on the object),
-  it is no dunder, no ``forward`` and no method torch's base classes define or call
-  (``train``, ``step``, ``_apply``, ...: ``_TORCH_CALLS``), it has no decorator, and its class
-  derives only from SRC's classes and torch's;
+  it is no dunder and no method torch's base classes define or call (``train``, ``step``,
+  ``_apply``, ...: ``_TORCH_CALLS``), it has no decorator, and its class derives only from
+  SRC's classes and torch's;
+* ``forward`` of an nn.Module class of SRC is typed from the calls of its instances
+  (``self.shuffle(out)`` with ``self.shuffle = ShuffleBlock()``), and only while every
+  instance stays where those calls can see it: each construction is assigned straight to a
+  name or attribute, and no instance is used other than called or read from
+  (``layers.append(Block())``, ``nn.Sequential(Block())``, ``return self.block``, a factory
+  returning one: torch or someone else calls it).  No subclass in SRC overrides it, and SRC
+  calls no module of unknown class (``m(x)`` for ``m`` in ``self.modules()``), no
+  ``.forward`` of an unknown receiver, and reaches no module by a computed name
+  (``getattr(self, name)``, ``self._modules``, ``vars(self)``): any of those leaves every
+  ``forward`` untyped;
 * a parameter's type is the join of what each call passes it, and its default's type
   where a call leaves it out: one call passing something unknown, an argument spread
   with ``*``/``**``, or a call that does not bind leaves it unknown;
@@ -82,6 +92,10 @@ class Facts:
     #: method names called on a receiver of unknown type, or read without a call
     open_methods: set = field(default_factory=set)
     foreign_bases: set = field(default_factory=set)  # "mod.C" deriving from a class not SRC's nor torch's
+    #: a module of unknown class is called, or modules are reached by computed names: any
+    #: ``forward`` may be called with anything
+    open_forward: bool = False
+    module_classes: set = field(default_factory=set)  # "mod.C" that are nn.Modules (their forward may be typed)
     #: the inferred facts the file's type inference read to find these, with their values
     #: (TypeInfo.consulted): while they hold, reading the file again finds the same facts
     consulted: dict = field(default_factory=dict)
@@ -110,6 +124,9 @@ class _Collector(cst.CSTVisitor):
         self.classes: list[Optional[cst.ClassDef]] = []
         self.methods: list[cst.FunctionDef] = []  # the functions the walk is in
         self.annotations = 0
+        self.receivers: set[int] = set()  # x in x.attr: reading from an instance is not an escape
+        self.stored: set[int] = set()  # assignment targets
+        self.assigned: set[int] = set()  # calls whose value goes straight into a name or attribute
         #: the last components of the project's function and class names: a reference whose
         #: last name is not one of them names neither (no lookup needed)
         self.short = project.short_names
@@ -204,6 +221,8 @@ class _Collector(cst.CSTVisitor):
         if top:
             has_init = any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in node.body.body)
             self.facts.classes[self._q(node.name.value)] = (has_init, self._base(node))
+            if self.project.is_module_class(self._full(self._q(node.name.value))):
+                self.facts.module_classes.add(self._q(node.name.value))
             self.facts.methods.setdefault(self._q(node.name.value), set())
             for base in node.bases:
                 if self._base_is_foreign(base.value):
@@ -233,6 +252,32 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Annotation(self, node) -> None:
         self.annotations += 1
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self.stored.add(id(target.target))
+        if all(isinstance(t.target, (cst.Name, cst.Attribute)) for t in node.targets):
+            self.assigned.add(id(node.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.stored.add(id(node.target))
+        if node.value is not None and isinstance(node.target, (cst.Name, cst.Attribute)):
+            self.assigned.add(id(node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.stored.add(id(node.target))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.stored.add(id(node.name))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.stored.add(id(node.target))
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.stored.add(id(node.target))
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self.stored.add(id(node.name))
 
     def leave_Annotation(self, node) -> None:
         self.annotations -= 1
@@ -265,8 +310,15 @@ class _Collector(cst.CSTVisitor):
                 self.facts.open_methods.add(func.attr.value)
         elif isinstance(func, (cst.Name, cst.Attribute)):
             callee = self.target(func)
+            if callee is not None and id(node) not in self.assigned and self.project.is_module_class(
+                    self._full(callee)):
+                self.facts.escaped.add(f"{callee}.forward")  # an instance built where calls cannot follow it
+            if callee is None:
+                callee = self._module_call(func)
             if callee is None and isinstance(func, cst.Attribute):
                 callee = self._method_callee(func)
+            if isinstance(func, cst.Name) and func.value in ("getattr", "vars") and not self._literal_getattr(node):
+                self.facts.open_forward = True
         if callee is None:
             return
         positional, keywords, spread = [], [], False
@@ -280,6 +332,40 @@ class _Collector(cst.CSTVisitor):
             else:
                 positional.append(t)
         self.facts.sites[callee].append(Site(tuple(positional), tuple(keywords), spread))
+
+    def _full(self, local: str) -> str:
+        """The index's name of a project class (with SRC's package prefix where it has one)."""
+        prefix = self.project.prefix
+        return f"{prefix}.{local}" if prefix and not local.startswith(prefix + ".") else local
+
+    def _module_class_of(self, node: cst.BaseExpression) -> tuple[Optional[str], bool]:
+        """(``mod.C``, True) when ``node`` is known to be an instance of SRC's nn.Module class
+        ``mod.C``; (None, True) for a module of unknown class; (None, False) otherwise."""
+        t = self.types.type_of(node)
+        if t is None or t is BOTTOM or t.kind != "module":
+            return None, False
+        cls = _portable(t, self.mod).cls
+        if cls and cls.startswith("project:"):
+            local = self.project.local(cls[8:])
+            return (local, True) if self.project.is_module_class(self._full(local)) else (None, False)
+        if not cls or cls == "torch.nn.Module":
+            return None, True
+        return None, False  # a torch layer: torch's own forward
+
+    def _module_call(self, func: cst.BaseExpression) -> Optional[str]:
+        """``mod.C.forward`` for ``m(...)`` with ``m`` an instance of SRC's module class ``mod.C``."""
+        cls, is_module = self._module_class_of(func)
+        if cls is not None:
+            return f"{cls}.forward"
+        if is_module:
+            self.facts.open_forward = True
+        return None
+
+    @staticmethod
+    def _literal_getattr(node: cst.Call) -> bool:
+        """``getattr(x, "name")``: a name written out (a read the type inference follows)."""
+        return (isinstance(node.func, cst.Name) and node.func.value == "getattr" and len(node.args) >= 2
+                and isinstance(node.args[1].value, cst.SimpleString))
 
     def _method_callee(self, func: cst.Attribute) -> Optional[str]:
         """``mod.C.m`` for ``x.m`` when ``x`` is known to be an instance of SRC's class ``mod.C``;
@@ -309,6 +395,9 @@ class _Collector(cst.CSTVisitor):
         self._use(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.receivers.add(id(node.value))
+        if node.attr.value in ("_modules", "__dict__"):
+            self.facts.open_forward = True  # modules reached by computed names
         self._use(node)
 
     def _use(self, node) -> None:
@@ -319,6 +408,10 @@ class _Collector(cst.CSTVisitor):
         found = self.target(node)
         if found is not None:
             self.facts.escaped.add(found)
+        elif id(node) not in self.receivers and id(node) not in self.stored:
+            cls, _ = self._module_class_of(node)
+            if cls is not None:  # an instance passed on, stored in a container, returned...
+                self.facts.escaped.add(f"{cls}.forward")
 
 
 def collect(analysis, mod: str, is_package: bool, project: ProjectIndex) -> Facts:
@@ -402,6 +495,8 @@ def parameter_types(all_facts: Iterable[Facts]) -> dict:
     """{"mod.f": {parameter: type}} from every file's facts (only known types are kept)."""
     defs, classes, sites, escaped = {}, {}, defaultdict(list), set()
     methods, open_methods, foreign = {}, set(), set()
+    open_forward = False
+    module_classes = set()
     for facts in all_facts:
         defs.update(facts.defs)
         classes.update(facts.classes)
@@ -411,14 +506,25 @@ def parameter_types(all_facts: Iterable[Facts]) -> dict:
         methods.update(facts.methods)
         open_methods |= facts.open_methods
         foreign |= facts.foreign_bases
+        open_forward = open_forward or facts.open_forward
+        module_classes |= facts.module_classes
+    open_forward = open_forward or "forward" in open_methods
     defined = defaultdict(int)  # method name -> how many classes define it
     for names in methods.values():
         for name in names:
             defined[name] += 1
     for cls, names in methods.items():  # methods that something we cannot see may call
         for name in names:
-            if name != "__init__" and (name in open_methods or defined[name] > 1 or cls in foreign
-                                       or any(c in foreign for c in _ancestors(cls, classes))):
+            if name == "forward":
+                # calls reach it through the instance's own class: open only when any module
+                # may be called with anything, or a subclass overrides it
+                overridden = any(cls in _ancestors(other, classes) and "forward" in methods.get(other, ())
+                                 for other in methods if other != cls)
+                if (cls not in module_classes or open_forward or overridden or cls in foreign
+                        or any(c in foreign for c in _ancestors(cls, classes))):
+                    escaped.add(f"{cls}.forward")
+            elif name != "__init__" and (name in open_methods or defined[name] > 1 or cls in foreign
+                                         or any(c in foreign for c in _ancestors(cls, classes))):
                 escaped.add(f"{cls}.{name}")
 
     def resolve(name: str) -> Optional[str]:

@@ -131,9 +131,11 @@ _update_lr _initial_step _register_state_dict_hook _replicate_for_data_parallel
 
 
 def typable_method(node: cst.FunctionDef) -> bool:
-    """Can calls SRC makes say what this method's parameters are (callsites.py)?"""
+    """Can calls SRC makes say what this method's parameters are (callsites.py)?  ``forward``
+    is, through calls of the module itself (``self.block(x)``), where callsites.py can see
+    every caller of that class's instances."""
     name = node.name.value
-    return not (name.startswith("__") or name in _TORCH_CALLS or node.decorators)
+    return not (name.startswith("__") or (name in _TORCH_CALLS and name != "forward") or node.decorators)
 
 
 _TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")

@@ -350,3 +350,79 @@ def test_an_unknown_receiver_in_a_file_naming_nothing_else_of_src_still_counts(t
     sites = migrate(tmp_path, {"trainer.py": TRAINER, "main.py": MAIN,
                                "other.py": "import torch\n\nresults = [o.fit(1, 2) for o in objects]\n"})
     assert ("torch.Tensor.to", "uncertain") in sites["trainer.py"]
+
+
+# --------------------------------------------------------------------------
+# forward of SRC's modules, typed from the calls of their instances
+
+BLOCKS = """
+    import torch
+    import torch.nn as nn
+
+    class Shuffle(nn.Module):
+        def __init__(self, groups=2):
+            super().__init__()
+            self.groups = groups
+
+        def forward(self, x):
+            n, c, h, w = x.size()
+            return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+            self.shuffle = Shuffle()
+
+        def forward(self, x):
+            return self.shuffle(self.conv(x))
+"""
+
+
+def shuffle_sites(sites: list) -> list:
+    return [kind for rule, kind in sites if rule == "torch.Tensor.size"]
+
+
+def test_forward_parameters_are_typed_by_the_calls_of_the_instances(tmp_path):
+    """self.shuffle(self.conv(x)) passes a tensor, and Shuffle's only instance is that one:
+    x.size() in Shuffle.forward converts (it used to stay uncertain: nothing but the method
+    name says x is a tensor there)."""
+    sites = migrate(tmp_path, {"blocks.py": BLOCKS})
+    assert shuffle_sites(sites["blocks.py"]) == ["converted"]
+    assert ("torch.Tensor.view", "converted") in sites["blocks.py"]
+
+
+CALL = "return self.shuffle(self.conv(x))"
+#: each keeps the call self.shuffle(...) that types Shuffle.forward, and adds what makes it untypable
+ESCAPES = {
+    "another instance built into a Sequential": (
+        "self.shuffle = Shuffle()", "self.shuffle = Shuffle()\n            self.more = nn.Sequential(Shuffle())"),
+    "another instance appended to a list": (
+        "self.shuffle = Shuffle()", "self.shuffle = Shuffle()\n            layers = []\n"
+                                    "            layers.append(Shuffle())"),
+    "the instance passed on": (CALL, "register(self.shuffle)\n            " + CALL),
+    "the instance returned": (CALL, "y = self.shuffle(self.conv(x))\n            return y, self.shuffle"),
+    "a module reached by a computed name": (CALL, "hook = getattr(self, 'shuf' + 'fle')\n            " + CALL),
+    "a module of unknown class called": (CALL, "for m in self.children():\n                x = m(x)\n            " + CALL),
+    "an unknown receiver's forward": (CALL, "return other.forward(self.shuffle(self.conv(x)))"),
+    "overridden by a subclass": ("class Net(nn.Module):", "class Wide(Shuffle):\n"
+                                 "        def forward(self, x):\n            return x\n\n    class Net(nn.Module):"),
+}
+
+
+@pytest.mark.parametrize("case", list(ESCAPES), ids=list(ESCAPES))
+def test_forward_stays_untyped_where_an_instance_escapes_or_anything_may_be_called(tmp_path, case):
+    old, new = ESCAPES[case]
+    assert old in BLOCKS
+    source = BLOCKS.replace(old, new)
+    sites = migrate(tmp_path, {"blocks.py": source})
+    assert shuffle_sites(sites["blocks.py"]) == ["uncertain"], case
+
+
+def test_forward_of_a_plain_class_stays_untyped(tmp_path):
+    """Only nn.Module classes: their instances are what the escape rules follow."""
+    source = BLOCKS.replace("class Shuffle(nn.Module):", "class Shuffle:").replace(
+        "            super().__init__()\n            self.groups", "            self.groups")
+    source = source.replace("return self.shuffle(self.conv(x))", "return self.shuffle.forward(self.conv(x))")
+    sites = migrate(tmp_path, {"blocks.py": source})
+    assert shuffle_sites(sites["blocks.py"]) == ["uncertain"]
