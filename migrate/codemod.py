@@ -1005,7 +1005,7 @@ def _owner_word(rule: Rule) -> str:
     return {"torch.Tensor": "tensor", "torch.nn.Module": "module", "torch.optim.Optimizer": "optimizer"}.get(rule.owner or "", "object")
 
 
-#: torch.nn.Module's public methods (torch 2.13; tests/test_migrate_spec.py checks the list):
+#: torch.nn.Module's public methods (torch 2.13; tests/test_migrate_module_api.py checks the list):
 #: one of them called on a known module with no table entry is reported, not left to fail
 TORCH_MODULE_METHODS = frozenset("""
 add_module apply bfloat16 buffers children compile cpu cuda double eval extra_repr float forward

@@ -104,8 +104,8 @@ class Rule:
     tolerance: Optional[float]
     examples: tuple[Example, ...]
     source: str
-    type_target: Optional[str] = None  # what the name becomes where it is used as a type
-    type_note: Optional[str] = None  # why an isinstance/issubclass check of it is not exactly type_target's
+    type_target: Optional[str] = None  # what the class becomes where it is not called (types, bases, values)
+    type_note: Optional[str] = None  # why, outside annotations, it is not exactly type_target (reported uncertain)
 
     @property
     def owner(self) -> Optional[str]:
