@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, Tanh, assign_data
+from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, assign_data
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -51,7 +51,7 @@ class ItemLoading(nn.Cell):
     def __init__(self, field_dims: tuple[int, ...], multihot_dims: tuple[int, ...], embedding_dim: int):
         super().__init__()
         self.categorical = FeaturesEmbedding(field_dims, embedding_dim)
-        self.multihot = nn.CellList([nn.Dense(width, embedding_dim, has_bias=False) for width in multihot_dims])
+        self.multihot = ModuleList([nn.Dense(width, embedding_dim, has_bias=False) for width in multihot_dims])
         self.multihot_dims = tuple(multihot_dims)
         self.sigmoid = nn.Sigmoid()
 

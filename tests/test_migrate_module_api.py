@@ -99,3 +99,56 @@ def test_a_method_the_project_defines_is_not_reported_as_torchs():
 def test_the_torch_module_method_list_is_torchs():
     public = {n for n in dir(torch.nn.Module) if not n.startswith("_") and callable(getattr(torch.nn.Module, n))}
     assert TORCH_MODULE_METHODS == public
+
+
+LISTS = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Blocks(nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.norms = nn.ModuleList()
+            self.layers = nn.ModuleList()
+            for _ in range(n):
+                self.norms.append(nn.LayerNorm(3))
+                self.layers.append(nn.Linear(3, 3))
+            self.tail = nn.ModuleList([nn.Linear(3, 3)])
+            self.tail.extend([nn.Linear(3, 3)])
+
+        def forward(self, x):
+            for norm, layer in zip(self.norms, self.layers):
+                x = layer(norm(x))
+            return self.tail[1](self.tail[0](x))
+''')
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
+def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat, tmp_path, monkeypatch, jit):
+    """Two ModuleLists assigned empty and filled in a loop (SASRec's layout): with a plain
+    nn.CellList both would name their Parameters 0.gamma, 0.weight, ... (so 12 Parameters
+    under 8 names); the helper names them as torch does, and the model runs as torch's."""
+    import numpy as np
+
+    from migrate.weights import name_map, to_mindspore
+
+    out = convert_source(LISTS, SPEC, "blocks.py", jit=jit)
+    assert "self.norms = ModuleList()" in out.code and ("@mindspore.jit" in out.code) == jit, out.code
+    module = f"module_api_lists_{int(jit)}"
+    (tmp_path / f"{module}.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module(module)
+    t_mod: dict = {"__name__": "lists_torch"}
+    exec(compile(LISTS, "<torch>", "exec"), t_mod)
+    t_net, ms_net = t_mod["Blocks"](2), ms_mod.Blocks(2)
+    mapping = name_map(t_net)
+    assert sorted(ms_net.parameters_dict()) == sorted(mapping.values())
+    assert len({p.name for p in ms_net.trainable_params()}) == len(ms_net.trainable_params()) == 12
+    state, _ = to_mindspore(t_net.state_dict(), mapping)
+    params = ms_net.parameters_dict()
+    for name, array in state.items():
+        params[name].set_data(mindspore.Tensor(array.copy()))
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    want = t_net(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(ms_net(mindspore.Tensor(x)).asnumpy(), want, atol=1e-5)

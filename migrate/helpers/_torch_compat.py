@@ -2866,7 +2866,7 @@ def size_tuple(sizes=()):
 
 
 # ---------------------------------------------------------------- module tree
-__all__ += ["modules", "named_children", "add_module", "register_parameter"]
+__all__ += ["modules", "named_children", "add_module", "register_parameter", "ModuleList"]
 
 
 def modules(cell):
@@ -2892,4 +2892,38 @@ def register_parameter(cell, name, param):
     """torch.nn.Module.register_parameter: ``setattr`` (None registers nothing, as torch's
     stays None)."""
     setattr(cell, name, param)
+
+
+class ModuleList(nn.CellList):
+    """torch.nn.ModuleList as an ``nn.CellList`` whose Cells appended (extended, inserted) after
+    the list became an attribute get their Parameters named under that attribute
+    (``layers.0.weight``), as torch names them.  ``CellList`` infers the prefix from the
+    Parameters already in it, so a list assigned empty and filled later names them ``0.weight``
+    in every such list: two lists, two Parameters named ``0.weight`` (measured in MindSpore 2.10;
+    checkpoints and optimizers then confuse them)."""
+
+    def update_parameters_name(self, prefix="", recurse=True):
+        object.__setattr__(self, "_torch_prefix", prefix)
+        super().update_parameters_name(prefix, recurse)
+
+    def _rename(self):
+        prefix = getattr(self, "_torch_prefix", None)
+        if prefix:
+            for index, cell in enumerate(self):
+                cell.update_parameters_name(f"{prefix}{index}.")
+
+    def append(self, cell):
+        super().append(cell)
+        self._rename()
+        return self
+
+    def extend(self, cells):
+        for cell in cells:
+            super().append(cell)
+        self._rename()
+        return self
+
+    def insert(self, index, cell):
+        super().insert(index, cell)
+        self._rename()
 
