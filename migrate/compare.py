@@ -32,6 +32,7 @@ inputs (--input, once per positional argument of forward/construct, in order):
   float64:4,8        another floating dtype (float16, float32, float64)
   int:100:16,5       int64 drawn uniformly from [0, 100)
   bool:4,4           booleans (p = 0.5)
+  np:int:30:4,10     any of the above given to both models as a numpy array, not a tensor
 
 outputs: a tensor, or a tuple/list/dict of them (nested), compared leaf by leaf; a leaf
 passes when max |mindspore - torch| <= rtol * max |torch| (rtol itself when torch's output
@@ -53,6 +54,7 @@ class InputSpec:
     dtype: str
     shape: tuple
     high: int = 0
+    array: bool = False  # passed to both as the numpy array itself (a forward that takes arrays)
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         if self.kind == "int":
@@ -63,7 +65,12 @@ class InputSpec:
 
 
 def parse_input(text: str) -> InputSpec:
-    """``2,3`` / ``float64:2,3`` / ``int:HIGH:2,3`` / ``bool:2,3``."""
+    """``2,3`` / ``float64:2,3`` / ``int:HIGH:2,3`` / ``bool:2,3``, each optionally prefixed with
+    ``np:`` (a numpy array for both models instead of a tensor)."""
+    if text.startswith("np:"):
+        spec = parse_input(text[3:])
+        spec.array = True
+        return spec
     parts = text.split(":")
     try:
         if len(parts) == 1:
@@ -249,13 +256,14 @@ def run(src: Path, dst: Path, spec: str, inputs: Sequence[InputSpec], rtol: floa
     try:
         start = time.perf_counter()
         with torch.no_grad():
-            torch_out = torch_model(*[torch.from_numpy(a.copy()) for a in arrays])
+            torch_out = torch_model(*[a.copy() if s.array else torch.from_numpy(a.copy())
+                                      for s, a in zip(inputs, arrays)])
         result.torch_seconds = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - the user's model
         raise CompareError(f"the torch model failed on the inputs: {type(exc).__name__}: {exc}") from None
     try:
         start = time.perf_counter()
-        ms_out = ms_model(*[mindspore.Tensor(a.copy()) for a in arrays])
+        ms_out = ms_model(*[a.copy() if s.array else mindspore.Tensor(a.copy()) for s, a in zip(inputs, arrays)])
         result.ms_seconds = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - the migrated model
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -142,7 +142,9 @@ def test_input_specs():
     assert (spec.kind, spec.high, spec.shape) == ("int", 7, (4,))
     assert compare.parse_input("float64:1,2").dtype == "float64"
     assert compare.parse_input("bool:3").kind == "bool"
-    for bad in ("", "int:0:3", "int:5", "complex:3", "2,-1"):
+    spec = compare.parse_input("np:int:5:3")
+    assert spec.array and spec.kind == "int" and not compare.parse_input("int:5:3").array
+    for bad in ("", "int:0:3", "int:5", "complex:3", "2,-1", "np:"):
         with pytest.raises(compare.CompareError):
             compare.parse_input(bad)
 
