@@ -2866,7 +2866,7 @@ def size_tuple(sizes=()):
 
 
 # ---------------------------------------------------------------- module tree
-__all__ += ["modules", "named_children", "add_module", "register_parameter", "ModuleList"]
+__all__ += ["modules", "named_children", "add_module", "register_parameter", "ModuleList", "ModuleDict"]
 
 
 def modules(cell):
@@ -2894,13 +2894,13 @@ def register_parameter(cell, name, param):
     setattr(cell, name, param)
 
 
-class ModuleList(nn.CellList):
-    """torch.nn.ModuleList as an ``nn.CellList`` whose Cells appended (extended, inserted) after
-    the list became an attribute get their Parameters named under that attribute
-    (``layers.0.weight``), as torch names them.  ``CellList`` infers the prefix from the
-    Parameters already in it, so a list assigned empty and filled later names them ``0.weight``
-    in every such list: two lists, two Parameters named ``0.weight`` (measured in MindSpore 2.10;
-    checkpoints and optimizers then confuse them)."""
+class _TorchNames:
+    """Names the Parameters of Cells put into this container after it became an attribute
+    under that attribute (``layers.0.weight``, ``heads.rating.weight``), as torch does.
+    MindSpore names Parameters when a Cell is assigned, with the prefix it can see then: a
+    container assigned empty and filled later names its Cells' Parameters ``0.weight`` or
+    ``rating.weight`` in every such container (measured in 2.10; checkpoints and optimizers
+    then confuse them).  The prefix MindSpore hands the container on assignment is kept."""
 
     def update_parameters_name(self, prefix="", recurse=True):
         object.__setattr__(self, "_torch_prefix", prefix)
@@ -2909,8 +2909,13 @@ class ModuleList(nn.CellList):
     def _rename(self):
         prefix = getattr(self, "_torch_prefix", None)
         if prefix:
-            for index, cell in enumerate(self):
-                cell.update_parameters_name(f"{prefix}{index}.")
+            for key, cell in self.name_cells().items():
+                cell.update_parameters_name(f"{prefix}{key}.")
+
+
+class ModuleList(_TorchNames, nn.CellList):
+    """torch.nn.ModuleList: an ``nn.CellList`` whose Cells appended, extended or inserted after
+    it became an attribute are named as torch names them (``_TorchNames``)."""
 
     def append(self, cell):
         super().append(cell)
@@ -2927,3 +2932,15 @@ class ModuleList(nn.CellList):
         super().insert(index, cell)
         self._rename()
 
+
+class ModuleDict(_TorchNames, nn.CellDict):
+    """torch.nn.ModuleDict: an ``nn.CellDict`` whose Cells set or updated after it became an
+    attribute are named as torch names them (``_TorchNames``)."""
+
+    def __setitem__(self, key, cell):
+        super().__setitem__(key, cell)
+        self._rename()
+
+    def update(self, cells):
+        super().update(cells)
+        self._rename()

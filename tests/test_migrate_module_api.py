@@ -116,19 +116,26 @@ LISTS = textwrap.dedent('''\
                 self.layers.append(nn.Linear(3, 3))
             self.tail = nn.ModuleList([nn.Linear(3, 3)])
             self.tail.extend([nn.Linear(3, 3)])
+            self.heads = nn.ModuleDict()
+            self.more = nn.ModuleDict()
+            for key in ("rating", "click"):
+                self.heads[key] = nn.Linear(3, 1)
+                self.more[key] = nn.Linear(3, 1)
 
         def forward(self, x):
             for norm, layer in zip(self.norms, self.layers):
                 x = layer(norm(x))
-            return self.tail[1](self.tail[0](x))
+            x = self.tail[1](self.tail[0](x))
+            return self.heads["rating"](x) + self.more["click"](x)
 ''')
 
 
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
 def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat, tmp_path, monkeypatch, jit):
-    """Two ModuleLists assigned empty and filled in a loop (SASRec's layout): with a plain
-    nn.CellList both would name their Parameters 0.gamma, 0.weight, ... (so 12 Parameters
-    under 8 names); the helper names them as torch does, and the model runs as torch's."""
+    """Two ModuleLists and two ModuleDicts assigned empty and filled in a loop (SASRec's layout):
+    with a plain nn.CellList / nn.CellDict the lists would name their Parameters 0.gamma,
+    0.weight, ... and the dicts rating.weight, ... (20 Parameters under 12 names); the helpers
+    name them as torch does, and the model runs as torch's."""
     import numpy as np
 
     from migrate.weights import name_map, to_mindspore
@@ -144,7 +151,7 @@ def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat
     t_net, ms_net = t_mod["Blocks"](2), ms_mod.Blocks(2)
     mapping = name_map(t_net)
     assert sorted(ms_net.parameters_dict()) == sorted(mapping.values())
-    assert len({p.name for p in ms_net.trainable_params()}) == len(ms_net.trainable_params()) == 12
+    assert len({p.name for p in ms_net.trainable_params()}) == len(ms_net.trainable_params()) == 20
     state, _ = to_mindspore(t_net.state_dict(), mapping)
     params = ms_net.parameters_dict()
     for name, array in state.items():
