@@ -1,8 +1,8 @@
 """Check one migrated model against its PyTorch original, forward pass by forward pass.
 
-    python -m migrate.compare SRC DST --model models.resnet:ResNet18() --input 2,3,32,32
-    python -m migrate.compare SRC DST --model pygcn.models:GCN(16,8,4,0.5) --input 5,16 --input 5,5
-    python -m migrate.compare SRC DST --model model:NCF(100,200,8) --input int:100:16 --input int:200:16
+    python -m migrate.compare SRC DST --model models.resnet:ResNet18() --input 4,3,32,32 --train
+    python -m migrate.compare SRC DST --model models:GAT(6,4,3,0.0,0.2,2) --input 5,6 --input 5,5
+    python -m migrate.compare SRC DST --model "model:NCF(50,60,8,3,0.0,'GMF')" --input int:50:16 --input int:60:16
 
 SRC is the PyTorch project (``python -m migrate``'s input) and DST the migrated one.  The model
 is built by the same call on each side (MODULE is imported from SRC, then, after SRC's modules
