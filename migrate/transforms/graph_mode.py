@@ -273,6 +273,7 @@ class MLP(nn.Module):
 """,
             after="""\
 import mindspore
+from _torch_compat import ModuleList
 from mindspore import nn, ops
 
 
@@ -283,7 +284,7 @@ def scaled(x, k):
 class MLP(nn.Cell):
     def __init__(self, sizes):
         super().__init__()
-        self.layers = nn.CellList([nn.Dense(a, b) for a, b in zip(sizes, sizes[1:])])
+        self.layers = ModuleList([nn.Dense(a, b) for a, b in zip(sizes, sizes[1:])])
         self.act = nn.ReLU()
 
     @mindspore.jit
@@ -311,13 +312,14 @@ class Heads(nn.Module):
 """,
             after="""\
 import mindspore
+from _torch_compat import ModuleList
 from mindspore import nn, ops
 
 
 class Heads(nn.Cell):
     def __init__(self):
         super().__init__()
-        self.heads = nn.CellList([nn.Dense(4, 2) for _ in range(3)])
+        self.heads = ModuleList([nn.Dense(4, 2) for _ in range(3)])
 
     @mindspore.jit
     def construct(self, x):
