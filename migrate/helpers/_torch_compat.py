@@ -2884,8 +2884,15 @@ def add_module(cell, name, module):
     """torch.nn.Module.add_module / register_module: ``setattr``, which names the child's
     Parameters ``name.weight`` & co.  ``Cell.insert_child_to_cell`` leaves them unprefixed:
     two children inserted that way both hold a Parameter named ``weight`` (measured in
-    MindSpore 2.10), which a checkpoint or an optimizer then confuses."""
+    MindSpore 2.10), which a checkpoint or an optimizer then confuses.  On a SequentialCell
+    (torch's ``nn.Sequential().add_module(...)``, a common way to build one) the child also
+    joins the sequence: ``SequentialCell.construct`` runs its ``cell_list``, which ``setattr``
+    alone leaves as it was (the layers added would silently not run; measured)."""
     setattr(cell, name, module)
+    if isinstance(cell, nn.SequentialCell):
+        cell.cell_list = list(cell._cells.values())
+    if isinstance(cell, _TorchNames):
+        cell._rename()
 
 
 def register_parameter(cell, name, param):
