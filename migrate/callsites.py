@@ -221,7 +221,7 @@ class _Collector(cst.CSTVisitor):
         if top:
             has_init = any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in node.body.body)
             self.facts.classes[self._q(node.name.value)] = (has_init, self._base(node))
-            if self.project.is_module_class(self._full(self._q(node.name.value))):
+            if self.project.is_module_class(self._q(node.name.value)):
                 self.facts.module_classes.add(self._q(node.name.value))
             self.facts.methods.setdefault(self._q(node.name.value), set())
             for base in node.bases:
@@ -310,8 +310,7 @@ class _Collector(cst.CSTVisitor):
                 self.facts.open_methods.add(func.attr.value)
         elif isinstance(func, (cst.Name, cst.Attribute)):
             callee = self.target(func)
-            if callee is not None and id(node) not in self.assigned and self.project.is_module_class(
-                    self._full(callee)):
+            if callee is not None and id(node) not in self.assigned and self.project.is_module_class(callee):
                 self.facts.escaped.add(f"{callee}.forward")  # an instance built where calls cannot follow it
             if callee is None:
                 callee = self._module_call(func)
@@ -333,11 +332,6 @@ class _Collector(cst.CSTVisitor):
                 positional.append(t)
         self.facts.sites[callee].append(Site(tuple(positional), tuple(keywords), spread))
 
-    def _full(self, local: str) -> str:
-        """The index's name of a project class (with SRC's package prefix where it has one)."""
-        prefix = self.project.prefix
-        return f"{prefix}.{local}" if prefix and not local.startswith(prefix + ".") else local
-
     def _module_class_of(self, node: cst.BaseExpression) -> tuple[Optional[str], bool]:
         """(``mod.C``, True) when ``node`` is known to be an instance of SRC's nn.Module class
         ``mod.C``; (None, True) for a module of unknown class; (None, False) otherwise."""
@@ -347,7 +341,7 @@ class _Collector(cst.CSTVisitor):
         cls = _portable(t, self.mod).cls
         if cls and cls.startswith("project:"):
             local = self.project.local(cls[8:])
-            return (local, True) if self.project.is_module_class(self._full(local)) else (None, False)
+            return (local, True) if self.project.is_module_class(local) else (None, False)
         if not cls or cls == "torch.nn.Module":
             return None, True
         return None, False  # a torch layer: torch's own forward
