@@ -2761,6 +2761,24 @@ class AdaptiveAvgPool1d(nn.Cell):
         return out.squeeze(-2)
 
 
+def _unbatched_cell(cell, input, hx, hidden_size, is_lstm):
+    """torch's RNN cells accept an unbatched ``(H_in,)`` input (and ``(H,)`` states) and no
+    ``hx`` (zeros); MindSpore's want a batch axis and the states: add them, run ``cell``, and
+    take the axis out again (``_unbatched_rnn``'s twin for the one-step cells)."""
+    unbatched = input.ndim == 1
+    if unbatched:
+        input = input.expand_dims(0)
+        if hx is not None:
+            hx = (hx[0].expand_dims(0), hx[1].expand_dims(0)) if is_lstm else hx.expand_dims(0)
+    if hx is None:
+        zeros = ops.zeros((input.shape[0], hidden_size), input.dtype)
+        hx = (zeros, zeros) if is_lstm else zeros
+    out = cell(input, (hx[0], hx[1]) if is_lstm else hx)
+    if not unbatched:
+        return out
+    return (out[0].squeeze(0), out[1].squeeze(0)) if is_lstm else out.squeeze(0)
+
+
 class LSTMCell(nn.LSTMCell):
     """torch.nn.LSTMCell on ``mindspore.nn.LSTMCell`` (same parameter names weight_ih, weight_hh,
     bias_ih, bias_hh, shapes, gate order and U(-1/sqrt(hidden), 1/sqrt(hidden)) initialization):
@@ -2771,18 +2789,7 @@ class LSTMCell(nn.LSTMCell):
         super().__init__(input_size, hidden_size, has_bias=bool(bias))
 
     def construct(self, input, hx=None):
-        unbatched = input.ndim == 1
-        if unbatched:
-            input = input.expand_dims(0)
-            if hx is not None:
-                hx = (hx[0].expand_dims(0), hx[1].expand_dims(0))
-        if hx is None:
-            zeros = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
-            hx = (zeros, zeros)
-        h, c = super().construct(input, (hx[0], hx[1]))
-        if unbatched:
-            return h.squeeze(0), c.squeeze(0)
-        return h, c
+        return _unbatched_cell(super().construct, input, hx, self.hidden_size, True)
 
 
 class GRUCell(nn.GRUCell):
@@ -2792,15 +2799,7 @@ class GRUCell(nn.GRUCell):
         super().__init__(input_size, hidden_size, has_bias=bool(bias))
 
     def construct(self, input, hx=None):
-        unbatched = input.ndim == 1
-        if unbatched:
-            input = input.expand_dims(0)
-            if hx is not None:
-                hx = hx.expand_dims(0)
-        if hx is None:
-            hx = ops.zeros((input.shape[0], self.hidden_size), input.dtype)
-        h = super().construct(input, hx)
-        return h.squeeze(0) if unbatched else h
+        return _unbatched_cell(super().construct, input, hx, self.hidden_size, False)
 
 
 class ZeroPad2d(nn.Cell):
