@@ -213,6 +213,24 @@ def run_both(source: str, f, inputs: dict) -> tuple:
     return got, want
 
 
+def run_jit(f, inputs: dict) -> tuple:
+    """(``f`` under mindspore.jit, ``f`` in PyNative) as numpy, on the same tensors made from
+    ``inputs`` (name -> array, in ``f``'s parameter order)."""
+    args = [mindspore.Tensor(a.copy()) for a in inputs.values()]
+    want = _numpy(f(*args))
+    return _numpy(mindspore.jit(f)(*args)), want
+
+
+def section_keys(header: str) -> list[str]:
+    """The torch names of the api_map.yaml section that starts at ``header`` (up to the next one)."""
+    from migrate.spec import DEFAULT_MAP
+
+    text = DEFAULT_MAP.read_text()
+    start = text.index(header) + len(header)
+    end = text.find("\n# ----------------", start)
+    return re.findall(r"^(torch\.[\w.]+):", text[start:end if end >= 0 else None], re.M)
+
+
 def converted_f(source: str, key: str, module: str, tmp_path, monkeypatch):
     """``source`` (a torch file defining ``f``) converted with the real table, checked to convert
     completely (``key`` among its sites, no torch left), and imported from ``tmp_path`` as

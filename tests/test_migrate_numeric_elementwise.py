@@ -11,7 +11,6 @@ forms, rounding half to even, NaN slices.
 
 from __future__ import annotations
 
-import re
 import zlib
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
+from test_migrate_numeric import _compare, case_source, converted_f, run_both, run_jit, section_keys
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -154,14 +153,7 @@ def test_every_entry_of_this_section_has_a_case():
 
 
 def _section_keys() -> set:
-    from pathlib import Path
-
-    import migrate
-
-    text = (Path(migrate.__file__).parent / "api_map.yaml").read_text()
-    start = text.index("# ---------------------------------------------------------------- elementwise, comparison and reductions")
-    end = text.index("\n# ----", start + 1)
-    return set(re.findall(r"^(torch\.[\w.]+):", text[start:end], re.M))
+    return set(section_keys("# ---------------------------------------------------------------- elementwise, comparison and reductions"))
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
@@ -178,9 +170,7 @@ def test_converted_code_runs_the_same_under_jit(key, tmp_path, monkeypatch):
     there and give what it gives in PyNative."""
     _, used, f = _convert(key, tmp_path, monkeypatch)
     inputs = _inputs(key, used)
-    args = [mindspore.Tensor(inputs[n].copy()) for n in used]
-    want = _numpy(f(*args))
-    got = _numpy(mindspore.jit(f)(*args))
+    got, want = run_jit(f, inputs)
     _compare(got, want, max(SPEC.get(key).tolerance, 1e-6))
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
+from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both, run_jit
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -179,9 +179,7 @@ def test_converted_code_runs_the_same_under_jit(key, tmp_path, monkeypatch):
     there and give what it gives in PyNative."""
     _, used, f = _convert(key, tmp_path, monkeypatch)
     inputs = _inputs(key, used)
-    args = [mindspore.Tensor(inputs[n].copy()) for n in used]
-    want = _numpy(f(*args))
-    got = _numpy(mindspore.jit(f)(*args))
+    got, want = run_jit(f, inputs)
     _compare(got, want, max(SPEC.get(key).tolerance, 1e-6), int32_ok=True)
 
 

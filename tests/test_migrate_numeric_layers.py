@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 
 from migrate.codemod import convert_source
-from migrate.spec import DEFAULT_MAP, load_spec
+from migrate.spec import load_spec
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
 from migrate.weights import name_map  # noqa: E402  (imports torch)
-from test_migrate_numeric import _numpy  # noqa: E402
+from test_migrate_numeric import _numpy, section_keys  # noqa: E402
 
 SPEC = load_spec()
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
@@ -199,11 +199,7 @@ pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (test
 
 
 def _section_keys() -> list[str]:
-    """The entries of this file's api_map section (from its header to the next one)."""
-    text = DEFAULT_MAP.read_text()
-    start = text.index(SECTION) + len(SECTION)
-    end = text.find("\n# ----------------", start)
-    return re.findall(r"^(torch\.[\w.]+):", text[start:end if end >= 0 else None], re.M)
+    return section_keys(SECTION)
 
 
 def test_every_layer_entry_with_a_tolerance_has_a_case():

@@ -12,15 +12,14 @@ reported unsupported with their note; the reductions must take torch's ``axis=``
 
 from __future__ import annotations
 
-import re
 import zlib
 
 import numpy as np
 import pytest
 
 from migrate.codemod import convert_source
-from migrate.spec import DEFAULT_MAP, load_spec
-from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
+from migrate.spec import load_spec
+from test_migrate_numeric import _compare, case_source, converted_f, run_both, run_jit, section_keys
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -153,10 +152,7 @@ def _convert(case, tmp_path, monkeypatch):
 
 
 def _section_keys() -> list[str]:
-    text = DEFAULT_MAP.read_text()
-    start = text.index(SECTION) + len(SECTION)
-    end = text.find("\n# ----------------", start)
-    return re.findall(r"^(torch\.[\w.]+):", text[start:end if end >= 0 else None], re.M)
+    return section_keys(SECTION)
 
 
 def test_every_entry_of_this_section_with_a_tolerance_has_a_case():
@@ -180,9 +176,7 @@ def test_converted_code_matches_torch(case, tmp_path, monkeypatch):
 def test_converted_code_runs_the_same_under_jit(case, tmp_path, monkeypatch):
     _, used, f = _convert(case, tmp_path, monkeypatch)
     inputs = _inputs(case, used)
-    args = [mindspore.Tensor(inputs[n].copy()) for n in used]
-    want = _numpy(f(*args))
-    got = _numpy(mindspore.jit(f)(*args))
+    got, want = run_jit(f, inputs)
     _compare(got, want, max(SPEC.get(FN_CASES[case][0]).tolerance, 1e-6), int32_ok=True)
 
 

@@ -12,7 +12,6 @@ entries (randperm, normal, empty_like) are checked for shape, dtype and statisti
 from __future__ import annotations
 
 import importlib
-import re
 import zlib
 
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both
+from test_migrate_numeric import _compare, _numpy, case_source, converted_f, run_both, run_jit, section_keys
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -152,13 +151,7 @@ RANDOM_ENTRIES = {"torch.randperm", "torch.normal", "torch.empty_like"}
 
 
 def _section_keys() -> set:
-    """The keys of this section of api_map.yaml."""
-    from migrate.spec import DEFAULT_MAP
-
-    text = DEFAULT_MAP.read_text()
-    start = text.index(SECTION) + len(SECTION)
-    end = text.index("\n# ----", start)
-    return set(re.findall(r"^(torch\.[\w.]+):", text[start:end], re.M))
+    return set(section_keys(SECTION))
 
 
 def _source(body: str) -> tuple[str, list[str]]:
@@ -208,9 +201,7 @@ def test_converted_code_runs_the_same_under_jit(key, tmp_path, monkeypatch):
     there and give what it gives in PyNative."""
     _, used, f = _convert(key, tmp_path, monkeypatch, JIT_CASES.get(key))
     inputs = _inputs(key, used)
-    args = [mindspore.Tensor(inputs[n].copy()) for n in used]
-    want = _numpy(f(*args))
-    got = _numpy(mindspore.jit(f)(*args))
+    got, want = run_jit(f, inputs)
     _compare(got, want, max(SPEC.get(key).tolerance, 1e-6))
 
 
