@@ -50,7 +50,7 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
-from migrate.project import ProjectIndex, absolute
+from migrate.project import ProjectIndex
 from migrate.typeinfer import BOTTOM, T, TypeInfo, typable_method
 
 MAX_ROUNDS = 5
@@ -142,7 +142,7 @@ class _Collector(cst.CSTVisitor):
             return None
         project = self.project
         for name in self.a.names.qualified(node):
-            full = project.local(project.resolve(absolute(name, self.mod, self.is_package), self.mod, self.is_package))
+            full = project.local(project.resolve(name, self.mod, self.is_package))
             if full and (full in project.functions or full in project.classes):
                 return full
         if isinstance(node, cst.Name):

@@ -29,7 +29,7 @@ from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from migrate.names import ImportedNames, NameResolver, dotted
 from migrate.positions import positions_of
-from migrate.project import ProjectIndex, absolute, module_name
+from migrate.project import ProjectIndex, module_name
 from migrate.spec import HELPER_PREFIX, OWNER_CLASSES, Rule, Spec
 from migrate.transforms import Transform, Unconvertible, registry
 from migrate.typeinfer import T, TypeInfo, owners_of
@@ -1246,7 +1246,7 @@ def _imports_project_module(bound: dict, project: Optional[ProjectIndex], mod_na
     if project is None or not project.module_classes:
         return False
     return any(
-        project.is_module_class(project.resolve(absolute(full, mod_name, is_package), mod_name, is_package))
+        project.is_module_class(project.resolve(full, mod_name, is_package))
         for fulls in bound.values() for full in fulls
     )
 
@@ -1260,7 +1260,7 @@ def _star_names(imports, project: Optional[ProjectIndex], mod_name: str, is_pack
     for node in imports:
         if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
             module = ("." * len(node.relative)) + (dotted(node.module) if node.module is not None else "")
-            names.update(project.star_names(project.resolve(absolute(module, mod_name, is_package), mod_name, is_package)))
+            names.update(project.star_names(project.resolve(module, mod_name, is_package)))
     return names
 
 

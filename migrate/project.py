@@ -62,9 +62,11 @@ class ProjectIndex:
         return qualified
 
     def resolve(self, qualified: Optional[str], importer: str, is_package: bool) -> Optional[str]:
-        """An imported name as the project names it, through script-folder imports: ``model.Net``
-        imported by ``code/main.py`` is ``code.model.Net`` (see the module docstring)."""
-        return resolve_import(qualified, importer, is_package, self.modules, self.aliases)
+        """An imported name as the project names it: a relative one made absolute against the
+        importing module, then through script-folder imports (``model.Net`` imported by
+        ``code/main.py`` is ``code.model.Net``, see the module docstring)."""
+        full = absolute(qualified, importer, is_package) if qualified else qualified
+        return resolve_import(full, importer, is_package, self.modules, self.aliases)
 
     def param_type(self, function: str, param: str):
         """The type every call in SRC passes ``param`` of ``function``, or None."""

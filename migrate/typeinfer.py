@@ -31,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate.names import NameResolver, base_name
-from migrate.project import ProjectIndex, absolute
+from migrate.project import ProjectIndex
 from migrate.spec import Spec
 
 
@@ -630,7 +630,7 @@ class TypeInfo:
         if self.project is None:
             return None
         for name in self.names.qualified(node):
-            full = self.project.resolve(absolute(name, self.module_name, self.is_package), self.module_name, self.is_package)
+            full = self.project.resolve(name, self.module_name, self.is_package)
             if self.project.is_module_class(full) or (not modules_only and self.project.is_class(full)):
                 return full
         return None
@@ -644,7 +644,7 @@ class TypeInfo:
         if self.project is not None:  # a function of another file: what its returns give
             for name in self.names.qualified(node):
                 function = self.project.local(
-                    self.project.resolve(absolute(name, self.module_name, self.is_package), self.module_name, self.is_package))
+                    self.project.resolve(name, self.module_name, self.is_package))
                 if function in self.project.functions:
                     return self.fact("return", function)
         for name in self.names.qualified(node):
