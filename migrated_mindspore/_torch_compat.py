@@ -325,30 +325,16 @@ class SGD(Optimizer):
                 state["momentum_buffer"] = buf
 
 
-def _vector_norm(x, norm_type):
-    """``torch.linalg.vector_norm`` of a flattened tensor, written with reductions that
-    compile (``ops.norm`` does not build inside ``mindspore.jit`` in MindSpore 2.10)."""
-    if norm_type == float("inf"):
-        return ops.abs(x).max()
-    if norm_type == 0.0:
-        return ops.cast(x != 0, x.dtype).sum()
-    if norm_type == 1.0:
-        return ops.abs(x).sum()
-    if norm_type == 2.0:
-        return ops.sqrt((x * x).sum())
-    return ops.pow(ops.pow(ops.abs(x), norm_type).sum(), 1.0 / norm_type)
-
-
 @mindspore.jit
 def _clip_grads(grads, max_norm, norm_type):
     """Per-tensor norms, their norm (max for inf) as the total, and the scaled gradients.
     The per-tensor norms are stacked in the widest dtype among them."""
-    norms = [_vector_norm(g.reshape(-1), norm_type) for g in grads]
+    norms = [norm(g, norm_type) for g in grads]
     wide = norms[0].dtype
     for n in norms:
         if n.dtype == mindspore.float64:
             wide = mindspore.float64
-    total = _vector_norm(ops.stack([ops.cast(n, wide) for n in norms]), norm_type)
+    total = norm(ops.stack([ops.cast(n, wide) for n in norms]), norm_type)
     coef = ops.clamp(ops.cast(max_norm, total.dtype) / (total + 1e-6), max=1.0)
     return total, tuple(g * ops.cast(coef, g.dtype) for g in grads)
 
@@ -1761,11 +1747,7 @@ def scatter_add(input, dim, index, src):
 def dist(input, other, p=2):
     """torch.dist: the p-norm of ``input - other`` (broadcast) flattened; ``ops.dist`` rejects
     a float ``p`` such as inf (its LpNorm wants an int)."""
-    diff = input - other
-    p = float(p)
-    if p == float("-inf"):
-        return ops.abs(diff).min()
-    return _vector_norm(diff, p)
+    return norm(input - other, float(p))
 
 
 def randint(low=None, high=None, size=None, dtype=None):
@@ -2838,7 +2820,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     ``ops.norm`` / ``Tensor.norm`` apply numpy's matrix-norm rules instead where there is no
     ``dim`` or where ``dim`` has two axes (``x.norm(1)`` of a matrix is its largest column sum
     there, the sum of all ``|x|`` in torch).  ``p="nuc"`` is refused (no vector form).
-    Written with reductions that compile inside ``mindspore.jit``."""
+    Written with reductions that compile inside ``mindspore.jit`` (``ops.norm`` does not build
+    there in MindSpore 2.10); ``clip_grad_norm_`` and ``dist`` use it too."""
     if dtype is not None:
         input = ops.cast(input, dtype)
     if isinstance(p, str):
