@@ -11,7 +11,10 @@ mapping table's names (``migrate.weights.name_map``: Embedding.weight -> embeddi
 BatchNorm's running statistics, ...), both run on the same random inputs, and every output
 tensor is compared.  Both run in evaluation mode (dropout off, BatchNorm on its running
 statistics) unless --train; --train compares training-mode outputs, which only agree where
-nothing random runs (no dropout).
+nothing random runs (no dropout).  --grad also compares every parameter's gradient of one
+scalar made from the outputs (each float output times fixed random weights, summed), so the
+backward pass is checked too: MindSpore differentiates the construct with value_and_grad,
+torch with backward().
 """
 from __future__ import annotations
 
@@ -37,6 +40,13 @@ inputs (--input, once per positional argument of forward/construct, in order):
 outputs: a tensor, or a tuple/list/dict of them (nested), compared leaf by leaf; a leaf
 passes when max |mindspore - torch| <= rtol * max |torch| (rtol itself when torch's output
 is all zeros), shapes equal and the same elements finite.
+
+gradients (--grad): of sum(output * W) over the floating outputs, W fixed N(0, 1) weights
+of each output's shape; every torch parameter's gradient is compared with its Cell
+parameter's under the same rule, each judged against at least 1% of the model's largest
+gradient (a gradient that is zero in exact arithmetic, a bias before BatchNorm, is rounding
+noise on both sides; a parameter torch leaves without a gradient must get zeros);
+--grad-rtol sets their tolerance (default 1e-3: a backward pass sums in other orders).
 
 exit status:
   0  every output within tolerance
@@ -115,10 +125,12 @@ class Comparison:
     ms_only: list = field(default_factory=list)  # Cell parameters torch has no tensor for
     torch_seconds: float = 0.0
     ms_seconds: float = 0.0
+    grads: Optional[list] = None  # Leaf per torch parameter (path = its torch name), when --grad
 
     @property
     def ok(self) -> bool:
-        return not self.weight_problems and bool(self.leaves) and all(leaf.ok for leaf in self.leaves)
+        return (not self.weight_problems and bool(self.leaves) and all(leaf.ok for leaf in self.leaves)
+                and all(leaf.ok for leaf in self.grads or ()))
 
 
 # --------------------------------------------------------------------------- building
@@ -222,27 +234,106 @@ def compare_outputs(ms_out, torch_out, rtol: float) -> list:
             leaves.append(Leaf(path, (), (), 0.0, 1.0, g is None and w is None, "None"))
             continue
         a, b = np.asarray(to_array(g) if hasattr(g, "shape") else g), np.asarray(to_array(w) if hasattr(w, "shape") else w)
-        if a.shape != b.shape:
-            leaves.append(Leaf(path, a.shape, b.shape, float("inf"), 1.0, False, "shape differs"))
+        leaves.append(compare_arrays(path, a, b, rtol))
+    return leaves
+
+
+def compare_arrays(path: str, a: np.ndarray, b: np.ndarray, rtol: float) -> Leaf:
+    """MindSpore's ``a`` against torch's ``b``."""
+    if a.shape != b.shape:
+        return Leaf(path, a.shape, b.shape, float("inf"), 1.0, False, "shape differs")
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    max_abs = float(np.max(np.abs(a64 - b64))) if a.size else 0.0
+    finite = bool(np.array_equal(np.isfinite(a64), np.isfinite(b64)))
+    if not finite:
+        max_abs = float("inf")
+    largest = float(np.max(np.abs(b64[np.isfinite(b64)]))) if np.isfinite(b64).any() else 0.0
+    scale = largest if largest > 0 else 1.0
+    spread = None
+    if b.ndim >= 1 and b.shape[0] >= 2 and np.isfinite(b64).all():
+        spread = float(np.max(np.abs(b64 - b64.mean(axis=0, keepdims=True))))
+    return Leaf(path, a.shape, b.shape, max_abs, scale, finite and max_abs <= rtol * scale,
+                "" if a.dtype.kind == b.dtype.kind else f"dtype {a.dtype} vs torch {b.dtype}", largest, spread)
+
+
+def _output_weights(torch_out, seed: int) -> list:
+    """(path, N(0, 1) weights of the leaf's shape) for every floating tensor leaf of torch's output."""
+    rng = np.random.default_rng(seed + 1)
+    weights = []
+    for path, value in _leaves(torch_out):
+        if hasattr(value, "dtype") and getattr(value, "is_floating_point", lambda: False)():
+            weights.append((path, rng.standard_normal(tuple(value.shape))))
+    return weights
+
+
+def _weighted_sum(out, weights: list, make, reduce):
+    leaves = dict(_leaves(out))
+    terms = [reduce(leaves[path] * make(w, leaves[path])) for path, w in weights]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def compare_gradients(torch_model, ms_model, torch_inputs, ms_inputs, torch_out, rtol: float, seed: int) -> list:
+    """Each torch parameter's gradient of ``sum(output * W)`` against its Cell parameter's."""
+    import mindspore
+    import torch
+
+    weights = _output_weights(torch_out, seed)
+    if not weights:
+        raise CompareError("--grad: the model has no floating-point output to differentiate")
+    torch_model.zero_grad(set_to_none=True)
+    try:
+        out = torch_model(*torch_inputs)
+        total = _weighted_sum(out, weights, lambda w, leaf: torch.as_tensor(w, dtype=leaf.dtype), torch.sum)
+        total.backward()
+    except Exception as exc:  # noqa: BLE001 - the user's model
+        raise CompareError(f"--grad: torch's backward failed: {type(exc).__name__}: {exc}") from None
+    torch_grads = {name: p.grad for name, p in torch_model.named_parameters() if p.requires_grad}
+
+    params = [p for p in ms_model.trainable_params()]
+
+    def loss(*args):
+        out = ms_model(*args)
+        return _weighted_sum(out, weights, lambda w, leaf: mindspore.Tensor(w, dtype=leaf.dtype),
+                             lambda t: t.sum())
+
+    try:
+        _, grads = mindspore.value_and_grad(loss, None, params)(*ms_inputs)
+    except Exception as exc:  # noqa: BLE001 - the migrated model
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CompareError(f"--grad: MindSpore's value_and_grad failed: {type(exc).__name__}: {first}") from None
+    ms_grads = {p.name: g for p, g in zip(params, grads)}
+    mapping = name_map(torch_model)
+    # A gradient that is zero in exact arithmetic (a bias before BatchNorm) is float32 noise in
+    # both frameworks: each gradient is judged against at least 1% of the model's largest one.
+    floor = 0.01 * max((float(g.abs().max()) for g in torch_grads.values() if g is not None and g.numel()),
+                       default=0.0)
+    leaves = []
+    for name, grad in torch_grads.items():
+        ms_name = mapping.get(name, name)
+        if ms_name not in ms_grads:
+            leaves.append(Leaf(name, (), (), float("inf"), 1.0, False, "no trainable Cell parameter of this name"))
             continue
-        a64, b64 = a.astype(np.float64), b.astype(np.float64)
-        max_abs = float(np.max(np.abs(a64 - b64))) if a.size else 0.0
-        finite = bool(np.array_equal(np.isfinite(a64), np.isfinite(b64)))
-        if not finite:
-            max_abs = float("inf")
-        largest = float(np.max(np.abs(b64[np.isfinite(b64)]))) if np.isfinite(b64).any() else 0.0
-        scale = largest if largest > 0 else 1.0
-        spread = None
-        if b.ndim >= 1 and b.shape[0] >= 2 and np.isfinite(b64).all():
-            spread = float(np.max(np.abs(b64 - b64.mean(axis=0, keepdims=True))))
-        leaves.append(Leaf(path, a.shape, b.shape, max_abs, scale, finite and max_abs <= rtol * scale,
-                           "" if a.dtype.kind == b.dtype.kind else f"dtype {a.dtype} vs torch {b.dtype}", largest,
-                           spread))
+        got = to_array(ms_grads[ms_name])
+        want = np.zeros(got.shape, got.dtype) if grad is None else to_array(grad)
+        leaf = compare_arrays(name, got, want, rtol)
+        leaf.spread = None  # the WEAK test is about outputs
+        notes = [leaf.note] if leaf.note else []
+        if grad is None:
+            notes.append("torch gives it no gradient")
+        if leaf.scale < floor and np.isfinite(leaf.max_abs):
+            leaf.scale = floor
+            leaf.ok = leaf.max_abs <= rtol * floor
+            notes.append("near zero: judged against 1% of the largest gradient")
+        leaf.note = "; ".join(notes)
+        leaves.append(leaf)
     return leaves
 
 
 def run(src: Path, dst: Path, spec: str, inputs: Sequence[InputSpec], rtol: float = 1e-4,
-        train: bool = False, seed: int = 0) -> Comparison:
+        train: bool = False, seed: int = 0, grad: bool = False, grad_rtol: float = 1e-3) -> Comparison:
     import mindspore
     import torch
 
@@ -253,26 +344,35 @@ def run(src: Path, dst: Path, spec: str, inputs: Sequence[InputSpec], rtol: floa
     ms_model.set_train(train)
     rng = np.random.default_rng(seed)
     arrays = [s.draw(rng) for s in inputs]
+
+    def torch_inputs():
+        return [a.copy() if s.array else torch.from_numpy(a.copy()) for s, a in zip(inputs, arrays)]
+
+    def ms_inputs():
+        return [a.copy() if s.array else mindspore.Tensor(a.copy()) for s, a in zip(inputs, arrays)]
+
     try:
         start = time.perf_counter()
         with torch.no_grad():
-            torch_out = torch_model(*[a.copy() if s.array else torch.from_numpy(a.copy())
-                                      for s, a in zip(inputs, arrays)])
+            torch_out = torch_model(*torch_inputs())
         result.torch_seconds = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - the user's model
         raise CompareError(f"the torch model failed on the inputs: {type(exc).__name__}: {exc}") from None
     try:
         start = time.perf_counter()
-        ms_out = ms_model(*[a.copy() if s.array else mindspore.Tensor(a.copy()) for s, a in zip(inputs, arrays)])
+        ms_out = ms_model(*ms_inputs())
         result.ms_seconds = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - the migrated model
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CompareError(f"the migrated model failed on the inputs: {type(exc).__name__}: {first}") from None
     result.leaves = compare_outputs(ms_out, torch_out, rtol)
+    if grad:
+        result.grads = compare_gradients(torch_model, ms_model, torch_inputs(), ms_inputs(), torch_out,
+                                         grad_rtol, seed)
     return result
 
 
-def format_result(result: Comparison, rtol: float) -> str:
+def format_result(result: Comparison, rtol: float, grad_rtol: float = 1e-3) -> str:
     lines = [f"weights: {result.copied} tensors copied from torch into the Cell"]
     for name, reason in result.weight_problems:
         lines.append(f"  FAIL {name}: {reason}")
@@ -294,6 +394,16 @@ def format_result(result: Comparison, rtol: float) -> str:
                       "input; the check mostly sees the last bias. Try --train, or a model with trained weights)")
         lines.append(f"  {status} {leaf.path}: shape {leaf.shape}, max |torch| {leaf.largest:.3g}, "
                      f"max |diff| {leaf.max_abs:.3g} (relative {rel:.3g}){extra}")
+    if result.grads is not None:
+        failed = [leaf for leaf in result.grads if not leaf.ok]
+        lines.append(f"gradients of sum(output * W) (rtol {grad_rtol:g} of each gradient's max |torch|): "
+                     f"{len(result.grads) - len(failed)} of {len(result.grads)} parameters agree")
+        worst = sorted(result.grads, key=lambda leaf: leaf.max_abs / leaf.scale, reverse=True)
+        for leaf in failed + [leaf for leaf in worst[:3] if leaf.ok]:
+            status = "ok  " if leaf.ok else "FAIL"
+            extra = f"  ({leaf.note})" if leaf.note else ""
+            lines.append(f"  {status} grad {leaf.path}: shape {leaf.shape}, max |torch| {leaf.largest:.3g}, "
+                         f"max |diff| {leaf.max_abs:.3g} (relative {leaf.max_abs / leaf.scale:.3g}){extra}")
     lines.append(f"first forward: torch {result.torch_seconds * 1e3:.1f} ms, mindspore {result.ms_seconds * 1e3:.1f} ms "
                  "(mindspore's includes graph compilation)")
     lines.append("equal within tolerance" if result.ok else "DIFFERENT")
@@ -312,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="one positional input of forward (repeat for more); see below")
     parser.add_argument("--rtol", type=float, default=1e-4, help="tolerance relative to max |torch| of each output (default 1e-4)")
     parser.add_argument("--train", action="store_true", help="compare in training mode (no dropout in the model)")
+    parser.add_argument("--grad", action="store_true",
+                        help="also compare every parameter's gradient of a random weighting of the outputs")
+    parser.add_argument("--grad-rtol", type=float, default=1e-3,
+                        help="tolerance of the gradients relative to each one's max |torch| (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of both models' construction")
     return parser
 
@@ -321,11 +435,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         inputs = [parse_input(text) for text in args.input]
         parse_model_spec(args.model)
-        result = run(args.src, args.dst, args.model, inputs, args.rtol, args.train, args.seed)
+        result = run(args.src, args.dst, args.model, inputs, args.rtol, args.train, args.seed,
+                     args.grad, args.grad_rtol)
     except (CompareError, ConversionError) as exc:
         print(f"migrate.compare: {exc}", file=sys.stderr)
         return 2
-    print(format_result(result, args.rtol))
+    print(format_result(result, args.rtol, args.grad_rtol))
     return 0 if result.ok else 1
 
 

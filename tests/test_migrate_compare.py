@@ -155,3 +155,31 @@ def test_help_documents_inputs_and_exit_codes(capsys):
     out = capsys.readouterr().out
     assert "int:100:16,5" in out and "exit status" in out and "--train" in out
     assert Path(compare.__file__).name == "compare.py"
+
+
+def test_grad_compares_every_parameter_gradient(project, capsys):
+    """Net returns a dict and holds a BatchNorm: its construct stays in PyNative (graph_mode), so
+    MindSpore can differentiate it; conv.bias's true gradient is 0 (BatchNorm follows it)."""
+    code, out, _ = _main(project, capsys, "--grad", "--train")
+    assert code == 0, out
+    assert "7 of 7 parameters agree" in out
+    assert "grad block.conv.bias" in out and "near zero" in out
+
+
+def test_grad_catches_a_gradient_the_migration_cut(project, capsys, tmp_path):
+    """The same outputs, but the block's gradient stopped (DST hand-edited): only --grad sees it."""
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for f in (project / "dst").iterdir():
+        if f.is_file():
+            text = f.read_text()
+            if f.name == "netmod.py":
+                assert "h = self.block(image)" in text
+                text = text.replace("h = self.block(image)", "h = ops.stop_gradient(self.block(image))")
+            (cut / f.name).write_text(text)
+    code, out, _ = _main(project, capsys, "--train", dst=cut)
+    assert code == 0, out
+    code, out, _ = _main(project, capsys, "--train", "--grad", dst=cut)
+    assert code == 1, out
+    assert "FAIL grad block.conv.weight" in out and "FAIL grad block.bn.weight" in out
+    assert "FAIL grad head.weight" not in out and "DIFFERENT" in out

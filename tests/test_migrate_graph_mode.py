@@ -82,6 +82,10 @@ class Plain(nn.Module):
     ("return helper(x)", "helper"),
     ("return x / math.sqrt(x.shape[-1]) * math.pi", None),  # math on numbers compiles
     ("return x * random.random()", "random.random"),
+    ("return {'logits': x, 'hidden': x * 2}", "returns a dict"),  # MindSpore 2.10 cannot differentiate it
+    ("return {k: x for k in 'ab'}", "returns a dict"),
+    ("out = {'logits': x}\n        return out", "returns a dict"),
+    ("return x, {'hidden': x}", None),  # a dict inside a tuple differentiates (measured)
 ])
 def test_forward_bodies(body, why):
     code = f"""\

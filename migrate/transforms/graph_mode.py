@@ -27,7 +27,13 @@ What the check refuses (a reason names the first one found):
   a Parameter or buffer, outside ``__init__`` (a graph would keep the old value);
 - calling what it cannot see: functions of other modules than torch, sub-modules
   of another file's classes or of unknown type, builtins outside a small pure set;
-- decorated ``forward`` methods and torch sites in ``forward`` left unconverted.
+- decorated ``forward`` methods and torch sites in ``forward`` left unconverted;
+- a ``forward`` that returns a dict (a display, a comprehension, ``dict(...)``, or a name
+  bound to one): MindSpore 2.10 on a CPU fails inside ``value_and_grad`` ("device address
+  does not exist") when a compiled construct's output is a dict and the graph holds a
+  BatchNorm, LayerNorm or GroupNorm (measured; a tuple output, a dict nested in a tuple,
+  or the same construct in PyNative differentiate fine).  Sub-modules are unaffected:
+  only the outermost graph's output matters.
 
 A compiled construct's list comprehensions, and those of the class's own pure methods
 it calls (compiled into the same graph), are written as plain loops where that is
@@ -244,6 +250,39 @@ class _Checker(_Stores):
             self._fail(why)
 
 
+def _is_dict(node: cst.BaseExpression, scope) -> bool:
+    if isinstance(node, (cst.Dict, cst.DictComp)):
+        return True
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict"
+            and scope is not None and _is_builtin("dict", scope))
+
+
+def _dict_output(fdef: cst.FunctionDef, scope) -> Optional[str]:
+    """Why ``forward`` must stay in PyNative because it returns a dict, or None."""
+    returns: list = []
+    dict_names: set = set()
+
+    class _Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is fdef  # a nested function's returns are not forward's
+
+        def visit_Return(self, node: cst.Return) -> None:
+            if node.value is not None:
+                returns.append(node.value)
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if _is_dict(node.value, scope):
+                dict_names.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
+
+    fdef.visit(_Find())
+    for value in returns:
+        if _is_dict(value, scope) or (isinstance(value, cst.Name) and value.value in dict_names):
+            return ("returns a dict: MindSpore 2.10 fails to differentiate a compiled construct whose output is a "
+                    "dict when its graph holds a BatchNorm/LayerNorm/GroupNorm (measured); return a tuple to "
+                    "compile it")
+    return None
+
+
 @register
 class GraphMode(Transform):
     name = "graph_mode"
@@ -436,6 +475,37 @@ class Outer(nn.Cell):
         return self.inner(x) * 2
 """,
         ),
+        Example(
+            name="a forward returning a dict stays in PyNative (MindSpore 2.10 cannot differentiate it)",
+            before="""\
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = self.norm(x)
+        return {"logits": self.head(h), "hidden": h}
+""",
+            after="""\
+from mindspore import nn
+
+
+class Encoder(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm((8,), epsilon=1e-05)
+        self.head = nn.Dense(8, 2)
+
+    def construct(self, x):
+        h = self.norm(x)
+        return {"logits": self.head(h), "hidden": h}
+""",
+        ),
     )
 
     def __init__(self, ctx):
@@ -459,6 +529,9 @@ class Outer(nn.Cell):
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         reason = self.class_problem(info, set())
+        forward = self._method(info, "forward")
+        if reason is None and forward is not None:
+            reason = _dict_output(forward, self.ctx.types.scopes.get(id(forward)))
         if reason is None:
             left = [s for s in self.ctx.sites[start:] if s.kind in NEEDS_PERSON]
             if left:
