@@ -173,9 +173,20 @@ SEQUENTIAL = textwrap.dedent('''\
             for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
                 self.mlp.add_module("fc{}".format(i), nn.Linear(a, b))
                 self.mlp.add_module("act{}".format(i), nn.Tanh())
+            self.head = nn.Module()
+            self.head.out = nn.Linear(sizes[-1], 2)
 
         def forward(self, x):
-            return self.mlp(x)
+            return self.head.out(self.mlp(x))
+
+
+    class Wrapper(nn.Module):
+        def __init__(self, sizes):
+            super().__init__()
+            self.inner = MLP(sizes)
+
+        def forward(self, x):
+            return self.inner(x)
 
 
     def stack(sizes):
@@ -194,21 +205,22 @@ def test_add_module_on_a_sequential_runs_the_added_layers(compat, tmp_path, monk
 
     out = convert_source(SEQUENTIAL, SPEC, "seq.py")
     assert "add_module(self.mlp, " in out.code and "nn.SequentialCell()" in out.code, out.code
+    assert out.code.count("self.update_parameters_name()") == 1, out.code  # MLP only
     (tmp_path / "module_api_seq_ms.py").write_text(out.code)
     monkeypatch.syspath_prepend(str(tmp_path))
     ms_mod = importlib.import_module("module_api_seq_ms")
     t_mod: dict = {"__name__": "seq_torch"}
     exec(compile(SEQUENTIAL, "<torch>", "exec"), t_mod)
     x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
-    for build in ("MLP", "stack"):
+    for build in ("MLP", "Wrapper", "stack"):
         t_net, ms_net = t_mod[build]([3, 5, 2]), getattr(ms_mod, build)([3, 5, 2])
         params = ms_net.parameters_dict()
-        # known gap: filled after it became an attribute, the Sequential's own name is missing
-        # from its Parameters' (fc0.weight, torch: mlp.fc0.weight) -- the README says so
-        strip = "mlp." if build == "MLP" else ""
-        assert sorted(params) == sorted(k[len(strip):] for k in t_net.state_dict())
+        # the Sequential and the plain Module were filled after they became attributes:
+        # without update_parameters_name() they would say fc0.weight and out.weight
+        assert sorted(params) == sorted(t_net.state_dict()), build
+        assert sorted(p.name for p in ms_net.trainable_params()) == sorted(t_net.state_dict()), build
         for key, value in t_net.state_dict().items():
-            params[key[len(strip):]].set_data(mindspore.Tensor(value.numpy().copy()))
+            params[key].set_data(mindspore.Tensor(value.numpy().copy()))
         want = t_net(torch.from_numpy(x)).detach().numpy()
         got = ms_net(mindspore.Tensor(x)).asnumpy()
         assert got.shape == want.shape == (2, 2), build

@@ -14,6 +14,15 @@ sets the sub-cells built there.  Not where ``__init__`` picks a mode itself (``.
 ``.train(...)``, ``set_train``, ``.training = ...``: appending would override it) or
 returns early.  Code that builds such layers outside a class still has to call
 ``set_train()`` (the api_map notes say so).
+
+MindSpore names a Cell's Parameters when the Cell is assigned, with the prefix it can see
+then: a layer added to a child that is already an attribute (``self.mlp =
+nn.Sequential()`` then ``self.mlp.add_module("fc0", ...)``, ``self.block.fc = ...``,
+``self.heads["a"] = ...``, ``self.layers.append(...)``) gets ``fc0.weight`` where torch says
+``mlp.fc0.weight`` (measured in 2.10), so checkpoints and weight maps miss it, and two such
+layers can share a name.  An ``__init__`` that does this (and does not return early) ends
+with ``self.update_parameters_name()``, which renames every Parameter by its path from
+``self``; a parent that later takes this Cell as an attribute prefixes them as usual.
 """
 
 from __future__ import annotations
@@ -181,6 +190,41 @@ class Frozen(nn.Cell):
 """,
         ),
         Example(
+            name="a layer added to an attribute after it was assigned is named by its path",
+            before="""\
+import torch.nn as nn
+
+
+class MLP(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.Sequential()
+        for i in range(len(sizes) - 1):
+            self.layers.add_module(f"fc{i}", nn.Linear(sizes[i], sizes[i + 1]))
+
+    def forward(self, x):
+        return self.layers(x)
+""",
+            after="""\
+import mindspore
+from _torch_compat import add_module
+from mindspore import nn
+
+
+class MLP(nn.Cell):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.SequentialCell()
+        for i in range(len(sizes) - 1):
+            add_module(self.layers, f"fc{i}", nn.Dense(sizes[i], sizes[i + 1]))
+        self.update_parameters_name()  # Parameters named by their path, as torch names them
+
+    @mindspore.jit
+    def construct(self, x):
+        return self.layers(x)
+""",
+        ),
+        Example(
             name="plain class keeps forward",
             before="""\
 import torch
@@ -211,7 +255,7 @@ class Net(nn.Module):
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         if original.name.value == "__init__":
-            return self._training_mode(info, original, updated)
+            return self._late_children(original, self._training_mode(info, original, updated))
         self.ctx.converted(original.name, "torch.nn.Module.forward", "a Cell's forward computation is `construct`")
         return updated.with_changes(name=cst.Name("construct"))
 
@@ -236,6 +280,72 @@ class Net(nn.Module):
         self.ctx.converted(original.name, "torch.nn.Module",
                            "a Cell starts in inference mode: __init__ ends with set_train(True), as a torch Module trains")
         return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, line]))
+
+
+    def _late_children(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        """``__init__`` ending with ``self.update_parameters_name()`` (see the module docstring)."""
+        params = original.params.params
+        if not params or not isinstance(updated.body, cst.IndentedBlock):
+            return updated
+        finder = _Returns()
+        original.body.visit(finder)
+        if finder.found:
+            return updated
+        self_name = params[0].name.value
+        late = _LateChildren(self_name)
+        original.body.visit(late)
+        if late.found is None:
+            return updated
+        line = cst.parse_statement(
+            f"{self_name}.update_parameters_name()  # Parameters named by their path, as torch names them\n")
+        self.ctx.converted(late.found, "torch.nn.Module",
+                           "a Cell added to an attribute after it was assigned keeps a short Parameter name in "
+                           "MindSpore: __init__ ends with update_parameters_name(), which names them as torch does")
+        return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, line]))
+
+
+def _under_self_attr(node: cst.BaseExpression, self_name: str) -> bool:
+    """``node`` is ``self.a``, ``self.a.b``, ``self.a[k]``, ...: something held by an attribute."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            return node.value.value == self_name
+        node = node.value
+    return False
+
+
+#: container and Module methods that attach a Cell to their receiver
+_ATTACHING = frozenset({"append", "extend", "insert", "add_module", "register_module", "update"})
+
+
+class _LateChildren(cst.CSTVisitor):
+    """The first statement of ``__init__`` that puts something into an attribute of self."""
+
+    def __init__(self, self_name: str) -> None:
+        self.self_name = self_name
+        self.found = None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        target = node.target
+        if self.found is None and isinstance(target, (cst.Attribute, cst.Subscript)) and \
+                _under_self_attr(target.value, self.self_name):
+            self.found = target
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.found is not None:
+            return
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _ATTACHING and \
+                _under_self_attr(func.value, self.self_name):
+            self.found = node
+        elif isinstance(func, cst.Name) and func.value == "setattr" and node.args and \
+                _under_self_attr(node.args[0].value, self.self_name):
+            self.found = node
 
 
 class _Returns(cst.CSTVisitor):
