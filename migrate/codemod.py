@@ -32,7 +32,7 @@ from migrate.positions import positions_of
 from migrate.project import ProjectIndex, module_name
 from migrate.spec import HELPER_PREFIX, OWNER_CLASSES, Rule, Spec
 from migrate.transforms import Transform, Unconvertible, registry
-from migrate.typeinfer import T, TypeInfo, owners_of
+from migrate.typeinfer import BOTTOM, T, TypeInfo, owners_of
 
 MARKER = "MIGRATE"
 MARKER_RE = re.compile(r"^#\s*MIGRATE\((\w+)\):\s*(\S+)")
@@ -782,7 +782,9 @@ class MigrateTransformer(cst.CSTTransformer):
 
     def _member_reference(self, original: cst.Attribute, updated: cst.Attribute):
         attr = original.attr.value
-        rtype = self.ctx.type_of(original.value)
+        rtype = self._one_class(original, original.value, attr)
+        if rtype is BOTTOM:
+            return updated
         candidates = owners_of(rtype)
         if not candidates:
             # An attribute read on a receiver of unknown type is left alone and not
@@ -835,7 +837,9 @@ class MigrateTransformer(cst.CSTTransformer):
             return updated
         method = func.attr.value
         owners = self.spec.member_owners.get(method)
-        rtype = self.ctx.type_of(func.value)
+        rtype = self._one_class(original, func.value, method)
+        if rtype is BOTTOM:
+            return updated
         candidates = owners_of(rtype)
         if not candidates:
             if rtype is None and owners:
@@ -861,6 +865,25 @@ class MigrateTransformer(cst.CSTTransformer):
             # nn.Module's own API on a known module (a Cell has other names): left as it is it fails
             self.ctx.unsupported(original, f"torch.nn.Module.{method}", "no mapping in api_map.yaml")
         return updated
+
+    def _one_class(self, site: cst.CSTNode, receiver: cst.BaseExpression, member: str) -> Optional[T]:
+        """The receiver's type; for modules of several classes (``isinstance(m, (nn.Linear,
+        nn.Embedding))``) the first one's when all of them map ``member`` alike, else
+        ``BOTTOM`` with the site reported uncertain (Linear's ``weight`` is Embedding's
+        ``embedding_table``: no one spelling is right for both)."""
+        rtype = self.ctx.type_of(receiver)
+        if rtype is None or rtype.kind != "module" or not rtype.items:
+            return rtype
+        spellings = {}
+        for item in rtype.items:
+            rule = next((r for r in (self.spec.get(f"{o}.{member}") for o in owners_of(item)) if r is not None), None)
+            spellings[item.cls.rpartition(".")[2]] = None if rule is None else (rule.target, rule.transform, rule.style)
+        if len(set(spellings.values())) == 1:
+            return rtype.items[0]
+        self.ctx.uncertain(site, f"torch.nn.Module.{member}",
+                           f"`{_code(receiver).strip()}` is one of {', '.join(spellings)} here, and MindSpore "
+                           f"spells `.{member}` differently among them; split the isinstance test by class")
+        return BOTTOM
 
     def _project_defines(self, method: str) -> bool:
         """Does a class of this file or of SRC define a method of this name (which a call on one of

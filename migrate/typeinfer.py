@@ -204,7 +204,8 @@ class Where:
 @dataclass(eq=False)
 class Binding:
     """``value`` assigned to a name at ``where``; ``path`` indexes into tuple targets;
-    ``how`` says how to read the type: value | element | annotation | fixed | aug | import | module."""
+    ``how`` says how to read the type: value | element | annotation | fixed | aug | import | module |
+    narrow (an ``isinstance`` test's classes, bound at the start of the block it guards)."""
 
     where: Where
     how: str
@@ -219,6 +220,18 @@ class ClassInfo:
     scope: Scope
     attrs: dict = field(default_factory=dict)  # attr -> list[Binding]
     methods: dict = field(default_factory=dict)  # name -> FunctionDef
+
+
+def _isinstance_tests(test: cst.BaseExpression) -> list:
+    """(name, class expression) of each ``isinstance(name, classes)`` that must hold when
+    ``test`` is true: the test itself, or an operand of a chain of ``and``."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _isinstance_tests(test.left) + _isinstance_tests(test.right)
+    if (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
+            and len(test.args) == 2 and not any(a.star or a.keyword for a in test.args)
+            and isinstance(test.args[0].value, cst.Name)):
+        return [(test.args[0].value.value, test.args[1].value)]
+    return []
 
 
 def _annotation(param: cst.Param):
@@ -275,8 +288,12 @@ class _Collector(cst.CSTVisitor):
     def visit_SimpleStatementLine(self, node) -> None:
         self._stmt(node)
 
-    def visit_If(self, node) -> None:
-        self._stmt(node)
+    def visit_If(self, node: cst.If) -> None:
+        where = self._stmt(node)
+        # ``if isinstance(x, C):`` (alone or first of an ``and``): x is a C in the body
+        inside = Where(where.pos, where.blocks + (id(node.body),), where.loops, where.scope)
+        for name, classes in _isinstance_tests(node.test):
+            self._bind(name, Binding(inside, "narrow", classes))
 
     def visit_Try(self, node) -> None:
         self._stmt(node)
@@ -838,6 +855,8 @@ class TypeInfo:
             return T("class", f"local:{b.value.name}")
         if how == "annotation":
             return self.annotation_type(b.value) if b.value is not None else None
+        if how == "narrow":
+            return self._narrowed(b.value)
         if how == "param":
             return self._param_from_uses(b.value, self._param_name(b))
         if how == "aug":
@@ -848,6 +867,20 @@ class TypeInfo:
             return self._index(self._type(b.value, b.where), b.path)
         if how == "element":
             return self._index(self._element(b.value, b.where), b.path)
+        return None
+
+    def _narrowed(self, classes: cst.BaseExpression) -> Optional[T]:
+        """What ``isinstance(x, classes)`` being true says x is.  Modules of several classes
+        keep them as ``items``, so a member renamed in some of them is not renamed blindly."""
+        if not isinstance(classes, cst.Tuple):
+            return self.annotation_type(classes)
+        types = [self.annotation_type(el.value) for el in classes.elements if not isinstance(el, cst.StarredElement)]
+        if not types or len(types) != len(classes.elements) or any(t is None for t in types):
+            return None
+        if len(set(types)) == 1:
+            return types[0]
+        if {t.kind for t in types} == {"module"}:
+            return T("module", "torch.nn.Module", items=tuple(dict.fromkeys(types)))
         return None
 
     def _param_name(self, b: Binding) -> Optional[str]:
@@ -998,6 +1031,9 @@ class TypeInfo:
                 return None
             if recv.kind == "module" and attr in ("weight", "bias") and (recv.cls or "").startswith("torch."):
                 return TENSOR
+            if recv.kind == "module" and attr in ("running_mean", "running_var") and \
+                    (recv.cls or "").startswith(("torch.nn.BatchNorm", "torch.nn.SyncBatchNorm")):
+                return TENSOR  # BatchNorm's statistics buffers
             if recv.cls and recv.cls.startswith("project:") and self.project is not None:
                 return self.fact("attr", (self.project.local(recv.cls[8:]), attr))
             return None
@@ -1263,4 +1299,4 @@ def owners_of(t: Optional[T]) -> list[str]:
     return []
 
 
-__all__ = ["T", "TypeInfo", "TENSOR", "TENSORS", "NDARRAY", "OTHER", "owners_of", "is_torch_tensor", "base_name"]
+__all__ = ["T", "TypeInfo", "TENSOR", "TENSORS", "NDARRAY", "OTHER", "BOTTOM", "owners_of", "is_torch_tensor", "base_name"]

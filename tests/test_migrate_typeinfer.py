@@ -203,6 +203,22 @@ KNOWN = {
         def f(a, b):
             return torch.matmul(a, b) + b.repeat(2, 1)
     """,
+    "isinstance test guarding the block": """
+        import torch
+        def f(x, n):
+            if isinstance(x, torch.Tensor) and n > 0:
+                return x.repeat(2, 1)
+            return x
+    """,
+    "isinstance test of an elif": """
+        import numpy as np
+        import torch
+        def f(x):
+            if isinstance(x, np.ndarray):
+                return x
+            elif isinstance(x, torch.Tensor):
+                return x.repeat(2, 1)
+    """,
     "method without annotation, under no_grad": """
         import torch
         import torch.nn as nn
@@ -302,6 +318,21 @@ UNKNOWN = {
                 return [v * 2 for v in x]
             x.repeat(2, 1)
             return F.relu(x)
+    """,
+    "after the isinstance block, or in its else": """
+        import torch
+        def f(x):
+            if isinstance(x, torch.Tensor):
+                pass
+            else:
+                x = x
+            return x.repeat(2, 1)
+    """,
+    "isinstance under or": """
+        import torch
+        def f(x, y):
+            if isinstance(x, torch.Tensor) or y:
+                return x.repeat(2, 1)
     """,
     "input handed to a container": """
         import torch.nn as nn
@@ -412,3 +443,37 @@ def test_reassignment_to_tensor_after_numpy_is_known():
         x = torch.from_numpy(x)
         x.repeat(2, 1)
     """) == ["converted"]
+
+
+INIT_WEIGHTS = """
+    import torch.nn as nn
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            m.weight.data.normal_(0.0, 0.02)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, nn.BatchNorm2d):
+            m.weight.data.fill_(1.0)
+            m.running_var.fill_(1.0)
+        elif isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.bias.data.zero_()
+        elif isinstance(m, (nn.Linear, nn.Embedding)):
+            m.weight.data.zero_()
+"""
+
+
+def test_isinstance_narrows_a_module_and_a_mixed_rename_is_uncertain():
+    """The usual init function (``model.apply(init_weights)``): each branch knows its layer, so
+    its Parameters are renamed (BatchNorm's weight is gamma, running_var moving_variance) and
+    written in place; Linear and Embedding together cannot be, one says weight and the other
+    embedding_table."""
+    out = convert_source(textwrap.dedent(INIT_WEIGHTS), SPEC, "x.py")
+    code = out.code
+    assert "assign_data(m.weight, 0.0 + 0.02 * ops.randn_like(m.weight))" in code
+    assert "assign_data(m.bias, ops.zeros_like(m.bias))" in code
+    assert "assign_data(m.gamma, ops.full_like(m.gamma, 1.0))" in code
+    assert "assign_data(m.moving_variance, ops.full_like(m.moving_variance, 1.0))" in code
+    flagged = [(s.kind, s.rule, s.reason) for s in out.sites if s.kind in ("uncertain", "unsupported")]
+    assert len(flagged) == 1, flagged
+    kind, rule, reason = flagged[0]
+    assert rule == "torch.nn.Module.weight" and "Linear, Embedding" in reason

@@ -2,7 +2,8 @@
 
 MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
 ``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)``, and
-the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10)
+the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10) — and the
+same on a module's Parameter or buffer without ``.data`` (``m.bias.zero_()``, ``bn.running_var.fill_(1)``) —
 become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v))``, and
 ``p.data.normal_(m, s)``/``p.data.uniform_(a, b)`` become ``assign_data(p, m + s *
 ops.randn_like(p))``/``assign_data(p, a + (b - a) * ops.rand_like(p))`` (the same
@@ -138,6 +139,8 @@ def scale(t: mindspore.Tensor):
             return site.receiver
         original_receiver = site.original.func.value
         base = _data_base(original_receiver)
+        if base is None and key != "torch.Tensor.copy_" and self._module_tensor(original_receiver):
+            base = original_receiver  # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data
         if base is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
@@ -161,6 +164,13 @@ def scale(t: mindspore.Tensor):
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+
+    def _module_tensor(self, node: cst.BaseExpression) -> bool:
+        """``m.weight``, ``m.running_mean``, ... of a module: a Parameter or a buffer."""
+        if not isinstance(node, cst.Attribute) or self.ctx.type_of(node) is None:
+            return False
+        owner = self.ctx.type_of(node.value)
+        return owner is not None and owner.kind == "module" and self.ctx.type_of(node).kind == "tensor"
 
     def _random(self, key: str, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``mean + std * randn_like(p)`` for normal_, ``a + (b - a) * rand_like(p)`` for uniform_
