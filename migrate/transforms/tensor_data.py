@@ -138,6 +138,8 @@ def scale(t: mindspore.Tensor):
                 raise Unconvertible("unsupported", ".data is not callable")
             return site.receiver
         original_receiver = site.original.func.value
+        if key in _ARITHMETIC:
+            return self._arithmetic(key, site, original_receiver)
         base = _data_base(original_receiver)
         if base is None and key != "torch.Tensor.copy_" and self._module_tensor(original_receiver):
             base = original_receiver  # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data
@@ -163,6 +165,39 @@ def scale(t: mindspore.Tensor):
             value = self._random(key, site, target)
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
+        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+
+    def _arithmetic(self, key: str, site, original_receiver: cst.BaseExpression) -> cst.BaseExpression:
+        """``x.mul_(y)`` -> ``assign_data(x, x * y)``: MindSpore 2.10's ``Tensor.mul_`` & co. on a
+        CPU return a new tensor and leave ``x`` as it was (measured), so left as they are they
+        would silently drop the update.  ``assign_data`` writes in place (a Parameter by
+        ``ops.assign``, another tensor by ``copy_``, which PyNative differentiates: measured), so
+        other references to ``x`` see the change as in torch."""
+        name = key.rpartition(".")[2]
+        if _data_base(original_receiver) is None and not _plain_reference(original_receiver):
+            raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does not "
+                                "write in place, and assigning to a copy would not reach the original")
+        target = site.receiver
+        values: dict = {}
+        positional = [a for a in site.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in site.args if a.keyword is not None}
+        if any(a.star for a in site.args) or set(keywords) - {"other", "alpha"}:
+            raise Unconvertible("unsupported", f"{name} with {', '.join(sorted(set(keywords) - {'other', 'alpha'})) or '*args'}")
+        if len(positional) == 2 and name in ("add_", "sub_") and not keywords:
+            values["alpha"], values["other"] = positional[0].value, positional[1].value  # the old add_(value, other)
+        elif len(positional) <= 1:
+            if positional:
+                values["other"] = positional[0].value
+            values.update(keywords)
+        else:
+            raise Unconvertible("unsupported", f"{name} with {len(positional)} positional arguments")
+        if "other" not in values or ("alpha" in values and name not in ("add_", "sub_")):
+            raise Unconvertible("unsupported", f"{name}: arguments not understood")
+        other = _grouped(values["other"])
+        if "alpha" in values:
+            other = cst.BinaryOperation(_grouped(values["alpha"]), cst.Multiply(), other)
+        operator = {"add_": cst.Add(), "sub_": cst.Subtract(), "mul_": cst.Multiply(), "div_": cst.Divide()}[name]
+        value = cst.BinaryOperation(_grouped(target), operator, other)
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
 
     def _module_tensor(self, node: cst.BaseExpression) -> bool:
@@ -191,6 +226,17 @@ def scale(t: mindspore.Tensor):
         else:
             draw = cst.Call(func=self.ctx.name_for("mindspore.ops.randn_like"), args=[cst.Arg(target)])
         return cst.BinaryOperation(low, cst.Add(), cst.BinaryOperation(scale, cst.Multiply(), draw))
+
+
+#: in-place arithmetic: MindSpore 2.10's methods of these names do not write in place on a CPU
+_ARITHMETIC = frozenset({"torch.Tensor.add_", "torch.Tensor.sub_", "torch.Tensor.mul_", "torch.Tensor.div_"})
+
+
+def _plain_reference(node: cst.BaseExpression) -> bool:
+    """``x``, ``self.x``, ``m.fc.weight``: a name or a chain of attributes of one."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
 
 
 def _grouped(expr: cst.BaseExpression) -> cst.BaseExpression:

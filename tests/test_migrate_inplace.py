@@ -1,0 +1,81 @@
+"""In-place arithmetic (``add_``, ``sub_``, ``mul_``, ``div_``): MindSpore 2.10's methods of these
+names return a new tensor on a CPU and leave the receiver as it was, so the table writes them
+through ``assign_data``.  Checked against torch: the receiver itself changes (another reference
+sees it), the result is the receiver, and gradients flow through it as in torch."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from migrate.codemod import convert_source
+from migrate.spec import load_spec
+from test_migrate_numeric import converted_f, run_both
+
+torch = pytest.importorskip("torch")
+mindspore = pytest.importorskip("mindspore")
+
+SPEC = load_spec()
+
+CASES = {
+    "torch.Tensor.add_": "h = x * 1.0\n    alias = [h]\n    out = h.add_(y, alpha=0.5)\n    return alias[0], out, h",
+    "torch.Tensor.sub_": "h = x * 1.0\n    h.data.sub_(-2, y)\n    return h",  # the old sub_(value, other)
+    "torch.Tensor.mul_": "h = x * 1.0\n    keep = h\n    h.mul_(y)\n    return keep",
+    "torch.Tensor.div_": "h = x + 3.0\n    h.div_(2.0)\n    return h",
+}
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_in_place_arithmetic_writes_the_receiver(key, compat, tmp_path, monkeypatch):
+    body = CASES[key]
+    source = f"import torch\n\ndef f(x: torch.Tensor, y: torch.Tensor):\n    {body}\n"
+    f = converted_f(source, key, f"inplace_{key.rpartition('.')[2]}", tmp_path, monkeypatch)
+    rng = np.random.default_rng(0)
+    inputs = {"x": rng.standard_normal((3, 4)).astype(np.float32),
+              "y": rng.standard_normal((3, 4)).astype(np.float32)}
+    got, want = run_both(source, f, inputs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_an_in_place_update_inside_a_differentiated_computation_fails_loudly(compat, tmp_path, monkeypatch):
+    """drop_connect-style code inside a loss: torch differentiates through h.div_/h.mul_;
+    MindSpore 2.10 refuses ("modified by an inplace operation"), because its Div/Mul keep
+    their inputs for the backward pass.  A known gap (api_map's note says to write
+    ``h = h * mask`` there), and a loud one: the loss itself is right."""
+    source = textwrap.dedent("""\
+        import torch
+
+        def f(x: torch.Tensor, mask: torch.Tensor):
+            h = x * 2.0
+            h.div_(0.8)
+            h.mul_(mask)
+            return (h * h).sum()
+        """)
+    f = converted_f(source, "torch.Tensor.mul_", "inplace_grad", tmp_path, monkeypatch)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    mask = (rng.random((2, 5)) < 0.5).astype(np.float32)
+    namespace: dict = {}
+    exec(compile(source, "<torch>", "exec"), namespace)
+    want = namespace["f"](torch.from_numpy(x), torch.from_numpy(mask)).item()
+    np.testing.assert_allclose(f(mindspore.Tensor(x), mindspore.Tensor(mask)).asnumpy(), want, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="inplace"):
+        mindspore.value_and_grad(f)(mindspore.Tensor(x), mindspore.Tensor(mask))
+
+
+@pytest.mark.parametrize("line, why", [
+    ("x[0].mul_(2)", "indexed or computed"),
+    ("x.div_(2, rounding_mode='floor')", "rounding_mode"),
+])
+def test_in_place_updates_it_cannot_write_are_unsupported(line, why):
+    out = convert_source(f"import torch\n\ndef f(x: torch.Tensor):\n    {line}\n", SPEC, "m.py")
+    flagged = [s for s in out.sites if s.kind == "unsupported"]
+    assert len(flagged) == 1 and why in flagged[0].reason, [(s.kind, s.reason) for s in out.sites]
+
+
+def test_an_unknown_receiver_is_uncertain_not_left_silently():
+    out = convert_source("import torch\n\ndef f(x, y):\n    x.mul_(y)\n", SPEC, "m.py")
+    assert [s.kind for s in out.sites] == ["uncertain"], out.sites
