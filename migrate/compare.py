@@ -46,7 +46,11 @@ of each output's shape; every torch parameter's gradient is compared with its Ce
 parameter's under the same rule, each judged against at least 1% of the model's largest
 gradient (a gradient that is zero in exact arithmetic, a bias before BatchNorm, is rounding
 noise on both sides; a parameter torch leaves without a gradient must get zeros);
---grad-rtol sets their tolerance (default 1e-3: a backward pass sums in other orders).
+--grad-rtol sets their tolerance (default 1e-3: a backward pass sums in other orders).  A
+gradient outside it still passes when it is no further from torch's float64 gradient (a
+float64 copy of the model, same inputs) than twice torch's own float32 one: BatchNorm on a
+small batch makes deep networks' gradients ill-conditioned (DenseNet121 at batch 4: torch's
+float32 gradients are up to 3% from its float64 ones).
 
 exit status:
   0  every output within tolerance
@@ -275,6 +279,26 @@ def _weighted_sum(out, weights: list, make, reduce):
     return total
 
 
+def _float64_gradients(torch_model, torch_inputs, weights) -> Optional[dict]:
+    """Every parameter's gradient of the same scalar from a float64 copy of the torch model (the
+    reference a float32 gradient's own error is measured against), or None where the model
+    does not run in float64."""
+    import copy
+
+    import torch
+
+    try:
+        model = copy.deepcopy(torch_model).double()
+        model.zero_grad(set_to_none=True)
+        inputs = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in torch_inputs]
+        out = model(*inputs)
+        _weighted_sum(out, weights, lambda w, leaf: torch.as_tensor(w, dtype=leaf.dtype), torch.sum).backward()
+    except Exception:  # noqa: BLE001 - a model that builds float32 tensors itself, say
+        return None
+    return {name: p.grad.double().numpy() if p.grad is not None else np.zeros(tuple(p.shape))
+            for name, p in model.named_parameters() if p.requires_grad}
+
+
 def compare_gradients(torch_model, ms_model, torch_inputs, ms_inputs, torch_out, rtol: float, seed: int) -> list:
     """Each torch parameter's gradient of ``sum(output * W)`` against its Cell parameter's."""
     import mindspore
@@ -291,6 +315,7 @@ def compare_gradients(torch_model, ms_model, torch_inputs, ms_inputs, torch_out,
     except Exception as exc:  # noqa: BLE001 - the user's model
         raise CompareError(f"--grad: torch's backward failed: {type(exc).__name__}: {exc}") from None
     torch_grads = {name: p.grad for name, p in torch_model.named_parameters() if p.requires_grad}
+    exact = _float64_gradients(torch_model, torch_inputs, weights)
 
     params = [p for p in ms_model.trainable_params()]
 
@@ -327,6 +352,13 @@ def compare_gradients(torch_model, ms_model, torch_inputs, ms_inputs, torch_out,
             leaf.scale = floor
             leaf.ok = leaf.max_abs <= rtol * floor
             notes.append("near zero: judged against 1% of the largest gradient")
+        if not leaf.ok and exact is not None and name in exact and got.shape == exact[name].shape:
+            # ill-conditioned (BatchNorm on a small batch): torch's own float32 gradient is as far off
+            own = float(np.max(np.abs(want.astype(np.float64) - exact[name]))) if want.size else 0.0
+            ours = float(np.max(np.abs(got.astype(np.float64) - exact[name]))) if got.size else 0.0
+            if np.isfinite(ours) and ours <= 2.0 * own:
+                leaf.ok = True
+                notes.append(f"torch's own float32 gradient is {own:.3g} from its float64 one, MindSpore's {ours:.3g}")
         leaf.note = "; ".join(notes)
         leaves.append(leaf)
     return leaves

@@ -183,3 +183,22 @@ def test_grad_catches_a_gradient_the_migration_cut(project, capsys, tmp_path):
     assert code == 1, out
     assert "FAIL grad block.conv.weight" in out and "FAIL grad block.bn.weight" in out
     assert "FAIL grad head.weight" not in out and "DIFFERENT" in out
+
+
+def test_float64_reference_gradients_differentiate_the_same_scalar():
+    """The float64 copy differentiates the same weighted sum: on a well-conditioned model its
+    gradients equal the float32 ones to float32 accuracy."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+    out = model(x)
+    weights = compare._output_weights(out, 0)
+    total = compare._weighted_sum(out, weights, lambda w, leaf: torch.as_tensor(w, dtype=leaf.dtype), torch.sum)
+    total.backward()
+    exact = compare._float64_gradients(model, [x], weights)
+    assert set(exact) == {n for n, _ in model.named_parameters()}
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), exact[name], rtol=1e-5, atol=1e-6)
