@@ -120,16 +120,24 @@ def test_usage_and_model_errors_exit_2_with_the_reason(project, capsys, argv, me
     assert code == 2 and message in err, err
 
 
-def test_a_missing_weight_fails_the_check(project, capsys, tmp_path):
-    """The migrated Cell lacks a parameter torch has (here: DST hand-edited to drop the head's bias)."""
-    broken = tmp_path / "broken"
-    broken.mkdir()
+def _edited_dst(project, to, old: str, new: str):
+    """A copy of the migrated project at ``to`` with ``old`` replaced by ``new`` in netmod.py
+    (a hand-edited DST: a broken migration for the checker to catch)."""
+    to.mkdir()
     for f in (project / "dst").iterdir():
         if f.is_file():
             text = f.read_text()
             if f.name == "netmod.py":
-                text = text.replace("nn.Dense(channels, classes)", "nn.Dense(channels, classes, has_bias=False)")
-            (broken / f.name).write_text(text)
+                assert old in text
+                text = text.replace(old, new)
+            (to / f.name).write_text(text)
+    return to
+
+
+def test_a_missing_weight_fails_the_check(project, capsys, tmp_path):
+    """The migrated Cell lacks a parameter torch has (here: DST hand-edited to drop the head's bias)."""
+    broken = _edited_dst(project, tmp_path / "broken", "nn.Dense(channels, classes)",
+                         "nn.Dense(channels, classes, has_bias=False)")
     code = compare.main([str(project / "src"), str(broken), "--model", "netmod:Net(10)",
                          "--input", "2,4,5,5", "--input", "int:10:2,3"])
     out = capsys.readouterr().out
@@ -168,15 +176,7 @@ def test_grad_compares_every_parameter_gradient(project, capsys):
 
 def test_grad_catches_a_gradient_the_migration_cut(project, capsys, tmp_path):
     """The same outputs, but the block's gradient stopped (DST hand-edited): only --grad sees it."""
-    cut = tmp_path / "cut"
-    cut.mkdir()
-    for f in (project / "dst").iterdir():
-        if f.is_file():
-            text = f.read_text()
-            if f.name == "netmod.py":
-                assert "h = self.block(image)" in text
-                text = text.replace("h = self.block(image)", "h = ops.stop_gradient(self.block(image))")
-            (cut / f.name).write_text(text)
+    cut = _edited_dst(project, tmp_path / "cut", "h = self.block(image)", "h = ops.stop_gradient(self.block(image))")
     code, out, _ = _main(project, capsys, "--train", dst=cut)
     assert code == 0, out
     code, out, _ = _main(project, capsys, "--train", "--grad", dst=cut)
