@@ -290,7 +290,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_If(self, node: cst.If) -> None:
         where = self._stmt(node)
-        # ``if isinstance(x, C):`` (alone or first of an ``and``): x is a C in the body
+        # ``if isinstance(x, C):`` (alone or an operand of an ``and`` chain): x is a C in the body
         inside = Where(where.pos, where.blocks + (id(node.body),), where.loops, where.scope)
         for name, classes in _isinstance_tests(node.test):
             self._bind(name, Binding(inside, "narrow", classes))

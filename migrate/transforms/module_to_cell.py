@@ -281,7 +281,6 @@ class Net(nn.Module):
                            "a Cell starts in inference mode: __init__ ends with set_train(True), as a torch Module trains")
         return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, line]))
 
-
     def _late_children(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         """``__init__`` ending with ``self.update_parameters_name()`` (see the module docstring)."""
         params = original.params.params

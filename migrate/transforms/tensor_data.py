@@ -171,8 +171,9 @@ def scale(t: mindspore.Tensor):
         """``x.mul_(y)`` -> ``assign_data(x, x * y)``: MindSpore 2.10's ``Tensor.mul_`` & co. on a
         CPU return a new tensor and leave ``x`` as it was (measured), so left as they are they
         would silently drop the update.  ``assign_data`` writes in place (a Parameter by
-        ``ops.assign``, another tensor by ``copy_``, which PyNative differentiates: measured), so
-        other references to ``x`` see the change as in torch."""
+        ``ops.assign``, another tensor by ``copy_``), so other references to ``x`` see the change
+        as in torch.  Inside a computation MindSpore differentiates, its autograd refuses the
+        write (its Mul/Div keep their inputs for the backward pass): a loud error, tested."""
         name = key.rpartition(".")[2]
         if _data_base(original_receiver) is None and not _plain_reference(original_receiver):
             raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does not "
