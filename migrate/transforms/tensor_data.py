@@ -4,6 +4,7 @@ MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
 ``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)``, and
 the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10) — and the
 same on a module's Parameter or buffer without ``.data`` (``m.bias.zero_()``, ``bn.running_var.fill_(1)``) —
+and on a torch factory's new tensor (``torch.empty(n, d).normal_(0, 0.1)``) they become that value,
 become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v))``, and
 ``p.data.normal_(m, s)``/``p.data.uniform_(a, b)`` become ``assign_data(p, m + s *
 ops.randn_like(p))``/``assign_data(p, a + (b - a) * ops.rand_like(p))`` (the same
@@ -138,10 +139,11 @@ def scale(t: mindspore.Tensor):
                 raise Unconvertible("unsupported", ".data is not callable")
             return site.receiver
         original_receiver = site.original.func.value
+        fresh = key != "torch.Tensor.copy_" and self._fresh(original_receiver)
         if key in _ARITHMETIC:
-            return self._arithmetic(key, site, original_receiver)
+            return self._arithmetic(key, site, original_receiver, fresh)
         base = _data_base(original_receiver)
-        if base is None and key != "torch.Tensor.copy_" and self._module_tensor(original_receiver):
+        if base is None and key != "torch.Tensor.copy_" and (fresh or self._module_tensor(original_receiver)):
             base = original_receiver  # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data
         if base is None:
             if key == "torch.Tensor.copy_":
@@ -165,9 +167,20 @@ def scale(t: mindspore.Tensor):
             value = self._random(key, site, target)
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
+        if fresh:
+            return value  # nothing else holds the new tensor: the value itself is the result
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
 
-    def _arithmetic(self, key: str, site, original_receiver: cst.BaseExpression) -> cst.BaseExpression:
+    def _fresh(self, node: cst.BaseExpression) -> bool:
+        """``torch.empty(3, 4)``, ``torch.zeros_like(x)``, ``torch.FloatTensor(3, 4)``: a call of a
+        torch factory, whose new tensor nothing else references, so an in-place initializer on it
+        (``torch.empty(n, d).normal_(0, 0.1)``) can be its value instead."""
+        if not isinstance(node, cst.Call):
+            return False
+        return self.ctx.torch_name(node.func) in _FACTORIES
+
+    def _arithmetic(self, key: str, site, original_receiver: cst.BaseExpression,
+                    fresh: bool = False) -> cst.BaseExpression:
         """``x.mul_(y)`` -> ``assign_data(x, x * y)``: MindSpore 2.10's ``Tensor.mul_`` & co. on a
         CPU return a new tensor and leave ``x`` as it was (measured), so left as they are they
         would silently drop the update.  ``assign_data`` writes in place (a Parameter by
@@ -175,7 +188,7 @@ def scale(t: mindspore.Tensor):
         as in torch.  Inside a computation MindSpore differentiates, its autograd refuses the
         write (its Mul/Div keep their inputs for the backward pass): a loud error, tested."""
         name = key.rpartition(".")[2]
-        if _data_base(original_receiver) is None and not _plain_reference(original_receiver):
+        if not fresh and _data_base(original_receiver) is None and not _plain_reference(original_receiver):
             raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does not "
                                 "write in place, and assigning to a copy would not reach the original")
         target = site.receiver
@@ -199,6 +212,8 @@ def scale(t: mindspore.Tensor):
             other = cst.BinaryOperation(_grouped(values["alpha"]), cst.Multiply(), other)
         operator = {"add_": cst.Add(), "sub_": cst.Subtract(), "mul_": cst.Multiply(), "div_": cst.Divide()}[name]
         value = cst.BinaryOperation(_grouped(target), operator, other)
+        if fresh:
+            return value
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
 
     def _module_tensor(self, node: cst.BaseExpression) -> bool:
@@ -228,6 +243,14 @@ def scale(t: mindspore.Tensor):
             draw = cst.Call(func=self.ctx.name_for("mindspore.ops.randn_like"), args=[cst.Arg(target)])
         return cst.BinaryOperation(low, cst.Add(), cst.BinaryOperation(scale, cst.Multiply(), draw))
 
+
+#: torch functions that return a new tensor of their own (an in-place op on it touches nothing else)
+_FACTORIES = frozenset({
+    "torch.empty", "torch.zeros", "torch.ones", "torch.full", "torch.rand", "torch.randn", "torch.randint",
+    "torch.empty_like", "torch.zeros_like", "torch.ones_like", "torch.full_like", "torch.rand_like",
+    "torch.randn_like", "torch.tensor", "torch.arange", "torch.linspace", "torch.eye",
+    "torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.IntTensor",
+})
 
 #: in-place arithmetic: MindSpore 2.10's methods of these names do not write in place on a CPU
 _ARITHMETIC = frozenset({"torch.Tensor.add_", "torch.Tensor.sub_", "torch.Tensor.mul_", "torch.Tensor.div_"})
