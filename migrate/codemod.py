@@ -845,6 +845,8 @@ class MigrateTransformer(cst.CSTTransformer):
             if rtype is None and owners:
                 rule = self._generic_rule(method)
                 used = {a.keyword.value for a in original.args if a.keyword is not None}
+                if rule is not None and rule.untyped:
+                    return self._untyped(rule, original, updated)
                 if rule is not None and not rule.is_identity_for(used):
                     self.ctx.uncertain(
                         original, rule.key,
@@ -865,6 +867,15 @@ class MigrateTransformer(cst.CSTTransformer):
             # nn.Module's own API on a known module (a Cell has other names): left as it is it fails
             self.ctx.unsupported(original, f"torch.nn.Module.{method}", "no mapping in api_map.yaml")
         return updated
+
+    def _untyped(self, rule: Rule, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """``x.to(device)`` on an ``x`` of unknown type -> ``to(x, device)``: the entry's
+        ``untyped`` helper decides at run time (a MindSpore tensor or Cell gets torch's meaning,
+        any other object its own method)."""
+        assert isinstance(updated.func, cst.Attribute)
+        name = rule.untyped[len(HELPER_PREFIX):]
+        self.ctx.converted(original, rule.key, f"receiver of unknown type: _torch_compat.{name} decides at run time")
+        return cst.Call(func=self.ctx.helper(name), args=[cst.Arg(updated.func.value), *updated.args])
 
     def _one_class(self, site: cst.CSTNode, receiver: cst.BaseExpression, member: str) -> Optional[T]:
         """The receiver's type; for modules of several classes (``isinstance(m, (nn.Linear,
@@ -935,7 +946,10 @@ class MigrateTransformer(cst.CSTTransformer):
             return site.updated
         if new is None:
             return site.updated
-        self.ctx.converted(site.original, site.rule.key, site.rule.note)
+        note = site.rule.note
+        if isinstance(new, tuple):  # (node, the reason this site converted as it did)
+            new, note = new
+        self.ctx.converted(site.original, site.rule.key, note)
         return new
 
     def _report(self, exc: Unconvertible, site: CallSite) -> None:

@@ -24,6 +24,7 @@ FIELDS = frozenset(
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
         "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
+        "untyped",
     }
 )
 
@@ -106,6 +107,7 @@ class Rule:
     source: str
     type_target: Optional[str] = None  # what the class becomes where it is not called (types, bases, values)
     type_note: Optional[str] = None  # why, outside annotations, it is not exactly type_target (reported uncertain)
+    untyped: Optional[str] = None  # helper that takes the member's place where the receiver's type is unknown
 
     @property
     def owner(self) -> Optional[str]:
@@ -408,6 +410,10 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     if type_note is not None and type_target is None:
         chk.fail("type_note", "only with a type_target")
 
+    untyped = chk.str_field("untyped", _DOTTED)
+    if untyped is not None and (not untyped.startswith(HELPER_PREFIX) or key.rpartition(".")[0] not in OWNER_CLASSES):
+        chk.fail("untyped", "a _torch_compat helper, on a member of torch.Tensor, torch.nn.Module or torch.optim.Optimizer")
+
     returns = entry.get("returns")
     if returns is None:
         returns = _default_returns(key)
@@ -458,6 +464,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         source=f"{fname}:{line}",
         type_target=type_target,
         type_note=type_note.strip() if type_note else None,
+        untyped=untyped,
     )
 
 

@@ -2933,3 +2933,50 @@ class ModuleDict(_TorchNames, nn.CellDict):
     def update(self, cells):
         super().update(cells)
         self._rename()
+
+
+# --------------------------------------------------------------------------- .to / .cuda / .cpu
+_PYTHON_DTYPES = {float: mindspore.float64, int: mindspore.int64, bool: mindspore.bool_}
+
+
+def to(x, *args, **kwargs):
+    """torch's ``x.to(...)`` where the tool could not tell, from the source, what ``x`` or the
+    argument is (``x.to(device)`` in a loop over a loader, ``t.to(self.dev)``); run time can.
+    A MindSpore tensor or Cell: a dtype (``mindspore.float32``, Python's ``float``/``int``/
+    ``bool`` as torch reads them, or another tensor's dtype) casts the tensor; anything else
+    (a device string or index, None) changes nothing, as MindSpore places tensors per process.
+    Casting a whole Cell has no MindSpore equivalent and raises.  Any other object's own
+    ``.to`` is called, unchanged."""
+    if not isinstance(x, (mindspore.Tensor, nn.Cell)):
+        return x.to(*args, **kwargs)
+    dtype = kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, mindspore.Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, mindspore.dtype.Type):
+            dtype = arg
+        elif isinstance(arg, type) and arg in _PYTHON_DTYPES:
+            dtype = _PYTHON_DTYPES[arg]
+    if isinstance(dtype, type) and dtype in _PYTHON_DTYPES:
+        dtype = _PYTHON_DTYPES[dtype]
+    if dtype is None:
+        return x
+    if isinstance(x, nn.Cell):
+        raise TypeError("module.to(dtype): casting a whole Cell's parameters has no MindSpore equivalent "
+                        "(Cell.to_float casts its inputs); cast the Parameters instead")
+    return x.astype(dtype)
+
+
+def cuda(x, *args, **kwargs):
+    """torch's ``x.cuda()`` on something the tool could not type: a MindSpore tensor or Cell is
+    returned as it is (MindSpore places tensors per process); any other object's own ``.cuda``
+    is called."""
+    return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cuda(*args, **kwargs)
+
+
+def cpu(x, *args, **kwargs):
+    """torch's ``x.cpu()`` on something the tool could not type (see ``cuda``)."""
+    return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cpu(*args, **kwargs)
+
+
+__all__ += ["to", "cuda", "cpu"]

@@ -86,8 +86,10 @@ class Transform:
     def __init__(self, ctx: "FileContext") -> None:
         self.ctx = ctx
 
-    def rewrite(self, site: "CallSite") -> cst.BaseExpression:
-        """Convert one api_map site whose entry names this transform."""
+    def rewrite(self, site: "CallSite"):
+        """Convert one api_map site whose entry names this transform: the new node, or
+        (node, reason) where the report should say why it converted as it did (instead of
+        the entry's note); None leaves the site as it is, Unconvertible reports it."""
         raise Unconvertible("unsupported", f"{self.name} does not rewrite {site.rule.key}")
 
 

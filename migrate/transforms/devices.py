@@ -7,7 +7,11 @@ A MindSpore process places every tensor on the one device chosen with
 equivalent and are dropped.  Answering False for CUDA keeps converted code on
 its CPU branches (an honest default for code converted to run on CPU; revisit
 for GPU/Ascend).  An argument of ``.to`` that is neither a known device nor a
-known dtype is reported uncertain.
+known dtype, and a receiver of unknown type (``x.to(device)`` for a batch out of a
+loader), go through the entries' ``untyped`` helpers (``_torch_compat.to``/``cuda``/
+``cpu``), which tell them apart at run time: a MindSpore tensor or Cell gets torch's
+meaning, any other object its own method.  Without such a helper the site is reported
+uncertain.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def f(x: mindspore.Tensor):
 """,
         ),
         Example(
-            name="unknown argument is uncertain",
+            name="an argument that may be a device or a dtype is told apart at run time",
             before="""\
 import torch
 
@@ -80,29 +84,28 @@ def f(x: torch.Tensor, target):
 """,
             after="""\
 import mindspore
+from _torch_compat import to
 
 
 def f(x: mindspore.Tensor, target):
-    # MIGRATE(uncertain): torch.Tensor.to — cannot tell whether `target` is a device or a dtype
-    return x.to(target)
+    return to(x, target)
 """,
         ),
         Example(
-            name="unknown receiver is uncertain",
+            name="a receiver of unknown type is told apart at run time",
             before="""\
 import torch
 
 
-def f(batch):
-    return batch.cuda()
+def f(batch, device):
+    return batch.cuda(), batch.to(device)
 """,
             after="""\
-import torch
+from _torch_compat import cuda, to
 
 
-def f(batch):
-    # MIGRATE(uncertain): torch.Tensor.cuda — receiver type unknown: is `batch` a torch tensor or module?
-    return batch.cuda()
+def f(batch, device):
+    return cuda(batch), to(batch, device)
 """,
         ),
         Example(
@@ -196,6 +199,11 @@ job = Job().cuda()
                 pass  # MindSpore places tensors per process
             elif kind == "tensor":
                 dtype = cst.Attribute(value=new.value, attr=cst.Name("dtype"))
+            elif site.rule.untyped:  # a device or a dtype: the helper tells at run time
+                code = cst.Module(body=[]).code_for_node(old.value).strip()
+                name = site.rule.untyped.rpartition(".")[2]
+                call = cst.Call(func=self.ctx.helper(name), args=[cst.Arg(site.receiver), *site.updated.args])
+                return call, f"cannot tell whether `{code}` is a device or a dtype: _torch_compat.{name} decides at run time"
             else:
                 code = cst.Module(body=[]).code_for_node(old.value).strip()
                 raise Unconvertible("uncertain", f"cannot tell whether `{code}` is a device or a dtype")
