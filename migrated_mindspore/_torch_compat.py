@@ -2933,3 +2933,100 @@ class ModuleDict(_TorchNames, nn.CellDict):
     def update(self, cells):
         super().update(cells)
         self._rename()
+
+
+# --------------------------------------------------------------------------- .to / .cuda / .cpu
+_PYTHON_DTYPES = {float: mindspore.float64, int: mindspore.int64, bool: mindspore.bool_}
+
+
+def to(x, *args, **kwargs):
+    """torch's ``x.to(...)`` where the tool could not tell, from the source, what ``x`` or the
+    argument is (``x.to(device)`` in a loop over a loader, ``t.to(self.dev)``); run time can.
+    A MindSpore tensor or Cell: a dtype (``mindspore.float32``, Python's ``float``/``int``/
+    ``bool`` as torch reads them, or another tensor's dtype) casts the tensor; anything else
+    (a device string or index, None) changes nothing, as MindSpore places tensors per process.
+    Casting a whole Cell has no MindSpore equivalent and raises.  Any other object's own
+    ``.to`` is called, unchanged."""
+    if not isinstance(x, (mindspore.Tensor, nn.Cell)):
+        return x.to(*args, **kwargs)
+    dtype = kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, mindspore.Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, mindspore.dtype.Type):
+            dtype = arg
+        elif isinstance(arg, type) and arg in _PYTHON_DTYPES:
+            dtype = _PYTHON_DTYPES[arg]
+    if isinstance(dtype, type) and dtype in _PYTHON_DTYPES:
+        dtype = _PYTHON_DTYPES[dtype]
+    if dtype is None:
+        return x
+    if isinstance(x, nn.Cell):
+        raise TypeError("module.to(dtype): casting a whole Cell's parameters has no MindSpore equivalent "
+                        "(Cell.to_float casts its inputs); cast the Parameters instead")
+    return x.astype(dtype)
+
+
+def cuda(x, *args, **kwargs):
+    """torch's ``x.cuda()`` on something the tool could not type: a MindSpore tensor or Cell is
+    returned as it is (MindSpore places tensors per process); any other object's own ``.cuda``
+    is called."""
+    return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cuda(*args, **kwargs)
+
+
+def cpu(x, *args, **kwargs):
+    """torch's ``x.cpu()`` on something the tool could not type (see ``cuda``)."""
+    return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cpu(*args, **kwargs)
+
+
+__all__ += ["to", "cuda", "cpu"]
+
+
+# --------------------------------------------------------------------------- members on untyped receivers
+def size_of(x, *args, **kwargs):
+    """torch's ``x.size()``/``x.size(d)`` on something the tool could not type: a MindSpore
+    tensor gives its shape (a tuple) or one axis of it (MindSpore's own ``Tensor.size`` is the
+    element count); any other object's own ``.size`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.size(*args, **kwargs)
+    dim = args[0] if args else kwargs.get("dim")
+    return tuple(x.shape) if dim is None else x.shape[dim]
+
+
+def train_mode(x, mode=True):
+    """torch's ``module.train(mode)`` on something the tool could not type: a Cell is set to
+    that mode (``set_train``) and returned; any other object's own ``.train`` is called."""
+    if isinstance(x, nn.Cell):
+        x.set_train(mode)
+        return x
+    return x.train(mode)
+
+
+def eval_mode(x):
+    """torch's ``module.eval()`` on something the tool could not type (see ``train_mode``)."""
+    if isinstance(x, nn.Cell):
+        x.set_train(False)
+        return x
+    return x.eval()
+
+
+def parameters_of(x, *args, **kwargs):
+    """torch's ``module.parameters()`` on something the tool could not type: a Cell's
+    ``trainable_params()`` (as the typed conversion); any other object's own ``.parameters``."""
+    if isinstance(x, nn.Cell):
+        if args or kwargs:
+            raise TypeError("parameters(recurse=...): trainable_params() always recurses")
+        return x.trainable_params()
+    return x.parameters(*args, **kwargs)
+
+
+def zero_grad_of(x, *args, **kwargs):
+    """torch's ``.zero_grad()`` on something the tool could not type: a Cell's parameters forget
+    their gradients (``zero_grad``); an optimizer (this module's, or any other object) runs its
+    own ``.zero_grad``."""
+    if isinstance(x, nn.Cell):
+        return zero_grad(x)
+    return x.zero_grad(*args, **kwargs)
+
+
+__all__ += ["size_of", "train_mode", "eval_mode", "parameters_of", "zero_grad_of"]

@@ -70,3 +70,67 @@ def test_casting_a_whole_cell_raises(compat):
         compat.to(mindspore.nn.Dense(2, 2), mindspore.float16)
     cell = mindspore.nn.Dense(2, 2)
     assert compat.to(cell, "cuda:0") is cell and compat.cuda(cell) is cell
+
+
+MODULE_SOURCE = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def size(self, *args):
+            self.calls.append("size")
+            return 7
+
+        def train(self, mode=True):
+            self.calls.append(f"train({mode})")
+            return self
+
+        def eval(self):
+            self.calls.append("eval")
+            return self
+
+        def zero_grad(self):
+            self.calls.append("zero_grad")
+
+
+    def build():
+        return nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+
+
+    def probe(model, x, other):
+        model.train()
+        training = model.training if hasattr(model, "training") else None
+        model.eval()
+        count = len(list(model.parameters()))
+        model.zero_grad()
+        other.train(False)
+        other.eval()
+        other.zero_grad()
+        return x.size(), x.size(1), x.size(-1), other.size(), count, other.calls
+    """)
+
+
+def test_module_members_on_untyped_receivers_run_as_torchs(compat, tmp_path, monkeypatch):
+    """model.train()/eval()/parameters()/zero_grad() and x.size(d) in a function whose
+    parameters nobody types (the classic ``def train(model, loader, optimizer)``)."""
+    out = convert_source(MODULE_SOURCE, SPEC, "untyped_modules.py")
+    probe = out.code[out.code.index("def probe"):]
+    for call in ("train_mode(model)", "eval_mode(model)", "parameters_of(model)", "zero_grad_of(model)",
+                 "size_of(x, 1)", "eval_mode(other)"):
+        assert call in probe, probe
+    (tmp_path / "untyped_modules_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("untyped_modules_ms")
+    t_mod: dict = {"__name__": "untyped_modules_torch"}
+    exec(compile(MODULE_SOURCE, "<torch>", "exec"), t_mod)
+    x = np.zeros((2, 5, 3), np.float32)
+    t_model, ms_model = t_mod["build"](), ms_mod.build()
+    want = t_mod["probe"](t_model, torch.from_numpy(x), t_mod["Recorder"]())
+    got = ms_mod.probe(ms_model, mindspore.Tensor(x), ms_mod.Recorder())
+    assert tuple(got[0]) == tuple(want[0]) == (2, 5, 3)
+    assert got[1:] == want[1:] == (5, 3, 7, 4, ["train(False)", "eval", "zero_grad", "size"])
+    assert not t_model.training and not ms_model.training

@@ -2980,3 +2980,53 @@ def cpu(x, *args, **kwargs):
 
 
 __all__ += ["to", "cuda", "cpu"]
+
+
+# --------------------------------------------------------------------------- members on untyped receivers
+def size_of(x, *args, **kwargs):
+    """torch's ``x.size()``/``x.size(d)`` on something the tool could not type: a MindSpore
+    tensor gives its shape (a tuple) or one axis of it (MindSpore's own ``Tensor.size`` is the
+    element count); any other object's own ``.size`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.size(*args, **kwargs)
+    dim = args[0] if args else kwargs.get("dim")
+    return tuple(x.shape) if dim is None else x.shape[dim]
+
+
+def train_mode(x, mode=True):
+    """torch's ``module.train(mode)`` on something the tool could not type: a Cell is set to
+    that mode (``set_train``) and returned; any other object's own ``.train`` is called."""
+    if isinstance(x, nn.Cell):
+        x.set_train(mode)
+        return x
+    return x.train(mode)
+
+
+def eval_mode(x):
+    """torch's ``module.eval()`` on something the tool could not type (see ``train_mode``)."""
+    if isinstance(x, nn.Cell):
+        x.set_train(False)
+        return x
+    return x.eval()
+
+
+def parameters_of(x, *args, **kwargs):
+    """torch's ``module.parameters()`` on something the tool could not type: a Cell's
+    ``trainable_params()`` (as the typed conversion); any other object's own ``.parameters``."""
+    if isinstance(x, nn.Cell):
+        if args or kwargs:
+            raise TypeError("parameters(recurse=...): trainable_params() always recurses")
+        return x.trainable_params()
+    return x.parameters(*args, **kwargs)
+
+
+def zero_grad_of(x, *args, **kwargs):
+    """torch's ``.zero_grad()`` on something the tool could not type: a Cell's parameters forget
+    their gradients (``zero_grad``); an optimizer (this module's, or any other object) runs its
+    own ``.zero_grad``."""
+    if isinstance(x, nn.Cell):
+        return zero_grad(x)
+    return x.zero_grad(*args, **kwargs)
+
+
+__all__ += ["size_of", "train_mode", "eval_mode", "parameters_of", "zero_grad_of"]

@@ -35,7 +35,7 @@ def f(x: mindspore.Tensor):
 """,
         ),
         Example(
-            name="unknown receivers are uncertain",
+            name="an unknown receiver is told apart at run time (size_of)",
             before="""\
 import torch
 
@@ -44,12 +44,11 @@ def f(x):
     return x.size(1)
 """,
             after="""\
-import torch
+from _torch_compat import size_of
 
 
 def f(x):
-    # MIGRATE(uncertain): torch.Tensor.size — receiver type unknown: is `x` a torch tensor?
-    return x.size(1)
+    return size_of(x, 1)
 """,
         ),
         Example(

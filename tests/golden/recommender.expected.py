@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, clip_grad_norm_, save_checkpoint
+from _torch_compat import Adam, clip_grad_norm_, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -65,8 +65,7 @@ def evaluate(model: Recommender, users, items, labels):
 
 def train_step(model: Recommender, opt, users, items, labels):
     model.set_train()
-    # MIGRATE(uncertain): torch.nn.Module.zero_grad — receiver type unknown: is `opt` a torch module or optimizer?
-    opt.zero_grad()
+    zero_grad_of(opt)
     loss = ops.cross_entropy(model(users, items), labels)
     # MIGRATE(unsupported): torch.Tensor.backward — no optimizer (zero_grad/step) or module zero_grad() next to this backward(): the parameters it differentiates are unknown
     loss.backward()
