@@ -434,6 +434,9 @@ class FileContext:
         self.torch_import_statements: dict[int, cst.CSTNode] = {}
         #: id() of original statements that the conversion removes (``x = x.to(device)``)
         self.removed_statements: set[int] = set()
+        #: id() of an original statement -> how many statements it became (a dropped
+        #: ``with torch.no_grad():`` its body's, one with insertions more; removed ones 0)
+        self.statement_sizes: dict[int, int] = {}
 
     # -- names and types
     def torch_name(self, node: cst.BaseExpression) -> Optional[str]:
@@ -984,6 +987,12 @@ class MigrateTransformer(cst.CSTTransformer):
 
     def _finish_statement(self, original, result, frame: _Frame):
         result = self._finish_statement_inner(original, result, frame)
+        if id(original) in self.ctx.removed_statements:
+            self.ctx.statement_sizes[id(original)] = 0
+        elif isinstance(result, cst.FlattenSentinel):
+            self.ctx.statement_sizes[id(original)] = len(result.nodes)
+        elif isinstance(result, cst.RemovalSentinel):
+            self.ctx.statement_sizes[id(original)] = 0
         if frame.torch_import and not self.ctx._frames:
             nodes = result.nodes if isinstance(result, cst.FlattenSentinel) else [result]
             self.ctx.torch_import_statements.update((id(n), n) for n in nodes)

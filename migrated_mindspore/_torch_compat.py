@@ -3030,3 +3030,22 @@ def zero_grad_of(x, *args, **kwargs):
 
 
 __all__ += ["size_of", "train_mode", "eval_mode", "parameters_of", "zero_grad_of"]
+
+
+def grad_of(loss_fn, inputs, has_aux=False):
+    """``torch.autograd.grad(loss, inputs)`` with the statements computing ``loss`` as
+    ``loss_fn`` (no arguments; with ``has_aux`` it returns ``(loss, *values)``): returns the
+    loss (or that tuple) and the tuple of gradients, one per input.  Every input must be a
+    Parameter: MindSpore's ``value_and_grad`` differentiates with respect to Parameters and
+    gives a silent zero for any other tensor (measured in 2.10), such as MAML's fast weights
+    computed from the parameters."""
+    inputs = list(inputs)
+    plain = [i for i, p in enumerate(inputs) if not isinstance(p, mindspore.Parameter)]
+    if plain:
+        raise TypeError(f"torch.autograd.grad with respect to inputs {plain} that are not Parameters: MindSpore "
+                        "differentiates a function with respect to its Parameters or its arguments; make those "
+                        "tensors arguments of the loss function and use mindspore.grad(fn, grad_position=...)")
+    return mindspore.value_and_grad(loss_fn, None, inputs, has_aux=has_aux)()
+
+
+__all__ += ["grad_of"]

@@ -14,6 +14,13 @@ gradients. The gradients are then stored on each parameter's ``.grad`` (accumula
 Which parameters: the optimizer zeroed or stepped next to the backward (same or
 enclosing block), else the module whose ``zero_grad()`` precedes it; otherwise the site
 is unsupported (there is no way to know what ``backward`` would have reached).
+
+``g = torch.autograd.grad(loss, params)`` is rewritten the same way, with the parameters
+it names: the closure's gradients are ``g`` (``_torch_compat.grad_of`` runs
+``value_and_grad``, after checking that every input is a Parameter: MindSpore's
+``value_and_grad`` gives silent zeros for a plain tensor, such as MAML's fast weights).
+Higher-order uses (``create_graph=True``), ``grad_outputs`` and ``allow_unused=True`` (torch
+gives None where MindSpore gives zeros) are unsupported.
 """
 from __future__ import annotations
 
@@ -186,10 +193,13 @@ def _has_escape(stmt: cst.CSTNode) -> bool:
 class _Plan:
     """A backward() site found while visiting; applied when its block is left."""
 
-    def __init__(self, index: int, loss: str, first: int, weights: cst.BaseExpression, aux: list[str], call,
-                 carried: Sequence[str] = ()):
+    def __init__(self, index: int, loss: str, first: int, weights: Optional[cst.BaseExpression], aux: list[str], call,
+                 carried: Sequence[str] = (), grads_target: Optional[cst.BaseExpression] = None):
         self.index, self.loss, self.first, self.weights, self.aux, self.call = index, loss, first, weights, aux, call
         self.carried = list(carried)  # names read before the computation rebinds them: parameters
+        # torch.autograd.grad: the assignment target of the gradients (the weights are then the
+        # call's converted second argument, read from the converted statement)
+        self.grads_target = grads_target
 
 
 @register
@@ -312,6 +322,63 @@ def fit(x: mindspore.Tensor, y: mindspore.Tensor):
 """,
         ),
         Example(
+            name="autograd_grad",
+            before="""\
+import torch
+import torch.nn.functional as F
+def adapt(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float):
+    loss = F.mse_loss(net(x), y)
+    grads = torch.autograd.grad(loss, net.parameters())
+    return [p - lr * g for p, g in zip(net.parameters(), grads)], loss
+""",
+            after="""\
+import mindspore
+from _torch_compat import grad_of
+from mindspore import nn, ops
+
+def adapt(net: nn.Cell, x: mindspore.Tensor, y: mindspore.Tensor, lr: float):
+    def _loss_fn():
+        loss = ops.mse_loss(net(x), y)
+        return loss
+    loss, grads = grad_of(_loss_fn, net.trainable_params())
+    return [p - lr * g for p, g in zip(net.trainable_params(), grads)], loss
+""",
+        ),
+        Example(
+            name="a dropped no_grad block in the same loop body",
+            before="""\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for x, y in batches:
+    with torch.no_grad():
+        scale = y.abs().mean()
+        target = y / scale
+    opt.zero_grad()
+    loss = ((model(x) - target) ** 2).mean()
+    loss.backward()
+    opt.step()
+""",
+            after="""\
+import mindspore
+from _torch_compat import SGD, accumulate_grad
+from mindspore import nn, ops
+
+model = nn.Dense(3, 1)
+opt = SGD(model.trainable_params(), lr=0.1)
+for x, y in batches:
+    scale = ops.stop_gradient(y.abs().mean())
+    target = ops.stop_gradient(y / scale)
+    opt.zero_grad()
+    def _loss_fn():
+        loss = ((model(x) - target) ** 2).mean()
+        return loss
+    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters)()
+    accumulate_grad(opt.parameters, _loss_grads)
+    opt.step()
+""",
+        ),
+        Example(
             name="no_parameters_known",
             before="""\
 import torch
@@ -362,6 +429,16 @@ def step(loss: mindspore.Tensor):
 
     # -- analysis, at the backward() statement (types are asked there) ------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        grad_call = self._autograd_grad(node)
+        if grad_call is not None and self._blocks:
+            block = self._blocks[-1]
+            index = next((i for i, s in enumerate(block) if s is node), None)
+            if index is not None:
+                self.ctx.claim(grad_call)
+                plan = self._grad_plan(block, index, node, grad_call)
+                if plan is not None:
+                    self._plans.setdefault(id(block), []).append(plan)
+            return
         call = _method_call(node, "backward")
         if call is None or not self._blocks:
             return
@@ -387,18 +464,64 @@ def step(loss: mindspore.Tensor):
             self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
                                              "backward(): the parameters it differentiates are unknown")
             return None
+        found = self._slice(block, j, loss.value, call, rule)
+        if found is None:
+            return None
+        first, aux, carried = found
+        return _Plan(j, loss.value, first, weights, aux, call, carried)
+
+    def _autograd_grad(self, node: cst.SimpleStatementLine) -> Optional[cst.Call]:
+        """The call in ``target = torch.autograd.grad(...)``, else None."""
+        if len(node.body) != 1 or not isinstance(node.body[0], cst.Assign) or len(node.body[0].targets) != 1:
+            return None
+        value = node.body[0].value
+        if isinstance(value, cst.Call) and self.ctx.torch_name(value.func) == "torch.autograd.grad":
+            return value
+        return None
+
+    def _grad_plan(self, block, j: int, node: cst.SimpleStatementLine, call: cst.Call) -> Optional[_Plan]:
+        rule = "torch.autograd.grad"
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        if any(a.star for a in call.args) or len(positional) != 2 or not isinstance(positional[0].value, cst.Name):
+            self.ctx.unsupported(call, rule, "only torch.autograd.grad(name, inputs, ...) is rewritten: the loss must "
+                                             "be a name computed in this block")
+            return None
+        for name, value in keywords.items():
+            literal = value.value if isinstance(value, cst.Name) else None
+            if name in ("retain_graph", "only_inputs"):
+                continue  # MindSpore keeps no graph to free
+            if name in ("create_graph", "allow_unused", "materialize_grads") and literal in ("False", "None"):
+                continue
+            why = {"create_graph": "higher-order gradients (create_graph=True) need the closure differentiated "
+                                   "again inside the outer one: write that nesting by hand",
+                   "allow_unused": "allow_unused=True: torch gives None for an unused input, MindSpore zeros",
+                   "grad_outputs": "grad_outputs=v: differentiate (outputs * v).sum() instead"}.get(
+                       name, f"argument `{name}=` has no mapping")
+            self.ctx.unsupported(call, rule, why)
+            return None
+        loss = positional[0].value.value
+        found = self._slice(block, j, loss, call, rule)
+        if found is None:
+            return None
+        first, aux, carried = found
+        return _Plan(j, loss, first, None, aux, call, carried, grads_target=node.body[0].targets[0].target)
+
+    def _slice(self, block, j: int, loss: str, call: cst.Call, rule: str):
+        """(first statement, aux names, carried names) of the statements before ``block[j]``
+        that compute ``loss``, or None (reported)."""
         removed = self.ctx.removed_statements  # earlier statements of the block are converted by now
-        needed, first = {loss.value}, None
+        needed, first = {loss}, None
         for i in range(j - 1, -1, -1):
             if id(block[i]) in removed:
                 continue
-            if _is_barrier(block[i]):
+            if _is_barrier(block[i]) or self._autograd_grad(block[i]) is not None:
                 break
             if binds(block[i]) & needed:
                 first = i
                 needed |= reads(block[i])
         if first is None:
-            self.ctx.unsupported(call, rule, f"`{loss.value}` is not computed in this block: move its computation next to backward()")
+            self.ctx.unsupported(call, rule, f"`{loss}` is not computed in this block: move its computation next to it")
             return None
         body = [s for s in block[first:j] if id(s) not in removed]
         if any(_has_escape(s) for s in body):
@@ -412,8 +535,8 @@ def step(loss: mindspore.Tensor):
         for s in body:
             carried |= (reads(s) - bound_so_far) & all_bound
             bound_so_far |= binds(s)
-        aux = sorted((all_bound - {loss.value}) & reads(self._functions[-1], skip=body))
-        return _Plan(j, loss.value, first, weights, aux, call, sorted(carried))
+        aux = sorted((all_bound - {loss}) & reads(self._functions[-1], skip=body))
+        return first, aux, sorted(carried)
 
     def _weights(self, block, j: int) -> Optional[cst.BaseExpression]:
         """The expression naming the parameters that backward() feeds."""
@@ -438,27 +561,33 @@ def step(loss: mindspore.Tensor):
         if not plans:
             return None
         # where each original statement sits in the converted block (statements the conversion
-        # removed, like `x = x.to(device)`, sit nowhere; the next one takes their place)
-        position, k = [], 0
+        # removed, like `x = x.to(device)`, sit nowhere; the next one takes their place; a
+        # dropped `with torch.no_grad():` spans its body's statements)
+        position, sizes, k = [], [], 0
         for stmt in orig:
             position.append(k)
-            if id(stmt) not in self.ctx.removed_statements:
-                k += 1
-        if k != len(new):
+            sizes.append(self.ctx.statement_sizes.get(id(stmt), 1))
+            k += sizes[-1]
+        if k != len(new) or any(sizes[plan.index] != 1 for plan in plans):
             for plan in plans:
-                self.ctx.unsupported(plan.call, "torch.Tensor.backward",
-                                     "another rewrite changed this block; convert this backward() by hand")
+                rule = "torch.autograd.grad" if plan.grads_target is not None else "torch.Tensor.backward"
+                self.ctx.unsupported(plan.call, rule, "another rewrite changed this block; convert this by hand")
             return None
         out = list(new)
         for plan in sorted(plans, key=lambda p: p.index, reverse=True):
             first, index = position[plan.first], position[plan.index]
+            if plan.grads_target is not None:
+                out[first:index + 1] = self._emit_grad(out, plan, first, index)
+                self.ctx.converted(plan.call, "torch.autograd.grad",
+                                   "the statements computing the loss became a closure; _torch_compat.grad_of "
+                                   "differentiates it with respect to the inputs (which must be Parameters)")
+                continue
             out[first:index + 1] = self._emit(out, plan, first, index)
             self.ctx.converted(plan.call, "torch.Tensor.backward")
         return out
 
-    def _emit(self, new: list, plan: _Plan, first: int, j: int) -> list:
+    def _closure(self, new: list, plan: _Plan, first: int, j: int) -> tuple[cst.FunctionDef, list[str]]:
         fn_name = self._fresh(f"_{plan.loss}_fn")
-        grads_name = self._fresh(f"_{plan.loss}_grads")
         returned = [plan.loss] + plan.aux
         body = [s.with_changes(leading_lines=()) if k == 0 else s for k, s in enumerate(new[first:j])]
         params = [cst.Param(cst.Name(n), default=cst.Name(n),
@@ -470,6 +599,29 @@ def step(loss: mindspore.Tensor):
             body=cst.IndentedBlock(body=body + [cst.parse_statement("return " + ", ".join(returned))]),
             leading_lines=new[first].leading_lines,
         )
+        return fn, returned
+
+    def _emit_grad(self, new: list, plan: _Plan, first: int, j: int) -> list:
+        """``g = torch.autograd.grad(loss, inputs)`` -> the closure and ``loss, g = grad_of(fn, inputs)``."""
+        fn, returned = self._closure(new, plan, first, j)
+        converted = new[j].body[0].value  # the call, its arguments converted (inputs: trainable_params())
+        inputs = [a.value for a in converted.args if a.keyword is None][1]
+        args = [cst.Arg(cst.Name(fn.name.value)), cst.Arg(inputs)]
+        if plan.aux:
+            args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
+                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        outputs = (cst.Tuple([cst.Element(cst.Name(n)) for n in returned]) if plan.aux else cst.Name(plan.loss))
+        assign = cst.SimpleStatementLine([cst.Assign(
+            targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(plan.grads_target.deep_clone())],
+                                                lpar=[], rpar=[]))],
+            value=cst.Call(func=self.ctx.helper("grad_of"), args=args))],
+            trailing_whitespace=new[j].trailing_whitespace)
+        return [fn, assign]
+
+    def _emit(self, new: list, plan: _Plan, first: int, j: int) -> list:
+        fn, returned = self._closure(new, plan, first, j)
+        fn_name = fn.name.value
+        grads_name = self._fresh(f"_{plan.loss}_grads")
         args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone())]
         if plan.aux:
             args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
