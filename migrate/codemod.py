@@ -327,6 +327,17 @@ def _trailing_comma_like(out: list[cst.Arg], original: Sequence[cst.Arg]) -> lis
 
 
 def _map_bound(rule, args, default_expr, receiver) -> list[cst.Arg]:
+    passed = []
+    if rule.runtime_kwargs:  # `**options` goes to the helper as it is: it checks torch's names at run time
+        passed = [a.with_changes(comma=MaybeSentinel.DEFAULT) for a in args if a.star == "**"]
+        args = [a for a in args if a.star != "**"]
+    out = _map_bound_args(rule, args, default_expr, receiver)
+    if passed:
+        out = [*out, *passed]
+    return out
+
+
+def _map_bound_args(rule, args, default_expr, receiver) -> list[cst.Arg]:
     bound, order = _bind(rule, args)
     _check_conditions(rule, bound)
     items: list[_Item] = []

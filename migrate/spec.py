@@ -24,7 +24,7 @@ FIELDS = frozenset(
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
         "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
-        "untyped",
+        "untyped", "runtime_kwargs",
     }
 )
 
@@ -108,6 +108,7 @@ class Rule:
     type_target: Optional[str] = None  # what the class becomes where it is not called (types, bases, values)
     type_note: Optional[str] = None  # why, outside annotations, it is not exactly type_target (reported uncertain)
     untyped: Optional[str] = None  # helper that takes the member's place where the receiver's type is unknown
+    runtime_kwargs: bool = False  # `**mapping` passes through to the helper target, which checks torch's names
 
     @property
     def owner(self) -> Optional[str]:
@@ -414,6 +415,12 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     if untyped is not None and (not untyped.startswith(HELPER_PREFIX) or key.rpartition(".")[0] not in OWNER_CLASSES):
         chk.fail("untyped", "a _torch_compat helper, on a member of torch.Tensor, torch.nn.Module or torch.optim.Optimizer")
 
+    runtime_kwargs = entry.get("runtime_kwargs", False)
+    if not isinstance(runtime_kwargs, bool):
+        chk.fail("runtime_kwargs", "must be true or false")
+    if runtime_kwargs and not (target or "").startswith(HELPER_PREFIX):
+        chk.fail("runtime_kwargs", "only a _torch_compat helper target can check torch's names at run time")
+
     returns = entry.get("returns")
     if returns is None:
         returns = _default_returns(key)
@@ -465,6 +472,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         type_target=type_target,
         type_note=type_note.strip() if type_note else None,
         untyped=untyped,
+        runtime_kwargs=runtime_kwargs,
     )
 
 

@@ -60,3 +60,26 @@ def test_custom_collate_fn_is_called_with_the_batch(tmp_path, monkeypatch, batch
         assert list(g) == list(w)
         for key in w:
             np.testing.assert_array_equal(g[key].asnumpy(), w[key].numpy())
+
+
+def test_dataloader_options_passed_as_a_mapping_are_checked_at_run_time(compat):
+    """``DataLoader(ds, **train_kwargs)`` (pytorch/examples' layout) converts: the helper applies
+    the table's drops and refusals to the mapping's names when it runs, as torch checks them."""
+    from migrate.codemod import convert_source
+    from migrate.spec import load_spec
+
+    spec = load_spec()
+    rule = spec.get("torch.utils.data.DataLoader")
+    assert compat._LOADER_IGNORED == set(rule.drop)  # the same names dropped either way
+    assert set(compat._LOADER_REFUSED) == {c.name for c in rule.unsupported_args}
+    out = convert_source("import torch\nkw = {'batch_size': 2}\nloader = torch.utils.data.DataLoader(ds, **kw)\n",
+                         spec, "m.py")
+    assert "data_loader(ds, **kw)" in out.code and [s.kind for s in out.sites] == ["converted"], out.code
+    data = list(range(5))
+    options = {"batch_size": 2, "num_workers": 3, "pin_memory": True, "sampler": None, "drop_last": True}
+    batches = [b.asnumpy().tolist() for b in compat.data_loader(data, **options)]
+    assert batches == [[0, 1], [2, 3]]
+    with pytest.raises(NotImplementedError, match="sampler"):
+        compat.data_loader(data, sampler=[0, 1])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
+        compat.data_loader(data, batchsize=2)

@@ -496,7 +496,19 @@ class _Loader:
             yield [_as_tensor(array[index]) for array in arrays]
 
 
-def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None):
+#: DataLoader options with no effect on what an in-process loader yields (api_map drops them)
+_LOADER_IGNORED = frozenset({"pin_memory", "num_workers", "persistent_workers", "prefetch_factor", "timeout",
+                             "pin_memory_device", "in_order", "multiprocessing_context"})
+#: DataLoader options the helper cannot honour, and why (api_map reports them unsupported)
+_LOADER_REFUSED = {
+    "sampler": "the helper loader draws indices in order or by numpy permutation only",
+    "batch_sampler": "the helper loader forms batches of consecutive indices only",
+    "worker_init_fn": "no equivalent",
+    "generator": "shuffling order differs from torch's whatever the seed",
+}
+
+
+def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, **options):
     """torch.utils.data.DataLoader (single process, default collate) over ``dataset``.
 
     Iterating yields batches collated like torch's ``default_collate``: a tuple sample gives a
@@ -506,7 +518,18 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_f
     ``len(loader)`` is the number of batches.  ``shuffle=True`` draws a new
     ``numpy.random.permutation`` each epoch (seeded by ``numpy.random.seed``): every index
     once, in an order that differs from torch's whatever the seed.  ``collate_fn``, as in torch,
-    is called with each batch's list of samples (with each sample when ``batch_size=None``)."""
+    is called with each batch's list of samples (with each sample when ``batch_size=None``).
+
+    ``options`` are the rest of torch's DataLoader arguments, as ``DataLoader(ds, **kwargs)``
+    passes them: loading options (``num_workers``, ``pin_memory``, ...) change nothing here and
+    are ignored; ``sampler``, ``batch_sampler``, ``worker_init_fn`` and ``generator`` raise
+    NotImplementedError unless None; any other name is a TypeError, as in torch."""
+    for name, value in options.items():
+        if name in _LOADER_REFUSED:
+            if value is not None:
+                raise NotImplementedError(f"DataLoader({name}=...): {_LOADER_REFUSED[name]}")
+        elif name not in _LOADER_IGNORED:
+            raise TypeError(f"DataLoader() got an unexpected keyword argument '{name}'")
     return _Loader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_fn)
 
 
