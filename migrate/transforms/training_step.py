@@ -202,6 +202,15 @@ class _Plan:
         self.grads_target = grads_target
 
 
+def _aux(plan: _Plan, returned: list[str]) -> tuple[list, cst.BaseExpression]:
+    """(``has_aux=True`` or nothing, the names the closure's values are unpacked into)."""
+    if not plan.aux:
+        return [], cst.Name(plan.loss)
+    flag = cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
+                   equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+    return [flag], cst.Tuple([cst.Element(cst.Name(n)) for n in returned])
+
+
 @register
 class TrainingStep(Transform):
     """``loss.backward()`` -> a ``value_and_grad`` closure whose gradients land on ``p.grad``."""
@@ -606,11 +615,8 @@ def step(loss: mindspore.Tensor):
         fn, returned = self._closure(new, plan, first, j)
         converted = new[j].body[0].value  # the call, its arguments converted (inputs: trainable_params())
         inputs = [a.value for a in converted.args if a.keyword is None][1]
-        args = [cst.Arg(cst.Name(fn.name.value)), cst.Arg(inputs)]
-        if plan.aux:
-            args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
-                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
-        outputs = (cst.Tuple([cst.Element(cst.Name(n)) for n in returned]) if plan.aux else cst.Name(plan.loss))
+        has_aux, outputs = _aux(plan, returned)
+        args = [cst.Arg(cst.Name(fn.name.value)), cst.Arg(inputs), *has_aux]
         assign = cst.SimpleStatementLine([cst.Assign(
             targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(plan.grads_target.deep_clone())],
                                                 lpar=[], rpar=[]))],
@@ -622,12 +628,9 @@ def step(loss: mindspore.Tensor):
         fn, returned = self._closure(new, plan, first, j)
         fn_name = fn.name.value
         grads_name = self._fresh(f"_{plan.loss}_grads")
-        args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone())]
-        if plan.aux:
-            args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
-                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        has_aux, outputs = _aux(plan, returned)
+        args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone()), *has_aux]
         value = cst.Call(func=cst.Call(func=self.ctx.name_for("mindspore.value_and_grad"), args=args))
-        outputs = (cst.Tuple([cst.Element(cst.Name(n)) for n in returned]) if plan.aux else cst.Name(plan.loss))
         assign = cst.SimpleStatementLine([cst.Assign(
             targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(cst.Name(grads_name))],
                                                 lpar=[], rpar=[]))],
