@@ -803,7 +803,14 @@ class MigrateTransformer(cst.CSTTransformer):
         if not candidates:
             # An attribute read on a receiver of unknown type is left alone and not
             # reported: member names are generic (.data, .grad, .shape) and MindSpore
-            # tensors keep them readable.
+            # tensors keep them readable -- except a layer attribute MindSpore renames for
+            # some class (m.weight is BatchNorm's gamma): that one may be wrong there.
+            renamed = self.spec.renamed_attributes.get(attr)
+            if rtype is None and renamed and isinstance(original.value, (cst.Name, cst.Attribute)):
+                spelled = ", ".join(f"{cls} `{new}`" for cls, new in sorted(renamed.items()))
+                self.ctx.uncertain(original, f"torch.nn.Module.{attr}",
+                                   f"receiver type unknown: if `{_code(original.value).strip()}` is a torch layer, "
+                                   f"MindSpore may name `.{attr}` otherwise ({spelled})")
             return updated
         for owner in candidates:
             rule = self.spec.get(f"{owner}.{attr}")

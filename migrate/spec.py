@@ -176,6 +176,17 @@ class Spec:
         self.member_owners: Mapping[str, frozenset[str]] = MappingProxyType(
             {m: frozenset(o) for m, o in members.items()}
         )
+        renamed: dict[str, dict[str, str]] = {}
+        for rule in self.rules.values():
+            if (rule.owner and rule.owner not in OWNER_CLASSES and rule.style == "attribute" and rule.target
+                    and rule.target.rpartition(".")[2] != rule.member and rule.returns == "tensor"):
+                renamed.setdefault(rule.member, {})[rule.owner.rpartition(".")[2]] = rule.target.rpartition(".")[2]
+        #: tensor attribute -> {layer class: MindSpore's name} where a torch layer's Parameter or
+        #: buffer is renamed (``weight``: BatchNorm2d -> gamma, Embedding -> embedding_table);
+        #: not ``eps``/``in_features``, which configuration objects share (``args.eps``)
+        self.renamed_attributes: Mapping[str, Mapping[str, str]] = MappingProxyType(
+            {m: MappingProxyType(c) for m, c in renamed.items()}
+        )
 
     def get(self, key: str) -> Optional[Rule]:
         return self.rules.get(key)

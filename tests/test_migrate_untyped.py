@@ -134,3 +134,45 @@ def test_module_members_on_untyped_receivers_run_as_torchs(compat, tmp_path, mon
     assert tuple(got[0]) == tuple(want[0]) == (2, 5, 3)
     assert got[1:] == want[1:] == (5, 3, 7, 4, ["train(False)", "eval", "zero_grad", "size"])
     assert not t_model.training and not ms_model.training
+
+
+def test_initializers_on_untyped_receivers_write_in_place(compat):
+    """zero_/fill_/normal_/uniform_ on something the tool could not type (``p.grad.zero_()``,
+    ``m.weight.data.normal_(0, 0.02)`` in an init function without isinstance)."""
+    mindspore.set_seed(0)
+    p = mindspore.Parameter(mindspore.Tensor(np.ones((200, 50), np.float32)), name="p")
+    assert compat.inplace_fill(p, 0.5) is p and (p.asnumpy() == 0.5).all()
+    compat.inplace_normal(p, 2.0, 0.01)
+    assert abs(p.asnumpy().mean() - 2.0) < 0.01 and abs(p.asnumpy().std() - 0.01) < 0.002
+    compat.inplace_uniform(p, -0.1, 0.1)
+    assert p.asnumpy().min() >= -0.1 and p.asnumpy().max() <= 0.1 and p.asnumpy().std() > 0.05
+    compat.inplace_uniform(p, to=3.0)
+    assert p.asnumpy().min() >= 0.0 and p.asnumpy().max() <= 3.0
+    compat.inplace_zero(p)
+    assert not p.asnumpy().any()
+    with pytest.raises(NotImplementedError, match="generator"):
+        compat.inplace_normal(p, 0.0, 1.0, generator=object())
+
+    class Other:
+        def zero_(self):
+            return "own"
+
+    assert compat.inplace_zero(Other()) == "own"
+
+
+def test_a_renamed_layer_attribute_on_an_untyped_receiver_is_uncertain():
+    """DCGAN's ``weights_init(m)`` picks layers by class name: ``m.weight`` is BatchNorm's
+    ``gamma`` in MindSpore, so the read is reported (the initializer itself converts);
+    ``args.eps``, a configuration value, is not."""
+    code = textwrap.dedent("""\
+        import torch
+        def weights_init(m, args):
+            if m.__class__.__name__.find('BatchNorm') != -1:
+                m.weight.data.normal_(1.0, args.eps)
+        """)
+    out = convert_source(code, SPEC, "m.py")
+    kinds = {(s.rule, s.kind) for s in out.sites}
+    assert ("torch.nn.Module.weight", "uncertain") in kinds and ("torch.Tensor.normal_", "converted") in kinds
+    assert not any("eps" in s.rule for s in out.sites)
+    reason = next(s.reason for s in out.sites if s.rule == "torch.nn.Module.weight")
+    assert "BatchNorm2d `gamma`" in reason and "Embedding `embedding_table`" in reason

@@ -3072,3 +3072,49 @@ def grad_of(loss_fn, inputs, has_aux=False):
 
 
 __all__ += ["grad_of"]
+
+
+def _refuse_generator(generator):
+    if generator is not None:
+        raise NotImplementedError("generator=: MindSpore draws from its global seed (mindspore.set_seed)")
+
+
+def inplace_zero(x):
+    """torch's ``x.zero_()`` on something the tool could not type: a MindSpore tensor (a
+    Parameter, ``p.grad``) is zeroed in place (``zeros_``, through ``assign_data``: 2.10 has no
+    CPU kernel for ``zero_``) and returned; any other object's own ``.zero_`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.zero_()
+    return zeros_(x)
+
+
+def inplace_fill(x, value):
+    """torch's ``x.fill_(value)`` on something the tool could not type (see ``inplace_zero``)."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.fill_(value)
+    return constant_(x, value)
+
+
+def inplace_normal(x, mean=0.0, std=1.0, *, generator=None):
+    """torch's ``x.normal_(mean, std)`` on something the tool could not type: a MindSpore tensor
+    is overwritten in place as ``nn.init.normal_`` does (the same distribution, drawn from
+    MindSpore's random stream); any other object's own ``.normal_`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.normal_(mean, std) if generator is None else x.normal_(mean, std, generator=generator)
+    _refuse_generator(generator)
+    return normal_(x, mean, std)
+
+
+def inplace_uniform(x, *args, generator=None, **kwargs):
+    """torch's ``x.uniform_(a, b)`` (``from``/``to``, default 0 and 1) on something the tool could
+    not type: a MindSpore tensor is overwritten in place as ``nn.init.uniform_`` does; any
+    other object's own ``.uniform_`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.uniform_(*args, **kwargs) if generator is None else x.uniform_(*args, generator=generator, **kwargs)
+    _refuse_generator(generator)
+    bounds = dict(zip(("from", "to"), args))
+    bounds.update(kwargs)
+    return uniform_(x, bounds.get("from", 0.0), bounds.get("to", 1.0))
+
+
+__all__ += ["inplace_zero", "inplace_fill", "inplace_normal", "inplace_uniform"]
