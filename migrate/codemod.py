@@ -493,6 +493,12 @@ class FileContext:
         self.helpers.add(name)
         return self._local(HELPER_MODULE, name, name, self.helper_level)
 
+    def untyped_call(self, rule: Rule, receiver: cst.BaseExpression, args: Sequence[cst.Arg]) -> tuple[cst.Call, str]:
+        """``helper(receiver, *args)`` with the entry's ``untyped`` helper, which decides at run time
+        what the tool could not tell (a receiver's or an argument's type), and its name."""
+        name = rule.untyped[len(HELPER_PREFIX):]
+        return cst.Call(func=self.helper(name), args=[cst.Arg(receiver), *args]), f"_torch_compat.{name}"
+
     def parse_expression(self, text: str) -> cst.BaseExpression:
         """Parse ``text``; dotted ``mindspore.*``/``_torch_compat.*`` names in it are emitted."""
         return cst.parse_expression(text).visit(_EmitNames(self))
@@ -894,9 +900,9 @@ class MigrateTransformer(cst.CSTTransformer):
         ``untyped`` helper decides at run time (a MindSpore tensor or Cell gets torch's meaning,
         any other object its own method)."""
         assert isinstance(updated.func, cst.Attribute)
-        name = rule.untyped[len(HELPER_PREFIX):]
-        self.ctx.converted(original, rule.key, f"receiver of unknown type: _torch_compat.{name} decides at run time")
-        return cst.Call(func=self.ctx.helper(name), args=[cst.Arg(updated.func.value), *updated.args])
+        call, helper = self.ctx.untyped_call(rule, updated.func.value, updated.args)
+        self.ctx.converted(original, rule.key, f"receiver of unknown type: {helper} decides at run time")
+        return call
 
     def _one_class(self, site: cst.CSTNode, receiver: cst.BaseExpression, member: str) -> Optional[T]:
         """The receiver's type; for modules of several classes (``isinstance(m, (nn.Linear,

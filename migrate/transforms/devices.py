@@ -199,14 +199,12 @@ job = Job().cuda()
                 pass  # MindSpore places tensors per process
             elif kind == "tensor":
                 dtype = cst.Attribute(value=new.value, attr=cst.Name("dtype"))
-            elif site.rule.untyped:  # a device or a dtype: the helper tells at run time
-                code = cst.Module(body=[]).code_for_node(old.value).strip()
-                name = site.rule.untyped.rpartition(".")[2]
-                call = cst.Call(func=self.ctx.helper(name), args=[cst.Arg(site.receiver), *site.updated.args])
-                return call, f"cannot tell whether `{code}` is a device or a dtype: _torch_compat.{name} decides at run time"
             else:
-                code = cst.Module(body=[]).code_for_node(old.value).strip()
-                raise Unconvertible("uncertain", f"cannot tell whether `{code}` is a device or a dtype")
+                unknown = f"cannot tell whether `{cst.Module(body=[]).code_for_node(old.value).strip()}` is a device or a dtype"
+                if not site.rule.untyped:
+                    raise Unconvertible("uncertain", unknown)
+                call, helper = self.ctx.untyped_call(site.rule, site.receiver, site.updated.args)
+                return call, f"{unknown}: {helper} decides at run time"  # the helper tells them apart
         if dtype is None:
             return site.receiver
         if site.receiver_type is not None and site.receiver_type.kind == "module":
