@@ -201,6 +201,10 @@ class _Plan:
         # call's converted second argument, read from the converted statement)
         self.grads_target = grads_target
 
+    @property
+    def rule(self) -> str:
+        return "torch.Tensor.backward" if self.grads_target is None else "torch.autograd.grad"
+
 
 def _aux(plan: _Plan, returned: list[str]) -> tuple[list, cst.BaseExpression]:
     """(``has_aux=True`` or nothing, the names the closure's values are unpacked into)."""
@@ -439,26 +443,27 @@ def step(loss: mindspore.Tensor):
     # -- analysis, at the backward() statement (types are asked there) ------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         grad_call = self._autograd_grad(node)
-        if grad_call is not None and self._blocks:
-            block = self._blocks[-1]
-            index = next((i for i, s in enumerate(block) if s is node), None)
-            if index is not None:
-                self.ctx.claim(grad_call)
-                plan = self._grad_plan(block, index, node, grad_call)
-                if plan is not None:
-                    self._plans.setdefault(id(block), []).append(plan)
+        if grad_call is not None:
+            self._register(node, grad_call, lambda block, j: self._grad_plan(block, j, node, grad_call))
             return
         call = _method_call(node, "backward")
-        if call is None or not self._blocks:
+        if call is None:
             return
         if getattr(self.ctx.type_of(call.func.value), "kind", None) != "tensor":
             return  # not a tensor's backward(): the table reports it (or it is not torch at all)
+        self._register(node, call, lambda block, j: self._plan(block, j, call))
+
+    def _register(self, node: cst.SimpleStatementLine, call: cst.Call, make_plan) -> None:
+        """Claim ``call`` and keep ``make_plan(block, index of node)``'s plan (None: reported)
+        for when the block that holds ``node`` is left."""
+        if not self._blocks:
+            return
         block = self._blocks[-1]
         index = next((i for i, s in enumerate(block) if s is node), None)
         if index is None:
             return
-        plan = self._plan(block, index, call)
         self.ctx.claim(call)
+        plan = make_plan(block, index)
         if plan is not None:
             self._plans.setdefault(id(block), []).append(plan)
 
@@ -579,20 +584,19 @@ def step(loss: mindspore.Tensor):
             k += sizes[-1]
         if k != len(new) or any(sizes[plan.index] != 1 for plan in plans):
             for plan in plans:
-                rule = "torch.autograd.grad" if plan.grads_target is not None else "torch.Tensor.backward"
-                self.ctx.unsupported(plan.call, rule, "another rewrite changed this block; convert this by hand")
+                self.ctx.unsupported(plan.call, plan.rule, "another rewrite changed this block; convert this by hand")
             return None
         out = list(new)
         for plan in sorted(plans, key=lambda p: p.index, reverse=True):
             first, index = position[plan.first], position[plan.index]
             if plan.grads_target is not None:
                 out[first:index + 1] = self._emit_grad(out, plan, first, index)
-                self.ctx.converted(plan.call, "torch.autograd.grad",
+                self.ctx.converted(plan.call, plan.rule,
                                    "the statements computing the loss became a closure; _torch_compat.grad_of "
                                    "differentiates it with respect to the inputs (which must be Parameters)")
                 continue
             out[first:index + 1] = self._emit(out, plan, first, index)
-            self.ctx.converted(plan.call, "torch.Tensor.backward")
+            self.ctx.converted(plan.call, plan.rule)
         return out
 
     def _closure(self, new: list, plan: _Plan, first: int, j: int) -> tuple[cst.FunctionDef, list[str]]:
