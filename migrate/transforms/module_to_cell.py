@@ -27,6 +27,8 @@ with ``self.update_parameters_name()``, which renames every Parameter by its pat
 
 from __future__ import annotations
 
+from typing import Optional
+
 import libcst as cst
 
 from migrate.transforms import Example, Transform, register
@@ -255,52 +257,53 @@ class Net(nn.Module):
         if info is None or not self.ctx.types.is_module_class(info):
             return updated
         if original.name.value == "__init__":
-            return self._late_children(original, self._training_mode(info, original, updated))
+            return self._init_endings(info, original, updated)
         self.ctx.converted(original.name, "torch.nn.Module.forward", "a Cell's forward computation is `construct`")
         return updated.with_changes(name=cst.Name("construct"))
 
-    def _training_mode(self, info, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        """``__init__`` ending with ``self.set_train(True)`` (see the module docstring)."""
+    def _init_endings(self, info, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        """``__init__`` ending with ``self.set_train(True)`` and/or ``self.update_parameters_name()``
+        (see the module docstring); neither where it returns early (the end may not run)."""
         params = original.params.params
         if not params or not isinstance(updated.body, cst.IndentedBlock):
-            return updated
-        code = cst.Module([]).code_for_node(original.body)
-        if any(mark in code for mark in (".eval(", ".train(", "set_train(", ".training =", ".training=")):
             return updated
         finder = _Returns()
         original.body.visit(finder)
         if finder.found:
             return updated
+        self_name = params[0].name.value
+        lines = [line for line in (self._training_mode(info, original, self_name),
+                                   self._late_children(original, self_name)) if line is not None]
+        if not lines:
+            return updated
+        return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, *lines]))
+
+    def _training_mode(self, info, original: cst.FunctionDef, self_name: str) -> Optional[cst.BaseStatement]:
+        """``self.set_train(True)``, where ``__init__`` builds a layer that behaves differently in
+        training (or the class reads ``.training``) and picks no mode itself."""
+        code = cst.Module([]).code_for_node(original.body)
+        if any(mark in code for mark in (".eval(", ".train(", "set_train(", ".training =", ".training=")):
+            return None
         layers = _Calls(self.ctx)
         original.body.visit(layers)
         if not layers.mode_layers and ".training" not in cst.Module([]).code_for_node(info.node):
-            return updated  # nothing here behaves differently in training
-        self_name = params[0].name.value
-        line = cst.parse_statement(f"{self_name}.set_train(True)  # a torch Module starts in training mode\n")
+            return None  # nothing here behaves differently in training
         self.ctx.converted(original.name, "torch.nn.Module",
                            "a Cell starts in inference mode: __init__ ends with set_train(True), as a torch Module trains")
-        return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, line]))
+        return cst.parse_statement(f"{self_name}.set_train(True)  # a torch Module starts in training mode\n")
 
-    def _late_children(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        """``__init__`` ending with ``self.update_parameters_name()`` (see the module docstring)."""
-        params = original.params.params
-        if not params or not isinstance(updated.body, cst.IndentedBlock):
-            return updated
-        finder = _Returns()
-        original.body.visit(finder)
-        if finder.found:
-            return updated
-        self_name = params[0].name.value
+    def _late_children(self, original: cst.FunctionDef, self_name: str) -> Optional[cst.BaseStatement]:
+        """``self.update_parameters_name()``, where ``__init__`` adds a Cell to an attribute after
+        assigning it."""
         late = _LateChildren(self_name)
         original.body.visit(late)
         if late.found is None:
-            return updated
-        line = cst.parse_statement(
-            f"{self_name}.update_parameters_name()  # Parameters named by their path, as torch names them\n")
+            return None
         self.ctx.converted(late.found, "torch.nn.Module",
                            "a Cell added to an attribute after it was assigned keeps a short Parameter name in "
                            "MindSpore: __init__ ends with update_parameters_name(), which names them as torch does")
-        return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, line]))
+        return cst.parse_statement(
+            f"{self_name}.update_parameters_name()  # Parameters named by their path, as torch names them\n")
 
 
 def _under_self_attr(node: cst.BaseExpression, self_name: str) -> bool:
