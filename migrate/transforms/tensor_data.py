@@ -143,7 +143,7 @@ def scale(t: mindspore.Tensor):
         if key in _ARITHMETIC:
             return self._arithmetic(key, site, original_receiver, fresh)
         base = _data_base(original_receiver)
-        if base is None and key != "torch.Tensor.copy_" and (fresh or self._module_tensor(original_receiver)):
+        if base is None and (fresh or (key != "torch.Tensor.copy_" and self._module_tensor(original_receiver))):
             base = original_receiver  # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data
         if base is None:
             if key == "torch.Tensor.copy_":
@@ -218,10 +218,10 @@ def scale(t: mindspore.Tensor):
 
     def _module_tensor(self, node: cst.BaseExpression) -> bool:
         """``m.weight``, ``m.running_mean``, ... of a module: a Parameter or a buffer."""
-        if not isinstance(node, cst.Attribute) or self.ctx.type_of(node) is None:
+        if not isinstance(node, cst.Attribute):
             return False
-        owner = self.ctx.type_of(node.value)
-        return owner is not None and owner.kind == "module" and self.ctx.type_of(node).kind == "tensor"
+        value, owner = self.ctx.type_of(node), self.ctx.type_of(node.value)
+        return value is not None and value.kind == "tensor" and owner is not None and owner.kind == "module"
 
     def _random(self, key: str, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``mean + std * randn_like(p)`` for normal_, ``a + (b - a) * rand_like(p)`` for uniform_
