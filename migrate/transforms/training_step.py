@@ -1,9 +1,8 @@
 """``loss.backward()`` -> ``mindspore.value_and_grad`` over the statements that compute ``loss``.
 
 MindSpore has no tape: gradients come from differentiating a function. The statements
-of the same block that ``loss`` depends on (a backward slice that stops at an earlier
-``step()``/``backward()`` or compound statement, taken as the contiguous run from the
-first of them) become a closure called without arguments (a name those statements read
+of the same block that ``loss`` depends on (a backward slice, taken as the contiguous run from
+the first of them) become a closure called without arguments (a name those statements read
 before rebinding it, as in ``x = x.to(device)``, is a parameter defaulting to its value
 at that point); ``value_and_grad`` runs it
 once and returns the loss, every value those statements bind that is used later, and the
@@ -11,9 +10,19 @@ gradients. The gradients are then stored on each parameter's ``.grad`` (accumula
 ``backward`` does), so ``clip_grad_norm_``, ``optimizer.step()`` and code reading
 ``p.grad`` keep working through the helper module's torch-protocol optimizers.
 
-Which parameters: the optimizer zeroed or stepped next to the backward (same or
-enclosing block), else the module whose ``zero_grad()`` precedes it; otherwise the site
-is unsupported (there is no way to know what ``backward`` would have reached).
+The slice takes compound statements (``if``, ``for``, ``with``, ``try``) that bind a name it
+needs, and any that sit between its statements; ``with torch.no_grad():`` blocks are constants
+to it (``no_grad`` stops their values where they ride along). It ends at a statement that cannot
+move into the closure: an earlier ``step()``/``backward()``/``autograd.grad``, or one that leaves
+the block early (``return``, ``continue``...). When the loss needs a value bound before that
+statement which may carry a gradient (a module call, a module's attribute, or a call of unknown
+code on the way), the site is unsupported: differentiating with it frozen would cut the
+gradient off silently (a GAN's generator step after ``optD.step()``).
+
+Which parameters: the optimizer whose ``step()`` follows the backward in its block, else the
+nearest optimizer zeroed or stepped before it, or module whose ``zero_grad()`` precedes it,
+then the same in enclosing blocks; otherwise the site is unsupported (there is no way to know
+what ``backward`` would have reached).
 
 ``g = torch.autograd.grad(loss, params)`` is rewritten the same way, with the parameters
 it names: the closure's gradients are ``g`` (``_torch_compat.grad_of`` runs
@@ -26,9 +35,14 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import builtins
+
 import libcst as cst
 
 from migrate.transforms import Example, Transform, register
+from migrate.transforms.no_grad import guard_name
+
+_BUILTINS = frozenset(dir(builtins))
 
 BEFORE = """\
 import torch
@@ -132,6 +146,17 @@ class _Reads(cst.CSTVisitor):
         self._target(n.target)
         return False
 
+    def visit_For(self, n: cst.For) -> bool:
+        self._target(n.target)
+        for part in (n.iter, n.body, n.orelse):
+            if part is not None:
+                part.visit(self)
+        return False
+
+    def visit_AsName(self, n: cst.AsName) -> bool:
+        self._target(n.name)
+        return False
+
     def visit_AnnAssign(self, n: cst.AnnAssign) -> bool:
         self._target(n.target)
         if n.value is not None:
@@ -143,6 +168,57 @@ def reads(node: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> set[str]:
     v = _Reads(frozenset(id(n) for n in skip))
     node.visit(v)
     return v.names
+
+
+def free_reads(stmts: Sequence[cst.CSTNode], bound: frozenset = frozenset()) -> set[str]:
+    """Names the statements read before they bind them, in order (``x = x.to(d)`` reads ``x``;
+    ``for p in ps: s += p`` does not read ``p``): the body of a compound statement sees what its
+    header bound (a loop target, a ``with ... as`` name, an ``except ... as`` name)."""
+    bound, free = set(bound), set()
+
+    def header(*parts) -> None:
+        for part in parts:
+            if part is not None:
+                free.update(reads(part) - bound)
+
+    def block(node, extra=()) -> None:
+        """A suite (a block, or an ``else``/``finally``/``elif`` clause)."""
+        if node is None:
+            return
+        if isinstance(node, cst.If):  # elif
+            free.update(free_reads([node], frozenset(bound | set(extra))))
+            return
+        while isinstance(node, (cst.Else, cst.Finally)):
+            node = node.body
+        free.update(free_reads(node.body, frozenset(bound | set(extra))))
+
+    for s in stmts:
+        if isinstance(s, cst.For):
+            header(s.iter)
+            block(s.body, _target_names(s.target))
+            block(s.orelse)
+        elif isinstance(s, (cst.If, cst.While)):
+            header(s.test)
+            block(s.body)
+            block(s.orelse)
+        elif isinstance(s, cst.With):
+            names: set[str] = set()
+            for item in s.items:
+                header(item.item)
+                if item.asname is not None:
+                    names |= _target_names(item.asname.name)
+            block(s.body, names)
+        elif isinstance(s, cst.Try):
+            block(s.body)
+            for handler in s.handlers:
+                header(handler.type)
+                block(handler.body, _target_names(handler.name.name) if handler.name is not None else ())
+            block(s.orelse)
+            block(s.finalbody)
+        else:
+            free.update(reads(s) - bound)
+        bound |= binds(s)
+    return free
 
 
 def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
@@ -159,35 +235,89 @@ def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
 
 
 def _is_barrier(stmt: cst.BaseStatement) -> bool:
-    """Where the loss computation cannot reach back past: an earlier step()/backward(),
-    or a compound statement (the values it leaves behind are constants to this step)."""
+    """Where the loss computation cannot reach back past: an earlier step()/backward(), or a
+    compound statement that holds one (or any ``.backward()``/``.step()`` call), or that leaves
+    the block early (return/yield anywhere, break/continue outside its own loops): such a
+    statement cannot move into the closure. Other compound statements (``if``, ``for``,
+    ``with``, ``try``) are part of the computation when they bind a name it needs, and ride
+    along in the closure when they sit between its statements."""
     if isinstance(stmt, cst.BaseCompoundStatement):
-        return True
+        return _escapes(stmt) or _calls_method(stmt, ("backward", "step"))
     return _method_call(stmt, "step") is not None or _method_call(stmt, "backward") is not None
 
 
-def _has_escape(stmt: cst.CSTNode) -> bool:
+def _first_line(stmt: cst.CSTNode) -> str:
+    """A statement's first line of code, shortened, for messages."""
+    text = cst.Module(body=[]).code_for_node(stmt).strip().splitlines()[0]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _calls_method(node: cst.CSTNode, methods: Sequence[str]) -> bool:
     found = []
 
     class V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> None:
+            if isinstance(n.func, cst.Attribute) and n.func.attr.value in methods:
+                found.append(n)
+
+    node.visit(V())
+    return bool(found)
+
+
+def _escapes(stmt: cst.CSTNode) -> bool:
+    """Whether ``stmt`` can leave its block early: a return or yield (outside nested functions),
+    or a break/continue that is not inside a loop of ``stmt``'s own."""
+    found = []
+
+    class V(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.loops = 0
+
         def visit_Return(self, n):
-            found.append(n)
-
-        def visit_Break(self, n):
-            found.append(n)
-
-        def visit_Continue(self, n):
             found.append(n)
 
         def visit_Yield(self, n):
             found.append(n)
 
+        def visit_Await(self, n):
+            found.append(n)
+
+        def visit_Break(self, n):
+            if not self.loops:
+                found.append(n)
+
+        visit_Continue = visit_Break
+
+        def visit_For(self, n):
+            n.target.visit(self)
+            n.iter.visit(self)
+            self.loops += 1
+            n.body.visit(self)
+            self.loops -= 1
+            if n.orelse is not None:
+                n.orelse.visit(self)
+            return False
+
+        def visit_While(self, n):
+            n.test.visit(self)
+            self.loops += 1
+            n.body.visit(self)
+            self.loops -= 1
+            if n.orelse is not None:
+                n.orelse.visit(self)
+            return False
+
         def visit_FunctionDef(self, n):
+            return False
+
+        def visit_Lambda(self, n):
+            return False
+
+        def visit_ClassDef(self, n):
             return False
 
     stmt.visit(V())
     return bool(found)
-
 
 
 class _Plan:
@@ -486,12 +616,31 @@ def step(loss: mindspore.Tensor):
 
     def _autograd_grad(self, node: cst.SimpleStatementLine) -> Optional[cst.Call]:
         """The call in ``target = torch.autograd.grad(...)``, else None."""
-        if len(node.body) != 1 or not isinstance(node.body[0], cst.Assign) or len(node.body[0].targets) != 1:
+        if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1 \
+                or not isinstance(node.body[0], cst.Assign) or len(node.body[0].targets) != 1:
             return None
         value = node.body[0].value
         if isinstance(value, cst.Call) and self.ctx.torch_name(value.func) == "torch.autograd.grad":
             return value
         return None
+
+    def _no_grad(self, stmt: cst.BaseStatement) -> bool:
+        """Whether ``stmt`` is a ``with torch.no_grad():`` (or ``inference_mode``) block."""
+        return isinstance(stmt, cst.With) and any(guard_name(self.ctx, item.item) for item in stmt.items)
+
+    def _takes_grad(self, stmt: cst.BaseStatement) -> bool:
+        """Whether a compound statement calls torch.autograd.grad somewhere inside."""
+        if not isinstance(stmt, cst.BaseCompoundStatement):
+            return False
+        ctx, found = self.ctx, []
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, n: cst.Call) -> None:
+                if ctx.torch_name(n.func) == "torch.autograd.grad":
+                    found.append(n)
+
+        stmt.visit(V())
+        return bool(found)
 
     def _grad_plan(self, block, j: int, node: cst.SimpleStatementLine, call: cst.Call) -> Optional[_Plan]:
         rule = "torch.autograd.grad"
@@ -525,37 +674,103 @@ def step(loss: mindspore.Tensor):
         """(first statement, aux names, carried names) of the statements before ``block[j]``
         that compute ``loss``, or None (reported)."""
         removed = self.ctx.removed_statements  # earlier statements of the block are converted by now
-        needed, first = {loss}, None
+        needed, first, barrier = {loss}, None, None
         for i in range(j - 1, -1, -1):
             if id(block[i]) in removed:
                 continue
-            if _is_barrier(block[i]) or self._autograd_grad(block[i]) is not None:
+            if _is_barrier(block[i]) or self._autograd_grad(block[i]) is not None or self._takes_grad(block[i]):
+                barrier = i
                 break
+            if self._no_grad(block[i]):
+                continue  # its values are constants to the step (stop_gradient where it rides along)
             if binds(block[i]) & needed:
                 first = i
                 needed |= reads(block[i])
         if first is None:
             self.ctx.unsupported(call, rule, f"`{loss}` is not computed in this block: move its computation next to it")
             return None
+        if barrier is not None and not self._constants_before(block, barrier, first, j, call, rule):
+            return None
         body = [s for s in block[first:j] if id(s) not in removed]
-        if any(_has_escape(s) for s in body):
+        if any(_escapes(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
             return None
         # a name the computation reads before (re)binding it (`x = x.to(device)`) would be local
         # to the closure and unbound there: it becomes a parameter defaulting to its current value
-        bound_so_far: set[str] = set()
         all_bound = set().union(*(binds(s) for s in body))
-        carried: set[str] = set()
-        for s in body:
-            carried |= (reads(s) - bound_so_far) & all_bound
-            bound_so_far |= binds(s)
+        carried = free_reads(body) & all_bound
         aux = sorted((all_bound - {loss}) & reads(self._functions[-1], skip=body))
         return first, aux, sorted(carried)
 
+    def _constants_before(self, block, barrier: int, first: int, j: int, call: cst.Call, rule: str) -> bool:
+        """The closure reads names that statements before ``block[barrier]`` bind: to it they are
+        constants, through which no gradient flows. True when none of them may depend on
+        parameters (a module call, a parameter read or a call of unknown code on the way);
+        else the site is reported (False): torch would have differentiated through them."""
+        removed = self.ctx.removed_statements
+        body = [s for s in block[first:j] if id(s) not in removed]
+        free = free_reads(body)
+        needed = set(free)
+        for i in range(barrier, -1, -1):
+            s = block[i]
+            if id(s) in removed or self._no_grad(s) or not binds(s) & needed:
+                continue
+            if self._may_carry_gradient(s):
+                names = ", ".join(f"`{n}`" for n in sorted(binds(s) & free)) or "a value it needs"
+                self.ctx.unsupported(call, rule, f"the loss needs {names}, computed by `{_first_line(s)}` before "
+                                                 f"`{_first_line(block[barrier])}`, which cannot move into the "
+                                                 "differentiated closure: no gradient would flow through it there; "
+                                                 "compute it after that statement")
+                return False
+            needed |= reads(s)
+        return True
+
+    def _may_carry_gradient(self, stmt: cst.CSTNode) -> bool:
+        """Whether ``stmt`` may compute with parameters: it calls a module or code that is neither
+        torch's nor a tensor's method nor a builtin, or reads an attribute of a module."""
+        ctx = self.ctx
+        found = []
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, n: cst.Call) -> None:
+                func = n.func
+                if ctx.torch_name(func) is not None:
+                    return
+                if getattr(ctx.type_of(func), "kind", None) == "module":
+                    found.append(n)  # a module called
+                elif isinstance(func, cst.Attribute):
+                    if getattr(ctx.type_of(func.value), "kind", None) == "module":
+                        found.append(n)  # a module's method; other receivers are followed as names
+                elif not (isinstance(func, cst.Name) and func.value in _BUILTINS):
+                    found.append(n)  # a function of unknown code
+
+            def visit_Attribute(self, n: cst.Attribute) -> None:
+                if getattr(ctx.type_of(n.value), "kind", None) == "module":
+                    found.append(n)
+
+            def visit_FunctionDef(self, n) -> bool:
+                return False
+
+            def visit_Lambda(self, n) -> bool:
+                return False
+
+        stmt.visit(V())
+        return bool(found)
+
     def _weights(self, block, j: int) -> Optional[cst.BaseExpression]:
-        """The expression naming the parameters that backward() feeds."""
-        blocks = [block] + [b for b in reversed(self._blocks[:-1])]
-        for candidates in blocks:
+        """The expression naming the parameters that backward() feeds: the optimizer whose
+        ``step()`` follows it in its block (before any other backward()), else the nearest
+        ``zero_grad()``/``step()`` before it (an optimizer's, or a module's ``zero_grad()``),
+        else the same in the enclosing blocks, innermost first. (Two networks trained in one
+        loop body, as in a GAN, each get their own optimizer's parameters.)"""
+        after = []
+        for stmt in block[j + 1:]:
+            if _method_call(stmt, "backward") is not None:
+                break
+            after.append(stmt)
+        orders = [[s for s in after if _method_call(s, "step") is not None], list(reversed(block[:j]))]
+        orders += [list(b) for b in reversed(self._blocks[:-1])]
+        for candidates in orders:
             for stmt in candidates:
                 for method in ("zero_grad", "step"):
                     call = _method_call(stmt, method)

@@ -1,0 +1,187 @@
+"""``loss.backward()`` whose loss is computed across compound statements (a logging ``if``, a
+regularisation loop, a ``no_grad`` target), checked against torch; and what must not be
+converted silently: a loss needing a module's output computed before an earlier ``step()``
+(the GAN generator step), and the parameters of two optimizers in one loop body."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+
+import numpy as np
+import pytest
+
+from migrate.codemod import convert_source
+from migrate.spec import load_spec
+
+SPEC = load_spec()
+
+SOURCE = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    def build():
+        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+    def train(model: nn.Module, batches, l2: float, verbose: bool = False):
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for x, y in batches:
+            opt.zero_grad()
+            pred = model(x)
+            if verbose:
+                print(pred.shape)
+            with torch.no_grad():
+                anchor = model(x * 0.5)
+            loss = F.mse_loss(pred, y) + 0.1 * ((pred - anchor) ** 2).mean()
+            for p in model.parameters():
+                loss += l2 * p.pow(2).sum()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+    """)
+
+
+def _load(tmp_path, monkeypatch, code: str, name: str):
+    (tmp_path / f"{name}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(name)
+
+
+def _sites(code: str) -> list:
+    return [(s.kind, s.rule, s.reason) for s in convert_source(code, SPEC, "t.py").sites if s.kind != "converted"]
+
+
+def test_compound_statements_join_the_closure_and_match_torch(compat, tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from migrate.weights import name_map, to_mindspore
+
+    out = convert_source(SOURCE, SPEC, "train.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    body = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    # the forward, the logging if, the stopped no_grad target and the regularisation loop
+    assert "pred = model(x)" in body and "if verbose:" in body and "for p in model.trainable_params():" in body
+    assert "ops.stop_gradient(model(x * 0.5))" in body, out.code
+    ms_mod = _load(tmp_path, monkeypatch, out.code, "train_blocks_ms")
+    t_mod: dict = {"__name__": "train_blocks_torch"}
+    exec(compile(SOURCE, "<torch>", "exec"), t_mod)
+    torch.manual_seed(0)
+    t_model, ms_model = t_mod["build"](), ms_mod.build()
+    state, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    params = ms_model.parameters_dict()
+    for key, array in state.items():
+        params[key].set_data(mindspore.Tensor(array.copy()))
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 1)).astype(np.float32))
+            for _ in range(3)]
+    want = t_mod["train"](t_model, [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data], 0.01, True)
+    got = ms_mod.train(ms_model, [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data], 0.01, True)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    trained, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    for key, array in trained.items():
+        np.testing.assert_allclose(params[key].asnumpy(), array, rtol=1e-5, atol=1e-6)
+
+
+GAN = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+    netG, netD = nn.Linear(2, 3), nn.Linear(3, 1)
+    optG = torch.optim.Adam(netG.parameters())
+    optD = torch.optim.Adam(netD.parameters())
+    crit = nn.BCEWithLogitsLoss()
+    for real, noise, ones, zeros in batches:
+        netD.zero_grad()
+        fake = netG(noise)
+        errD = crit(netD(real), ones) + crit(netD(fake.detach()), zeros)
+        errD.backward()
+        optD.step()
+        netG.zero_grad()
+        errG = crit(netD(fake), ones)
+        errG.backward()
+        optG.step()
+    """)
+
+
+def test_a_module_output_from_before_an_earlier_step_is_not_cut_off_silently():
+    sites = _sites(GAN)
+    assert [(k, r) for k, r, _ in sites] == [("unsupported", "torch.Tensor.backward")], sites
+    reason = sites[0][2]
+    assert "`fake`" in reason and "`fake = netG(noise)`" in reason and "`optD.step()`" in reason
+
+
+def test_each_backward_differentiates_the_parameters_of_the_optimizer_that_steps_next():
+    code = GAN.replace("errG = crit(netD(fake), ones)", "errG = crit(netD(netG(noise)), ones)")
+    out = convert_source(code, SPEC, "gan.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    calls = [line.strip() for line in out.code.splitlines() if "value_and_grad(" in line]
+    assert len(calls) == 2
+    assert "optD.parameters" in calls[0] and "optG.parameters" in calls[1], calls
+
+
+def test_data_prepared_before_an_early_continue_stays_outside_and_converts():
+    code = textwrap.dedent("""\
+        import torch
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for i, (x, y) in enumerate(batches):
+            x = x * 2.0
+            if i % 2:
+                continue
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+        """)
+    out = convert_source(code, SPEC, "t.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    assert "continue" not in closure and "x * 2.0" not in closure
+
+
+def test_a_forward_before_an_early_continue_is_reported():
+    code = textwrap.dedent("""\
+        import torch
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for i, (x, y) in enumerate(batches):
+            pred = model(x)
+            if i % 2:
+                continue
+            loss = ((pred - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+        """)
+    sites = _sites(code)
+    assert len(sites) == 1 and sites[0][0] == "unsupported"
+    assert "`pred = model(x)`" in sites[0][2] and "`if i % 2:`" in sites[0][2]
+
+
+def test_a_loop_with_its_own_break_rides_along_but_a_return_is_a_barrier():
+    loop = textwrap.dedent("""\
+        import torch
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def step(x, y, extra):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            for t in extra:
+                if t is None:
+                    break
+                loss = loss + (model(t) ** 2).mean()
+            {guard}
+            loss.backward()
+            opt.step()
+        """)
+    out = convert_source(loop.format(guard="pass"), SPEC, "t.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    assert "break" in closure and "for t in extra:" in closure and "loss = ((model(x) - y) ** 2).mean()" in closure
+    guarded = loop.format(guard="if loss is None:\n        return")
+    sites = _sites(guarded)
+    assert [k for k, _, _ in sites] == ["unsupported"], sites
