@@ -206,6 +206,33 @@ def bench_adam(lead, repeat):
     return shapes, rows, recompiles, f"helper vs old loop after 5 steps: max |diff| {diff:.1e}"
 
 
+def bench_fresh(lead, repeat):
+    """A fresh optimizer's first step (its state allocated, as MAMO's per-user Adam does), and the
+    state allocation alone: the helper's host zeros against ops.zeros_like."""
+    _, values, grads = make_params(lead)
+    tps, mps = torch_params(values, grads), ms_params(values, grads)
+    rows = {}
+
+    def torch_fresh():
+        torch.optim.Adam(tps, lr=1e-3).step()
+
+    def helper_fresh():
+        compat.Adam(mps, lr=1e-3).step()
+        _sync(mps)
+
+    def host_zeros():
+        _sync([compat._zeros_state(p) for p in mps for _ in range(2)])
+
+    def kernel_zeros():
+        _sync([ops.zeros_like(p) for p in mps for _ in range(2)])
+
+    for name, fn in (("torch: new Adam + first step", torch_fresh), ("helper: new Adam + first step", helper_fresh),
+                     ("helper state zeros (host, _zeros_state)", host_zeros), ("ops.zeros_like state", kernel_zeros)):
+        fn()
+        rows[name] = (_median_ms(fn, repeat), None)
+    return rows
+
+
 def bench_clip(lead, repeat):
     shapes, values, grads = make_params(lead)
     rows = {}
@@ -317,6 +344,8 @@ def main(argv=None) -> int:
         helper = rows["helper Adam (ops.Adam kernel per parameter)"][0]
         elementwise, old = rows["compiled elementwise update (2 jit calls)"][0], rows["old per-parameter PyNative loop"][0]
         print(f"  compiled elementwise / helper: {elementwise / helper:.1f}x;  old loop / helper: {old / helper:.1f}x;  {note}")
+        print_table(f"a fresh Adam's first step (state allocated), leading axis {lead}", bench_fresh(lead, reps),
+                    "torch: new Adam + first step")
         shapes, rows, recompiles, _ = bench_clip(lead, reps)
         print_table(f"clip_grad_norm_(params, 1.0), same parameters, leading axis {lead}; "
                     f"compiles while timed: {recompiles}", rows, "torch clip_grad_norm_", unit="ms/call")

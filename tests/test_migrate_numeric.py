@@ -493,6 +493,34 @@ def test_helper_adam_is_as_accurate_as_torch_in_float32():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_helper_optimizer_state_starts_at_zero_on_either_allocation_path(dtype):
+    """Optimizer state up to ``_HOST_ZEROS_MAX`` elements starts as host zeros, larger state as
+    ``ops.zeros_like``: both paths, with two same-shaped parameters (each its own buffers, which
+    the fused Adam kernel writes in place), give torch's Adam over three steps."""
+    import _torch_compat as compat
+
+    rng = np.random.default_rng(7)
+    shapes = [(3, 5), (3, 5), (compat._HOST_ZEROS_MAX + 7,)]
+    values = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    tps = [torch.nn.Parameter(torch.from_numpy(v.copy())) for v in values]
+    mps = [mindspore.Parameter(mindspore.Tensor(v.copy()), name=f"z{i}") for i, v in enumerate(values)]
+    t_opt, m_opt = torch.optim.Adam(tps, lr=0.01), compat.Adam(mps, lr=0.01)
+    for _ in range(3):
+        for tp, mp in zip(tps, mps):
+            g = rng.standard_normal(tp.shape).astype(dtype)
+            tp.grad, mp.grad = torch.from_numpy(g.copy()), mindspore.Tensor(g.copy())
+        t_opt.step()
+        m_opt.step()
+    for tp, mp in zip(tps, mps):
+        np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
+        state = m_opt.state[id(mp)]
+        np.testing.assert_allclose(state["exp_avg"].asnumpy(), t_opt.state[tp]["exp_avg"].numpy(), atol=1e-6)
+    small, large = compat._zeros_state(mps[0]), compat._zeros_state(mps[2])
+    assert small.dtype == large.dtype == mps[0].dtype and small.shape == mps[0].shape
+    assert not small.asnumpy().any() and not large.asnumpy().any()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[1], OPTIMIZER_CASES[4]])
 def test_helper_optimizer_compiles_once(name, kwargs, dtype):
     """One compiled update per group signature: later steps (and a new learning rate) reuse it.

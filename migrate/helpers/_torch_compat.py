@@ -13,7 +13,11 @@ On a CPU, importing this module makes MindSpore launch PyNative ops as torch
 does, synchronously (``mindspore.runtime.launch_blocking()``): MindSpore's
 asynchronous pipeline hands every small op to another thread, which on a
 2-core machine cost a MAMO user update 260 ms instead of 150 ms (measured,
-``bench/epoch.py``).  Set ``TORCH2MS_ASYNC=1`` to keep the pipeline.
+``bench/epoch.py``).  It also sets ``MS_DEV_HOST_BLOCKING_RUN=1`` (unless already set), which
+runs the host side of a compiled (``mindspore.jit``) call on the calling thread: otherwise the
+``frontend_queue`` thread spins a core while it waits, and on 2 cores a compiled call then
+sometimes takes whole scheduler ticks (``clip_grad_norm_`` of 17 parameters: 2.6-2.8 ms with it,
+3.5 or 42 ms without, in runs of ``bench/helpers.py``).  Set ``TORCH2MS_ASYNC=1`` to keep both.
 """
 
 import bisect
@@ -32,6 +36,7 @@ from mindspore import nn, ops
 
 if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_target") == "CPU":
     mindspore.runtime.launch_blocking()
+    os.environ.setdefault("MS_DEV_HOST_BLOCKING_RUN", "1")  # read when the runtime starts
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
            "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
@@ -48,6 +53,22 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
 
 def _grad(p):
     return getattr(p, "grad", None)
+
+
+#: optimizer state up to this many elements starts as a host (numpy) zero array wrapped in a
+#: Tensor: ~0.01-0.2 ms, where ``ops.zeros_like`` launches a kernel at ~0.5-0.8 ms on a CPU in
+#: MindSpore 2.10 (1k to 1M elements); from ~2M elements zeros_like is faster (measured,
+#: ``bench/helpers.py``: a fresh optimizer's first step)
+_HOST_ZEROS_MAX = 1 << 20
+_HOST_ZEROS_DTYPES = {mindspore.float16: np.float16, mindspore.float32: np.float32, mindspore.float64: np.float64}
+
+
+def _zeros_state(p):
+    """A zero tensor shaped and typed like ``p``, for an optimizer's state."""
+    dtype = _HOST_ZEROS_DTYPES.get(p.dtype)
+    if dtype is not None and p.size <= _HOST_ZEROS_MAX:
+        return mindspore.Tensor(np.zeros(p.shape, dtype))
+    return ops.zeros_like(p)
 
 
 class Optimizer:
@@ -251,8 +272,8 @@ class Adam(Optimizer):
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = ops.zeros_like(p)
-                    state["exp_avg_sq"] = ops.zeros_like(p)
+                    state["exp_avg"] = _zeros_state(p)
+                    state["exp_avg_sq"] = _zeros_state(p)
                 state["step"] += 1
                 step = state["step"]
                 if p.dtype != mindspore.float32:
@@ -308,7 +329,7 @@ class SGD(Optimizer):
                     state = self._state(p)
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = ops.zeros_like(p)
+                        buf = _zeros_state(p)
                         c_buf, c_grad = 0.0, 1.0
                     states.append(state)
                     buffers.append(buf)
@@ -2434,10 +2455,10 @@ class AdamW(Optimizer):
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = ops.zeros_like(p)
-                    state["exp_avg_sq"] = ops.zeros_like(p)
+                    state["exp_avg"] = _zeros_state(p)
+                    state["exp_avg_sq"] = _zeros_state(p)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = ops.zeros_like(p)
+                        state["max_exp_avg_sq"] = _zeros_state(p)
                 state["step"] += 1
                 step = state["step"]
                 rows.append((1 - lr * weight_decay, (1 - beta1) if lerp_small else beta1, beta2, 1 - beta2,
@@ -2509,11 +2530,11 @@ class RMSprop(Optimizer):
                 state = self._state(p)
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = ops.zeros_like(p)
+                    state["square_avg"] = _zeros_state(p)
                     if momentum > 0:
-                        state["momentum_buffer"] = ops.zeros_like(p)
+                        state["momentum_buffer"] = _zeros_state(p)
                     if centered:
-                        state["grad_avg"] = ops.zeros_like(p)
+                        state["grad_avg"] = _zeros_state(p)
                 state["step"] += 1
                 rows.append((group["weight_decay"], group["alpha"], 1 - group["alpha"], group["eps"], momentum,
                              group["lr"]))
