@@ -66,8 +66,27 @@ def test_an_in_place_update_inside_a_differentiated_computation_fails_loudly(com
         mindspore.value_and_grad(f)(mindspore.Tensor(x), mindspore.Tensor(mask))
 
 
+INITIALIZERS = {
+    "torch.Tensor.fill_": "label = x * 0.0\n    alias = [label]\n    label.fill_(0.25)\n    return alias[0], label",
+    "torch.Tensor.zero_": "acc = x + 1.0\n    keep = acc\n    acc.zero_()\n    return keep",
+}
+
+
+@pytest.mark.parametrize("key", list(INITIALIZERS))
+def test_an_initializer_on_a_named_tensor_writes_it_in_place(key, compat, tmp_path, monkeypatch):
+    """``label.fill_(real_label)`` (DCGAN's labels), ``acc.zero_()``: another reference sees the
+    new values, as in torch (they used to be unsupported outside ``.data`` and module tensors)."""
+    source = f"import torch\n\ndef f(x: torch.Tensor):\n    {INITIALIZERS[key]}\n"
+    f = converted_f(source, key, f"inplace_init_{key.rpartition('.')[2]}", tmp_path, monkeypatch)
+    inputs = {"x": np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)}
+    got, want = run_both(source, f, inputs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
+
+
 @pytest.mark.parametrize("line, why", [
     ("x[0].mul_(2)", "indexed or computed"),
+    ("x[0].fill_(2)", "indexed or computed"),
     ("x.div_(2, rounding_mode='floor')", "rounding_mode"),
 ])
 def test_in_place_updates_it_cannot_write_are_unsupported(line, why):

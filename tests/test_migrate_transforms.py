@@ -266,7 +266,8 @@ def roundtrip(path):
 def test_random_initialisers_on_data_draw_torch_distributions(tmp_path, monkeypatch):
     """`p.data.normal_(mean, std)` / `p.data.uniform_(a, b)` (the usual weight init) become
     assign_data with the same distribution (another random stream), compound arguments kept
-    grouped, the Parameter's dtype kept; on a plain tensor normal_ stays unsupported."""
+    grouped, the Parameter's dtype kept; on a named tensor normal_ is written in place too, on an
+    indexed one it stays unsupported."""
     mindspore = pytest.importorskip("mindspore")
     import numpy as np
 
@@ -282,10 +283,12 @@ def init(p: torch.Tensor, q: torch.Tensor, lo: float, hi: float):
 
 
 def plain(x: torch.Tensor):
-    return x.normal_()
+    x.normal_()
+    return x[0].normal_()
 """
     out = convert_source(code, SPEC, "init_ms.py")
     assert "(lo + 1) + ((hi * 2) - (lo + 1)) * ops.rand_like(q)" in out.code, out.code
+    assert "assign_data(x, 0 + 1 * ops.randn_like(x))" in out.code, out.code
     assert [s.rule for s in out.sites if s.kind == "unsupported"] == ["torch.Tensor.normal_"]
     (tmp_path / "init_ms.py").write_text(out.code)
     (tmp_path / "_torch_compat.py").write_text(helpers.source("_torch_compat"))

@@ -143,12 +143,16 @@ def scale(t: mindspore.Tensor):
         if key in _ARITHMETIC:
             return self._arithmetic(key, site, original_receiver, fresh)
         base = _data_base(original_receiver)
-        if base is None and (fresh or (key != "torch.Tensor.copy_" and self._module_tensor(original_receiver))):
-            base = original_receiver  # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data
+        if base is None and (fresh or (key != "torch.Tensor.copy_" and (
+                self._module_tensor(original_receiver) or _plain_reference(original_receiver)))):
+            # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data; a tensor
+            # held by a name or attribute (label.fill_(1)): written in place too (assign_data's copy_)
+            base = original_receiver
         if base is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
-            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} has no CPU kernel in MindSpore 2.10; assign a new tensor instead")
+            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on an indexed or computed tensor: it has no CPU "
+                                                  "kernel in MindSpore 2.10, and writing a copy would not reach the original")
         target = site.receiver  # already converted from `p.data` to `p`
         if key == "torch.Tensor.copy_":
             if len(site.args) != 1 or site.args[0].keyword is not None:
