@@ -236,13 +236,13 @@ def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
 
 def _is_barrier(stmt: cst.BaseStatement) -> bool:
     """Where the loss computation cannot reach back past: an earlier step()/backward(), or a
-    compound statement that holds one (or any ``.backward()``/``.step()`` call), or that leaves
-    the block early (return/yield anywhere, break/continue outside its own loops): such a
-    statement cannot move into the closure. Other compound statements (``if``, ``for``,
+    compound statement that holds one, or that leaves the block early (return/yield/await
+    anywhere, break/continue outside its own loops): such a statement cannot move into the
+    closure. Other compound statements (``if``, ``for``,
     ``with``, ``try``) are part of the computation when they bind a name it needs, and ride
     along in the closure when they sit between its statements."""
     if isinstance(stmt, cst.BaseCompoundStatement):
-        return _escapes(stmt) or _calls_method(stmt, ("backward", "step"))
+        return _escapes(stmt) or any(_is_barrier(inner) for inner in _statements_in(stmt))
     return _method_call(stmt, "step") is not None or _method_call(stmt, "backward") is not None
 
 
@@ -252,16 +252,27 @@ def _first_line(stmt: cst.CSTNode) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _calls_method(node: cst.CSTNode, methods: Sequence[str]) -> bool:
+def _statements_in(stmt: cst.BaseCompoundStatement) -> list:
+    """The simple statements anywhere inside a compound statement (not in nested functions)."""
     found = []
 
     class V(cst.CSTVisitor):
-        def visit_Call(self, n: cst.Call) -> None:
-            if isinstance(n.func, cst.Attribute) and n.func.attr.value in methods:
-                found.append(n)
+        def visit_SimpleStatementLine(self, n: cst.SimpleStatementLine) -> bool:
+            found.append(n)
+            return False
 
-    node.visit(V())
-    return bool(found)
+        def visit_SimpleStatementSuite(self, n: cst.SimpleStatementSuite) -> bool:
+            found.extend(cst.SimpleStatementLine(body=[small]) for small in n.body)  # `if c: opt.step()`
+            return False
+
+        def visit_FunctionDef(self, n) -> bool:
+            return False
+
+        def visit_ClassDef(self, n) -> bool:
+            return False
+
+    stmt.visit(V())
+    return found
 
 
 def _escapes(stmt: cst.CSTNode) -> bool:
