@@ -24,7 +24,7 @@ FIELDS = frozenset(
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
         "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
-        "untyped", "runtime_kwargs",
+        "untyped", "runtime_kwargs", "inplace_of",
     }
 )
 
@@ -109,6 +109,7 @@ class Rule:
     type_note: Optional[str] = None  # why, outside annotations, it is not exactly type_target (reported uncertain)
     untyped: Optional[str] = None  # helper that takes the member's place where the receiver's type is unknown
     runtime_kwargs: bool = False  # `**mapping` passes through to the helper target, which checks torch's names
+    inplace_of: Optional[str] = None  # x.floor_(): the out-of-place member whose conversion is written into x
 
     @property
     def owner(self) -> Optional[str]:
@@ -432,6 +433,13 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     if runtime_kwargs and not (target or "").startswith(HELPER_PREFIX):
         chk.fail("runtime_kwargs", "only a _torch_compat helper target can check torch's names at run time")
 
+    inplace_of = chk.str_field("inplace_of", _DOTTED)
+    if inplace_of is not None and not (
+            key.startswith("torch.Tensor.") and key.endswith("_") and inplace_of.startswith("torch.Tensor.")
+            and transform == "tensor_data"):
+        chk.fail("inplace_of", "only on an in-place torch.Tensor member (name ending in _) with transform: tensor_data, "
+                               "naming a torch.Tensor member")
+
     returns = entry.get("returns")
     if returns is None:
         returns = _default_returns(key)
@@ -484,6 +492,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         type_note=type_note.strip() if type_note else None,
         untyped=untyped,
         runtime_kwargs=runtime_kwargs,
+        inplace_of=inplace_of,
     )
 
 
@@ -524,4 +533,9 @@ def load_spec(extra: Iterable[Path] = (), base: Path = DEFAULT_MAP, transform_na
     for path in extra:
         rules.update(load_rules(Path(path), names))
         sources.append(str(path))
+    for rule in rules.values():
+        base_rule = rules.get(rule.inplace_of) if rule.inplace_of else None
+        if rule.inplace_of and (base_rule is None or base_rule.target is None or base_rule.transform):
+            raise SpecError(f"{rule.source}: {rule.key}: inplace_of: {rule.inplace_of} must be an entry with a target "
+                            "and no transform")
     return Spec(rules, tuple(sources))

@@ -129,3 +129,59 @@ def test_an_initializer_on_a_factorys_new_tensor_becomes_its_value(compat, tmp_p
     np.testing.assert_array_equal(b, np.zeros((200, 50), np.float32))
     assert c.shape == (200, 50) and c.min() >= -0.1 and c.max() <= 0.1 and c.std() > 0.05
     assert abs(e.mean() - 2.0) < 0.01 and abs(e.std() - 0.01) < 0.002
+
+
+#: in-place forms of out-of-place members (api_map's ``inplace_of``): the call each case makes
+INPLACE_OF = {
+    "torch.Tensor.clamp_": "clamp_(-0.5, max=0.5)",
+    "torch.Tensor.relu_": "relu_()",
+    "torch.Tensor.sigmoid_": "sigmoid_()",
+    "torch.Tensor.tanh_": "tanh_()",
+    "torch.Tensor.exp_": "exp_()",
+    "torch.Tensor.log_": "log_()",
+    "torch.Tensor.sqrt_": "sqrt_()",
+    "torch.Tensor.abs_": "abs_()",
+    "torch.Tensor.neg_": "neg_()",
+    "torch.Tensor.round_": "round_()",
+    "torch.Tensor.pow_": "pow_(2)",
+    "torch.Tensor.masked_fill_": "masked_fill_(y > 0, 0.25)",
+    "torch.Tensor.sign_": "sign_()",
+}
+
+
+def test_every_inplace_of_entry_has_a_case():
+    assert sorted(k for k in SPEC.rules if SPEC.rules[k].inplace_of) == sorted(INPLACE_OF)
+
+
+@pytest.mark.parametrize("key", sorted(INPLACE_OF))
+def test_an_in_place_form_writes_the_out_of_place_result_into_the_receiver(key, compat, tmp_path, monkeypatch):
+    """``h.op_(...)``: the receiver changes (another reference sees it), the call's value is the
+    receiver, and the values are torch's."""
+    start = "x.abs() * 3.0 + 0.1" if key in ("torch.Tensor.log_", "torch.Tensor.sqrt_") else "x * 3.0"
+    source = (f"import torch\n\ndef f(x: torch.Tensor, y: torch.Tensor):\n    h = {start}\n"
+              f"    alias = [h]\n    out = h.{INPLACE_OF[key]}\n    return alias[0], out, h\n")
+    f = converted_f(source, key, f"inplace_of_{key.rpartition('.')[2]}", tmp_path, monkeypatch)
+    rng = np.random.default_rng(3)
+    inputs = {"x": rng.standard_normal((3, 4)).astype(np.float32), "y": rng.standard_normal((3, 4)).astype(np.float32)}
+    got, want = run_both(source, f, inputs)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_bernoulli_fills_the_receiver_with_draws(compat, tmp_path, monkeypatch):
+    """efficientnet's drop_connect: ``mask = torch.empty(...); mask.bernoulli_(keep)``; and on a
+    factory's new tensor the draw is the value."""
+    source = textwrap.dedent("""\
+        import torch
+
+        def f(x: torch.Tensor):
+            mask = torch.empty([4000, 1], dtype=x.dtype)
+            mask.bernoulli_(0.8)
+            half = torch.zeros(4000).bernoulli_()
+            return mask, half
+        """)
+    f = converted_f(source, "torch.Tensor.bernoulli_", "inplace_bernoulli", tmp_path, monkeypatch)
+    mindspore.set_seed(0)
+    mask, half = (t.asnumpy() for t in f(mindspore.Tensor(np.ones((2, 2), np.float32))))
+    assert mask.shape == (4000, 1) and mask.dtype == np.float32 and set(np.unique(mask)) == {0.0, 1.0}
+    assert abs(mask.mean() - 0.8) < 0.03 and abs(half.mean() - 0.5) < 0.03

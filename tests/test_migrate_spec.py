@@ -227,6 +227,8 @@ def _load(tmp_path: Path, text: str):
         ("torch.cat: [1, 2\n", 2, "invalid YAML"),
         ("torch.cat:\n  target: mindspore.ops.cat\n  unsupported_args: {'out and more': why}\n", 3, "not 'name'"),
         ("torch.cat:\n  target: mindspore.ops.cat\n  values: {dim: tuple}\n", 3, "needs args"),
+        ("torch.Tensor.floor_:\n  transform: devices\n  inplace_of: torch.Tensor.floor\n", 3, "in-place torch.Tensor member"),
+        ("torch.Tensor.floor:\n  target: mindspore.ops.floor\n  inplace_of: torch.Tensor.ceil\n", 3, "in-place"),
     ],
 )
 def test_malformed_entry_cites_yaml_line(tmp_path, text, line, fragment):
@@ -248,6 +250,13 @@ def test_extra_map_overrides_and_adds(tmp_path):
     assert spec.get("torch.erf").target == "mindspore.ops.erf"
     out = convert_source("import torch\ny = torch.erf(torch.cat([a, b], dim=0))\n", spec).code
     assert out == "from mindspore import ops\n\ny = ops.erf(ops.concat([a, b], axis=0))\n"
+
+
+def test_inplace_of_must_name_an_entry_with_a_target(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("torch.Tensor.frobnicate_:\n  transform: tensor_data\n  inplace_of: torch.Tensor.frobnicate\n")
+    with pytest.raises(SpecError, match="inplace_of: torch.Tensor.frobnicate must be an entry with a target"):
+        load_spec([extra])
 
 
 def test_header_documents_every_field():

@@ -176,3 +176,50 @@ def test_a_renamed_layer_attribute_on_an_untyped_receiver_is_uncertain():
     assert not any("eps" in s.rule for s in out.sites)
     reason = next(s.reason for s in out.sites if s.rule == "torch.nn.Module.weight")
     assert "BatchNorm2d `gamma`" in reason and "Embedding `embedding_table`" in reason
+
+
+CASTS = textwrap.dedent("""\
+    import torch
+
+
+    class Meter:
+        def float(self):
+            return "own float"
+
+
+    def cast(x):
+        return x.float()
+
+
+    def widen(x):
+        return x.double()
+
+
+    def run(ints, net, meter):
+        return cast(ints), widen(ints), cast(net), widen(cast(net)) is net, cast(meter)
+    """)
+
+
+def test_untyped_float_and_double_cast_tensors_and_cells_at_run_time(compat, tmp_path, monkeypatch):
+    """``x.float()`` on a loader's batch (a tensor) or on a model (a Module) looks the same in the
+    source: ``float_of``/``double_of`` cast a tensor, a Cell's floating Parameters (the Cell
+    returned, as Module.float()), and call any other object's own method."""
+    out = convert_source(CASTS, SPEC, "untyped_casts.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    assert "float_of(x)" in out.code and "double_of(x)" in out.code, out.code
+    (tmp_path / "untyped_casts_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("untyped_casts_ms")
+    ints = np.arange(6, dtype=np.int64).reshape(2, 3)
+    net = mindspore.nn.Dense(3, 2).to_float(mindspore.float32)
+    for p in net.get_parameters():
+        p.set_dtype(mindspore.float64)
+    as_float, as_double, cell, same, own = ms_mod.run(mindspore.Tensor(ints), net, ms_mod.Meter())
+    t_mod: dict = {"__name__": "untyped_casts_torch"}
+    exec(compile(CASTS, "<torch>", "exec"), t_mod)
+    want = t_mod["run"](torch.from_numpy(ints), torch.nn.Linear(3, 2).double(), t_mod["Meter"]())
+    assert as_float.dtype == mindspore.float32 and as_double.dtype == mindspore.float64
+    np.testing.assert_array_equal(as_float.asnumpy(), want[0].numpy())
+    np.testing.assert_array_equal(as_double.asnumpy(), want[1].numpy())
+    assert cell is net and {p.dtype for p in net.get_parameters()} == {mindspore.float64}  # widened again
+    assert same is want[3] is True and own == want[4] == "own float"

@@ -48,7 +48,7 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
            "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "new_full", "new_tensor",
            "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
-           "AdamW", "RMSprop", "Adagrad", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
+           "AdamW", "RMSprop", "Adagrad", "Adadelta", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
 
 
 def _grad(p):
@@ -2610,6 +2610,62 @@ class Adagrad(Optimizer):
                 state["sum"] = total
 
 
+@mindspore.jit
+def _adadelta_update(params, grads, square_avgs, acc_deltas, scalars, maximize, decay_on):
+    """Rows of ``scalars``: weight_decay, rho, 1 - rho, eps, lr."""
+    new_params, new_sqs, new_accs = [], [], []
+    rows = _per_param(scalars, params)
+    for i in range(len(params)):
+        p, grad, s = params[i], grads[i], rows[i]
+        if maximize:
+            grad = -grad
+        if decay_on:
+            grad = grad + s[0] * p
+        square_avg = square_avgs[i] * s[1] + s[2] * grad * grad
+        delta = ops.sqrt(acc_deltas[i] + s[3]) / ops.sqrt(square_avg + s[3]) * grad
+        new_sqs.append(square_avg)
+        new_accs.append(acc_deltas[i] * s[1] + s[2] * delta * delta)
+        new_params.append(p + (-s[4]) * delta)
+    return tuple(new_params), tuple(new_sqs), tuple(new_accs)
+
+
+class Adadelta(Optimizer):
+    """torch.optim.Adadelta with torch's defaults (lr=1.0, rho=0.9, eps=1e-6), ``weight_decay``
+    and ``maximize``; state as torch's (``step``, ``square_avg``, ``acc_delta``, from the first
+    step).  ``mindspore.nn.Adadelta`` defaults to learning_rate=1.0 too but its eps is 1e-6 inside
+    a different update (ApplyAdadelta) and it takes no maximize."""
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False):
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                                  "maximize": maximize})
+
+    def step(self):
+        for group in self.param_groups:
+            params = [p for p in group["params"] if _grad(p) is not None]
+            if not params:
+                continue
+            states, rows = [], []
+            for p in params:
+                state = self._state(p)
+                if not state:
+                    state["step"] = 0
+                    state["square_avg"] = _zeros_state(p)
+                    state["acc_delta"] = _zeros_state(p)
+                state["step"] += 1
+                rows.append((group["weight_decay"], group["rho"], 1 - group["rho"], group["eps"], group["lr"]))
+                states.append(state)
+            new_params, new_sqs, new_accs = _adadelta_update(
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
+                mindspore.mutable(tuple(s["square_avg"] for s in states)),
+                mindspore.mutable(tuple(s["acc_delta"] for s in states)), _scalars(rows),
+                bool(group["maximize"]), bool(group["weight_decay"]))
+            _assign_all(_values(params), mindspore.mutable(new_params))
+            for state, square_avg, acc_delta in zip(states, new_sqs, new_accs):
+                state["square_avg"], state["acc_delta"] = square_avg, acc_delta
+
+
 def clip_grad_value_(parameters, clip_value):
     """torch.nn.utils.clip_grad_value_: each ``p.grad`` clamped to [-clip_value, clip_value]
     (a new tensor set as ``p.grad``, the _torch_compat protocol); returns None."""
@@ -3023,7 +3079,27 @@ def cpu(x, *args, **kwargs):
     return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cpu(*args, **kwargs)
 
 
-__all__ += ["to", "cuda", "cpu"]
+def float_of(x):
+    """torch's ``x.float()`` on something the tool could not type: a MindSpore tensor is cast to
+    float32, a Cell's floating Parameters are (``cast_cell``, the Cell returned, as
+    ``Module.float()``); any other object's own ``.float`` is called."""
+    if isinstance(x, mindspore.Tensor):
+        return x.astype(mindspore.float32)
+    if isinstance(x, nn.Cell):
+        return cast_cell(x, mindspore.float32)
+    return x.float()
+
+
+def double_of(x):
+    """torch's ``x.double()`` on something the tool could not type (see ``float_of``): float64."""
+    if isinstance(x, mindspore.Tensor):
+        return x.astype(mindspore.float64)
+    if isinstance(x, nn.Cell):
+        return cast_cell(x, mindspore.float64)
+    return x.double()
+
+
+__all__ += ["to", "cuda", "cpu", "float_of", "double_of"]
 
 
 # --------------------------------------------------------------------------- members on untyped receivers

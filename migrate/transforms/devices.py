@@ -1,6 +1,7 @@
 """Devices: ``.to(device)``/``.cuda()``/``.cpu()`` become the receiver itself,
 ``.to(dtype)`` becomes ``.astype(dtype)``, ``torch.device(s)`` the plain value
-``s`` and ``torch.cuda.is_available()`` ``False``.
+``s`` and ``torch.cuda.is_available()`` (and ``torch.backends.mps.is_available()``/``is_built()``)
+``False``.
 
 A MindSpore process places every tensor on the one device chosen with
 ``mindspore.set_context(device_target=...)``, so per-tensor moves have no
@@ -142,7 +143,7 @@ job = Job().cuda()
 
     def rewrite(self, site):
         key = site.rule.key
-        if key == "torch.cuda.is_available":
+        if key in ("torch.cuda.is_available", "torch.backends.mps.is_available", "torch.backends.mps.is_built"):
             return cst.Name("False")
         if key == "torch.device":
             return self._device(site)

@@ -9,6 +9,12 @@ become ``assign_data(p, ops.zeros_like(p))``/``assign_data(p, ops.full_like(p, v
 ``p.data.normal_(m, s)``/``p.data.uniform_(a, b)`` become ``assign_data(p, m + s *
 ops.randn_like(p))``/``assign_data(p, a + (b - a) * ops.rand_like(p))`` (the same
 distributions, drawn from MindSpore's random stream; compound arguments are parenthesised).
+A tensor held by a name or attribute (``label.fill_(1)``) is written in place the same way.
+In-place forms of out-of-place members (the table's ``inplace_of``: ``x.clamp_(0, 1)``,
+``h.masked_fill_(m, 0)``) become the table's conversion of the out-of-place call written into
+the receiver (``assign_data(x, x.clamp(0, 1))``), and ``x.bernoulli_(p)`` becomes
+``assign_data(x, ops.bernoulli(x, p=p))``; on an indexed or computed receiver
+(``x[0].exp_()``, ``h.abs_().log_()``) they are unsupported: a copy would be written.
 
 ``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
 own storage.  ``Parameter.set_data`` would swap the storage instead, and a
@@ -169,6 +175,10 @@ def scale(t: mindspore.Tensor):
             )
         elif key in ("torch.Tensor.normal_", "torch.Tensor.uniform_"):
             value = self._random(key, site, target)
+        elif key == "torch.Tensor.bernoulli_":
+            value = self._bernoulli(site, target)
+        elif site.rule.inplace_of:
+            value = self._out_of_place(site, target)
         else:
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
         if fresh:
@@ -219,6 +229,36 @@ def scale(t: mindspore.Tensor):
         if fresh:
             return value
         return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+
+    def _out_of_place(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
+        """``x.floor_()``: the table's conversion of ``x.floor()`` (the rule ``inplace_of`` names),
+        whose value is then written into ``x``."""
+        from migrate.codemod import map_arguments
+
+        rule = self.ctx.spec.rules[site.rule.inplace_of]
+        if rule.target_is_method:
+            func = cst.Attribute(value=target, attr=cst.Name(rule.target.rpartition(".")[2]))
+            args = map_arguments(rule, site.args, self.ctx.parse_expression)
+        else:
+            func = self.ctx.name_for(rule.target)
+            args = map_arguments(rule, site.args, self.ctx.parse_expression, target)
+        return cst.Call(func=func, args=args)
+
+    def _bernoulli(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
+        """``x.bernoulli_(p)``: x filled with Bernoulli(p) draws (default 0.5), ``ops.bernoulli(x, p)``
+        (x gives the shape and dtype; the same distribution, another random stream)."""
+        values = {}
+        for i, arg in enumerate(site.args):
+            name = arg.keyword.value if arg.keyword is not None else ("p" if i == 0 else None)
+            if name != "p" or arg.star:
+                raise Unconvertible("unsupported", f"bernoulli_ argument {name or i + 1} has no mapping "
+                                                   "(MindSpore draws from its global seed)")
+            values[name] = arg.value
+        args = [cst.Arg(target)]
+        if "p" in values:
+            args.append(cst.Arg(values["p"], keyword=cst.Name("p"),
+                                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
+        return cst.Call(func=self.ctx.name_for("mindspore.ops.bernoulli"), args=args)
 
     def _module_tensor(self, node: cst.BaseExpression) -> bool:
         """``m.weight``, ``m.running_mean``, ... of a module: a Parameter or a buffer."""
