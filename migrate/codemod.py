@@ -115,8 +115,10 @@ def _code(node: cst.CSTNode) -> str:
 def _tuple_of(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
     if len(args) == 1 and not args[0].star:
         value = args[0].value
-        if isinstance(value, (cst.Tuple, cst.List)):
+        if isinstance(value, cst.Tuple):
             return value
+        if isinstance(value, cst.List):  # a list literal: MindSpore's tile/shape arguments want a tuple
+            return cst.Tuple([e.with_changes(comma=MaybeSentinel.DEFAULT) for e in value.elements])
         if isinstance(value, cst.Integer) or (
             isinstance(value, cst.UnaryOperation) and isinstance(value.expression, cst.Integer)
         ):

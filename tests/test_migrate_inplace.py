@@ -146,7 +146,38 @@ INPLACE_OF = {
     "torch.Tensor.pow_": "pow_(2)",
     "torch.Tensor.masked_fill_": "masked_fill_(y > 0, 0.25)",
     "torch.Tensor.sign_": "sign_()",
+    "torch.Tensor.floor_": "floor_()",
+    "torch.Tensor.ceil_": "ceil_()",
+    "torch.Tensor.trunc_": "trunc_()",
+    "torch.Tensor.frac_": "frac_()",
+    "torch.Tensor.reciprocal_": "reciprocal_()",
+    "torch.Tensor.square_": "square_()",
+    "torch.Tensor.rsqrt_": "rsqrt_()",
+    "torch.Tensor.sin_": "sin_()",
+    "torch.Tensor.cos_": "cos_()",
+    "torch.Tensor.erf_": "erf_()",
+    "torch.Tensor.log1p_": "log1p_()",
+    "torch.Tensor.expm1_": "expm1_()",
+    "torch.Tensor.log2_": "log2_()",
+    "torch.Tensor.log10_": "log10_()",
+    "torch.Tensor.sinh_": "sinh_()",
+    "torch.Tensor.cosh_": "cosh_()",
+    "torch.Tensor.fmod_": "fmod_(0.7)",
+    "torch.Tensor.remainder_": "remainder_(0.7)",
+    "torch.Tensor.lerp_": "lerp_(y, 0.25)",
+    "torch.Tensor.addcmul_": "addcmul_(y, y, value=0.5)",
+    "torch.Tensor.addcdiv_": "addcdiv_(y, y.abs() + 1.0, value=0.5)",
+    "torch.Tensor.clamp_min_": "clamp_min_(0.2)",
+    "torch.Tensor.clamp_max_": "clamp_max_(0.2)",
+    "torch.Tensor.clip_": "clip_(-0.3, 0.3)",
+    "torch.Tensor.atan2_": "atan2_(y)",
+    "torch.Tensor.tril_": "tril_()",
+    "torch.Tensor.triu_": "triu_(1)",
+    "torch.Tensor.floor_divide_": "floor_divide_(0.7)",
 }
+#: in-place forms that need a positive receiver
+POSITIVE = {"torch.Tensor.log_", "torch.Tensor.sqrt_", "torch.Tensor.rsqrt_", "torch.Tensor.log1p_",
+            "torch.Tensor.log2_", "torch.Tensor.log10_"}
 
 
 def test_every_inplace_of_entry_has_a_case():
@@ -157,7 +188,7 @@ def test_every_inplace_of_entry_has_a_case():
 def test_an_in_place_form_writes_the_out_of_place_result_into_the_receiver(key, compat, tmp_path, monkeypatch):
     """``h.op_(...)``: the receiver changes (another reference sees it), the call's value is the
     receiver, and the values are torch's."""
-    start = "x.abs() * 3.0 + 0.1" if key in ("torch.Tensor.log_", "torch.Tensor.sqrt_") else "x * 3.0"
+    start = "x.abs() * 3.0 + 0.1" if key in POSITIVE else "x * 3.0"
     source = (f"import torch\n\ndef f(x: torch.Tensor, y: torch.Tensor):\n    h = {start}\n"
               f"    alias = [h]\n    out = h.{INPLACE_OF[key]}\n    return alias[0], out, h\n")
     f = converted_f(source, key, f"inplace_of_{key.rpartition('.')[2]}", tmp_path, monkeypatch)

@@ -128,7 +128,7 @@ CASES = {
     "torch.nn.BatchNorm1d.running_var": "bn = nn.BatchNorm1d(4)\n    bn.train()\n    bn(x)\n    return bn.running_var",
     "torch.Tensor.view": "return x3.view(-1, 4)",
     "torch.Tensor.reshape": "return x3.reshape(2, -1)",
-    "torch.Tensor.repeat": "return x.repeat(2, 1), x.repeat(1, 2, 1)",
+    "torch.Tensor.repeat": "return x.repeat(2, 1), x.repeat(1, 2, 1), x.repeat([2, 1]), x.repeat((1, 3))",
     "torch.Tensor.permute": "return x3.permute(2, 0, 1)",
     "torch.Tensor.transpose": "return x3.transpose(0, 1), x3.transpose(-1, -2)",
     "torch.Tensor.t": "return x.t()",

@@ -81,7 +81,7 @@ CASES = {
     "torch.diag_embed": "return torch.diag_embed(x), torch.diag_embed(v, 1), torch.diag_embed(x, -1, 0, 2), torch.diag_embed(x, dim1=0, dim2=1)",
     "torch.trace": "return torch.trace(x), torch.trace(sq), torch.trace(imat), torch.trace(imat.int())",
     "torch.t": "return torch.t(x), torch.t(v)",
-    "torch.tile": "return torch.tile(x, (2, 1)), torch.tile(x3, (2,)), torch.tile(v, dims=(2, 3))",
+    "torch.tile": "return torch.tile(x, (2, 1)), torch.tile(x3, (2,)), torch.tile(v, dims=(2, 3)), torch.tile(x, [2, 1])",
     "torch.broadcast_to": "return torch.broadcast_to(v, (3, 4)), torch.broadcast_to(x1, (2, 3, -1))",
     "torch.masked_fill": ("return (torch.masked_fill(x, x > 0, -1.5), torch.masked_fill(x3, y > 0.5, 2), "
                           "torch.masked_fill(x, y < 0, float('-inf')), torch.masked_fill(imat, imat > 2, -1), "

@@ -223,3 +223,39 @@ def test_untyped_float_and_double_cast_tensors_and_cells_at_run_time(compat, tmp
     np.testing.assert_array_equal(as_double.asnumpy(), want[1].numpy())
     assert cell is net and {p.dtype for p in net.get_parameters()} == {mindspore.float64}  # widened again
     assert same is want[3] is True and own == want[4] == "own float"
+
+
+TENSOR_MEMBERS = textwrap.dedent("""\
+    import numpy as np
+    import torch
+
+
+    def prepare(pu, n, arr):
+        expanded = pu.repeat(1, n).view(n, -1)
+        frozen = expanded.detach()
+        copy = frozen.clone()
+        return expanded, frozen, copy, arr.repeat(2), arr.clone() if hasattr(arr, "clone") else arr.copy()
+    """)
+
+
+def test_untyped_repeat_detach_clone_decide_at_run_time(compat, tmp_path, monkeypatch):
+    """The MAMO release's ``pu.repeat(1, len(mp))`` on a forward argument of unknown type: a
+    tensor is tiled as torch repeats it, while numpy's ``repeat`` (elements, not tiles) stays
+    numpy's; ``detach``/``clone`` likewise."""
+    out = convert_source(TENSOR_MEMBERS, SPEC, "untyped_members.py")
+    assert not [s for s in out.sites if s.kind != "converted"], out.code
+    assert "repeat_of(pu, 1, n)" in out.code and "detach_of(" in out.code and "clone_of(" in out.code, out.code
+    (tmp_path / "untyped_members_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("untyped_members_ms")
+    t_mod: dict = {"__name__": "untyped_members_torch"}
+    exec(compile(TENSOR_MEMBERS, "<torch>", "exec"), t_mod)
+    pu = np.arange(6, dtype=np.float32).reshape(1, 6)
+    arr = np.array([1, 2, 3])
+    got = ms_mod.prepare(mindspore.Tensor(pu), 3, arr)
+    want = t_mod["prepare"](torch.from_numpy(pu), 3, arr)
+    for g, w in zip(got[:3], want[:3]):
+        np.testing.assert_array_equal(g.asnumpy(), w.numpy())
+    np.testing.assert_array_equal(got[3], want[3])  # numpy's element-wise repeat, unchanged
+    np.testing.assert_array_equal(got[4], want[4])
+    assert compat.repeat_of(mindspore.Tensor(pu), (2, 1)).shape == (2, 6)  # one sequence, as torch takes it

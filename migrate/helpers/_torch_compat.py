@@ -3099,7 +3099,41 @@ def double_of(x):
     return x.double()
 
 
-__all__ += ["to", "cuda", "cpu", "float_of", "double_of"]
+def detach_of(x):
+    """torch's ``x.detach()`` on something the tool could not type: a MindSpore tensor passes
+    through ``ops.stop_gradient`` (MindSpore's Tensor has no ``detach``); any other object's own
+    ``.detach`` is called."""
+    if isinstance(x, mindspore.Tensor):
+        return ops.stop_gradient(x)
+    return x.detach()
+
+
+def clone_of(x, **kwargs):
+    """torch's ``x.clone()`` on something the tool could not type: a MindSpore tensor is copied
+    (``Tensor.copy``: 2.10 has no CPU kernel for ``clone``; ``memory_format`` means nothing
+    there); any other object's own ``.clone`` is called."""
+    if isinstance(x, mindspore.Tensor):
+        return x.copy()
+    return x.clone(**kwargs)
+
+
+def repeat_of(x, *sizes, **kwargs):
+    """torch's ``x.repeat(...)`` on something the tool could not type: a MindSpore tensor is tiled
+    (2.10 has no CPU kernel for ``Tensor.repeat``; torch takes the sizes spread or as one
+    sequence); any other object's own ``.repeat`` is called (numpy's repeats elements, as it did
+    in the torch program)."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.repeat(*sizes, **kwargs)
+    if kwargs:
+        sizes = (kwargs.pop("repeats"),) if "repeats" in kwargs else sizes
+        if kwargs:
+            raise TypeError(f"repeat_of: unexpected arguments {sorted(kwargs)}")
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return x.tile(tuple(int(n) for n in sizes))
+
+
+__all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of", "repeat_of"]
 
 
 # --------------------------------------------------------------------------- members on untyped receivers
