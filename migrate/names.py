@@ -154,6 +154,10 @@ class NameResolver:
         except KeyError:
             return None
 
+    def star_name(self, name: str) -> Optional[str]:
+        """What ``from <project module> import *`` binds ``name`` to (its qualified name), if so."""
+        return self._star.get(name)
+
     def might_be_imported(self, node: cst.BaseExpression) -> bool:
         base = base_name(node)
         return base is not None and base.value in self._imported

@@ -669,6 +669,24 @@ class TypeInfo:
                 return OTHER
         return None
 
+    def _star_library_object(self, name: cst.Name, where: Where) -> Optional[T]:
+        """``np`` bound only by ``from utils import *`` where utils did ``import numpy as np``: an
+        object of another library (not torch's, not SRC's), as a direct import of it would be."""
+        qualified = self.names.star_name(name.value)
+        if qualified is None or qualified == "torch" or qualified.startswith("torch."):
+            return None
+        scope = where.scope
+        while scope is not None:
+            if name.value in scope.bindings:
+                return None  # bound here after all (a later binding in a loop, a global)
+            scope = scope.parent
+        if self.project is not None:
+            full = self.project.local(self.project.resolve(qualified, self.module_name, self.is_package))
+            root = (full or qualified).split(".")[0]
+            if root in {m.split(".")[0] for m in self.project.modules}:
+                return None  # something of SRC's own: its types come from the project
+        return OTHER
+
     def class_of(self, node) -> Optional[ClassInfo]:
         """The class a ClassDef defines, or the class a FunctionDef written directly in a
         class body is a method of (None for other functions)."""
@@ -690,7 +708,8 @@ class TypeInfo:
         if isinstance(expr, cst.Name):
             if expr.value in ("True", "False", "None"):
                 return OTHER
-            return self._lookup(expr, where)
+            found = self._lookup(expr, where)
+            return found if found is not None else self._star_library_object(expr, where)
         if isinstance(expr, cst.Attribute):
             return self._attribute(expr, where)
         if isinstance(expr, cst.Call):

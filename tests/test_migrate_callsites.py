@@ -214,13 +214,13 @@ def test_return_and_attribute_types_cross_files(tmp_path):
 
             def run(xs):
                 head = Head()
-                a = to_torch(xs).repeat(2, 1)
-                b = maybe(xs).repeat(2, 1)
-                c = head.scale.repeat(2, 1)
+                a = to_torch(xs).argsort(dim=1)
+                b = maybe(xs).argsort(dim=1)
+                c = head.scale.argsort(dim=1)
                 return list(head.mem_layer.parameters()), a, b, c
         """,
     })
-    kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.repeat", "torch.nn.Module.parameters")]
+    kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.argsort", "torch.nn.Module.parameters")]
     assert kinds == ["converted", "uncertain", "converted", "converted"], sites["main.py"]
 
 
@@ -433,3 +433,29 @@ def test_forward_of_a_plain_class_stays_untyped(tmp_path):
     source = source.replace("return self.shuffle(self.conv(x))", "return self.shuffle.forward(self.conv(x))")
     sites = migrate(tmp_path, {"blocks.py": source})
     assert shuffle_sites(sites["blocks.py"]) == ["runtime"]
+
+
+def test_a_library_module_reached_through_a_star_import_is_no_tensor(tmp_path):
+    """SASRec's main.py gets ``np`` only from ``from utils import *`` (utils did ``import numpy as
+    np``): ``np.where(...)`` is numpy's function, not a tensor's method of unknown receiver; a
+    name of SRC's own reached the same way keeps its project types (``helper().argsort`` is
+    still asked about)."""
+    sites = migrate(tmp_path, {
+        "utils.py": """
+            import numpy as np
+            import torch
+
+            def helper(x):
+                return x
+        """,
+        "main.py": """
+            import torch
+            from utils import *
+
+            def run(pos, scores):
+                idx = np.where(pos != 0)
+                order = np.argsort(scores)
+                return idx, order, helper(scores).argsort(dim=0)
+        """,
+    })
+    assert sites["main.py"] == [("torch.Tensor.argsort", "uncertain")], sites["main.py"]
