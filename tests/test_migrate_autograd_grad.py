@@ -4,7 +4,6 @@ gradients, the adapted weights), and the cases it must refuse."""
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 
 import numpy as np
@@ -15,6 +14,8 @@ from migrate.spec import load_spec
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
+
+from test_migrate_numeric import load_converted, twin_models  # noqa: E402  (needs torch and mindspore)
 
 SPEC = load_spec()
 
@@ -47,27 +48,12 @@ SOURCE = textwrap.dedent("""\
     """)
 
 
-def _load(tmp_path, monkeypatch, code: str, name: str):
-    (tmp_path / f"{name}.py").write_text(code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return importlib.import_module(name)
-
-
 def test_autograd_grad_matches_torch(compat, tmp_path, monkeypatch):
-    from migrate.weights import name_map, to_mindspore
-
     out = convert_source(SOURCE, SPEC, "adapt.py")
     adapt = out.code[out.code.index("def adapt"):out.code.index("def on_tensors")]
     assert adapt.count("grad_of(") == 2 and "torch" not in adapt, adapt
-    ms_mod = _load(tmp_path, monkeypatch, out.code, "autograd_grad_ms")
-    t_mod: dict = {"__name__": "autograd_grad_torch"}
-    exec(compile(SOURCE, "<torch>", "exec"), t_mod)
-    torch.manual_seed(0)
-    t_model, ms_model = t_mod["build"](), ms_mod.build()
-    state, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
-    params = ms_model.parameters_dict()
-    for key, array in state.items():
-        params[key].set_data(mindspore.Tensor(array.copy()))
+    ms_mod = load_converted(out.code, "autograd_grad_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(SOURCE, ms_mod)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 4)).astype(np.float32)
     y = rng.standard_normal((5, 1)).astype(np.float32)
@@ -87,7 +73,7 @@ def test_autograd_grad_matches_torch(compat, tmp_path, monkeypatch):
 
 def test_inputs_that_are_not_parameters_raise_instead_of_zeros(compat, tmp_path, monkeypatch):
     out = convert_source(SOURCE, SPEC, "adapt.py")
-    ms_mod = _load(tmp_path, monkeypatch, out.code, "autograd_grad_tensors_ms")
+    ms_mod = load_converted(out.code, "autograd_grad_tensors_ms", tmp_path, monkeypatch)
     x = mindspore.Tensor(np.ones((2, 4), np.float32))
     with pytest.raises(TypeError, match="not Parameters"):
         ms_mod.on_tensors(ms_mod.build(), x, mindspore.Tensor(np.ones((2, 1), np.float32)))

@@ -203,6 +203,38 @@ def case_source(body: str, inputs, header: str) -> tuple[str, list[str]]:
     return header + f"def f({params}):\n    {body}\n", used
 
 
+def load_converted(code: str, module: str, tmp_path, monkeypatch):
+    """Converted ``code`` imported from ``tmp_path`` as ``module`` (mindspore.jit reads sources)."""
+    (tmp_path / f"{module}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(module)
+
+
+def twin_models(torch_source: str, ms_module, seed: int = 0) -> tuple:
+    """(torch namespace of ``torch_source``, its ``build()``, ``ms_module.build()`` holding the
+    torch model's weights): the two sides of a conversion, started from the same parameters."""
+    from migrate.weights import name_map, to_mindspore
+
+    t_mod: dict = {"__name__": f"{ms_module.__name__}_torch"}
+    exec(compile(torch_source, "<torch>", "exec"), t_mod)
+    torch.manual_seed(seed)
+    t_model, ms_model = t_mod["build"](), ms_module.build()
+    state, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    params = ms_model.parameters_dict()
+    for key, array in state.items():
+        params[key].set_data(mindspore.Tensor(array.copy()))
+    return t_mod, t_model, ms_model
+
+
+def drawn_inputs(key: str, used, drawers: dict) -> dict:
+    """{name: array} for the ``used`` inputs of case ``key``: every drawer in ``drawers`` (name ->
+    rng -> array) is drawn from a generator seeded by the key, so a case's arrays do not depend
+    on which inputs it uses."""
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    drawn = {n: draw(rng) for n, draw in drawers.items()}
+    return {n: drawn[n] for n in used}
+
+
 def run_both(source: str, f, inputs: dict) -> tuple:
     """(converted ``f``'s result, torch ``source``'s ``f``'s result) as numpy, on copies of the
     same ``inputs`` (name -> array)."""

@@ -18,7 +18,7 @@ import pytest
 
 from migrate.codemod import convert_source
 from migrate.spec import load_spec
-from test_migrate_numeric import _compare, case_source, converted_f, run_both, run_jit, section_keys
+from test_migrate_numeric import _compare, case_source, converted_f, drawn_inputs, run_both, run_jit, section_keys
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
@@ -189,9 +189,7 @@ def _source(body: str) -> tuple[str, list[str]]:
 
 
 def _inputs(key, used):
-    rng = np.random.default_rng(zlib.crc32(key.encode()))
-    drawn = {n: INPUTS[n](rng) for n in INPUTS}  # every input drawn: a case's draws do not depend on which it uses
-    return {n: drawn[n] for n in used}
+    return drawn_inputs(key, used, INPUTS)
 
 
 pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)

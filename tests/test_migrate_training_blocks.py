@@ -5,7 +5,6 @@ converted silently: a loss needing a module's output computed before an earlier 
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 
 import numpy as np
@@ -46,12 +45,6 @@ SOURCE = textwrap.dedent("""\
     """)
 
 
-def _load(tmp_path, monkeypatch, code: str, name: str):
-    (tmp_path / f"{name}.py").write_text(code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return importlib.import_module(name)
-
-
 def _sites(code: str) -> list:
     return [(s.kind, s.rule, s.reason) for s in convert_source(code, SPEC, "t.py").sites if s.kind != "converted"]
 
@@ -60,6 +53,7 @@ def test_compound_statements_join_the_closure_and_match_torch(compat, tmp_path, 
     torch = pytest.importorskip("torch")
     mindspore = pytest.importorskip("mindspore")
     from migrate.weights import name_map, to_mindspore
+    from test_migrate_numeric import load_converted, twin_models
 
     out = convert_source(SOURCE, SPEC, "train.py")
     assert not [s for s in out.sites if s.kind != "converted"], out.code
@@ -67,15 +61,9 @@ def test_compound_statements_join_the_closure_and_match_torch(compat, tmp_path, 
     # the forward, the logging if, the stopped no_grad target and the regularisation loop
     assert "pred = model(x)" in body and "if verbose:" in body and "for p in model.trainable_params():" in body
     assert "ops.stop_gradient(model(x * 0.5))" in body, out.code
-    ms_mod = _load(tmp_path, monkeypatch, out.code, "train_blocks_ms")
-    t_mod: dict = {"__name__": "train_blocks_torch"}
-    exec(compile(SOURCE, "<torch>", "exec"), t_mod)
-    torch.manual_seed(0)
-    t_model, ms_model = t_mod["build"](), ms_mod.build()
-    state, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    ms_mod = load_converted(out.code, "train_blocks_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(SOURCE, ms_mod)
     params = ms_model.parameters_dict()
-    for key, array in state.items():
-        params[key].set_data(mindspore.Tensor(array.copy()))
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 1)).astype(np.float32))
             for _ in range(3)]

@@ -299,9 +299,10 @@ def _escapes(stmt: cst.CSTNode) -> bool:
 
         visit_Continue = visit_Break
 
-        def visit_For(self, n):
-            n.target.visit(self)
-            n.iter.visit(self)
+        def _loop(self, n, *header) -> bool:
+            """A loop's own break/continue stay inside it (its else clause is outside)."""
+            for part in header:
+                part.visit(self)
             self.loops += 1
             n.body.visit(self)
             self.loops -= 1
@@ -309,14 +310,11 @@ def _escapes(stmt: cst.CSTNode) -> bool:
                 n.orelse.visit(self)
             return False
 
+        def visit_For(self, n):
+            return self._loop(n, n.target, n.iter)
+
         def visit_While(self, n):
-            n.test.visit(self)
-            self.loops += 1
-            n.body.visit(self)
-            self.loops -= 1
-            if n.orelse is not None:
-                n.orelse.visit(self)
-            return False
+            return self._loop(n, n.test)
 
         def visit_FunctionDef(self, n):
             return False
