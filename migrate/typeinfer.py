@@ -54,6 +54,9 @@ SCALAR = T("scalar")
 DTYPE = T("dtype")
 DEVICE = T("device")
 STATE_DICT = T("state_dict")
+FILE = T("file")  # open(...): iterating it gives lines of text
+TEXT = T("text")  # a str
+LINES = T("lines")  # a list of str (f.readlines(), s.split())
 BOTTOM = T("bottom")  # "still being computed" inside a cycle: neutral in joins
 
 _TENSOR_ANNOTATIONS = {
@@ -140,6 +143,8 @@ def typable_method(node: cst.FunctionDef) -> bool:
 
 _TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")
 #: methods of str, bytes and files (no torch object has them): what they return is text
+#: open() under other names: each gives a file whose lines are text
+_OPEN = frozenset({"io.open", "codecs.open", "builtins.open"})
 _TEXT_METHODS = frozenset({
     "strip", "lstrip", "rstrip", "readline", "readlines", "read", "lower", "upper", "replace", "format",
     "join", "decode", "encode", "splitlines", "startswith", "endswith", "zfill", "casefold", "title"})
@@ -343,7 +348,15 @@ class _Collector(cst.CSTVisitor):
     def visit_With(self, node: cst.With) -> None:
         where = self._stmt(node)
         for item in node.items:
-            if item.asname is not None:
+            if item.asname is None:
+                continue
+            value = item.item
+            func = value.func if isinstance(value, cst.Call) else None
+            if (isinstance(func, cst.Name) and func.value == "open") or (
+                    isinstance(func, cst.Attribute) and func.attr.value == "open"):
+                # `with open(p) as f`: a file's __enter__ returns the file (builtin or not: the value decides)
+                self._bind_target(item.asname.name, "value", value, where)
+            else:
                 self._bind_target(item.asname.name, "fixed", None, where)
 
     # -- scopes
@@ -1007,6 +1020,8 @@ class TypeInfo:
             return T("module", "torch.nn.Module")
         if t.kind == "ndarray":
             return NDARRAY
+        if t.kind in ("file", "lines"):
+            return TEXT  # for line in f: / for word in line.split():
         return None
 
     def _is_builtin(self, name: cst.Name, where: Where) -> bool:
@@ -1085,6 +1100,8 @@ class TypeInfo:
     def _call(self, node: cst.Call, where: Where) -> Optional[T]:
         func = node.func
         qn = self.names.qualified(func)
+        if qn & _OPEN:
+            return FILE  # from io import open; io.open(p); codecs.open(p)
         if qn:
             for name in sorted(qn):
                 if name.startswith("torch"):
@@ -1122,12 +1139,18 @@ class TypeInfo:
                 found = {self.return_type(f) for f in nested}
                 if len(found) == 1:
                     return found.pop()
+            if func.value == "open" and self._is_builtin(func, where):
+                return FILE
             if self._is_builtin(func, where):
                 return OTHER if func.value not in ("next", "iter", "getattr", "max", "min", "sum", "sorted", "reversed", "list", "tuple") else None
             return None
         if isinstance(func, cst.Attribute):
             recv = self._type(func.value, where)
             method = func.attr.value
+            if recv is not None and recv.kind in ("file", "text"):
+                if method in ("readlines", "split", "rsplit", "splitlines"):
+                    return LINES
+                return TEXT if method in _TEXT_METHODS else OTHER
             if (recv is None or recv == OTHER) and method in _TEXT_METHODS:
                 return OTHER  # line.strip(), fd.readline(): text, whatever the receiver is
             if recv is None or recv is BOTTOM:

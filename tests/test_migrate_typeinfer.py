@@ -397,6 +397,14 @@ UNKNOWN = {
 }
 
 
+UNKNOWN["`open` rebound to something else"] = """
+    import torch
+    def f(open, x):
+        with open(x) as t:
+            t.argsort(dim=1)
+"""
+
+
 @pytest.mark.parametrize("src", list(UNKNOWN.values()), ids=list(UNKNOWN))
 def test_unknown_receivers_are_uncertain(src):
     assert kinds(src) == ["uncertain"]
@@ -408,6 +416,28 @@ NOT_TENSORS = {
         with open("ratings.txt") as fd:
             line = fd.readline().strip()
         line.argsort(dim=1)
+    """,
+    "a line of a file iterated in a with block": """
+        import torch
+        with open("corpus.txt", encoding="utf8") as fd:
+            for line in fd:
+                line.argsort(dim=1)
+    """,
+    "a line of io.open / codecs.open (word_language_model: from io import open)": """
+        import codecs
+        from io import open
+        import torch
+        with open("corpus.txt", encoding="utf8") as fd:
+            for line in fd:
+                line.argsort(dim=1)
+        for line in codecs.open("other.txt"):
+            line.argsort(dim=1)
+    """,
+    "a word of a line of readlines()": """
+        import torch
+        for row in open("corpus.txt").readlines():
+            for word in row.split(","):
+                word.argsort(dim=1)
     """,
     "numpy array": """
         import numpy as np
