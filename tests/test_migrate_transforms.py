@@ -340,3 +340,44 @@ def test_class_level_function_converts_on_the_class_not_on_an_instance():
     kinds = [(s.rule, s.kind) for s in out.sites if s.rule == "torch.nn.Embedding.from_pretrained"]
     assert kinds == [("torch.nn.Embedding.from_pretrained", "converted"),
                      ("torch.nn.Embedding.from_pretrained", "unsupported")], out.sites
+
+
+def test_single_device_wrappers_become_the_module_and_its_call(compat, tmp_path, monkeypatch):
+    """minGPT's ``torch.nn.DataParallel(self.model)`` under ``torch.cuda.is_available()`` and
+    DCGAN's ``nn.parallel.data_parallel(self.main, input, range(self.ngpu))``: one MindSpore
+    process computes on its one device, so the module and the module's call; the converted
+    forward gives torch's output."""
+    import importlib
+
+    import numpy as np
+    import torch
+
+    mindspore = pytest.importorskip("mindspore")
+    from migrate.weights import name_map, to_mindspore
+
+    src = (
+        "import torch\nimport torch.nn as nn\n\n\nclass G(nn.Module):\n    def __init__(self, ngpu):\n"
+        "        super().__init__()\n        self.ngpu = ngpu\n        self.main = nn.Sequential(nn.Linear(3, 4), nn.Tanh())\n\n"
+        "    def forward(self, input):\n        if self.ngpu > 1:\n"
+        "            return nn.parallel.data_parallel(self.main, input, range(self.ngpu))\n        return self.main(input)\n\n\n"
+        "def build(ngpu):\n    model = G(ngpu)\n    if torch.cuda.device_count() > 1 or ngpu > 1:\n"
+        "        model = torch.nn.DataParallel(model)\n    return model\n"
+    )
+    out = convert_source(src, SPEC, "wrappers.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    # `model = torch.nn.DataParallel(model)` became `model = model`, dropped as a no-op
+    assert "self.main(input)" in out.code and "DataParallel" not in out.code and "0 > 1" in out.code, out.code
+    (tmp_path / "wrappers_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("wrappers_ms")
+    t_mod: dict = {}
+    exec(compile(src, "<torch>", "exec"), t_mod)
+    torch.manual_seed(0)
+    t_model, ms_model = t_mod["G"](1), ms_mod.build(2)  # torch's data_parallel needs CUDA: its plain branch
+    state, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    params = ms_model.parameters_dict()
+    for key, array in state.items():
+        params[key].set_data(mindspore.Tensor(array.copy()))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    want = t_model(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), want, rtol=1e-5, atol=1e-6)

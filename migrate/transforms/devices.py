@@ -1,7 +1,8 @@
 """Devices: ``.to(device)``/``.cuda()``/``.cpu()`` become the receiver itself,
 ``.to(dtype)`` becomes ``.astype(dtype)``, ``torch.device(s)`` the plain value
 ``s`` and ``torch.cuda.is_available()`` (and ``torch.backends.mps.is_available()``/``is_built()``)
-``False``.
+``False``, ``torch.cuda.device_count()``/``current_device()`` ``0``; ``nn.DataParallel(m)`` is ``m``
+and ``nn.parallel.data_parallel(m, x)`` is ``m(x)``.
 
 A MindSpore process places every tensor on the one device chosen with
 ``mindspore.set_context(device_target=...)``, so per-tensor moves have no
@@ -147,11 +148,39 @@ job = Job().cuda()
             return cst.Name("False")
         if key == "torch.device":
             return self._device(site)
+        if key in ("torch.cuda.device_count", "torch.cuda.current_device"):
+            if not site.is_call or site.args:
+                raise Unconvertible("unsupported", f"{key} used as a value or with arguments")
+            return cst.Integer("0")
+        if key in ("torch.nn.DataParallel", "torch.nn.parallel.data_parallel"):
+            return self._data_parallel(site)
         if not site.is_call:
             raise Unconvertible("unsupported", f"{key} used as a value")
         if key.endswith((".cuda", ".cpu")):
             return site.receiver
         return self._to(site)
+
+    def _data_parallel(self, site):
+        """``nn.DataParallel(m, ...)`` -> ``m``; ``nn.parallel.data_parallel(m, x, ...)`` -> ``m(x)``:
+        one MindSpore process computes on its one device (data parallelism across devices is
+        mindspore.communication's, set up outside the model)."""
+        if not site.is_call:
+            raise Unconvertible("unsupported", f"{site.rule.key} used as a value (a type or a base class)")
+        positional = [a for a in site.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in site.args if a.keyword is not None}
+        if any(a.star for a in site.args):
+            raise Unconvertible("unsupported", "arguments spread with * or **")
+        module = positional[0].value if positional else keywords.get("module")
+        if module is None:
+            raise Unconvertible("unsupported", "no module argument")
+        if site.rule.key == "torch.nn.DataParallel":
+            return module
+        if keywords.get("module_kwargs") is not None:
+            raise Unconvertible("unsupported", "module_kwargs has no mapping")
+        inputs = positional[1].value if len(positional) > 1 else keywords.get("inputs")
+        if inputs is None:
+            raise Unconvertible("unsupported", "no inputs argument")
+        return cst.Call(func=module, args=[cst.Arg(inputs)])
 
     def _device(self, site):
         if not site.is_call:
