@@ -215,6 +215,15 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
     return bound, order
 
 
+def bound_arguments(rule: Rule, args: Sequence[cst.Arg]) -> dict:
+    """A call's argument values by torch parameter name (the entry's ``args``), once its
+    ``unsupported_args``/``required_args`` hold; raises Unconvertible otherwise. For transforms
+    that read arguments themselves."""
+    bound, _ = _bind(rule, args)
+    _check_conditions(rule, bound)
+    return {name: [a.value for a in arg] if isinstance(arg, list) else arg.value for name, arg in bound.items()}
+
+
 def _check_conditions(rule: Rule, bound: dict) -> None:
     for cond in rule.unsupported_args:
         if cond.name not in bound:

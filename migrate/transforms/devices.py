@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate.codemod import bound_arguments
 from migrate.transforms import Example, Transform, Unconvertible, register
 from migrate.typeinfer import DEVICE, DTYPE, OTHER, TENSOR
 
@@ -166,21 +167,10 @@ job = Job().cuda()
         mindspore.communication's, set up outside the model)."""
         if not site.is_call:
             raise Unconvertible("unsupported", f"{site.rule.key} used as a value (a type or a base class)")
-        positional = [a for a in site.args if a.keyword is None and not a.star]
-        keywords = {a.keyword.value: a.value for a in site.args if a.keyword is not None}
-        if any(a.star for a in site.args):
-            raise Unconvertible("unsupported", "arguments spread with * or **")
-        module = positional[0].value if positional else keywords.get("module")
-        if module is None:
-            raise Unconvertible("unsupported", "no module argument")
+        values = bound_arguments(site.rule, site.args)  # the table requires module (and inputs)
         if site.rule.key == "torch.nn.DataParallel":
-            return module
-        if keywords.get("module_kwargs") is not None:
-            raise Unconvertible("unsupported", "module_kwargs has no mapping")
-        inputs = positional[1].value if len(positional) > 1 else keywords.get("inputs")
-        if inputs is None:
-            raise Unconvertible("unsupported", "no inputs argument")
-        return cst.Call(func=module, args=[cst.Arg(inputs)])
+            return values["module"]
+        return cst.Call(func=values["module"], args=[cst.Arg(values["inputs"])])
 
     def _device(self, site):
         if not site.is_call:

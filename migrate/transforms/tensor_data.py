@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate.codemod import bound_arguments, map_arguments
 from migrate.transforms import Example, Transform, Unconvertible, register
 from migrate.typeinfer import TENSOR
 
@@ -233,8 +234,6 @@ def scale(t: mindspore.Tensor):
     def _out_of_place(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``x.floor_()``: the table's conversion of ``x.floor()`` (the rule ``inplace_of`` names),
         whose value is then written into ``x``."""
-        from migrate.codemod import map_arguments
-
         rule = self.ctx.spec.rules[site.rule.inplace_of]
         if rule.target_is_method:
             func = cst.Attribute(value=target, attr=cst.Name(rule.target.rpartition(".")[2]))
@@ -247,13 +246,7 @@ def scale(t: mindspore.Tensor):
     def _bernoulli(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``x.bernoulli_(p)``: x filled with Bernoulli(p) draws (default 0.5), ``ops.bernoulli(x, p)``
         (x gives the shape and dtype; the same distribution, another random stream)."""
-        values = {}
-        for i, arg in enumerate(site.args):
-            name = arg.keyword.value if arg.keyword is not None else ("p" if i == 0 else None)
-            if name != "p" or arg.star:
-                raise Unconvertible("unsupported", f"bernoulli_ argument {name or i + 1} has no mapping "
-                                                   "(MindSpore draws from its global seed)")
-            values[name] = arg.value
+        values = bound_arguments(site.rule, site.args)  # the table's args: p and generator
         args = [cst.Arg(target)]
         if "p" in values:
             args.append(cst.Arg(values["p"], keyword=cst.Name("p"),
@@ -270,14 +263,8 @@ def scale(t: mindspore.Tensor):
     def _random(self, key: str, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``mean + std * randn_like(p)`` for normal_, ``a + (b - a) * rand_like(p)`` for uniform_
         (torch's defaults 0, 1 and 0, 1; the same distribution, not the same random stream)."""
-        names = ("mean", "std") if key.endswith("normal_") else ("from", "to")
-        values = {}
-        for i, arg in enumerate(site.args):
-            keyword = arg.keyword.value if arg.keyword is not None else None
-            name = keyword if keyword is not None else (names[i] if i < 2 else None)
-            if name not in names or arg.star:
-                raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} argument {keyword or i + 1} has no mapping")
-            values[name] = arg.value
+        names = site.rule.args[:2]  # (mean, std) or (from, to); the generator is refused by the table
+        values = bound_arguments(site.rule, site.args)
         low = _grouped(values.get(names[0], cst.Integer("0")))
         scale = _grouped(values.get(names[1], cst.Integer("1")))
         if key.endswith("uniform_"):
