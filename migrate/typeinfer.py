@@ -142,9 +142,9 @@ def typable_method(node: cst.FunctionDef) -> bool:
 
 
 _TYPE_CHECKS = ("isinstance", "type", "issubclass", "hasattr", "callable")
-#: methods of str, bytes and files (no torch object has them): what they return is text
 #: open() under other names: each gives a file whose lines are text
 _OPEN = frozenset({"io.open", "codecs.open", "builtins.open"})
+#: methods of str, bytes and files (no torch object has them): what they return is text
 _TEXT_METHODS = frozenset({
     "strip", "lstrip", "rstrip", "readline", "readlines", "read", "lower", "upper", "replace", "format",
     "join", "decode", "encode", "splitlines", "startswith", "endswith", "zfill", "casefold", "title"})
@@ -688,11 +688,8 @@ class TypeInfo:
         qualified = self.names.star_name(name.value)
         if qualified is None or qualified == "torch" or qualified.startswith("torch."):
             return None
-        scope = where.scope
-        while scope is not None:
-            if name.value in scope.bindings:
-                return None  # bound here after all (a later binding in a loop, a global)
-            scope = scope.parent
+        if self._bound_in_scope(name, where):
+            return None  # bound here after all (a later binding in a loop, a global)
         if self.project is not None:
             full = self.project.local(self.project.resolve(qualified, self.module_name, self.is_package))
             root = (full or qualified).split(".")[0]
@@ -1025,14 +1022,17 @@ class TypeInfo:
         return None
 
     def _is_builtin(self, name: cst.Name, where: Where) -> bool:
-        if name.value not in _BUILTIN_NAMES:
-            return False
+        return name.value in _BUILTIN_NAMES and not self._bound_in_scope(name, where)
+
+    @staticmethod
+    def _bound_in_scope(name: cst.Name, where: Where) -> bool:
+        """Whether ``name`` is bound in ``where``'s scope or an enclosing one."""
         scope = where.scope
         while scope is not None:
             if name.value in scope.bindings:
-                return False
+                return True
             scope = scope.parent
-        return True
+        return False
 
     # attributes
     def _attribute(self, node: cst.Attribute, where: Where) -> Optional[T]:
@@ -1139,9 +1139,9 @@ class TypeInfo:
                 found = {self.return_type(f) for f in nested}
                 if len(found) == 1:
                     return found.pop()
-            if func.value == "open" and self._is_builtin(func, where):
-                return FILE
             if self._is_builtin(func, where):
+                if func.value == "open":
+                    return FILE
                 return OTHER if func.value not in ("next", "iter", "getattr", "max", "min", "sum", "sorted", "reversed", "list", "tuple") else None
             return None
         if isinstance(func, cst.Attribute):
