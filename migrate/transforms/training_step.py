@@ -698,27 +698,26 @@ def step(loss: mindspore.Tensor):
         if first is None:
             self.ctx.unsupported(call, rule, f"`{loss}` is not computed in this block: move its computation next to it")
             return None
-        if barrier is not None and not self._constants_before(block, barrier, first, j, call, rule):
-            return None
         body = [s for s in block[first:j] if id(s) not in removed]
+        free = free_reads(body)  # what the closure reads from outside, or before binding it
+        if barrier is not None and not self._constants_before(block, barrier, free, call, rule):
+            return None
         if any(_escapes(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
             return None
         # a name the computation reads before (re)binding it (`x = x.to(device)`) would be local
         # to the closure and unbound there: it becomes a parameter defaulting to its current value
         all_bound = set().union(*(binds(s) for s in body))
-        carried = free_reads(body) & all_bound
+        carried = free & all_bound
         aux = sorted((all_bound - {loss}) & reads(self._functions[-1], skip=body))
         return first, aux, sorted(carried)
 
-    def _constants_before(self, block, barrier: int, first: int, j: int, call: cst.Call, rule: str) -> bool:
-        """The closure reads names that statements before ``block[barrier]`` bind: to it they are
-        constants, through which no gradient flows. True when none of them may depend on
-        parameters (a module call, a parameter read or a call of unknown code on the way);
+    def _constants_before(self, block, barrier: int, free: set, call: cst.Call, rule: str) -> bool:
+        """The closure reads names (``free``) that statements before ``block[barrier]`` bind: to it
+        they are constants, through which no gradient flows. True when none of them may depend
+        on parameters (a module call, a parameter read or a call of unknown code on the way);
         else the site is reported (False): torch would have differentiated through them."""
         removed = self.ctx.removed_statements
-        body = [s for s in block[first:j] if id(s) not in removed]
-        free = free_reads(body)
         needed = set(free)
         for i in range(barrier, -1, -1):
             s = block[i]
