@@ -3079,24 +3079,24 @@ def cpu(x, *args, **kwargs):
     return x if isinstance(x, (mindspore.Tensor, nn.Cell)) else x.cpu(*args, **kwargs)
 
 
-def float_of(x):
-    """torch's ``x.float()`` on something the tool could not type: a MindSpore tensor is cast to
-    float32, a Cell's floating Parameters are (``cast_cell``, the Cell returned, as
-    ``Module.float()``); any other object's own ``.float`` is called."""
+def _cast_of(x, dtype, method):
+    """A MindSpore tensor cast to ``dtype``, a Cell's floating Parameters cast (``cast_cell``, the
+    Cell returned, as ``Module.float()``), any other object's own ``method`` called."""
     if isinstance(x, mindspore.Tensor):
-        return x.astype(mindspore.float32)
+        return x.astype(dtype)
     if isinstance(x, nn.Cell):
-        return cast_cell(x, mindspore.float32)
-    return x.float()
+        return cast_cell(x, dtype)
+    return getattr(x, method)()
+
+
+def float_of(x):
+    """torch's ``x.float()`` on something the tool could not type (float32, see ``_cast_of``)."""
+    return _cast_of(x, mindspore.float32, "float")
 
 
 def double_of(x):
-    """torch's ``x.double()`` on something the tool could not type (see ``float_of``): float64."""
-    if isinstance(x, mindspore.Tensor):
-        return x.astype(mindspore.float64)
-    if isinstance(x, nn.Cell):
-        return cast_cell(x, mindspore.float64)
-    return x.double()
+    """torch's ``x.double()`` on something the tool could not type (float64, see ``_cast_of``)."""
+    return _cast_of(x, mindspore.float64, "double")
 
 
 def detach_of(x):
