@@ -15,6 +15,9 @@ MAMO) and again with a leading axis of 64 (larger tensors, where the arithmetic 
   and the old per-parameter PyNative loop (inline below, the same formula issuing ~10 small ops
   per parameter);
 * ``clip_grad_norm_(params, 1.0)``: torch, the helper (one jit call) and the old loop;
+* one step's loss and gradients of a batched three-layer MLP: torch's ``loss.backward()``,
+  ``mindspore.value_and_grad`` in PyNative, and the helper's ``compiled_value_and_grad`` (the
+  form the tool emits for a training step it finds pure);
 * one pass over 1,000 samples of a small map-style dataset (8 numpy arrays per sample, shaped
   like MAMO's episode items) with batch_size=1: the helper's ``data_loader``, the
   ``GeneratorDataset(...).batch(1)`` pipeline it replaced, and ``torch.utils.data.DataLoader``
@@ -256,6 +259,67 @@ def bench_clip(lead, repeat):
     return shapes, rows, recompiles, None
 
 
+# ---------------------------------------------------------------- one training step's gradients
+
+
+def bench_gradients(lead, repeat):
+    """A three-layer MLP batched along a leading user axis (weights (lead, out, in)), cross-
+    entropy over 5 items per user: ``loss.backward()`` in torch, ``mindspore.value_and_grad``
+    in PyNative, and the helper's ``compiled_value_and_grad`` (one graph, compiled at its
+    first call, reported separately)."""
+    rng = np.random.default_rng(0)
+    sizes = [(64, 96), (64, 64), (5, 64)]
+    values = [rng.standard_normal((lead, o, i)).astype(np.float32) * 0.1 for o, i in sizes]
+    values += [np.zeros((lead, o), np.float32) for o, _ in sizes]
+    x = rng.standard_normal((lead, 5, 96)).astype(np.float32)
+    y = rng.integers(0, 5, (lead, 5))
+    rows = {}
+
+    tw = [torch.tensor(v, requires_grad=True) for v in values]
+    tx, ty = torch.tensor(x), torch.tensor(y)
+
+    def torch_step():
+        h = tx
+        for k in range(3):
+            h = torch.baddbmm(tw[3 + k].unsqueeze(1), h, tw[k].transpose(1, 2))
+            h = torch.relu(h) if k < 2 else h
+        loss = torch.nn.functional.cross_entropy(h.reshape(-1, 5), ty.reshape(-1))
+        for w in tw:
+            w.grad = None
+        loss.backward()
+        return loss
+
+    rows["torch loss.backward()"] = (_median_ms(torch_step, repeat), None)
+
+    mw = [mindspore.Parameter(mindspore.Tensor(v), name=f"w{k}") for k, v in enumerate(values)]
+    mx, my = mindspore.Tensor(x), mindspore.Tensor(y.astype(np.int32))
+
+    def loss_fn(x, y):
+        h = x
+        for k in range(3):
+            h = ops.BatchMatMul(transpose_b=True)(h, mw[k]) + mw[3 + k].unsqueeze(1)
+            if k < 2:
+                h = ops.relu(h)
+        return ops.cross_entropy(h.reshape(-1, 5), y.reshape(-1))
+
+    def pynative():
+        loss, grads = mindspore.value_and_grad(loss_fn, None, mw)(mx, my)
+        grads[-1].asnumpy()
+
+    rows["mindspore.value_and_grad (PyNative)"] = (_median_ms(pynative, max(3, repeat // 3)), None)
+
+    def compiled():
+        loss, grads = compat.compiled_value_and_grad(loss_fn, mw)(mx, my)
+        grads[-1].asnumpy()
+
+    t0 = time.perf_counter()
+    compiled()
+    first = (time.perf_counter() - t0) * 1e3
+    before = _compiles()
+    rows["helper compiled_value_and_grad (1 graph)"] = (_median_ms(compiled, repeat), first)
+    return rows, _compiles() - before
+
+
 # ---------------------------------------------------------------- data loading
 
 
@@ -351,6 +415,12 @@ def main(argv=None) -> int:
                     f"compiles while timed: {recompiles}", rows, "torch clip_grad_norm_", unit="ms/call")
         fused, old = rows["helper clip_grad_norm_ (1 jit call)"][0], rows["old per-parameter PyNative loop"][0]
         print(f"  old loop / helper: {old / fused:.1f}x")
+    for lead in (1, 64):
+        rows, recompiles = bench_gradients(lead, repeat if lead == 1 else max(5, repeat // 3))
+        print_table(f"one step's loss and gradients, 3-layer MLP batched over {lead} user(s), 5 items each; "
+                    f"compiles while timed: {recompiles}", rows, "torch loss.backward()", unit="ms/step")
+        eager, graph = rows["mindspore.value_and_grad (PyNative)"][0], rows["helper compiled_value_and_grad (1 graph)"][0]
+        print(f"  PyNative / compiled: {eager / graph:.1f}x")
     rows = bench_loader(max(3, repeat // 6))
     print_table("one pass over 1,000 samples (8 numpy arrays each), batch_size=1, from building the loader",
                 rows, "torch DataLoader", unit="ms/epoch", per=1000)

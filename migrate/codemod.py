@@ -536,6 +536,16 @@ class FileContext:
         else:
             self.sites.append(Site("pynative", "mindspore.jit", f"{cls}.construct stays in PyNative: {reason}", node=node))
 
+    def report_step(self, node: cst.CSTNode, reason: Optional[str]) -> None:
+        """Record whether the training step at ``node`` (a backward()) is compiled as one graph
+        (``compiled_value_and_grad``; reason None) or differentiated in PyNative, and why."""
+        if reason is None:
+            self.sites.append(Site("graph", "mindspore.jit", "the training step (forward and backward) is compiled "
+                                   "as a graph, with PyNative as the fallback", node=node))
+        else:
+            self.sites.append(Site("pynative", "mindspore.jit", f"the training step stays in PyNative: {reason}",
+                                   node=node))
+
     def _needs_person(self, kind: str, node: cst.CSTNode, rule: str, reason: str) -> None:
         reason = " ".join(reason.split())
         self.sites.append(Site(kind, rule, reason, node=node))

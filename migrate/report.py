@@ -67,7 +67,8 @@ def text_summary(run: RunResult) -> str:
     ]
     g = c["graph"]
     if g["graph"] or g["pynative"]:
-        lines.append(f"graph mode: {g['graph']} construct(s) compiled with mindspore.jit, {g['pynative']} left in PyNative")
+        lines.append(f"graph mode: {g['graph']} construct(s) or training step(s) compiled with mindspore.jit, "
+                     f"{g['pynative']} left in PyNative")
         lines.extend("  " + _site_line(p, site) for p, site in run.sites("pynative"))
     failed = [fr for fr in run.files if fr.status == "failed"]
     if failed:

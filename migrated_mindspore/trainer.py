@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 import mindspore
-from ._torch_compat import Adam, accumulate_grad, assign_data, cast_cell, data_loader, load_state_dict
+from ._torch_compat import Adam, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, load_state_dict
 from mindspore import nn, ops
 
 
@@ -170,13 +170,13 @@ class MAMOTrainer:
         n_support = support_y.shape[1]
         for _ in range(self.cfg.n_inner_loop):
             for start in range(0, n_support, self.cfg.batch_size):
-                def _loss_fn():
-                    stop = start + self.cfg.batch_size
-                    optimizer.zero_grad()
+                optimizer.zero_grad()
+                def _loss_fn(start, self, learner, user_x, support_x, support_multi, support_y, self_cfg_batch_size):
+                    stop = start + self_cfg_batch_size
                     logits = learner(user_x, support_x[:, start:stop], support_multi[:, start:stop])
                     loss = self.loss(logits, support_y[:, start:stop])
                     return loss
-                loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, optimizer.parameters)()
+                loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters)(start, self, learner, user_x, support_x, support_multi, support_y, self.cfg.batch_size)
                 accumulate_grad(optimizer.parameters, _loss_grads)
                 self.clip(learner)
                 optimizer.step()
@@ -185,12 +185,12 @@ class MAMOTrainer:
                     on_step(len(result.support_losses), loss.item(), learner)
         if query_grads:
             optimizer.zero_grad()
-            def _query_loss_fn():
+            def _query_loss_fn(learner, user_x, query_x, query_multi, self, query_y):
                 query_logits = learner(user_x, query_x, query_multi)
                 query_losses = self.criterion(query_logits, query_y)
                 query_loss = query_losses.sum()
                 return query_loss, query_logits, query_losses
-            (query_loss, query_logits, query_losses), _query_loss_grads = mindspore.value_and_grad(_query_loss_fn, None, optimizer.parameters, has_aux=True)()
+            (query_loss, query_logits, query_losses), _query_loss_grads = compiled_value_and_grad(_query_loss_fn, optimizer.parameters, has_aux=True)(learner, user_x, query_x, query_multi, self, query_y)
             accumulate_grad(optimizer.parameters, _query_loss_grads)
             result.grads = [p.grad for p in learner.trainable_params()]
         else:

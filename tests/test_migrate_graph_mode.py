@@ -147,7 +147,7 @@ class Printer(nn.Module):
 """)
     assert main([str(src), str(tmp_path / "a"), "--report", str(tmp_path / "r.json")]) == 0
     text = capsys.readouterr().out
-    assert "graph mode: 1 construct(s) compiled with mindspore.jit, 1 left in PyNative" in text
+    assert "graph mode: 1 construct(s) or training step(s) compiled with mindspore.jit, 1 left in PyNative" in text
     assert "Printer.construct stays in PyNative: calls print()" in text
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["graph"] == {"graph": 1, "pynative": 1}

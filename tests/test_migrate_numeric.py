@@ -268,7 +268,7 @@ def converted_f(source: str, key: str, module: str, tmp_path, monkeypatch):
     completely (``key`` among its sites, no torch left), and imported from ``tmp_path`` as
     ``module`` (mindspore.jit reads the source of f): that module's ``f``."""
     converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
     assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
     (tmp_path / f"{module}.py").write_text(converted.code)
@@ -332,7 +332,7 @@ def test_converted_code_matches_torch(key):
     rule = SPEC.get(key)
     source, used = _source(CASES[key])
     converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
     assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
     rng = np.random.default_rng(zlib.crc32(key.encode()))
@@ -384,7 +384,7 @@ def test_bmm_transposed_matches_torch_with_gradients(case, tmp_path, monkeypatch
     source = HEADER + f"def f(a: torch.Tensor, b: torch.Tensor):\n    return {body}\n"
     converted = convert_source(source, SPEC, "case.py")
     assert "BatchMatMul(" in converted.code, converted.code
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     module = f"bmmcase_{case}"
     (tmp_path / f"{module}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -834,7 +834,7 @@ def test_random_like_entries_keep_shape_and_dtype(jit, tmp_path, monkeypatch):
     """randn_like / rand_like draw from another stream than torch's: shapes and dtypes must be
     torch's (ops.randn_like alone gives float32 for a float64 input), rand_like stays in [0, 1)."""
     converted = convert_source(RANDOM_LIKE, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
     (tmp_path / f"randlike_{int(jit)}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -1042,11 +1042,12 @@ def fit(x, y):
 
 
 def test_training_step_with_an_input_rebound_in_the_loss_computation(tmp_path, monkeypatch):
-    """``x = f(x)`` inside the loss computation: the closure takes x as a defaulted parameter
+    """``x = f(x)`` inside the loss computation: the (compiled) closure takes x as an argument
     and hands the new x back, so the loop trains as torch's does."""
     converted = convert_source(REBOUND_STEP, SPEC, "case.py")
-    assert "def _loss_fn(x=x):" in converted.code, converted.code
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert "def _loss_fn(x, model, y):" in converted.code, converted.code
+    assert "compiled_value_and_grad(_loss_fn, opt.parameters, has_aux=True)(x, model, y)" in converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     (tmp_path / "rebound_case.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
     ms_case = importlib.import_module("rebound_case")

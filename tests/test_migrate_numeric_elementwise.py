@@ -180,7 +180,7 @@ def test_forms_without_a_faithful_target_are_reported_and_left_alone(call):
     (refused by MindSpore 2.10 on CPU) are left to a person, the site unchanged."""
     source = f"import torch\ndef f(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):\n    return {call}\n"
     converted = convert_source(source, SPEC, "case.py")
-    assert [s.kind for s in converted.sites if s.kind != "converted"] == ["unsupported"], converted.code
+    assert [s.kind for s in converted.sites if s.kind not in ("converted", "graph", "pynative")] == ["unsupported"], converted.code
     assert call.split("(")[0].split(".")[-1] + "(" in converted.code and "MIGRATE(unsupported)" in converted.code
 
 

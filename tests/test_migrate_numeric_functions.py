@@ -236,7 +236,7 @@ def f(p: torch.Tensor, w: torch.Tensor):
 @pytest.mark.parametrize("jit", [False, True])
 def test_random_entries_keep_torchs_shapes_dtypes_and_ranges(jit, tmp_path, monkeypatch):
     converted = convert_source(RANDOM, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert "replacement=False" in converted.code
     (tmp_path / f"randcase_{int(jit)}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -235,7 +235,7 @@ def test_forms_the_notes_call_refused_fail_loudly(body):
     narrow start, a float64 lerp, a bool square) raises there, rather than computing something else."""
     source = f"import torch\ndef f(x: torch.Tensor):\n    {body}\n"
     converted = convert_source(source, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     namespace: dict = {}
     exec(compile(converted.code, "<converted>", "exec"), namespace)
     with pytest.raises((TypeError, ValueError, RuntimeError)):
@@ -247,7 +247,7 @@ def test_a_lone_non_literal_dims_is_reported_uncertain(call):
     """x.flip(d): an int or a sequence?  The site is left for a person, not guessed."""
     source = f"import torch\ndef f(x: torch.Tensor, dims):\n    return {call}\n"
     converted = convert_source(source, SPEC, "case.py")
-    assert [s.kind for s in converted.sites if s.kind != "converted"] == ["uncertain"], converted.code
+    assert [s.kind for s in converted.sites if s.kind not in ("converted", "graph", "pynative")] == ["uncertain"], converted.code
 
 
 @pytest.mark.parametrize("call", ["x.scatter(1, idx, value=2.0)", "x.broadcast_to(size=(2, 3))", "x.addcmul(a, b, alpha=2)",
@@ -255,4 +255,4 @@ def test_a_lone_non_literal_dims_is_reported_uncertain(call):
 def test_keywords_the_entries_do_not_declare_are_reported(call):
     source = f"import torch\ndef f(x: torch.Tensor, idx: torch.Tensor, a: torch.Tensor, b: torch.Tensor):\n    return {call}\n"
     converted = convert_source(source, SPEC, "case.py")
-    assert [s.kind for s in converted.sites if s.kind != "converted"] == ["unsupported"], converted.code
+    assert [s.kind for s in converted.sites if s.kind not in ("converted", "graph", "pynative")] == ["unsupported"], converted.code

@@ -238,7 +238,7 @@ def f(mu: torch.Tensor, sigma: torch.Tensor, x: torch.Tensor):
 @pytest.mark.parametrize("jit", [False, True])
 def test_random_entries_keep_torchs_shapes_dtypes_and_statistics(jit, tmp_path, monkeypatch):
     converted = convert_source(RANDOM, SPEC, "case.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
     f = _module(converted.code, f"shaperand_{int(jit)}", tmp_path, monkeypatch).f
     mu = np.full((2000,), 3.0, np.float64)

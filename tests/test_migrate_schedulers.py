@@ -249,7 +249,7 @@ def run(w0: torch.Tensor, grads: torch.Tensor):
 
 def test_converted_code_follows_torchs_schedule(tmp_path, monkeypatch):
     converted = convert_source(TRAINING, SPEC, "training.py")
-    assert not [s for s in converted.sites if s.kind != "converted"], converted.code
+    assert not [s for s in converted.sites if s.kind not in ("converted", "graph", "pynative")], converted.code
     assert "torch" not in converted.code.replace("_torch_compat", ""), converted.code
     assert "from _torch_compat import CosineAnnealingLR, SGD, StepLR" in converted.code, converted.code
     (tmp_path / "sched_case.py").write_text(converted.code)

@@ -318,7 +318,7 @@ def test_classes_checked_with_isinstance_are_renamed(check, want):
     (its constructor's argument mapping does not matter there), alone or in a tuple."""
     out = convert_source(f"import torch.nn as nn\n\n\ndef f(m):\n    return {check}\n", SPEC, "x.py")
     assert want in out.code, out.code
-    assert not [s for s in out.sites if s.kind != "converted"], out.sites
+    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.sites
 
 
 def test_torch_backend_switches_are_removed_other_module_state_is_not():

@@ -40,6 +40,7 @@ import builtins
 import libcst as cst
 
 from migrate.transforms import Example, Transform, register
+from migrate.transforms.graph_mode import GraphMode, _Checker
 from migrate.transforms.no_grad import guard_name
 
 _BUILTINS = frozenset(dir(builtins))
@@ -329,6 +330,128 @@ def _escapes(stmt: cst.CSTNode) -> bool:
     return bool(found)
 
 
+def _is_zero_grad(stmt: cst.BaseStatement) -> bool:
+    """``opt.zero_grad()`` or the helper's ``zero_grad(module)``."""
+    if _method_call(stmt, "zero_grad") is not None:
+        return True
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr):
+        call = stmt.body[0].value
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "zero_grad"
+    return False
+
+
+def _shape_problem(stmt: cst.BaseStatement) -> Optional[str]:
+    """Why a statement cannot be part of a compiled loss closure by its shape alone: only
+    assignments to names (a bare call, such as ``losses.append(l)``, exists for its side effect,
+    which a graph would perform once, when it is compiled; compound statements are left to
+    PyNative)."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return f"holds `{_first_line(stmt)}` (only assignments are compiled)"
+    for small in stmt.body:
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+        elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and small.value is not None:
+            targets = [small.target]
+        elif isinstance(small, cst.Pass):
+            continue
+        else:
+            return f"holds `{_first_line(stmt)}` (only assignments are compiled)"
+        if not all(_names_only(t) for t in targets):
+            return f"assigns something other than a name in `{_first_line(stmt)}`"
+    return None
+
+
+def _names_only(target: cst.BaseExpression) -> bool:
+    if isinstance(target, cst.Name):
+        return True
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(_names_only(e.value) for e in target.elements)
+    if isinstance(target, cst.StarredElement):
+        return _names_only(target.value)
+    return False
+
+
+def _comprehension_names(stmts: Sequence[cst.CSTNode]) -> set[str]:
+    """Names bound by comprehensions and lambdas inside the statements."""
+    found: set[str] = set()
+
+    class V(cst.CSTVisitor):
+        def visit_CompFor(self, n: cst.CompFor) -> None:
+            found.update(_target_names(n.target))
+
+        def visit_Lambda(self, n: cst.Lambda) -> None:
+            found.update(p.name.value for p in n.params.params)
+
+    for s in stmts:
+        s.visit(V())
+    return found
+
+
+def _names_in_order(stmts: Sequence[cst.CSTNode]) -> list[str]:
+    """Every name the statements mention, in order of first appearance."""
+    seen: dict[str, None] = {}
+
+    class V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            seen.setdefault(n.value, None)
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            n.value.visit(self)
+            return False
+
+    for s in stmts:
+        s.visit(V())
+    return list(seen)
+
+
+class _Chains(cst.CSTTransformer):
+    """Replaces each attribute value read from a root in ``roots`` (``self.cfg.lr``, not a
+    called method such as ``self.loss(...)``) by a name of its own; ``lifted`` maps the
+    chain's code to (that name, the chain)."""
+
+    def __init__(self, roots: frozenset, taken: set) -> None:
+        self.roots, self.taken = roots, set(taken)
+        self.inner: set[int] = set()  # the value of an attribute, or a called function
+        self.lifted: dict[str, tuple[str, cst.Attribute]] = {}
+
+    def visit_Attribute(self, n: cst.Attribute) -> None:
+        self.inner.add(id(n.value))
+
+    def visit_Call(self, n: cst.Call) -> None:
+        self.inner.add(id(n.func))
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if id(original) in self.inner:
+            return updated
+        root = original
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name) or root.value not in self.roots:
+            return updated
+        code = cst.Module(body=[]).code_for_node(original)
+        if code not in self.lifted:
+            base = code.replace(".", "_")
+            name, k = base, 1
+            while name in self.taken:
+                k += 1
+                name = f"{base}{k}"
+            self.taken.add(name)
+            self.lifted[code] = (name, original)
+        return cst.Name(self.lifted[code][0])
+
+
+class _StepCheck(GraphMode):
+    """graph_mode's check, for a loss closure: a module of a class defined in another file
+    is accepted (a construct graph mode cannot compile makes the helper fall back to PyNative
+    at run time; that file's own report says whether its construct compiles)."""
+
+    def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
+        why = super()._submodule_problem(func, attr, seen)
+        if why is not None and why.endswith("defined in another file (not checked)"):
+            return None
+        return why
+
+
 class _Plan:
     """A backward() site found while visiting; applied when its block is left."""
 
@@ -365,19 +488,18 @@ class TrainingStep(Transform):
             name="optimizer_loop",
             before=BEFORE,
             after="""\
-import mindspore
-from _torch_compat import Adam, accumulate_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
 from mindspore import nn
 
 model = nn.Dense(3, 1)
 opt = Adam(model.trainable_params(), lr=0.1)
 for x, y in batches:
     opt.zero_grad()
-    def _loss_fn():
+    def _loss_fn(model, x, y):
         pred = model(x)
         loss = ((pred - y) ** 2).mean()
         return loss, pred
-    (loss, pred), _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters, has_aux=True)()
+    (loss, pred), _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters, has_aux=True)(model, x, y)
     accumulate_grad(opt.parameters, _loss_grads)
     opt.step()
     print(loss.item(), pred.shape)
@@ -395,15 +517,15 @@ def grads(net: torch.nn.Module, x: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import accumulate_grad, zero_grad
+from _torch_compat import accumulate_grad, compiled_value_and_grad, zero_grad
 from mindspore import nn
 
 def grads(net: nn.Cell, x: mindspore.Tensor):
     zero_grad(net)
-    def _loss_fn():
+    def _loss_fn(net, x):
         loss = net(x).sum()
         return loss
-    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, net.trainable_params())()
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, net.trainable_params())(net, x)
     accumulate_grad(net.trainable_params(), _loss_grads)
     return [p.grad for p in net.trainable_params()]
 """,
@@ -424,18 +546,18 @@ def fit(x: torch.Tensor, y: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import Adam, accumulate_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
 from mindspore import nn
 
 model = nn.Dense(3, 1)
 opt = Adam(model.trainable_params(), lr=0.1)
 def fit(x: mindspore.Tensor, y: mindspore.Tensor):
     opt.zero_grad()
-    def _loss_fn(x=x):
+    def _loss_fn(x, model, y):
         x = x * 2
         loss = ((model(x) - y) ** 2).mean()
         return loss, x
-    (loss, x), _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters, has_aux=True)()
+    (loss, x), _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters, has_aux=True)(x, model, y)
     accumulate_grad(opt.parameters, _loss_grads)
     opt.step()
     return x
@@ -457,7 +579,7 @@ def fit(x: torch.Tensor, y: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import Adam, accumulate_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
 from mindspore import nn
 
 model = nn.Dense(3, 1)
@@ -465,10 +587,10 @@ opt = Adam(model.trainable_params(), lr=0.1)
 device = "cpu"
 def fit(x: mindspore.Tensor, y: mindspore.Tensor):
     opt.zero_grad()
-    def _loss_fn():
+    def _loss_fn(model, x, y):
         loss = ((model(x) - y) ** 2).mean()
         return loss
-    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters)()
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, y)
     accumulate_grad(opt.parameters, _loss_grads)
     opt.step()
 """,
@@ -512,8 +634,7 @@ for x, y in batches:
     opt.step()
 """,
             after="""\
-import mindspore
-from _torch_compat import SGD, accumulate_grad
+from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad
 from mindspore import nn, ops
 
 model = nn.Dense(3, 1)
@@ -522,8 +643,80 @@ for x, y in batches:
     scale = ops.stop_gradient(y.abs().mean())
     target = ops.stop_gradient(y / scale)
     opt.zero_grad()
-    def _loss_fn():
+    def _loss_fn(model, x, target):
         loss = ((model(x) - target) ** 2).mean()
+        return loss
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, target)
+    accumulate_grad(opt.parameters, _loss_grads)
+    opt.step()
+""",
+        ),
+        Example(
+            name="attribute values become arguments of the compiled step",
+            before="""\
+import torch
+class Trainer:
+    def __init__(self, net: torch.nn.Module, l2: float):
+        self.net, self.l2 = net, l2
+        self.opt = torch.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor):
+        self.opt.zero_grad()
+        out = self.net(x)
+        loss = ((out - y) ** 2).mean() + self.l2 * (out ** 2).mean()
+        loss.backward()
+        self.opt.step()
+""",
+            after="""\
+import mindspore
+from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad
+from mindspore import nn
+
+class Trainer:
+    def __init__(self, net: nn.Cell, l2: float):
+        self.net, self.l2 = net, l2
+        self.opt = SGD(net.trainable_params(), lr=0.1)
+
+    def step(self, x: mindspore.Tensor, y: mindspore.Tensor):
+        self.opt.zero_grad()
+        def _loss_fn(self, x, y, self_l2):
+            out = self.net(x)
+            loss = ((out - y) ** 2).mean() + self_l2 * (out ** 2).mean()
+            return loss
+        loss, _loss_grads = compiled_value_and_grad(_loss_fn, self.opt.parameters)(self, x, y, self.l2)
+        accumulate_grad(self.opt.parameters, _loss_grads)
+        self.opt.step()
+""",
+        ),
+        Example(
+            name="a closure that logs stays in PyNative",
+            before="""\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for step, (x, y) in enumerate(batches):
+    opt.zero_grad()
+    pred = model(x)
+    if step % 100 == 0:
+        print(pred.mean().item())
+    loss = ((pred - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+""",
+            after="""\
+import mindspore
+from _torch_compat import SGD, accumulate_grad
+from mindspore import nn
+
+model = nn.Dense(3, 1)
+opt = SGD(model.trainable_params(), lr=0.1)
+for step, (x, y) in enumerate(batches):
+    opt.zero_grad()
+    def _loss_fn():
+        pred = model(x)
+        if step % 100 == 0:
+            print(pred.mean().item())
+        loss = ((pred - y) ** 2).mean()
         return loss
     loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters)()
     accumulate_grad(opt.parameters, _loss_grads)
@@ -549,6 +742,7 @@ def step(loss: mindspore.Tensor):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        self._graph_check: Optional[_StepCheck] = None  # graph_mode's checks, for compiled steps
         self._blocks: list[Sequence[cst.BaseStatement]] = []
         self._functions: list[cst.CSTNode] = []
         self._plans: dict[int, list[_Plan]] = {}
@@ -818,7 +1012,7 @@ def step(loss: mindspore.Tensor):
                                    "the statements computing the loss became a closure; _torch_compat.grad_of "
                                    "differentiates it with respect to the inputs (which must be Parameters)")
                 continue
-            out[first:index + 1] = self._emit(out, plan, first, index)
+            out[first:index + 1] = self._emit(out, plan, first, index, orig[plan.first:plan.index])
             self.ctx.converted(plan.call, plan.rule)
         return out
 
@@ -851,22 +1045,124 @@ def step(loss: mindspore.Tensor):
             trailing_whitespace=new[j].trailing_whitespace)
         return [fn, assign]
 
-    def _emit(self, new: list, plan: _Plan, first: int, j: int) -> list:
+    def _emit(self, new: list, plan: _Plan, first: int, j: int, originals: Sequence[cst.BaseStatement]) -> list:
+        compiled = self._compiled_step(new, plan, first, j, originals)
+        if compiled is not None:
+            return compiled
         fn, returned = self._closure(new, plan, first, j)
         fn_name = fn.name.value
         grads_name = self._fresh(f"_{plan.loss}_grads")
         has_aux, outputs = _aux(plan, returned)
         args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone()), *has_aux]
         value = cst.Call(func=cst.Call(func=self.ctx.name_for("mindspore.value_and_grad"), args=args))
-        assign = cst.SimpleStatementLine([cst.Assign(
+        return [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
+
+    def _grads_assign(self, outputs: cst.BaseExpression, grads_name: str, value: cst.BaseExpression):
+        return cst.SimpleStatementLine([cst.Assign(
             targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(cst.Name(grads_name))],
                                                 lpar=[], rpar=[]))],
             value=value)])
-        store = cst.SimpleStatementLine(
+
+    def _store(self, plan: _Plan, grads_name: str, backward: cst.SimpleStatementLine):
+        return cst.SimpleStatementLine(
             [cst.Expr(cst.Call(func=self.ctx.helper("accumulate_grad"),
                                args=[cst.Arg(plan.weights.deep_clone()), cst.Arg(cst.Name(grads_name))]))],
-            trailing_whitespace=new[j].trailing_whitespace)
-        return [fn, assign, store]
+            trailing_whitespace=backward.trailing_whitespace)
+
+    # -- the compiled form --------------------------------------------------------------
+    def _compiled_step(self, new: list, plan: _Plan, first: int, j: int,
+                       originals: Sequence[cst.BaseStatement]) -> Optional[list]:
+        """The step as ``compiled_value_and_grad(fn, weights)(*args)`` (one graph for the
+        forward and backward), or None (reported) where the closure may not behave as a graph:
+        its statements must be plain assignments the graph-mode check accepts; ``zero_grad()``
+        calls among them move before it.  Every name it reads from an enclosing scope becomes
+        an argument, and so does every attribute value it reads (``self.cfg.lr``): the helper
+        keys its graphs on their values, so a changed number recompiles instead of going stale."""
+        if not self.ctx.jit:
+            return None
+        kept = [o for o in originals if id(o) not in self.ctx.removed_statements]
+        body = list(new[first:j])
+        if len(kept) != len(body):
+            return None  # a statement became several (or none): positions do not line up
+        hoisted, closure, why = [], [], None
+        for original, stmt in zip(kept, body):
+            if _is_zero_grad(stmt) and not reads(stmt) & set().union(set(), *(binds(s) for s in closure)):
+                hoisted.append(stmt)
+                continue
+            why = _shape_problem(original) or self._graph_problem(original)
+            if why:
+                break
+            closure.append(stmt)
+        if why is None and not closure:
+            why = "nothing to differentiate"
+        if why is not None:
+            self.ctx.report_step(plan.call, f"the loss closure {why}")
+            return None
+        local_binds = self._enclosing_binds()
+        inner = _comprehension_names(closure)
+        order = _names_in_order(closure)
+        free = (free_reads(closure) - inner) & local_binds
+        names = [n for n in order if n in free]
+        bound_inside = set().union(*(binds(s) for s in closure))
+        taken = binds(self._functions[-1]) | reads(self._functions[-1]) | set(order)
+        lifter = _Chains(frozenset(n for n in names if n not in bound_inside), taken)
+        closure = [s.visit(lifter) for s in closure]
+        params = names + [name for name, _ in lifter.lifted.values()]
+        args = [cst.Name(n) for n in names] + [expr.deep_clone() for _, expr in lifter.lifted.values()]
+
+        fn_name = self._fresh(f"_{plan.loss}_fn")
+        returned = [plan.loss] + plan.aux
+        lead = new[first].leading_lines
+        closure[0] = closure[0].with_changes(leading_lines=())
+        fn = cst.FunctionDef(
+            name=cst.Name(fn_name),
+            params=cst.Parameters(params=[cst.Param(cst.Name(n)) for n in params]),
+            body=cst.IndentedBlock(body=closure + [cst.parse_statement("return " + ", ".join(returned))]),
+            leading_lines=() if hoisted else lead,
+        )
+        if hoisted:
+            hoisted[0] = hoisted[0].with_changes(leading_lines=lead)
+        grads_name = self._fresh(f"_{plan.loss}_grads")
+        has_aux, outputs = _aux(plan, returned)
+        value = cst.Call(
+            func=cst.Call(func=self.ctx.helper("compiled_value_and_grad"),
+                          args=[cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]),
+            args=[cst.Arg(a) for a in args])
+        self.ctx.report_step(plan.call, None)
+        return hoisted + [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
+
+    def _graph_problem(self, stmt: cst.BaseStatement) -> Optional[str]:
+        """graph_mode's check (what a compiled construct may do) on one original statement."""
+        if self._graph_check is None:
+            self._graph_check = _StepCheck(self.ctx)
+        fdef = self._functions[-1]
+        info = self.ctx.types.class_of(fdef) if isinstance(fdef, cst.FunctionDef) else None
+        scope = self.ctx.types.scopes.get(id(fdef))
+        check = self._graph_check
+        checker = _Checker(check, info, check._frozen(info) if info else frozenset(), set(), scope)
+        stmt.visit(checker)
+        return checker.reason
+
+    def _enclosing_binds(self) -> set[str]:
+        """Names bound in the enclosing functions (parameters too) and by the module's own
+        statements (not its imports, functions or classes: graph mode resolves those)."""
+        names: set[str] = set()
+        for node in self._functions:
+            if isinstance(node, cst.FunctionDef):
+                p = node.params
+                for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+                    names.add(param.name.value)
+                for star in (p.star_arg, p.star_kwarg):
+                    if isinstance(star, cst.Param):
+                        names.add(star.name.value)
+                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+                for stmt in body:
+                    names |= binds(stmt)
+            else:
+                for stmt in node.body:
+                    if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                        names |= binds(stmt)
+        return names
 
     def _fresh(self, base: str) -> str:
         taken = binds(self._functions[-1]) | reads(self._functions[-1])

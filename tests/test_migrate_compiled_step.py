@@ -1,0 +1,183 @@
+"""The compiled training step: which loss closures ``training_step`` emits as
+``compiled_value_and_grad(fn, weights)(*args)``, and what the helper does at run time
+(one graph per set of constant arguments, PyNative when a graph cannot be had)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from migrate.codemod import convert_source
+from migrate.spec import load_spec
+
+SPEC = load_spec()
+mindspore = pytest.importorskip("mindspore")
+from mindspore import nn, ops  # noqa: E402
+
+
+def _step_sites(out) -> list:
+    return [(s.kind, s.reason) for s in out.sites if s.kind in ("graph", "pynative")]
+
+
+LOOP = """\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+def fit(batches, scale: float):
+    for x, y in batches:
+        opt.zero_grad()
+        pred = model(x) * scale
+{extra}        loss = ((pred - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_pure_closure_is_compiled_with_its_reads_as_arguments():
+    out = convert_source(LOOP.format(extra=""), SPEC, "t.py")
+    assert "    opt.zero_grad()\n        def _loss_fn(model, x, scale, y):" in out.code, out.code
+    assert "compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, scale, y)" in out.code
+    assert _step_sites(out) == [("graph", "the training step (forward and backward) is compiled as a graph, with "
+                                          "PyNative as the fallback")]
+
+
+@pytest.mark.parametrize("extra, why", [
+    ("        print(pred)\n", "holds `print(pred)` (only assignments are compiled)"),
+    ("        pred.data = pred\n", "assigns something other than a name in `pred.data = pred`"),
+    ("        value = pred.sum().item()\n", "calls .item() (leaves the graph)"),
+    ("        if scale > 1:\n            pred = pred / scale\n", "holds `if scale > 1:` (only assignments are compiled)"),
+])
+def test_a_closure_that_may_not_behave_as_a_graph_stays_in_pynative(extra, why):
+    out = convert_source(LOOP.format(extra=extra), SPEC, "t.py")
+    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert "compiled_value_and_grad" not in out.code
+    [(kind, reason)] = _step_sites(out)
+    assert kind == "pynative" and reason == f"the training step stays in PyNative: the loss closure {why}"
+
+
+def test_no_jit_emits_the_plain_closure_and_reports_nothing():
+    out = convert_source(LOOP.format(extra=""), SPEC, "t.py", jit=False)
+    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters)()" in out.code, out.code
+    assert _step_sites(out) == []
+
+
+def test_attribute_chains_are_lifted_once_and_methods_stay_calls():
+    code = """\
+import torch
+class Trainer:
+    def __init__(self, net: torch.nn.Module):
+        self.net = net
+        self.opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        self.cfg = None
+
+    def step(self, x: torch.Tensor):
+        self.opt.zero_grad()
+        loss = self.net(x).mean() * self.cfg.weight + self.cfg.weight * self.cfg.bias
+        loss.backward()
+        self.opt.step()
+"""
+    out = convert_source(code, SPEC, "t.py")
+    assert "def _loss_fn(self, x, self_cfg_weight, self_cfg_bias):" in out.code, out.code
+    assert "loss = self.net(x).mean() * self_cfg_weight + self_cfg_weight * self_cfg_bias" in out.code
+    assert "(self, x, self.cfg.weight, self.cfg.bias)" in out.code
+
+
+# ----- the helper at run time ------------------------------------------------------------
+
+class Net(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 2)
+
+    def construct(self, x):
+        return self.fc(x)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return mindspore.Tensor(rng.standard_normal((4, 3)).astype(np.float32))
+
+
+class _Custom(Exception):
+    pass
+
+
+def _loss(net, x, scale):
+    return (net(x) * scale).sum()
+
+
+def test_compiled_gradients_equal_pynative_and_graphs_are_keyed_by_constants(compat):
+    net, x = Net(), _data()
+    weights = net.trainable_params()
+    compat._COMPILED_STEPS.pop(_loss.__code__, None)
+    for scale in (2.0, 2.0, 3.0, 2.0):
+        want_loss, want = mindspore.value_and_grad(_loss, None, weights)(net, x, scale)
+        got_loss, got = compat.compiled_value_and_grad(_loss, weights)(net, x, scale)
+        np.testing.assert_allclose(got_loss.asnumpy(), want_loss.asnumpy(), rtol=1e-6)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
+    cache = compat._COMPILED_STEPS[_loss.__code__]
+    assert (len(cache.graphs), cache.compiles, cache.calls) == (2, 2, 4)  # scale 2.0 and 3.0
+    net.set_train(True)  # a Cell's training flag is part of the key (Cells start with it False)
+    compat.compiled_value_and_grad(_loss, weights)(net, x, 2.0)
+    assert len(cache.graphs) == 3
+
+
+def test_a_closure_graph_mode_rejects_runs_in_pynative_with_one_warning(compat):
+    net, x = Net(), _data()
+    weights = net.trainable_params()
+
+    def host_loss(net, x):
+        out = net(x)
+        if out.shape[0] < 0:
+            raise _Custom("never raised; MindSpore 2.10 compiles no custom exception class")
+        return out.sum()
+
+    with pytest.warns(RuntimeWarning, match=r"host_loss runs uncompiled \(PyNative\) from now on: it does not compile"):
+        loss, grads = compat.compiled_value_and_grad(host_loss, weights)(net, x)
+    want_loss, want = mindspore.value_and_grad(host_loss, None, weights)(net, x)
+    np.testing.assert_allclose(loss.asnumpy(), want_loss.asnumpy(), rtol=1e-6)
+    assert compat._COMPILED_STEPS[host_loss.__code__] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning
+        compat.compiled_value_and_grad(host_loss, weights)(net, x)
+
+
+def test_list_arguments_and_changing_constants_fall_back(compat, monkeypatch):
+    net, x = Net(), _data()
+    weights = net.trainable_params()
+
+    def listed(net, xs):
+        return net(xs[0]).sum()
+
+    with pytest.warns(RuntimeWarning, match="an argument of type list"):
+        compat.compiled_value_and_grad(listed, weights)(net, [x])
+
+    def annealed(net, x, beta):
+        return (net(x) * beta).sum()
+
+    monkeypatch.setattr(compat, "MAX_STEP_GRAPHS", 2)
+    step = compat.compiled_value_and_grad(annealed, weights)
+    step(net, x, 0.1)
+    step(net, x, 0.2)
+    with pytest.warns(RuntimeWarning, match=r"2 graphs in 3 calls \(constant arguments that keep changing\)"):
+        loss, _ = step(net, x, 0.3)
+    want, _ = mindspore.value_and_grad(annealed, None, weights)(net, x, 0.3)
+    np.testing.assert_allclose(loss.asnumpy(), want.asnumpy(), rtol=1e-6)
+
+
+def test_tensor_arguments_are_inputs_not_frozen_constants(compat):
+    net = Net()
+    weights = net.trainable_params()
+
+    def plain(net, x):
+        return ops.square(net(x)).sum()
+
+    step = compat.compiled_value_and_grad(plain, weights)
+    for seed in (1, 2):
+        x = mindspore.Tensor(np.random.default_rng(seed).standard_normal((4, 3)).astype(np.float32))
+        loss, _ = step(net, x)
+        want, _ = mindspore.value_and_grad(plain, None, weights)(net, x)
+        np.testing.assert_allclose(loss.asnumpy(), want.asnumpy(), rtol=1e-6)
+    assert len(compat._COMPILED_STEPS[plain.__code__].graphs) == 1
