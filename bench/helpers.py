@@ -8,8 +8,9 @@ Measured side by side in one process, for MAMO's 17 parameter shapes (leading ax
 MAMO) and again with a leading axis of 64 (larger tensors, where the arithmetic dominates):
 
 * one optimizer step: ``torch.optim.Adam`` (default settings: the single-tensor loop on CPU),
-  the helper's ``Adam`` (on float32, MindSpore's fused Adam kernel ``ops.Adam``, one PyNative
-  kernel per parameter), the session-2 helper's compiled elementwise update (one
+  the helper's ``Adam`` (on float32, MindSpore's fused Adam kernel ``ops.Adam`` per parameter,
+  all in one compiled call), the same kernels launched one by one in PyNative (the helper of
+  sessions 3 to 9), the session-2 helper's compiled elementwise update (one
   ``mindspore.jit`` call computing the update and one assigning the new values in place; the
   helper still runs it for float64; its first step, which compiles, is reported separately)
   and the old per-parameter PyNative loop (inline below, the same formula issuing ~10 small ops
@@ -173,8 +174,21 @@ def bench_adam(lead, repeat):
         m_opt.step()
         _sync(mps)
 
-    rows["helper Adam (ops.Adam kernel per parameter)"] = (_median_ms(helper_step, repeat), None)
+    rows["helper Adam (ops.Adam kernels, one jit call)"] = (_median_ms(helper_step, repeat), None)
     recompiles = _compiles() - before
+
+    kps = ms_params(values, grads)
+    k_opt = compat.Adam(kps, lr=1e-3)
+    k_opt.step()
+    k_state = [k_opt._state(p) for p in kps]
+    scalars = [mindspore.Tensor(v, mindspore.float32) for v in compat._adam_kernel_scalars(2, 1e-3, 0.9, 0.999, 1e-8)]
+
+    def kernel_step():  # the session-3..9 helper: one PyNative kernel per parameter
+        for p, st in zip(kps, k_state):
+            compat._APPLY_ADAM(p, st["exp_avg"], st["exp_avg_sq"], *scalars, p.grad)
+        _sync(kps)
+
+    rows["ops.Adam kernel per parameter (PyNative)"] = (_median_ms(kernel_step, repeat), None)
 
     eps = ms_params(values, grads)
     eps_state = {}
@@ -405,7 +419,7 @@ def main(argv=None) -> int:
         n = sum(math.prod(s) for s in shapes)
         print_table(f"Adam step, 17 MAMO-shaped parameters, leading axis {lead} ({n:,} floats); "
                     f"compiles while timed: {recompiles}", rows, "torch.optim.Adam")
-        helper = rows["helper Adam (ops.Adam kernel per parameter)"][0]
+        helper = rows["helper Adam (ops.Adam kernels, one jit call)"][0]
         elementwise, old = rows["compiled elementwise update (2 jit calls)"][0], rows["old per-parameter PyNative loop"][0]
         print(f"  compiled elementwise / helper: {elementwise / helper:.1f}x;  old loop / helper: {old / helper:.1f}x;  {note}")
         print_table(f"a fresh Adam's first step (state allocated), leading axis {lead}", bench_fresh(lead, reps),

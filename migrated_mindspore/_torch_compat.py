@@ -209,6 +209,19 @@ def _sgd_update(params, grads, buffers, scalars, maximize, weight_decay_on, mome
 _APPLY_ADAM = ops.Adam()
 
 
+@mindspore.jit
+def _adam_kernels(params, exp_avgs, exp_avg_sqs, grads, beta1_power, beta2_power, lr, beta1, beta2, eps):
+    """``ops.Adam`` on every parameter of a group, in one compiled call (the kernels write the
+    parameters and moments in place, as the PyNative ones do: same values, tested).  Measured
+    (``bench/helpers.py``): MAMO's 17 per-user parameters at one user 1.1 ms against 2.5 ms for
+    17 PyNative kernels; at 64 users the same (~11 ms)."""
+    done = True
+    for i in range(len(params)):
+        done = ops.depend(done, _APPLY_ADAM(params[i], exp_avgs[i], exp_avg_sqs[i], beta1_power, beta2_power, lr,
+                                            beta1, beta2, eps, grads[i]))
+    return done
+
+
 def _float32(x):
     return float(np.float32(x))
 
@@ -244,7 +257,8 @@ class Adam(Optimizer):
     ``mindspore.nn.Adam`` puts eps inside (the TF formula), which at step 1 makes the
     effective eps ~30x larger and lets weights drift from torch's by 1e-2 within 50 steps of
     a small MLP.  Here each float32 parameter is updated in place by MindSpore's fused Adam
-    kernel (``ops.Adam``, one kernel per parameter) fed the scalars of
+    kernel (``ops.Adam``, one kernel per parameter, all of a group's in one compiled call,
+    ``_adam_kernels``) fed the scalars of
     ``_adam_kernel_scalars``, which make it compute torch's step.  The kernel writes into the
     Parameter's own storage, so a construct compiled with ``mindspore.jit`` sees the new
     weights.  Its second moment (``state["exp_avg_sq"]``) is torch's times ``kappa``
@@ -264,6 +278,7 @@ class Adam(Optimizer):
             beta1, beta2 = group["betas"]
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             kernel_scalars = {}  # step -> the fused kernel's scalar inputs, shared by the group
+            kernel_rows = {}  # step -> (parameter, exp_avg, exp_avg_sq, gradient) of its float32 parameters
             others, states, rows = [], [], []  # float64 (and other dtypes): the compiled update
             for p in group["params"]:
                 grad = _grad(p)
@@ -291,7 +306,13 @@ class Adam(Optimizer):
                     grad = ops.cast(grad, p.dtype)
                 if weight_decay:
                     grad = grad + mindspore.Tensor(weight_decay, p.dtype) * p
-                _APPLY_ADAM(p, state["exp_avg"], state["exp_avg_sq"], *kernel_scalars[step], grad)
+                kernel_rows.setdefault(step, []).append((p, state["exp_avg"], state["exp_avg_sq"], grad))
+            for step, rows_of_step in kernel_rows.items():
+                if len(rows_of_step) == 1:
+                    _APPLY_ADAM(*rows_of_step[0][:3], *kernel_scalars[step], rows_of_step[0][3])
+                else:  # one compiled call for the group's kernels
+                    columns = [mindspore.mutable(tuple(column)) for column in zip(*rows_of_step)]
+                    _adam_kernels(*columns, *kernel_scalars[step])
             if others:
                 new_params, exp_avgs, exp_avg_sqs = _adam_update(
                     _values(others), mindspore.mutable(tuple(p.grad for p in others)),

@@ -170,13 +170,15 @@ class MAMOTrainer:
         n_support = support_y.shape[1]
         for _ in range(self.cfg.n_inner_loop):
             for start in range(0, n_support, self.cfg.batch_size):
+                stop = start + self.cfg.batch_size
+                batch_x, batch_multi = support_x[:, start:stop], support_multi[:, start:stop]
+                batch_y = support_y[:, start:stop]
                 optimizer.zero_grad()
-                def _loss_fn(start, self, learner, user_x, support_x, support_multi, support_y, self_cfg_batch_size):
-                    stop = start + self_cfg_batch_size
-                    logits = learner(user_x, support_x[:, start:stop], support_multi[:, start:stop])
-                    loss = self.loss(logits, support_y[:, start:stop])
+                def _loss_fn(learner, user_x, batch_x, batch_multi, self, batch_y):
+                    logits = learner(user_x, batch_x, batch_multi)
+                    loss = self.loss(logits, batch_y)
                     return loss
-                loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters)(start, self, learner, user_x, support_x, support_multi, support_y, self.cfg.batch_size)
+                loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters)(learner, user_x, batch_x, batch_multi, self, batch_y)
                 accumulate_grad(optimizer.parameters, _loss_grads)
                 self.clip(learner)
                 optimizer.step()

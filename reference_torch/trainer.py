@@ -166,9 +166,11 @@ class MAMOTrainer:
         for _ in range(self.cfg.n_inner_loop):
             for start in range(0, n_support, self.cfg.batch_size):
                 stop = start + self.cfg.batch_size
+                batch_x, batch_multi = support_x[:, start:stop], support_multi[:, start:stop]
+                batch_y = support_y[:, start:stop]
                 optimizer.zero_grad()
-                logits = learner(user_x, support_x[:, start:stop], support_multi[:, start:stop])
-                loss = self.loss(logits, support_y[:, start:stop])
+                logits = learner(user_x, batch_x, batch_multi)
+                loss = self.loss(logits, batch_y)
                 loss.backward()
                 self.clip(learner)
                 optimizer.step()

@@ -555,8 +555,8 @@ def test_helper_optimizer_state_starts_at_zero_on_either_allocation_path(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[1], OPTIMIZER_CASES[4]])
 def test_helper_optimizer_compiles_once(name, kwargs, dtype):
-    """One compiled update per group signature: later steps (and a new learning rate) reuse it.
-    Adam on float32 runs MindSpore's fused kernel and compiles nothing at all."""
+    """One compiled update per group signature: later steps (and a new learning rate) reuse it
+    (Adam on float32: one compiled call of MindSpore's fused kernels, compiled once too)."""
     import _torch_compat as compat
 
     rng = np.random.default_rng(2)
@@ -572,10 +572,7 @@ def test_helper_optimizer_compiles_once(name, kwargs, dtype):
             opt.param_groups[0]["lr"] *= 0.5
         opt.step()
         counts.append(_compile_count())
-    if name == "Adam" and dtype == "float32":
-        assert counts == counts[:1] * 7, counts
-    else:
-        assert counts[1] > counts[0] and counts[2:] == counts[1:2] * 5, counts
+    assert counts[1] > counts[0] and counts[2:] == counts[1:2] * 5, counts
 
 
 @pytest.mark.parametrize("name, kwargs", [OPTIMIZER_CASES[0], OPTIMIZER_CASES[2], OPTIMIZER_CASES[3]])
@@ -1033,7 +1030,7 @@ opt = torch.optim.SGD(model.parameters(), lr=0.05)
 def fit(x, y):
     for _ in range(3):
         opt.zero_grad()
-        x = x * 0.5 + 1
+        x = x * 0.5 + model(x).detach()
         loss = ((model(x) - y) ** 2).mean()
         loss.backward()
         opt.step()

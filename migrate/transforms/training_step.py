@@ -531,7 +531,7 @@ def grads(net: nn.Cell, x: mindspore.Tensor):
 """,
         ),
         Example(
-            name="rebound_input",
+            name="a leading value no parameter reaches moves out of the closure",
             before="""\
 import torch
 model = torch.nn.Linear(3, 1)
@@ -553,11 +553,11 @@ model = nn.Dense(3, 1)
 opt = Adam(model.trainable_params(), lr=0.1)
 def fit(x: mindspore.Tensor, y: mindspore.Tensor):
     opt.zero_grad()
-    def _loss_fn(x, model, y):
-        x = x * 2
+    x = x * 2
+    def _loss_fn(model, x, y):
         loss = ((model(x) - y) ** 2).mean()
-        return loss, x
-    (loss, x), _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters, has_aux=True)(x, model, y)
+        return loss
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, y)
     accumulate_grad(opt.parameters, _loss_grads)
     opt.step()
     return x
@@ -1075,7 +1075,9 @@ def step(loss: mindspore.Tensor):
         """The step as ``compiled_value_and_grad(fn, weights)(*args)`` (one graph for the
         forward and backward), or None (reported) where the closure may not behave as a graph:
         its statements must be plain assignments the graph-mode check accepts; ``zero_grad()``
-        calls among them move before it.  Every name it reads from an enclosing scope becomes
+        calls among them move before it, and so do its leading statements that no parameter
+        reaches (no module, module attribute or unknown function: ``xb = x[:, i:j]``), whose
+        values then enter the graph as inputs instead of constants it is compiled for.  Every name it reads from an enclosing scope becomes
         an argument, and so does every attribute value it reads (``self.cfg.lr``): the helper
         keys its graphs on their values, so a changed number recompiles instead of going stale."""
         if not self.ctx.jit:
@@ -1088,6 +1090,9 @@ def step(loss: mindspore.Tensor):
         for original, stmt in zip(kept, body):
             if _is_zero_grad(stmt) and not reads(stmt) & set().union(set(), *(binds(s) for s in closure)):
                 hoisted.append(stmt)
+                continue
+            if not closure and _shape_problem(original) is None and not self._may_carry_gradient(original):
+                hoisted.append(stmt)  # a leading value no parameter reaches (`xb = x[:, i:j]`): an input
                 continue
             why = _shape_problem(original) or self._graph_problem(original)
             if why:
@@ -1111,7 +1116,8 @@ def step(loss: mindspore.Tensor):
         args = [cst.Name(n) for n in names] + [expr.deep_clone() for _, expr in lifter.lifted.values()]
 
         fn_name = self._fresh(f"_{plan.loss}_fn")
-        returned = [plan.loss] + plan.aux
+        outside = set().union(set(), *(binds(s) for s in hoisted))
+        returned = [plan.loss] + [name for name in plan.aux if name not in outside]
         lead = new[first].leading_lines
         closure[0] = closure[0].with_changes(leading_lines=())
         fn = cst.FunctionDef(
@@ -1123,7 +1129,7 @@ def step(loss: mindspore.Tensor):
         if hoisted:
             hoisted[0] = hoisted[0].with_changes(leading_lines=lead)
         grads_name = self._fresh(f"_{plan.loss}_grads")
-        has_aux, outputs = _aux(plan, returned)
+        has_aux, outputs = _aux(plan, returned) if len(returned) > 1 else ([], cst.Name(plan.loss))
         value = cst.Call(
             func=cst.Call(func=self.ctx.helper("compiled_value_and_grad"),
                           args=[cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]),
