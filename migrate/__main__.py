@@ -66,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace the contents of a non-empty DST")
     parser.add_argument(
         "--no-jit", dest="jit", action="store_false",
-        help="never add @mindspore.jit to a converted construct (by default it is added where a "
-        "conservative check finds nothing that would stop it running as a graph, and every decision "
-        "is reported; MS_JIT=0 also turns it off at run time)",
+        help="never compile: no @mindspore.jit on a converted construct and no compiled training step "
+        "(_torch_compat.compiled_value_and_grad); by default both are emitted where a conservative check "
+        "finds nothing that would stop the code running as a graph, and every decision is reported; "
+        "MS_JIT=0 also turns them off at run time",
     )
     return parser
 

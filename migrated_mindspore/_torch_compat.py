@@ -3375,20 +3375,20 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
         graph = cache.graphs.get(key)
         if graph is not None:
             cache.graphs.move_to_end(key)
-            return graph(*tensors)
-        if cache.thrashing():
+        elif cache.thrashing():
             return _uncompiled(fn, weights, has_aux, args, f"{cache.compiles} graphs in {cache.calls} calls "
                                "(constant arguments that keep changing)")
-        graph = _step_graph(fn, weights, has_aux, inputs)
+        else:
+            graph = _step_graph(fn, weights, has_aux, inputs)
+            cache.compiles += 1
+            cache.graphs[key] = graph
+            if len(cache.graphs) > MAX_STEP_GRAPHS:
+                cache.graphs.popitem(last=False)
         try:
-            result = graph(*tensors)
-        except Exception as exc:  # noqa: BLE001 - any compile failure: PyNative, which raises real errors
+            return graph(*tensors)
+        except Exception as exc:  # noqa: BLE001 - a graph that does not compile (new input shapes compile
+            # again): PyNative from now on, which raises the error itself if it is the code's own
             return _uncompiled(fn, weights, has_aux, args, f"it does not compile: {_first_error_line(exc)}")
-        cache.compiles += 1
-        cache.graphs[key] = graph
-        if len(cache.graphs) > MAX_STEP_GRAPHS:
-            cache.graphs.popitem(last=False)
-        return result
 
     return call
 
