@@ -181,3 +181,12 @@ def test_tensor_arguments_are_inputs_not_frozen_constants(compat):
         want, _ = mindspore.value_and_grad(plain, None, weights)(net, x)
         np.testing.assert_allclose(loss.asnumpy(), want.asnumpy(), rtol=1e-6)
     assert len(compat._COMPILED_STEPS[plain.__code__].graphs) == 1
+
+
+def test_a_closure_whose_statements_another_rewrite_expanded_stays_in_pynative():
+    code = LOOP.format(extra="        with torch.no_grad():\n            a = pred * 2\n            b = a + 1\n"
+                             "        pred = pred - b\n")
+    out = convert_source(code, SPEC, "t.py")
+    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert _step_sites(out) == [("pynative", "the training step stays in PyNative: the loss closure holds a "
+                                             "statement another rewrite expanded")]

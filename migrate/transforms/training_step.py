@@ -32,8 +32,9 @@ no compound statements), the step becomes ``compiled_value_and_grad(fn, weights)
 before it; every name it reads from an enclosing scope is an argument, and so is every attribute
 value it reads (``self.cfg.lr``), so the helper keys its graphs on their current values (what the
 graph reads through a constant object's methods, a sub-module's attributes, is read when it
-compiles, as in any ``mindspore.jit`` construct). The helper falls back to PyNative at run time when a graph does not compile. Each site is
-reported (``graph``, or ``pynative`` with the reason); ``--no-jit`` keeps the plain closure.
+compiles, as in any ``mindspore.jit`` construct). The helper falls back to PyNative at run
+time when a graph does not compile. Each site is reported (``graph``, or ``pynative`` with the
+reason); ``--no-jit`` keeps the plain closure.
 
 ``g = torch.autograd.grad(loss, params)`` is rewritten the same way, with the parameters
 it names: the closure's gradients are ``g`` (``_torch_compat.grad_of`` runs
@@ -479,10 +480,11 @@ class _Plan:
         return "torch.Tensor.backward" if self.grads_target is None else "torch.autograd.grad"
 
 
-def _aux(plan: _Plan, returned: list[str]) -> tuple[list, cst.BaseExpression]:
-    """(``has_aux=True`` or nothing, the names the closure's values are unpacked into)."""
-    if not plan.aux:
-        return [], cst.Name(plan.loss)
+def _aux(returned: list[str]) -> tuple[list, cst.BaseExpression]:
+    """(``has_aux=True`` or nothing, the names the closure's values are unpacked into): the
+    loss alone, or the loss and the values computed with it that are used later."""
+    if len(returned) == 1:
+        return [], cst.Name(returned[0])
     flag = cst.Arg(cst.Name("True"), keyword=cst.Name("has_aux"),
                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
     return [flag], cst.Tuple([cst.Element(cst.Name(n)) for n in returned])
@@ -1028,26 +1030,29 @@ def step(loss: mindspore.Tensor):
         return out
 
     def _closure(self, new: list, plan: _Plan, first: int, j: int) -> tuple[cst.FunctionDef, list[str]]:
-        fn_name = self._fresh(f"_{plan.loss}_fn")
         returned = [plan.loss] + plan.aux
-        body = [s.with_changes(leading_lines=()) if k == 0 else s for k, s in enumerate(new[first:j])]
         params = [cst.Param(cst.Name(n), default=cst.Name(n),
                             equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
                   for n in plan.carried]
-        fn = cst.FunctionDef(
-            name=cst.Name(fn_name),
+        return self._function(plan, new[first:j], params, returned, new[first].leading_lines), returned
+
+    def _function(self, plan: _Plan, body: Sequence[cst.BaseStatement], params: list, returned: list[str],
+                  leading_lines) -> cst.FunctionDef:
+        """``def _<loss>_fn(<params>): <body>; return <returned>``."""
+        body = [s.with_changes(leading_lines=()) if k == 0 else s for k, s in enumerate(body)]
+        return cst.FunctionDef(
+            name=cst.Name(self._fresh(f"_{plan.loss}_fn")),
             params=cst.Parameters(params=params),
             body=cst.IndentedBlock(body=body + [cst.parse_statement("return " + ", ".join(returned))]),
-            leading_lines=new[first].leading_lines,
+            leading_lines=leading_lines,
         )
-        return fn, returned
 
     def _emit_grad(self, new: list, plan: _Plan, first: int, j: int) -> list:
         """``g = torch.autograd.grad(loss, inputs)`` -> the closure and ``loss, g = grad_of(fn, inputs)``."""
         fn, returned = self._closure(new, plan, first, j)
         converted = new[j].body[0].value  # the call, its arguments converted (inputs: trainable_params())
         inputs = [a.value for a in converted.args if a.keyword is None][1]
-        has_aux, outputs = _aux(plan, returned)
+        has_aux, outputs = _aux(returned)
         args = [cst.Arg(cst.Name(fn.name.value)), cst.Arg(inputs), *has_aux]
         assign = cst.SimpleStatementLine([cst.Assign(
             targets=[cst.AssignTarget(cst.Tuple([cst.Element(outputs), cst.Element(plan.grads_target.deep_clone())],
@@ -1063,7 +1068,7 @@ def step(loss: mindspore.Tensor):
         fn, returned = self._closure(new, plan, first, j)
         fn_name = fn.name.value
         grads_name = self._fresh(f"_{plan.loss}_grads")
-        has_aux, outputs = _aux(plan, returned)
+        has_aux, outputs = _aux(returned)
         args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone()), *has_aux]
         value = cst.Call(func=cst.Call(func=self.ctx.name_for("mindspore.value_and_grad"), args=args))
         return [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
@@ -1088,15 +1093,17 @@ def step(loss: mindspore.Tensor):
         its statements must be plain assignments the graph-mode check accepts; ``zero_grad()``
         calls among them move before it, and so do its leading statements that no parameter
         reaches (no module, module attribute or unknown function: ``xb = x[:, i:j]``), whose
-        values then enter the graph as inputs instead of constants it is compiled for.  Every name it reads from an enclosing scope becomes
-        an argument, and so does every attribute value it reads (``self.cfg.lr``): the helper
-        keys its graphs on their values, so a changed number recompiles instead of going stale."""
+        values then enter the graph as inputs instead of constants it is compiled for.  Every
+        name it reads from an enclosing scope becomes an argument, and so does every attribute
+        value it reads (``self.cfg.lr``): the helper keys its graphs on their values, so a changed
+        number recompiles instead of going stale."""
         if not self.ctx.jit:
             return None
         kept = [o for o in originals if id(o) not in self.ctx.removed_statements]
         body = list(new[first:j])
-        if len(kept) != len(body):
-            return None  # a statement became several (or none): positions do not line up
+        if len(kept) != len(body):  # a statement became several (or none): positions do not line up
+            self.ctx.report_step(plan.call, "the loss closure holds a statement another rewrite expanded")
+            return None
         hoisted, closure, why = [], [], None
         for original, stmt in zip(kept, body):
             if _is_zero_grad(stmt) and not reads(stmt) & set().union(set(), *(binds(s) for s in closure)):
@@ -1126,21 +1133,16 @@ def step(loss: mindspore.Tensor):
         params = names + [name for name, _ in lifter.lifted.values()]
         args = [cst.Name(n) for n in names] + [expr.deep_clone() for _, expr in lifter.lifted.values()]
 
-        fn_name = self._fresh(f"_{plan.loss}_fn")
         outside = set().union(set(), *(binds(s) for s in hoisted))
         returned = [plan.loss] + [name for name in plan.aux if name not in outside]
         lead = new[first].leading_lines
-        closure[0] = closure[0].with_changes(leading_lines=())
-        fn = cst.FunctionDef(
-            name=cst.Name(fn_name),
-            params=cst.Parameters(params=[cst.Param(cst.Name(n)) for n in params]),
-            body=cst.IndentedBlock(body=closure + [cst.parse_statement("return " + ", ".join(returned))]),
-            leading_lines=() if hoisted else lead,
-        )
+        fn = self._function(plan, closure, [cst.Param(cst.Name(n)) for n in params], returned,
+                            () if hoisted else lead)
+        fn_name = fn.name.value
         if hoisted:
             hoisted[0] = hoisted[0].with_changes(leading_lines=lead)
         grads_name = self._fresh(f"_{plan.loss}_grads")
-        has_aux, outputs = _aux(plan, returned) if len(returned) > 1 else ([], cst.Name(plan.loss))
+        has_aux, outputs = _aux(returned)
         value = cst.Call(
             func=cst.Call(func=self.ctx.helper("compiled_value_and_grad"),
                           args=[cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]),
