@@ -1,7 +1,7 @@
 """MAMO's three memories and their read and write rules (mamo.md, "Memories")."""
 from __future__ import annotations
 import mindspore
-from ._torch_compat import assign_data
+from ._torch_compat import assign_data, detach_of
 from mindspore import nn, ops
 
 
@@ -30,6 +30,22 @@ class Memories(nn.Cell):
         norm_m = ops.sqrt(ops.sum(ops.mul(self.profile, self.profile), dim=1) + self.eps)
         cosine = ops.div(dots, ops.mul(norm_u.view(-1, 1), norm_m.view(1, -1)))
         return self.softmax(cosine)
+
+    @mindspore.jit
+    def construct(self, p_u: mindspore.Tensor, tao: float, *user_params: mindspore.Tensor):
+        """One read for users p_u (B, D): their attention a_u (B, K), mem-layer weight
+        (B, 2d, 2d) and personalised user-net parameters theta_u = phi - tao * b_u, one per
+        user-net parameter phi (each (B, *phi.shape); phi's block of M_U's columns each)."""
+        attention = self.attention(p_u)
+        mem_weight = self.read_task(attention)
+        theta_u = []
+        start = 0
+        for phi in user_params:
+            stop = start + phi.numel()
+            bias = self.read_fast_grad(attention, start, stop)
+            theta_u.append(detach_of(phi).unsqueeze(0) - tao * bias.view(-1, *phi.shape))
+            start = stop
+        return attention, mem_weight, theta_u
 
     def read(self, attention: mindspore.Tensor) -> tuple[mindspore.Tensor, mindspore.Tensor]:
         """b_u = sum_k a[k] M_U[k] (B, P) and the mem-layer weight sum_k a[k] M_UI[k] (B, 2d, 2d)."""

@@ -31,6 +31,21 @@ class Memories(nn.Module):
         cosine = torch.div(dots, torch.mul(norm_u.view(-1, 1), norm_m.view(1, -1)))
         return self.softmax(cosine)
 
+    def forward(self, p_u: torch.Tensor, tao: float, *user_params: torch.Tensor):
+        """One read for users p_u (B, D): their attention a_u (B, K), mem-layer weight
+        (B, 2d, 2d) and personalised user-net parameters theta_u = phi - tao * b_u, one per
+        user-net parameter phi (each (B, *phi.shape); phi's block of M_U's columns each)."""
+        attention = self.attention(p_u)
+        mem_weight = self.read_task(attention)
+        theta_u = []
+        start = 0
+        for phi in user_params:
+            stop = start + phi.numel()
+            bias = self.read_fast_grad(attention, start, stop)
+            theta_u.append(phi.detach().unsqueeze(0) - tao * bias.view(-1, *phi.shape))
+            start = stop
+        return attention, mem_weight, theta_u
+
     def read(self, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """b_u = sum_k a[k] M_U[k] (B, P) and the mem-layer weight sum_k a[k] M_UI[k] (B, 2d, 2d)."""
         return self.read_fast_grad(attention), self.read_task(attention)

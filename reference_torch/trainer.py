@@ -102,16 +102,11 @@ class MAMOTrainer:
         learner = self.learner(user_x.shape[0], slots or ())
         with torch.no_grad():
             p_u = self.model.embed_user(user_x)
-            attention = self.memory.attention(p_u)
-            mem_weight = self.memory.read_task(attention)
-            # theta_u = phi - tao * b_u, one user-net parameter at a time: each reads its own
-            # block of M_U's columns, and phi is copied per user before the subtraction
-            theta_u, start = [], 0
-            for phi in self.model.user_net_parameters():
-                stop = start + phi.numel()
-                bias = self.memory.read_fast_grad(attention, start, stop)
-                theta_u.append(learner.per_user(phi) - self.cfg.tao * bias.view(-1, *phi.shape))
-                start = stop
+            # the attention, the mem-layer weight and theta_u = phi - tao * b_u, in one module call
+            # (phi as separate, detached arguments: a compiled construct takes a list argument as
+            # a constant, and MindSpore 2.10's rejects another module's Parameters as arguments)
+            phis = [phi.detach() for phi in self.model.user_net_parameters()]
+            attention, mem_weight, theta_u = self.memory(p_u, self.cfg.tao, *phis)
             if write_profile:
                 self.memory.write_profile(attention, p_u)
         learner.reset(self.model, theta_u, mem_weight, active)

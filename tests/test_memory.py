@@ -39,6 +39,21 @@ def test_read_mixes_slots_by_attention(memory):
         np.testing.assert_allclose(weight[u].numpy(), sum(a[u, k] * task[k] for k in range(K)), rtol=1e-12)
 
 
+def test_forward_personalises_each_user_net_parameter(memory):
+    """forward(p_u, tao, *phis): attention, mem-layer weight, and theta_u = phi - tao * b_u with
+    b_u's columns split in phi order (shapes (2, 3) and (4,) take P = 10 columns)."""
+    rng = np.random.default_rng(4)
+    p_u = rng.normal(size=(2, D))
+    phis = [rng.normal(size=(2, 3)), rng.normal(size=(4,))]
+    attention, weight, theta = memory(torch.from_numpy(p_u), 0.3, *[torch.from_numpy(v) for v in phis])
+    a = np_attention(p_u, memory.profile.numpy())
+    np.testing.assert_allclose(attention.numpy(), a, rtol=1e-12)
+    bias = a @ memory.fast_grad.numpy()
+    np.testing.assert_allclose(weight.numpy(), np.einsum("uk,kij->uij", a, memory.task.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(theta[0].numpy(), phis[0] - 0.3 * bias[:, :6].reshape(2, 2, 3), rtol=1e-12)
+    np.testing.assert_allclose(theta[1].numpy(), phis[1] - 0.3 * bias[:, 6:], rtol=1e-12)
+
+
 def test_writes_follow_the_update_rules(memory):
     rng = np.random.default_rng(3)
     a = rng.dirichlet(np.ones(K), size=1)
