@@ -190,3 +190,61 @@ def test_a_closure_whose_statements_another_rewrite_expanded_stays_in_pynative()
     assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
     assert _step_sites(out) == [("pynative", "the training step stays in PyNative: the loss closure holds a "
                                              "statement another rewrite expanded")]
+
+
+BATCHNORM_LOOP = """\
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 8 * 8, 3)
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+crit = nn.CrossEntropyLoss()
+def fit(batches):
+    model.train()
+    losses = []
+    for x, y in batches:
+        opt.zero_grad()
+        out = model(x)
+        loss = crit(out, y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+"""
+
+
+def test_a_compiled_step_with_batchnorm_trains_as_torch(compat, tmp_path, monkeypatch):
+    """BatchNorm's moving statistics are updated once per compiled step, as torch's running
+    statistics are; losses, weights and statistics agree over five momentum-SGD steps."""
+    torch = pytest.importorskip("torch")
+    import importlib
+
+    out = convert_source(BATCHNORM_LOOP, SPEC, "bn_case.py")
+    assert "compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, crit, y)" in out.code, out.code
+    (tmp_path / "bn_case.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_case = importlib.import_module("bn_case")
+    namespace: dict = {}
+    exec(compile(BATCHNORM_LOOP, "<torch>", "exec"), namespace)
+    t_model = namespace["model"]
+    names = {"bn.weight": "bn.gamma", "bn.bias": "bn.beta", "bn.running_mean": "bn.moving_mean",
+             "bn.running_var": "bn.moving_variance"}
+    compat.load_state_dict(ms_case.model, {names.get(k, k): mindspore.Tensor(v.detach().numpy())
+                                           for k, v in t_model.state_dict().items() if "num_batches" not in k})
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((6, 3, 8, 8)).astype(np.float32), rng.integers(0, 3, 6)) for _ in range(5)]
+    t_losses = namespace["fit"]([(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches])
+    m_losses = ms_case.fit([(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in batches])
+    np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5)
+    np.testing.assert_allclose(ms_case.model.bn.moving_mean.asnumpy(), t_model.bn.running_mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(ms_case.model.bn.moving_variance.asnumpy(), t_model.bn.running_var.numpy(), atol=1e-6)
+    np.testing.assert_allclose(ms_case.model.fc.weight.asnumpy(), t_model.fc.weight.detach().numpy(), atol=1e-6)
+    [cache] = [c for code, c in compat._COMPILED_STEPS.items() if code.co_filename.endswith("bn_case.py")]
+    assert cache is not None and (len(cache.graphs), cache.calls) == (1, 5)  # compiled once, not fallen back
