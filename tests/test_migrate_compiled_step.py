@@ -83,6 +83,28 @@ class Trainer:
     assert "(self, x, self.cfg.weight, self.cfg.bias)" in out.code
 
 
+def test_constant_items_of_a_batch_become_arguments_and_the_container_does_not():
+    """``batch["x"]`` is lifted like an attribute value (a dict argument would keep the step
+    uncompiled); ``fns["act"](...)``, a called item, is not; the container goes only if
+    something still reads it whole."""
+    code = """\
+import torch
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+def fit(loader):
+    for batch in loader:
+        opt.zero_grad()
+        out = model(batch["x"])
+        loss = ((out - batch["y"]) ** 2).mean() + 0 * batch["x"].sum()
+        loss.backward()
+        opt.step()
+"""
+    out = convert_source(code, SPEC, "t.py")
+    assert "def _loss_fn(model, batch_x, batch_y):" in out.code, out.code
+    assert "loss = ((out - batch_y) ** 2).mean() + 0 * batch_x.sum()" in out.code
+    assert "(model, batch[\"x\"], batch[\"y\"])" in out.code
+
+
 # ----- the helper at run time ------------------------------------------------------------
 
 class Net(nn.Cell):

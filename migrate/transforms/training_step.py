@@ -48,6 +48,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import builtins
+import re
 
 import libcst as cst
 
@@ -417,32 +418,45 @@ def _names_in_order(stmts: Sequence[cst.CSTNode]) -> list[str]:
 
 
 class _Chains(cst.CSTTransformer):
-    """Replaces each attribute value read from a root in ``roots`` (``self.cfg.lr``, not a
-    called method such as ``self.loss(...)``) by a name of its own; ``lifted`` maps the
-    chain's code to (that name, the chain)."""
+    """Replaces each value read from a root in ``roots`` through attributes and one constant
+    item (``self.cfg.lr``, ``batch["x"]``, ``self.data[0]``; not a called method such as
+    ``self.loss(...)``) by a name of its own; ``lifted`` maps its code to (that name, the
+    expression). A dict or list argument would keep a step uncompiled; its items are tensors."""
 
     def __init__(self, roots: frozenset, taken: set) -> None:
         self.roots, self.taken = roots, set(taken)
-        self.inner: set[int] = set()  # the value of an attribute, or a called function
-        self.lifted: dict[str, tuple[str, cst.Attribute]] = {}
+        self.inner: set[int] = set()  # the value of an attribute or lifted item, or a called function
+        self.kept: set[int] = set()  # called functions, and containers of lifted items
+        self.lifted: dict[str, tuple[str, cst.BaseExpression]] = {}
 
     def visit_Attribute(self, n: cst.Attribute) -> None:
         self.inner.add(id(n.value))
 
     def visit_Call(self, n: cst.Call) -> None:
         self.inner.add(id(n.func))
+        self.kept.add(id(n.func))
 
-    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
-        if id(original) in self.inner:
-            return updated
-        root = original
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        if not isinstance(root, cst.Name) or root.value not in self.roots:
-            return updated
+    def visit_Subscript(self, n: cst.Subscript) -> None:
+        if self._item(n):  # the item is lifted whole, not the container
+            self.inner.add(id(n.value))
+            self.kept.add(id(n.value))
+
+    def _rooted(self, node: cst.BaseExpression) -> bool:
+        while isinstance(node, cst.Attribute):
+            node = node.value
+        return isinstance(node, cst.Name) and node.value in self.roots
+
+    def _item(self, n: cst.Subscript) -> bool:
+        """``<root chain>[<constant>]``, not itself called."""
+        if id(n) in self.kept or len(n.slice) != 1 or not isinstance(n.slice[0].slice, cst.Index):
+            return False
+        key = n.slice[0].slice.value
+        return isinstance(key, (cst.SimpleString, cst.Integer)) and self._rooted(n.value)
+
+    def _lift(self, original: cst.BaseExpression) -> cst.Name:
         code = cst.Module(body=[]).code_for_node(original)
         if code not in self.lifted:
-            base = code.replace(".", "_")
+            base = re.sub(r"\W+", "_", code).strip("_")
             name, k = base, 1
             while name in self.taken:
                 k += 1
@@ -450,6 +464,14 @@ class _Chains(cst.CSTTransformer):
             self.taken.add(name)
             self.lifted[code] = (name, original)
         return cst.Name(self.lifted[code][0])
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if id(original) in self.inner or not self._rooted(original):
+            return updated
+        return self._lift(original)
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
+        return self._lift(original) if self._item(original) else updated
 
 
 class _StepCheck(GraphMode):
@@ -1130,6 +1152,8 @@ def step(loss: mindspore.Tensor):
         taken = binds(self._functions[-1]) | reads(self._functions[-1]) | set(order)
         lifter = _Chains(frozenset(n for n in names if n not in bound_inside), taken)
         closure = [s.visit(lifter) for s in closure]
+        still_read = free_reads(closure)  # a name read only through lifted values is not passed
+        names = [n for n in names if n in still_read]
         params = names + [name for name, _ in lifter.lifted.values()]
         args = [cst.Name(n) for n in names] + [expr.deep_clone() for _, expr in lifter.lifted.values()]
 
