@@ -246,13 +246,11 @@ def test_a_compiled_step_with_batchnorm_trains_as_torch(compat, tmp_path, monkey
     """BatchNorm's moving statistics are updated once per compiled step, as torch's running
     statistics are; losses, weights and statistics agree over five momentum-SGD steps."""
     torch = pytest.importorskip("torch")
-    import importlib
+    from test_migrate_numeric import load_converted
 
     out = convert_source(BATCHNORM_LOOP, SPEC, "bn_case.py")
     assert "compiled_value_and_grad(_loss_fn, opt.parameters)(model, x, crit, y)" in out.code, out.code
-    (tmp_path / "bn_case.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_case = importlib.import_module("bn_case")
+    ms_case = load_converted(out.code, "bn_case", tmp_path, monkeypatch)
     namespace: dict = {}
     exec(compile(BATCHNORM_LOOP, "<torch>", "exec"), namespace)
     t_model = namespace["model"]
