@@ -104,6 +104,36 @@ class Optimizer:
     def _state(self, p):
         return self.state.setdefault(id(p), {})
 
+    def _stepped(self, group, *zeros):
+        """The group's parameters that have a gradient, and their states with ``step`` counted;
+        a state that is still empty starts at step 0 with a zero tensor under each name in
+        ``zeros``."""
+        params = [p for p in group["params"] if _grad(p) is not None]
+        states = []
+        for p in params:
+            state = self._state(p)
+            if not state:
+                state["step"] = 0
+                for name in zeros:
+                    state[name] = _zeros_state(p)
+            state["step"] += 1
+            states.append(state)
+        return params, states
+
+    @staticmethod
+    def _write_back(params, new_params, states, **columns):
+        """The compiled update's new values into the parameters (in place), and each column of
+        new state values (one per state) under its name."""
+        _assign_all(_values(params), mindspore.mutable(new_params))
+        for name, values in columns.items():
+            for state, value in zip(states, values):
+                state[name] = value
+
+
+def _column(states, name):
+    """The states' tensors under ``name``, as a compiled update's (mutable) tuple input."""
+    return mindspore.mutable(tuple(state[name] for state in states))
+
 
 # SGD's updates, and Adam's on dtypes other than float32 (Adam on float32 runs MindSpore's
 # fused kernel, see ``Adam``), run as one compiled graph per parameter group: in PyNative mode
@@ -279,17 +309,9 @@ class Adam(Optimizer):
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             kernel_scalars = {}  # step -> the fused kernel's scalar inputs, shared by the group
             kernel_rows = {}  # step -> (parameter, exp_avg, exp_avg_sq, gradient) of its float32 parameters
-            others, states, rows = [], [], []  # float64 (and other dtypes): the compiled update
-            for p in group["params"]:
-                grad = _grad(p)
-                if grad is None:
-                    continue
-                state = self._state(p)
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                state["step"] += 1
+            others, other_states, rows = [], [], []  # float64 (and other dtypes): the compiled update
+            params, states = self._stepped(group, "exp_avg", "exp_avg_sq")
+            for p, state in zip(params, states):
                 step = state["step"]
                 if p.dtype != mindspore.float32:
                     bias_correction1 = 1 - beta1**step
@@ -297,11 +319,12 @@ class Adam(Optimizer):
                     rows.append((weight_decay, beta1, 1 - beta1, beta2, 1 - beta2, math.sqrt(bias_correction2),
                                  eps, lr / bias_correction1))
                     others.append(p)
-                    states.append(state)
+                    other_states.append(state)
                     continue
                 if step not in kernel_scalars:
                     kernel_scalars[step] = [mindspore.Tensor(v, mindspore.float32)
                                             for v in _adam_kernel_scalars(step, lr, beta1, beta2, eps)]
+                grad = p.grad
                 if grad.dtype != p.dtype:
                     grad = ops.cast(grad, p.dtype)
                 if weight_decay:
@@ -316,12 +339,9 @@ class Adam(Optimizer):
             if others:
                 new_params, exp_avgs, exp_avg_sqs = _adam_update(
                     _values(others), mindspore.mutable(tuple(p.grad for p in others)),
-                    mindspore.mutable(tuple(s["exp_avg"] for s in states)),
-                    mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)),
-                    _scalars(rows), bool(weight_decay))
-                _assign_all(_values(others), mindspore.mutable(new_params))
-                for state, exp_avg, exp_avg_sq in zip(states, exp_avgs, exp_avg_sqs):
-                    state["exp_avg"], state["exp_avg_sq"] = exp_avg, exp_avg_sq
+                    _column(other_states, "exp_avg"), _column(other_states, "exp_avg_sq"), _scalars(rows),
+                    bool(weight_decay))
+                self._write_back(others, new_params, other_states, exp_avg=exp_avgs, exp_avg_sq=exp_avg_sqs)
 
 
 class SGD(Optimizer):
@@ -2465,39 +2485,22 @@ class AdamW(Optimizer):
 
     def step(self):
         for group in self.param_groups:
-            params = [p for p in group["params"] if _grad(p) is not None]
-            if not params:
-                continue
             beta1, beta2 = group["betas"]
             lr, eps, weight_decay, amsgrad = group["lr"], group["eps"], group["weight_decay"], bool(group["amsgrad"])
+            params, states = self._stepped(group, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if amsgrad else ()))
+            if not params:
+                continue
             lerp_small = (1 - beta1) < 0.5
-            states, rows = [], []
-            for p in params:
-                state = self._state(p)
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _zeros_state(p)
-                state["step"] += 1
-                step = state["step"]
-                rows.append((1 - lr * weight_decay, (1 - beta1) if lerp_small else beta1, beta2, 1 - beta2,
-                             math.sqrt(1 - beta2**step), eps, lr / (1 - beta1**step)))
-                states.append(state)
-            grads = tuple(p.grad for p in params)
+            rows = [(1 - lr * weight_decay, (1 - beta1) if lerp_small else beta1, beta2, 1 - beta2,
+                     math.sqrt(1 - beta2**state["step"]), eps, lr / (1 - beta1**state["step"])) for state in states]
             # without amsgrad the averages stand in for the (unread) maxima: an empty mutable
             # tuple breaks the compiled graph's inputs in MindSpore 2.10
-            maxes = tuple(s["max_exp_avg_sq"] for s in states) if amsgrad else tuple(s["exp_avg_sq"] for s in states)
             new_params, exp_avgs, exp_avg_sqs, new_maxes = _adamw_update(
-                _values(params), mindspore.mutable(grads), mindspore.mutable(tuple(s["exp_avg"] for s in states)),
-                mindspore.mutable(tuple(s["exp_avg_sq"] for s in states)), mindspore.mutable(maxes), _scalars(rows),
-                bool(group["maximize"]), bool(weight_decay), amsgrad, lerp_small)
-            _assign_all(_values(params), mindspore.mutable(new_params))
-            for i, state in enumerate(states):
-                state["exp_avg"], state["exp_avg_sq"] = exp_avgs[i], exp_avg_sqs[i]
-                if amsgrad:
-                    state["max_exp_avg_sq"] = new_maxes[i]
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), _column(states, "exp_avg"),
+                _column(states, "exp_avg_sq"), _column(states, "max_exp_avg_sq" if amsgrad else "exp_avg_sq"),
+                _scalars(rows), bool(group["maximize"]), bool(weight_decay), amsgrad, lerp_small)
+            self._write_back(params, new_params, states, exp_avg=exp_avgs, exp_avg_sq=exp_avg_sqs,
+                             **({"max_exp_avg_sq": new_maxes} if amsgrad else {}))
 
 
 @mindspore.jit
@@ -2542,38 +2545,23 @@ class RMSprop(Optimizer):
 
     def step(self):
         for group in self.param_groups:
-            params = [p for p in group["params"] if _grad(p) is not None]
+            centered, momentum = bool(group["centered"]), group["momentum"]
+            params, states = self._stepped(group, "square_avg", *(("momentum_buffer",) if momentum > 0 else ()),
+                                           *(("grad_avg",) if centered else ()))
             if not params:
                 continue
-            centered, momentum = bool(group["centered"]), group["momentum"]
-            states, rows = [], []
-            for p in params:
-                state = self._state(p)
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = _zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = _zeros_state(p)
-                state["step"] += 1
-                rows.append((group["weight_decay"], group["alpha"], 1 - group["alpha"], group["eps"], momentum,
-                             group["lr"]))
-                states.append(state)
-            squares = tuple(s["square_avg"] for s in states)
+            rows = [(group["weight_decay"], group["alpha"], 1 - group["alpha"], group["eps"], momentum,
+                     group["lr"])] * len(params)
+            squares = _column(states, "square_avg")
             new_params, new_sqs, new_gavgs, new_bufs = _rmsprop_update(
-                _values(params), mindspore.mutable(tuple(p.grad for p in params)), mindspore.mutable(squares),
-                mindspore.mutable(tuple(s["grad_avg"] for s in states) if centered else squares),
-                mindspore.mutable(tuple(s["momentum_buffer"] for s in states) if momentum > 0 else squares),
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), squares,
+                _column(states, "grad_avg") if centered else squares,
+                _column(states, "momentum_buffer") if momentum > 0 else squares,
                 _scalars(rows), bool(group["maximize"]), bool(group["weight_decay"]), centered, momentum > 0,
                 (1 - group["alpha"]) < 0.5)
-            _assign_all(_values(params), mindspore.mutable(new_params))
-            for i, state in enumerate(states):
-                state["square_avg"] = new_sqs[i]
-                if centered:
-                    state["grad_avg"] = new_gavgs[i]
-                if momentum > 0:
-                    state["momentum_buffer"] = new_bufs[i]
+            self._write_back(params, new_params, states, square_avg=new_sqs,
+                             **({"grad_avg": new_gavgs} if centered else {}),
+                             **({"momentum_buffer": new_bufs} if momentum > 0 else {}))
 
 
 @mindspore.jit
@@ -2612,23 +2600,15 @@ class Adagrad(Optimizer):
 
     def step(self):
         for group in self.param_groups:
-            params = [p for p in group["params"] if _grad(p) is not None]
+            params, states = self._stepped(group)  # their states exist from construction
             if not params:
                 continue
-            states, rows = [], []
-            for p in params:
-                state = self._state(p)
-                state["step"] += 1
-                rows.append((group["weight_decay"], group["eps"],
-                             group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])))
-                states.append(state)
+            rows = [(group["weight_decay"], group["eps"], group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"]))
+                    for state in states]
             new_params, new_sums = _adagrad_update(
-                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
-                mindspore.mutable(tuple(s["sum"] for s in states)), _scalars(rows), bool(group["maximize"]),
-                bool(group["weight_decay"]))
-            _assign_all(_values(params), mindspore.mutable(new_params))
-            for state, total in zip(states, new_sums):
-                state["sum"] = total
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), _column(states, "sum"),
+                _scalars(rows), bool(group["maximize"]), bool(group["weight_decay"]))
+            self._write_back(params, new_params, states, sum=new_sums)
 
 
 @mindspore.jit
@@ -2664,27 +2644,14 @@ class Adadelta(Optimizer):
 
     def step(self):
         for group in self.param_groups:
-            params = [p for p in group["params"] if _grad(p) is not None]
+            params, states = self._stepped(group, "square_avg", "acc_delta")
             if not params:
                 continue
-            states, rows = [], []
-            for p in params:
-                state = self._state(p)
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = _zeros_state(p)
-                    state["acc_delta"] = _zeros_state(p)
-                state["step"] += 1
-                rows.append((group["weight_decay"], group["rho"], 1 - group["rho"], group["eps"], group["lr"]))
-                states.append(state)
+            rows = [(group["weight_decay"], group["rho"], 1 - group["rho"], group["eps"], group["lr"])] * len(params)
             new_params, new_sqs, new_accs = _adadelta_update(
-                _values(params), mindspore.mutable(tuple(p.grad for p in params)),
-                mindspore.mutable(tuple(s["square_avg"] for s in states)),
-                mindspore.mutable(tuple(s["acc_delta"] for s in states)), _scalars(rows),
-                bool(group["maximize"]), bool(group["weight_decay"]))
-            _assign_all(_values(params), mindspore.mutable(new_params))
-            for state, square_avg, acc_delta in zip(states, new_sqs, new_accs):
-                state["square_avg"], state["acc_delta"] = square_avg, acc_delta
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), _column(states, "square_avg"),
+                _column(states, "acc_delta"), _scalars(rows), bool(group["maximize"]), bool(group["weight_decay"]))
+            self._write_back(params, new_params, states, square_avg=new_sqs, acc_delta=new_accs)
 
 
 def clip_grad_value_(parameters, clip_value):
