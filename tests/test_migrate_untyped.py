@@ -5,7 +5,6 @@ tensor (its own ``.to`` runs)."""
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 
 import numpy as np
@@ -16,6 +15,7 @@ from migrate.spec import load_spec
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
+from test_migrate_numeric import load_converted  # noqa: E402  (needs torch and mindspore)
 
 SPEC = load_spec()
 
@@ -47,9 +47,7 @@ def test_untyped_to_cuda_cpu_decide_at_run_time_as_torch(compat, tmp_path, monke
     out = convert_source(SOURCE, SPEC, "untyped_case.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
     assert "to(batch, target)" in out.code and "cpu(x)" in out.code, out.code
-    (tmp_path / "untyped_case_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("untyped_case_ms")
+    ms_mod = load_converted(out.code, "untyped_case_ms", tmp_path, monkeypatch)
     t_mod: dict = {"__name__": "untyped_torch"}
     exec(compile(SOURCE, "<torch>", "exec"), t_mod)
     x = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
@@ -122,9 +120,7 @@ def test_module_members_on_untyped_receivers_run_as_torchs(compat, tmp_path, mon
     for call in ("train_mode(model)", "eval_mode(model)", "parameters_of(model)", "zero_grad_of(model)",
                  "size_of(x, 1)", "eval_mode(other)"):
         assert call in probe, probe
-    (tmp_path / "untyped_modules_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("untyped_modules_ms")
+    ms_mod = load_converted(out.code, "untyped_modules_ms", tmp_path, monkeypatch)
     t_mod: dict = {"__name__": "untyped_modules_torch"}
     exec(compile(MODULE_SOURCE, "<torch>", "exec"), t_mod)
     x = np.zeros((2, 5, 3), np.float32)
@@ -207,9 +203,7 @@ def test_untyped_float_and_double_cast_tensors_and_cells_at_run_time(compat, tmp
     out = convert_source(CASTS, SPEC, "untyped_casts.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
     assert "float_of(x)" in out.code and "double_of(x)" in out.code, out.code
-    (tmp_path / "untyped_casts_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("untyped_casts_ms")
+    ms_mod = load_converted(out.code, "untyped_casts_ms", tmp_path, monkeypatch)
     ints = np.arange(6, dtype=np.int64).reshape(2, 3)
     net = mindspore.nn.Dense(3, 2).to_float(mindspore.float32)
     for p in net.get_parameters():
@@ -245,9 +239,7 @@ def test_untyped_repeat_detach_clone_decide_at_run_time(compat, tmp_path, monkey
     out = convert_source(TENSOR_MEMBERS, SPEC, "untyped_members.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
     assert "repeat_of(pu, 1, n)" in out.code and "detach_of(" in out.code and "clone_of(" in out.code, out.code
-    (tmp_path / "untyped_members_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("untyped_members_ms")
+    ms_mod = load_converted(out.code, "untyped_members_ms", tmp_path, monkeypatch)
     t_mod: dict = {"__name__": "untyped_members_torch"}
     exec(compile(TENSOR_MEMBERS, "<torch>", "exec"), t_mod)
     pu = np.arange(6, dtype=np.float32).reshape(1, 6)
