@@ -212,6 +212,16 @@ def _adam_update(params, grads, exp_avgs, exp_avg_sqs, scalars, weight_decay_on)
     return tuple(new_params), tuple(new_avgs), tuple(new_avg_sqs)
 
 
+def _followed(grad, p, weight_decay, maximize, decay_on):
+    """The gradient an update follows, inside a compiled update (the flags are compile-time):
+    negated to maximize, plus ``weight_decay * p`` (torch's coupled weight decay)."""
+    if maximize:
+        grad = -grad
+    if decay_on:
+        grad = grad + weight_decay * p
+    return grad
+
+
 @mindspore.jit
 def _sgd_update(params, grads, buffers, scalars, maximize, weight_decay_on, momentum_on, nesterov):
     """Rows of ``scalars``: weight_decay, lr, momentum, buffer coefficient, gradient coefficient.
@@ -221,10 +231,7 @@ def _sgd_update(params, grads, buffers, scalars, maximize, weight_decay_on, mome
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
-        if maximize:
-            grad = -grad
-        if weight_decay_on:
-            grad = grad + s[0] * p
+        grad = _followed(grad, p, s[0], maximize, weight_decay_on)
         if momentum_on:
             buf = s[3] * buffers[i] + s[4] * grad
             new_buffers.append(buf)
@@ -2511,10 +2518,7 @@ def _rmsprop_update(params, grads, square_avgs, grad_avgs, buffers, scalars, max
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
-        if maximize:
-            grad = -grad
-        if decay_on:
-            grad = grad + s[0] * p
+        grad = _followed(grad, p, s[0], maximize, decay_on)
         square_avg = square_avgs[i] * s[1] + s[2] * grad * grad
         new_sqs.append(square_avg)
         if centered:
@@ -2571,10 +2575,7 @@ def _adagrad_update(params, grads, sums, scalars, maximize, decay_on):
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
-        if maximize:
-            grad = -grad
-        if decay_on:
-            grad = grad + s[0] * p
+        grad = _followed(grad, p, s[0], maximize, decay_on)
         total = sums[i] + grad * grad
         new_sums.append(total)
         new_params.append(p + (-s[2]) * grad / (ops.sqrt(total) + s[1]))
@@ -2618,10 +2619,7 @@ def _adadelta_update(params, grads, square_avgs, acc_deltas, scalars, maximize, 
     rows = _per_param(scalars, params)
     for i in range(len(params)):
         p, grad, s = params[i], grads[i], rows[i]
-        if maximize:
-            grad = -grad
-        if decay_on:
-            grad = grad + s[0] * p
+        grad = _followed(grad, p, s[0], maximize, decay_on)
         square_avg = square_avgs[i] * s[1] + s[2] * grad * grad
         delta = ops.sqrt(acc_deltas[i] + s[3]) / ops.sqrt(square_avg + s[3]) * grad
         new_sqs.append(square_avg)
