@@ -45,6 +45,7 @@ class ProjectIndex:
     aliases: dict = field(default_factory=dict, compare=False, hash=False)
     modules: frozenset = field(default_factory=frozenset, compare=False, hash=False)  # every module of SRC
     method_names: frozenset = field(default_factory=frozenset)  # methods of module-level classes
+    optimizer_classes: frozenset = field(default_factory=frozenset)  # torch.optim.Optimizer subclasses
 
     @property
     def short_names(self) -> frozenset:
@@ -92,6 +93,9 @@ class ProjectIndex:
 
     def is_module_class(self, qualified: Optional[str]) -> bool:
         return qualified is not None and qualified in self.module_classes
+
+    def is_optimizer_class(self, qualified: Optional[str]) -> bool:
+        return qualified is not None and qualified in self.optimizer_classes
 
     def is_class(self, qualified: Optional[str]) -> bool:
         return qualified is not None and qualified in self.classes
@@ -168,6 +172,35 @@ def _is_torch_nn_class(name: str) -> bool:
     return name.startswith("torch.nn.") and name.rpartition(".")[2][:1].isupper()
 
 
+def is_torch_optimizer_class(name: str) -> bool:
+    """torch.optim.Optimizer, torch.optim.SGD, ... (not the lr_scheduler's classes)."""
+    return (name == "torch.optim.optimizer.Optimizer"
+            or name.startswith("torch.optim.") and name.count(".") == 2 and name.rpartition(".")[2][:1].isupper())
+
+
+def _subclasses(bases: dict, imports: dict, prefix: Optional[str], is_root) -> set:
+    """The project's classes that (transitively) derive from a class ``is_root`` accepts,
+    with the names other modules re-export them under (``from .model import Net``)."""
+    def local(name: str) -> str:
+        return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
+
+    known: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for cls, base_names in bases.items():
+            if cls not in known and any(is_root(b) or local(b) in known for b in base_names):
+                known.add(cls)
+                changed = True
+        for mod, names in imports.items():
+            for name, target in names.items():
+                reexport = f"{mod}.{name}" if mod else name
+                if local(target) in known and reexport not in known:
+                    known.add(reexport)
+                    changed = True
+    return known
+
+
 def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -> ProjectIndex:
     """Index the .py files (paths relative to ``src``).  ``prefix`` is the name SRC
     itself is imported under when it is a package (``reference_torch``)."""
@@ -227,26 +260,8 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
                 target = names.get(head)
                 resolved.append(f"{target}.{rest}" if target and rest else (target or b))
             bases[f"{mod}.{cname}" if mod else cname] = resolved
-    known: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for cls, base_names in bases.items():
-            if cls in known:
-                continue
-            for b in base_names:
-                b_local = b[len(prefix) + 1:] if prefix and b.startswith(prefix + ".") else b
-                if _is_torch_nn_class(b) or b_local in known:
-                    known.add(cls)
-                    changed = True
-                    break
-        for mod, names in imports.items():  # re-exports: `from .model import Net` in __init__.py
-            for local, target in names.items():
-                t_local = target[len(prefix) + 1:] if prefix and target.startswith(prefix + ".") else target
-                reexport = f"{mod}.{local}" if mod else local
-                if t_local in known and reexport not in known:
-                    known.add(reexport)
-                    changed = True
+    known = _subclasses(bases, imports, prefix, _is_torch_nn_class)
+    optimizers = _subclasses(bases, imports, prefix, is_torch_optimizer_class)
     everything = set(bases) | {
         f"{mod}.{local}" if mod else local
         for mod, names in imports.items()
@@ -260,8 +275,9 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     exports = _star_exports(imports, stars, public, prefix)
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
-    return ProjectIndex(with_prefix(known), with_prefix(everything | known), exports, frozenset(functions), prefix,
-                        aliases=aliases, modules=modules, method_names=frozenset(method_names))
+    return ProjectIndex(with_prefix(known), with_prefix(everything | known | optimizers), exports, frozenset(functions), prefix,
+                        aliases=aliases, modules=modules, method_names=frozenset(method_names),
+                        optimizer_classes=with_prefix(optimizers))
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

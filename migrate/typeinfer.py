@@ -31,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate.names import NameResolver, base_name
-from migrate.project import ProjectIndex
+from migrate.project import ProjectIndex, is_torch_optimizer_class
 from migrate.spec import Spec
 
 
@@ -57,6 +57,10 @@ STATE_DICT = T("state_dict")
 FILE = T("file")  # open(...): iterating it gives lines of text
 TEXT = T("text")  # a str
 LINES = T("lines")  # a list of str (f.readlines(), s.split())
+PARAM_GROUPS = T("param_groups")  # an optimizer's param_groups: a list of PARAM_GROUP
+PARAM_GROUP = T("param_group")  # one group's dict: "params" holds tensors, other keys settings
+OPT_STATE = T("opt_state")  # an optimizer's state: a PARAM_STATE per parameter
+PARAM_STATE = T("param_state")  # one parameter's state: tensors by name ("step" may be a number)
 BOTTOM = T("bottom")  # "still being computed" inside a cycle: neutral in joins
 
 _TENSOR_ANNOTATIONS = {
@@ -637,21 +641,33 @@ class TypeInfo:
 
     def is_module_class(self, info: ClassInfo) -> bool:
         """A class defined in this file that (transitively) subclasses a torch nn class."""
-        cached = self._module_class_cache.get(info.name)
+        return self._derives(info, "module")
+
+    def is_optimizer_class(self, info: ClassInfo) -> bool:
+        """A class defined in this file that (transitively) subclasses a torch optimizer."""
+        return self._derives(info, "optimizer")
+
+    def _derives(self, info: ClassInfo, kind: str) -> bool:
+        key = (kind, info.name)
+        cached = self._module_class_cache.get(key)
         if cached is not None:
             return cached
-        self._module_class_cache[info.name] = False  # cycle guard
+        self._module_class_cache[key] = False  # cycle guard
         result = False
         for base in info.node.bases:
-            if self.names.startswith(base.value, "torch.nn") or self.project_class(base.value):
-                result = True
-            elif isinstance(base.value, cst.Name) and base.value.value in self.classes:
+            if kind == "module":
+                result = self.names.startswith(base.value, "torch.nn") or bool(self.project_class(base.value))
+            else:
+                result = any(is_torch_optimizer_class(n) for n in self.names.qualified(base.value)) or bool(
+                    self.project is not None and any(
+                        self.project.is_optimizer_class(self.project.resolve(n, self.module_name, self.is_package))
+                        for n in self.names.qualified(base.value)))
+            if not result and isinstance(base.value, cst.Name) and base.value.value in self.classes:
                 other = self.classes[base.value.value]
-                if other is not info and self.is_module_class(other):
-                    result = True
+                result = other is not info and self._derives(other, kind)
             if result:
                 break
-        self._module_class_cache[info.name] = result
+        self._module_class_cache[key] = result
         return result
 
     def project_class(self, node: cst.BaseExpression, modules_only: bool = True) -> Optional[str]:
@@ -669,7 +685,8 @@ class TypeInfo:
         """An instance of a project class, or a value from the standard library."""
         full = self.project_class(node, modules_only=False)
         if full:
-            kind = "module" if self.project.is_module_class(full) else "object"
+            kind = ("module" if self.project.is_module_class(full)
+                    else "optimizer" if self.project.is_optimizer_class(full) else "object")
             return T(kind, f"project:{full}")
         if self.project is not None:  # a function of another file: what its returns give
             for name in self.names.qualified(node):
@@ -738,6 +755,17 @@ class TypeInfo:
                     return inner.items[i] if i < len(inner.items) else None
             if inner.kind in ("modules", "module"):
                 return T("module", "torch.nn.Module")  # an item of a ModuleList/Sequential
+            if inner.kind == "param_groups":
+                return PARAM_GROUP
+            if inner.kind == "opt_state":
+                return PARAM_STATE
+            if inner.kind in ("param_group", "param_state") and len(expr.slice) == 1:
+                key = expr.slice[0].slice
+                if isinstance(key, cst.Index) and isinstance(key.value, cst.SimpleString):
+                    key = key.value.evaluated_value
+                    if inner.kind == "param_group":
+                        return TENSORS if key == "params" else OTHER
+                    return None if key == "step" else TENSOR
             if inner.kind == "shape":
                 return SCALAR if isinstance(expr.slice[0].slice, cst.Index) else SHAPE
             if inner.kind == "ndarray":
@@ -757,6 +785,8 @@ class TypeInfo:
             return None
         if isinstance(expr, cst.IfExp):
             return self._join([self._type(expr.body, where), self._type(expr.orelse, where)])
+        if isinstance(expr, cst.BooleanOperation):  # `opt or Adam(...)`: either operand
+            return self._join([self._type(expr.left, where), self._type(expr.right, where)])
         if isinstance(expr, (cst.Tuple, cst.List)):
             if not expr.elements or any(isinstance(e, cst.StarredElement) for e in expr.elements):
                 return OTHER
@@ -809,6 +839,8 @@ class TypeInfo:
         kinds = {t.kind for t in seen}
         if kinds == {"module"}:
             return T("module", "torch.nn.Module")  # modules of different classes
+        if kinds == {"optimizer"}:
+            return T("optimizer", "torch.optim.Optimizer")  # optimizers of different classes
         if kinds == {"tuple"} and len({len(t.items) for t in seen}) == 1:
             items = tuple(TypeInfo._join(parts) for parts in zip(*(t.items for t in seen)))
             return T("tuple", items=tuple(i if i is not BOTTOM else None for i in items))
@@ -969,6 +1001,8 @@ class TypeInfo:
         return self._from_bindings(bindings, where) if bindings else None
 
     def _instance(self, info: ClassInfo) -> T:
+        if self.is_optimizer_class(info):
+            return T("optimizer", f"local:{info.name}")
         return T("module" if self.is_module_class(info) else "object", f"local:{info.name}")
 
     @staticmethod
@@ -1015,6 +1049,8 @@ class TypeInfo:
             return joined
         if t.kind == "modules":
             return T("module", "torch.nn.Module")
+        if t.kind == "param_groups":
+            return PARAM_GROUP
         if t.kind == "ndarray":
             return NDARRAY
         if t.kind in ("file", "lines"):
@@ -1051,18 +1087,17 @@ class TypeInfo:
             if rule is not None and rule.style == "attribute":
                 return _RETURN_TYPES.get(rule.returns)
             return _TENSOR_ATTRS.get(attr)
-        if recv.kind in ("module", "object"):
-            if recv.cls and recv.cls.startswith("local:"):
-                info = self.classes.get(recv.cls[6:])
-                seen = set()
-                while info is not None and info.name not in seen:
-                    seen.add(info.name)
-                    if attr in info.attrs:
-                        return self._join(self._binding_type(b) for b in info.attrs[attr])
-                    info = self._local_base(info)
-                if attr in ("weight", "bias") and recv.kind == "module":
-                    return None
+        if recv.kind in ("module", "object", "optimizer") and recv.cls and recv.cls.startswith("local:"):
+            info = self.classes.get(recv.cls[6:])
+            seen = set()
+            while info is not None and info.name not in seen:
+                seen.add(info.name)
+                if attr in info.attrs:
+                    return self._join(self._binding_type(b) for b in info.attrs[attr])
+                info = self._local_base(info)
+            if recv.kind != "optimizer":
                 return None
+        if recv.kind in ("module", "object"):
             if recv.kind == "module" and attr in ("weight", "bias") and (recv.cls or "").startswith("torch."):
                 return TENSOR
             if recv.kind == "module" and attr in ("running_mean", "running_var") and \
@@ -1071,8 +1106,8 @@ class TypeInfo:
             if recv.cls and recv.cls.startswith("project:") and self.project is not None:
                 return self.fact("attr", (self.project.local(recv.cls[8:]), attr))
             return None
-        if recv.kind == "optimizer" and attr == "param_groups":
-            return OTHER
+        if recv.kind == "optimizer":
+            return {"param_groups": PARAM_GROUPS, "state": OPT_STATE}.get(attr)
         if recv.kind == "ndarray":
             return NDARRAY if attr in ("T",) else OTHER
         if recv.kind == "state_dict":
@@ -1261,7 +1296,7 @@ class TypeInfo:
             for name in self.names.qualified(ann):
                 if name in _TENSOR_ANNOTATIONS:
                     return TENSOR
-                if name == "torch.optim.Optimizer" or name.startswith("torch.optim.") and name.rpartition(".")[2][:1].isupper():
+                if is_torch_optimizer_class(name):
                     return T("optimizer", name)
                 if name.startswith("torch.nn.") and name.rpartition(".")[2][:1].isupper():
                     return T("module", name)

@@ -486,7 +486,7 @@ def test_helper_optimizer_matches_torch(name, kwargs, dtypes):
         assert mp.dtype == mindspore.float64 if tp.dtype == torch.float64 else mp.dtype == mindspore.float32
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
     for tp, mp in zip(tps, mps):  # torch-like code reading the state keeps working
-        t_state, m_state = t_opt.state.get(tp, {}), m_opt.state.get(id(mp), {})
+        t_state, m_state = t_opt.state.get(tp, {}), m_opt.state.get(mp, {})
         for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
             if t_state.get(key) is not None:
                 np.testing.assert_allclose(m_state[key].asnumpy(), t_state[key].numpy(), atol=1e-6, err_msg=key)
@@ -545,7 +545,7 @@ def test_helper_optimizer_state_starts_at_zero_on_either_allocation_path(dtype):
         m_opt.step()
     for tp, mp in zip(tps, mps):
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
-        state = m_opt.state[id(mp)]
+        state = m_opt.state[mp]
         np.testing.assert_allclose(state["exp_avg"].asnumpy(), t_opt.state[tp]["exp_avg"].numpy(), atol=1e-6)
     small, large = compat._zeros_state(mps[0]), compat._zeros_state(mps[2])
     assert small.dtype == large.dtype == mps[0].dtype and small.shape == mps[0].shape

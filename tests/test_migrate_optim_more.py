@@ -10,6 +10,7 @@ Converted torch code (through the real table) builds the helpers with torch's de
 from __future__ import annotations
 
 import importlib
+import re
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from migrate.spec import load_spec
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
-from test_migrate_numeric import DTYPES, SHAPES, step_side_by_side  # noqa: E402  (needs torch and mindspore)
+from test_migrate_numeric import DTYPES, SHAPES, load_converted, step_side_by_side  # noqa: E402  (needs torch and mindspore)
 
 SPEC = load_spec()
 
@@ -56,7 +57,7 @@ def test_helper_optimizer_matches_torch(compat, name, kwargs, dtypes):
         assert mp.dtype == (mindspore.float64 if tp.dtype == torch.float64 else mindspore.float32)
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), rtol=0, atol=1e-6)
     for tp, mp in zip(tps, mps):  # torch-like code reading the state keeps working
-        t_state, m_state = t_opt.state[tp], m_opt.state[id(mp)]
+        t_state, m_state = t_opt.state[tp], m_opt.state[mp]
         for key in STATE_KEYS:
             assert (key in m_state) == (key in t_state), key
             if key in t_state:
@@ -202,3 +203,96 @@ def test_converted_training_loop_matches_torch(compat, name, tmp_path, monkeypat
     assert np.abs(m_model.weight.asnumpy() - w).max() > 1e-3  # it trained
     np.testing.assert_allclose(m_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(m_model.bias.asnumpy(), t_model.bias.detach().numpy(), rtol=0, atol=1e-5)
+
+
+CUSTOM_OPTIMIZERS = """\
+import torch
+from torch.optim import Optimizer
+
+
+class MomentumSGD(Optimizer):
+    \"\"\"A custom optimizer as research code writes them: param_groups, per-parameter state,
+    in-place updates (a chained one among them) and an optional closure.\"\"\"
+
+    def __init__(self, params, lr=0.1, momentum=0.9, weight_decay=0.0):
+        super(MomentumSGD, self).__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if group["weight_decay"] != 0:
+                    d_p = d_p.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    buf = state["momentum_buffer"] = torch.clone(d_p).detach()
+                else:
+                    buf = state["momentum_buffer"]
+                    buf.mul_(group["momentum"]).add_(d_p)
+                p.add_(buf, alpha=-group["lr"])
+        return loss
+
+
+class Damped(MomentumSGD):
+    \"\"\"A subclass of a subclass, with a method of its own.\"\"\"
+
+    def scale_lr(self, factor: float) -> None:
+        for group in self.param_groups:
+            group["lr"] = group["lr"] * factor
+
+
+def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, opt: torch.optim.Optimizer = None):
+    opt = opt or Damped(model.parameters(), lr=0.05, momentum=0.8, weight_decay=0.01)
+    losses = []
+    for i in range(steps):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        if i == 4:
+            opt.scale_lr(0.5)
+        losses.append(loss.item())
+    return losses, opt
+"""
+
+
+def test_converted_custom_optimizer_trains_as_torchs(compat, tmp_path, monkeypatch):
+    """A torch.optim.Optimizer subclass (and a subclass of it) converts with nothing left for a
+    person: the base becomes the helper's Optimizer, ``self.param_groups``' parameters and
+    ``self.state[p]``'s buffers are known tensors (so the in-place updates, a chained
+    ``buf.mul_(m).add_(g)`` among them, write in place), the loop's backward() finds the
+    optimizer; losses, weights and the momentum buffers agree with torch's over 10 steps."""
+    converted = convert_source(CUSTOM_OPTIMIZERS, SPEC, "custom_optim.py")
+    assert not [s for s in converted.sites if s.kind in ("uncertain", "unsupported")], converted.code
+    assert "class MomentumSGD(Optimizer)" in converted.code and not re.search(r"\btorch\b", converted.code)
+    assert "assign_data(buf, assign_data(buf, buf * group[\"momentum\"]) + d_p)" in converted.code
+    assert "compiled_value_and_grad(" in converted.code
+    train = load_converted(converted.code, "custom_optim", tmp_path, monkeypatch).train
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
+    w, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
+    t_model = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        t_model.weight.copy_(torch.from_numpy(w))
+        t_model.bias.copy_(torch.from_numpy(b))
+    namespace: dict = {}
+    exec(compile(CUSTOM_OPTIMIZERS, "<torch>", "exec"), namespace)
+    t_losses, t_opt = namespace["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
+    m_model = mindspore.nn.Dense(3, 2)
+    compat.assign_data(m_model.weight, mindspore.Tensor(w))
+    compat.assign_data(m_model.bias, mindspore.Tensor(b))
+    m_losses, m_opt = train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
+    assert isinstance(m_opt, compat.Optimizer) and m_opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"] == 0.025
+    np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5)
+    assert abs(t_losses[-1] - t_losses[0]) > 1e-2  # it trained
+    for tp, mp in zip(t_model.parameters(), m_model.trainable_params()):
+        np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(m_opt.state[mp]["momentum_buffer"].asnumpy(),
+                                   t_opt.state[tp]["momentum_buffer"].numpy(), rtol=0, atol=1e-5)

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import types
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 
 import mindspore
@@ -86,7 +86,7 @@ class Optimizer:
             full.update(group)
             full["params"] = list(full["params"])
             self.param_groups.append(full)
-        self.state = {}
+        self.state = defaultdict(dict)  # torch's: a dict per parameter, made on first read
 
     @property
     def parameters(self):
@@ -102,7 +102,7 @@ class Optimizer:
         raise NotImplementedError
 
     def _state(self, p):
-        return self.state.setdefault(id(p), {})
+        return self.state[p]
 
     def _stepped(self, group, *zeros):
         """The group's parameters that have a gradient, and their states with ``step`` counted;
@@ -3248,8 +3248,6 @@ class _StepGraphs:
     """One loss function's compiled graphs, by constant arguments, least recently used first."""
 
     def __init__(self):
-        from collections import OrderedDict
-
         self.graphs = OrderedDict()
         self.calls = 0
         self.compiles = 0

@@ -2,7 +2,8 @@
 
 MindSpore computes gradients only inside ``mindspore.value_and_grad``, so
 code outside it never records a graph and needs no guard.  The same holds for
-``torch.inference_mode``.
+``torch.inference_mode``, and for ``torch.enable_grad`` (nothing to re-enable; its
+block's values are never wrapped as below).
 
 Code that can be differentiated is the exception: a module's ``forward`` (it runs
 inside ``value_and_grad`` when a loss is built from it) and a function that calls
@@ -22,7 +23,8 @@ from libcst import MaybeSentinel
 
 from migrate.transforms import Example, Transform, Unconvertible, register
 
-GUARDS = ("torch.no_grad", "torch.inference_mode")
+GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad")
+ENABLING = ("torch.enable_grad",)  # dropped too, but its values do flow into gradients
 NOTE = "MindSpore computes gradients only inside value_and_grad"
 NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backward()), so the block's "
                 "assigned and returned values are wrapped in ops.stop_gradient")
@@ -223,7 +225,7 @@ with no_grad():
         if not dropped:
             return updated
         note = NOTE
-        if self._in_differentiable_code():
+        if self._in_differentiable_code() and any(name not in ENABLING for _, name in dropped):
             stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"))
             updated = updated.with_changes(body=updated.body.visit(stopper))
             if stopper.count:

@@ -13,8 +13,10 @@ A tensor held by a name or attribute (``label.fill_(1)``) is written in place th
 In-place forms of out-of-place members (the table's ``inplace_of``: ``x.clamp_(0, 1)``,
 ``h.masked_fill_(m, 0)``) become the table's conversion of the out-of-place call written into
 the receiver (``assign_data(x, x.clamp(0, 1))``), and ``x.bernoulli_(p)`` becomes
-``assign_data(x, ops.bernoulli(x, p=p))``; on an indexed or computed receiver
-(``x[0].exp_()``, ``h.abs_().log_()``) they are unsupported: a copy would be written.
+``assign_data(x, ops.bernoulli(x, p=p))``.  A chain of them (``buf.mul_(m).add_(g)``) writes
+each step into the chain's first receiver, ``assign_data(buf, assign_data(buf, buf * m) + g)``
+(torch's in-place methods return their receiver).  On an indexed or computed receiver
+(``x[0].exp_()``, ``h.abs().log_()``) they are unsupported: a copy would be written.
 
 ``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
 own storage.  ``Parameter.set_data`` would swap the storage instead, and a
@@ -155,12 +157,13 @@ def scale(t: mindspore.Tensor):
             # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data; a tensor
             # held by a name or attribute (label.fill_(1)): written in place too (assign_data's copy_)
             base = original_receiver
-        if base is None:
+        chained = None if base is not None else self._chained(site, original_receiver)
+        if base is None and chained is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
             raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on an indexed or computed tensor: it has no CPU "
                                                   "kernel in MindSpore 2.10, and writing a copy would not reach the original")
-        target = site.receiver  # already converted from `p.data` to `p`
+        target = site.receiver  # already converted from `p.data` to `p` (a chain: the inner write, which returns it)
         if key == "torch.Tensor.copy_":
             if len(site.args) != 1 or site.args[0].keyword is not None:
                 raise Unconvertible("unsupported", "copy_ with extra arguments")
@@ -184,7 +187,21 @@ def scale(t: mindspore.Tensor):
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
         if fresh:
             return value  # nothing else holds the new tensor: the value itself is the result
-        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(chained or target), cst.Arg(value)])
+
+    def _chained(self, site, original_receiver: cst.BaseExpression):
+        """``buf`` for ``buf.mul_(m).add_(g)``: torch's in-place methods return their receiver, so
+        the outer write goes to the tensor the inner one wrote, whose converted form
+        ``assign_data(buf, buf * m)`` returns it after writing (evaluated first, as an argument)."""
+        if not (isinstance(original_receiver, cst.Call) and isinstance(original_receiver.func, cst.Attribute)
+                and original_receiver.func.attr.value.endswith("_")
+                and not original_receiver.func.attr.value.endswith("__")):
+            return None  # not an in-place method's result
+        inner = site.receiver
+        if (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Name) and inner.args
+                and inner.func.value == self.ctx.helper("assign_data").value):
+            return inner.args[0].value
+        return None
 
     def _fresh(self, node: cst.BaseExpression) -> bool:
         """``torch.empty(3, 4)``, ``torch.zeros_like(x)``, ``torch.FloatTensor(3, 4)``: a call of a
@@ -203,9 +220,12 @@ def scale(t: mindspore.Tensor):
         as in torch.  Inside a computation MindSpore differentiates, its autograd refuses the
         write (its Mul/Div keep their inputs for the backward pass): a loud error, tested."""
         name = key.rpartition(".")[2]
+        chained = None
         if not fresh and _data_base(original_receiver) is None and not _plain_reference(original_receiver):
-            raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does not "
-                                "write in place, and assigning to a copy would not reach the original")
+            chained = self._chained(site, original_receiver)
+            if chained is None:
+                raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does "
+                                    "not write in place, and assigning to a copy would not reach the original")
         target = site.receiver
         values: dict = {}
         positional = [a for a in site.args if a.keyword is None]
@@ -229,7 +249,7 @@ def scale(t: mindspore.Tensor):
         value = cst.BinaryOperation(_grouped(target), operator, other)
         if fresh:
             return value
-        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(chained or target), cst.Arg(value)])
 
     def _out_of_place(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``x.floor_()``: the table's conversion of ``x.floor()`` (the rule ``inplace_of`` names),
