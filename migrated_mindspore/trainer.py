@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 import mindspore
-from ._torch_compat import Adam, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, load_state_dict
+from ._torch_compat import Adam, Optimizer, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, load_state_dict
 from mindspore import nn, ops
 
 
@@ -140,6 +140,22 @@ class MAMOTrainer:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
         return self.criterion(logits, labels).sum()
 
+    def local_gradients(self, learner: LocalLearner, optimizer: Optimizer, user_x: mindspore.Tensor,
+                        item_x: mindspore.Tensor, item_multi: mindspore.Tensor, labels: mindspore.Tensor):
+        """The learner's gradients of the users' loss on these items, left in its parameters'
+        ``.grad``; returns the loss, the logits and each user's loss.  One function for the
+        support steps and the query, so a graph compiler compiles one step where their
+        shapes agree (batch_size == query_size in the defaults)."""
+        optimizer.zero_grad()
+        def _loss_fn(learner, user_x, item_x, item_multi, self, labels):
+            logits = learner(user_x, item_x, item_multi)
+            losses = self.criterion(logits, labels)
+            loss = losses.sum()
+            return loss, logits, losses
+        (loss, logits, losses), _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters, has_aux=True)(learner, user_x, item_x, item_multi, self, labels)
+        accumulate_grad(optimizer.parameters, _loss_grads)
+        return loss, logits, losses
+
     def clip(self, learner: LocalLearner) -> None:
         """clip_grad_norm_ for each user separately (one user in meta-training: the same)."""
         params = list(learner.trainable_params())
@@ -168,31 +184,19 @@ class MAMOTrainer:
                 stop = start + self.cfg.batch_size
                 batch_x, batch_multi = support_x[:, start:stop], support_multi[:, start:stop]
                 batch_y = support_y[:, start:stop]
-                optimizer.zero_grad()
-                def _loss_fn(learner, user_x, batch_x, batch_multi, self, batch_y):
-                    logits = learner(user_x, batch_x, batch_multi)
-                    loss = self.loss(logits, batch_y)
-                    return loss
-                loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters)(learner, user_x, batch_x, batch_multi, self, batch_y)
-                accumulate_grad(optimizer.parameters, _loss_grads)
+                loss, _, _ = self.local_gradients(learner, optimizer, user_x, batch_x, batch_multi, batch_y)
                 self.clip(learner)
                 optimizer.step()
                 result.support_losses.append(loss.item())
                 if on_step is not None:
                     on_step(len(result.support_losses), loss.item(), learner)
         if query_grads:
-            optimizer.zero_grad()
-            def _query_loss_fn(learner, user_x, query_x, query_multi, self, query_y):
-                query_logits = learner(user_x, query_x, query_multi)
-                query_losses = self.criterion(query_logits, query_y)
-                query_loss = query_losses.sum()
-                return query_loss, query_logits, query_losses
-            (query_loss, query_logits, query_losses), _query_loss_grads = compiled_value_and_grad(_query_loss_fn, optimizer.parameters, has_aux=True)(learner, user_x, query_x, query_multi, self, query_y)
-            accumulate_grad(optimizer.parameters, _query_loss_grads)
+            _, query_logits, query_losses = self.local_gradients(learner, optimizer, user_x, query_x,
+                                                                 query_multi, query_y)
             result.grads = [p.grad for p in learner.trainable_params()]
         else:
-            query_logits = ops.stop_gradient(learner(user_x, query_x, query_multi))
-            query_losses = ops.stop_gradient(self.criterion(query_logits, query_y))
+            query_logits = learner(user_x, query_x, query_multi)
+            query_losses = self.criterion(query_logits, query_y)
         result.query_loss = query_losses[:n_real].sum().item()
         result.query_logits = ops.stop_gradient(query_logits[:n_real])
         return result

@@ -135,6 +135,19 @@ class MAMOTrainer:
         """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
         return self.criterion(logits, labels).sum()
 
+    def local_gradients(self, learner: LocalLearner, optimizer: torch.optim.Optimizer, user_x: torch.Tensor,
+                        item_x: torch.Tensor, item_multi: torch.Tensor, labels: torch.Tensor):
+        """The learner's gradients of the users' loss on these items, left in its parameters'
+        ``.grad``; returns the loss, the logits and each user's loss.  One function for the
+        support steps and the query, so a graph compiler compiles one step where their
+        shapes agree (batch_size == query_size in the defaults)."""
+        optimizer.zero_grad()
+        logits = learner(user_x, item_x, item_multi)
+        losses = self.criterion(logits, labels)
+        loss = losses.sum()
+        loss.backward()
+        return loss, logits, losses
+
     def clip(self, learner: LocalLearner) -> None:
         """clip_grad_norm_ for each user separately (one user in meta-training: the same)."""
         params = list(learner.parameters())
@@ -163,21 +176,15 @@ class MAMOTrainer:
                 stop = start + self.cfg.batch_size
                 batch_x, batch_multi = support_x[:, start:stop], support_multi[:, start:stop]
                 batch_y = support_y[:, start:stop]
-                optimizer.zero_grad()
-                logits = learner(user_x, batch_x, batch_multi)
-                loss = self.loss(logits, batch_y)
-                loss.backward()
+                loss, _, _ = self.local_gradients(learner, optimizer, user_x, batch_x, batch_multi, batch_y)
                 self.clip(learner)
                 optimizer.step()
                 result.support_losses.append(loss.item())
                 if on_step is not None:
                     on_step(len(result.support_losses), loss.item(), learner)
         if query_grads:
-            optimizer.zero_grad()
-            query_logits = learner(user_x, query_x, query_multi)
-            query_losses = self.criterion(query_logits, query_y)
-            query_loss = query_losses.sum()
-            query_loss.backward()
+            _, query_logits, query_losses = self.local_gradients(learner, optimizer, user_x, query_x,
+                                                                 query_multi, query_y)
             result.grads = [p.grad for p in learner.parameters()]
         else:
             with torch.no_grad():
