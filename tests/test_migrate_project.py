@@ -77,6 +77,28 @@ def test_subclass_in_another_file_becomes_a_cell(tmp_path):
     assert "model.set_train()" in train
 
 
+def test_optimizer_subclass_in_another_file_is_an_optimizer(tmp_path):
+    """An optimizer class of another file (through a re-export and a subclass of it) is an
+    optimizer where it is used: backward() next to its zero_grad()/step() becomes the
+    compiled step over its parameters; a scheduler or plain class is not one."""
+    files = write(tmp_path, {
+        "pkg/__init__.py": "from .optim import Plain\n",
+        "pkg/optim.py": ("from torch.optim.optimizer import Optimizer\nfrom torch.optim import lr_scheduler\n"
+                         "class Plain(Optimizer):\n    pass\nclass Sched(lr_scheduler.StepLR):\n    pass\n"
+                         "class Other:\n    pass\n"),
+        "pkg/more.py": "import torch\nfrom pkg import Plain\nclass Fancy(Plain):\n    pass\n",
+        "pkg/train.py": ("import torch\nfrom .more import Fancy\n\n\ndef run(model: torch.nn.Module, x):\n    opt = Fancy(model.parameters(), {})\n"
+                         "    opt.zero_grad()\n    loss = model(x).sum()\n    loss.backward()\n    opt.step()\n"),
+    })
+    index = build_index(tmp_path, files)
+    assert {"pkg.optim.Plain", "pkg.Plain", "pkg.more.Fancy"} <= index.optimizer_classes
+    assert not {"pkg.optim.Sched", "pkg.optim.Other"} & index.optimizer_classes
+    assert not index.optimizer_classes & index.module_classes
+    out = convert_source((tmp_path / "pkg/train.py").read_text(), SPEC, "pkg/train.py", project=index)
+    assert "compiled_value_and_grad(_loss_fn, opt.parameters)" in out.code, out.code
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")]
+
+
 def test_star_exports_follow_all_privacy_and_chains(tmp_path):
     files = write(tmp_path, {
         "utils.py": "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport numpy as _np\n"
