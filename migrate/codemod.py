@@ -823,21 +823,20 @@ class MigrateTransformer(cst.CSTTransformer):
 
     def _member_reference(self, original: cst.Attribute, updated: cst.Attribute):
         attr = original.attr.value
-        rtype = self._one_class(original, original.value, attr)
+        renamed = self.spec.renamed_attributes.get(attr)
+        rtype = self._one_class(original, original.value, attr, quiet=bool(renamed))
         if rtype is BOTTOM:
+            if renamed:  # modules of several classes that spell it differently
+                return self._layer_attr(original, updated, attr, renamed)
             return updated
         candidates = owners_of(rtype)
         if not candidates:
             # An attribute read on a receiver of unknown type is left alone and not
             # reported: member names are generic (.data, .grad, .shape) and MindSpore
             # tensors keep them readable -- except a layer attribute MindSpore renames for
-            # some class (m.weight is BatchNorm's gamma): that one may be wrong there.
-            renamed = self.spec.renamed_attributes.get(attr)
+            # some class (m.weight is BatchNorm's gamma): that one is looked up at run time.
             if rtype is None and renamed and isinstance(original.value, (cst.Name, cst.Attribute)):
-                spelled = ", ".join(f"{cls} `{new}`" for cls, new in sorted(renamed.items()))
-                self.ctx.uncertain(original, f"torch.nn.Module.{attr}",
-                                   f"receiver type unknown: if `{_code(original.value).strip()}` is a torch layer, "
-                                   f"MindSpore may name `.{attr}` otherwise ({spelled})")
+                return self._layer_attr(original, updated, attr, renamed)
             return updated
         for owner in candidates:
             rule = self.spec.get(f"{owner}.{attr}")
@@ -925,11 +924,24 @@ class MigrateTransformer(cst.CSTTransformer):
         self.ctx.converted(original, rule.key, f"receiver of unknown type: {helper} decides at run time")
         return call
 
-    def _one_class(self, site: cst.CSTNode, receiver: cst.BaseExpression, member: str) -> Optional[T]:
+    def _layer_attr(self, original: cst.Attribute, updated: cst.Attribute, attr: str, renamed) -> cst.Call:
+        """``layer_attr(m, "weight")``: a layer attribute MindSpore spells otherwise in some classes,
+        read where the receiver's class is not known, is looked up at run time by the helper
+        (tested to agree with the table's renames)."""
+        spelled = ", ".join(f"{cls} `{new}`" for cls, new in sorted(renamed.items()))
+        self.ctx.converted(original, f"torch.nn.Module.{attr}",
+                           f"the class of `{_code(original.value).strip()}` is not known here, and MindSpore "
+                           f"spells `.{attr}` otherwise in some layers ({spelled}): looked up at run time "
+                           "(_torch_compat.layer_attr)")
+        return cst.Call(func=self.ctx.helper("layer_attr"),
+                        args=[cst.Arg(updated.value), cst.Arg(cst.SimpleString(f'"{attr}"'))])
+
+    def _one_class(self, site: cst.CSTNode, receiver: cst.BaseExpression, member: str,
+                   quiet: bool = False) -> Optional[T]:
         """The receiver's type; for modules of several classes (``isinstance(m, (nn.Linear,
         nn.Embedding))``) the first one's when all of them map ``member`` alike, else
         ``BOTTOM`` with the site reported uncertain (Linear's ``weight`` is Embedding's
-        ``embedding_table``: no one spelling is right for both)."""
+        ``embedding_table``: no one spelling is right for both) unless ``quiet``."""
         rtype = self.ctx.type_of(receiver)
         if rtype is None or rtype.kind != "module" or not rtype.items:
             return rtype
@@ -939,6 +951,8 @@ class MigrateTransformer(cst.CSTTransformer):
             spellings[item.cls.rpartition(".")[2]] = None if rule is None else (rule.target, rule.transform, rule.style)
         if len(set(spellings.values())) == 1:
             return rtype.items[0]
+        if quiet:
+            return BOTTOM
         self.ctx.uncertain(site, f"torch.nn.Module.{member}",
                            f"`{_code(receiver).strip()}` is one of {', '.join(spellings)} here, and MindSpore "
                            f"spells `.{member}` differently among them; split the isinstance test by class")

@@ -727,6 +727,33 @@ def assign_data(param, value):
     return param
 
 
+# torch's layer Parameter and buffer names that MindSpore spells otherwise for some classes (the
+# table's renamed attributes: BatchNorm's weight is gamma, Embedding's embedding_table, ...)
+_LAYER_RENAMES = {
+    "weight": ("gamma", "embedding_table", "w"),
+    "bias": ("beta",),
+    "running_mean": ("moving_mean",),
+    "running_var": ("moving_variance",),
+}
+
+
+def layer_attr(layer, name):
+    """``layer.<name>`` for a torch layer attribute MindSpore renames in some classes, where the
+    tool could not tell the layer's class (``m.weight`` in a ``weights_init(m)`` that tests
+    ``m.__class__.__name__``): the attribute itself where ``layer`` has it (a Dense's ``weight``,
+    any object's own), else the one MindSpore name of it ``layer`` has (a BatchNorm's
+    ``gamma``, an Embedding's ``embedding_table``).  Compiles inside ``mindspore.jit``."""
+    if hasattr(layer, name):
+        return getattr(layer, name)
+    found = [alt for alt in _LAYER_RENAMES.get(name, ()) if hasattr(layer, alt)]
+    if len(found) == 1:
+        return getattr(layer, found[0])
+    raise AttributeError(f"{type(layer).__name__} has no attribute {name!r} (nor one MindSpore name for it)")
+
+
+__all__ += ["layer_attr"]
+
+
 def zero_grad(params):
     """``module.zero_grad()``: forget the gradients of a Cell's parameters (or of an iterable)."""
     if isinstance(params, nn.Cell):

@@ -492,18 +492,18 @@ INIT_WEIGHTS = """
 """
 
 
-def test_isinstance_narrows_a_module_and_a_mixed_rename_is_uncertain():
+def test_isinstance_narrows_a_module_and_a_mixed_rename_is_looked_up_at_run_time():
     """The usual init function (``model.apply(init_weights)``): each branch knows its layer, so
     its Parameters are renamed (BatchNorm's weight is gamma, running_var moving_variance) and
-    written in place; Linear and Embedding together cannot be, one says weight and the other
-    embedding_table."""
+    written in place; Linear and Embedding together cannot be renamed by the tool, one says
+    weight and the other embedding_table, so that read goes through ``layer_attr``."""
     out = convert_source(textwrap.dedent(INIT_WEIGHTS), SPEC, "x.py")
     code = out.code
     assert "assign_data(m.weight, 0.0 + 0.02 * ops.randn_like(m.weight))" in code
     assert "assign_data(m.bias, ops.zeros_like(m.bias))" in code
     assert "assign_data(m.gamma, ops.full_like(m.gamma, 1.0))" in code
     assert "assign_data(m.moving_variance, ops.full_like(m.moving_variance, 1.0))" in code
-    flagged = [(s.kind, s.rule, s.reason) for s in out.sites if s.kind in ("uncertain", "unsupported")]
-    assert len(flagged) == 1, flagged
-    kind, rule, reason = flagged[0]
-    assert rule == "torch.nn.Module.weight" and "Linear, Embedding" in reason
+    assert 'assign_data(layer_attr(m, "weight"), ops.zeros_like(layer_attr(m, "weight")))' in code
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")]
+    site = next(s for s in out.sites if s.rule == "torch.nn.Module.weight" and "layer_attr" in s.reason)
+    assert site.kind == "converted" and "Embedding `embedding_table`" in site.reason
