@@ -108,6 +108,26 @@ class CallSite:
 # value transforms named by `values:` in api_map.yaml
 
 
+
+#: first parameters of torch.Tensor methods that a string may fill (``x.norm('fro')``)
+_STRING_FIRST_ARGS = frozenset({"p", "memory_format", "dtype", "device", "names"})
+
+
+def _not_torchs(rule: Rule, call: cst.Call) -> bool:
+    """A call on a receiver of unknown type that cannot be the tensor method ``rule`` maps: its
+    first positional argument is a string literal where torch's takes none (``key.split('.')``,
+    ``s.index('x')``), or it is ``.split()`` without arguments (torch's needs a size)."""
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if not call.args and rule.member == "split":
+        return True
+    if not positional or not rule.args:
+        return False
+    first = positional[0].value
+    if isinstance(first, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return rule.args[0].lstrip("*") not in _STRING_FIRST_ARGS
+    return False
+
+
 def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
@@ -856,6 +876,20 @@ class MigrateTransformer(cst.CSTTransformer):
             self.ctx.unsupported(original, f"torch.Tensor.{attr}", "no mapping in api_map.yaml")
         return updated
 
+    def _next_of_converted(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """``next(model.parameters())``: torch's generator is a list in MindSpore
+        (``trainable_params()``), which ``next`` rejects; a converted argument is wrapped in
+        ``iter(...)`` (an iterator is its own ``iter``)."""
+        if not original.args or original.args[0].keyword is not None or original.args[0].star:
+            return updated
+        before, after = original.args[0].value, updated.args[0].value
+        if (not isinstance(before, cst.Call) or _code(before) == _code(after)
+                or (isinstance(before.func, cst.Name) and before.func.value == "iter")
+                or not self.ctx.types.is_builtin(original.func)):
+            return updated
+        wrapped = cst.Call(func=cst.Name("iter"), args=[cst.Arg(after)])
+        return updated.with_changes(args=[updated.args[0].with_changes(value=wrapped), *updated.args[1:]])
+
     def _generic_rule(self, member: str) -> Optional[Rule]:
         """The first generic owner's rule for ``member`` that would change code."""
         rules = [r for r in (self.spec.get(f"{o}.{member}") for o in OWNER_CLASSES) if r is not None]
@@ -870,6 +904,8 @@ class MigrateTransformer(cst.CSTTransformer):
         if self.ctx.is_claimed(original) or self.ctx.is_claimed(original.func):
             return updated
         func = original.func
+        if isinstance(func, cst.Name) and func.value == "next":
+            return self._next_of_converted(original, updated)
         qn = self.ctx.torch_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         if qn is not None:
             rule = self.spec.get(qn)
@@ -894,6 +930,8 @@ class MigrateTransformer(cst.CSTTransformer):
                 used = {a.keyword.value for a in original.args if a.keyword is not None}
                 if rule is not None and rule.untyped:
                     return self._untyped(rule, original, updated)
+                if rule is not None and _not_torchs(rule, original):
+                    return updated  # `key.split('.')`, `line.split()`: str's, never a tensor's
                 if rule is not None and not rule.is_identity_for(used):
                     self.ctx.uncertain(
                         original, rule.key,

@@ -616,6 +616,10 @@ class TypeInfo:
         return Where(where.pos, where.blocks, where.loops, scope)
 
     # -- public queries
+    def is_builtin(self, name: cst.Name) -> bool:
+        """Is ``name`` Python's builtin of that name where it is read (not bound in scope)?"""
+        return self._is_builtin(name, self._here())
+
     def type_of(self, expr: cst.BaseExpression) -> Optional[T]:
         """The inferred type of an original (pre-transform) expression, or None."""
         result = self._type(expr, self._here())
@@ -1022,7 +1026,7 @@ class TypeInfo:
 
     def _element(self, iterable, where: Where) -> Optional[T]:
         """Type of one item when iterating ``iterable``."""
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value in ("enumerate", "zip", "reversed", "sorted", "list", "tuple"):
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value in ("enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter"):
             fname = iterable.func.value
             if not self._is_builtin(iterable.func, where):
                 return None
@@ -1177,6 +1181,8 @@ class TypeInfo:
             if self._is_builtin(func, where):
                 if func.value == "open":
                     return FILE
+                if func.value == "next" and node.args and node.args[0].keyword is None and not node.args[0].star:
+                    return self._element(node.args[0].value, where)  # next(model.parameters()): a tensor
                 return OTHER if func.value not in ("next", "iter", "getattr", "max", "min", "sum", "sorted", "reversed", "list", "tuple") else None
             return None
         if isinstance(func, cst.Attribute):

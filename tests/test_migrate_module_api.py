@@ -225,3 +225,47 @@ def test_add_module_on_a_sequential_runs_the_added_layers(compat, tmp_path, monk
         got = ms_net(mindspore.Tensor(x)).asnumpy()
         assert got.shape == want.shape == (2, 2), build
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=build)
+
+
+NEXT_PARAMETER = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters())
+            return weight.new_zeros(2, bsz, 3)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    def first(model, names):
+        shapes = (tuple(next(model.parameters()).shape), tuple(next(iter(model.parameters())).shape))
+        return shapes, [key.split('.') for key in names] + [key.split() for key in names]
+    ''')
+
+
+def test_next_of_parameters_and_string_splits(compat, tmp_path, monkeypatch):
+    """``next(model.parameters())`` (the usual way to reach a model's dtype): torch's generator is
+    a list in MindSpore, so the converted argument is wrapped in ``iter``, and the first
+    parameter is a tensor (``weight.new_zeros`` converts); ``key.split('.')`` and ``key.split()``
+    are str's (a string literal or no size), not flagged as tensor splits."""
+    out = convert_source(NEXT_PARAMETER, SPEC, "next_case.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "next(iter(self.trainable_params()))" in out.code and "next(iter(iter(" not in out.code
+    assert "weight.new_zeros((2, bsz, 3))" in out.code and "key.split('.')" in out.code
+    (tmp_path / "next_case_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("next_case_ms")
+    t_mod: dict = {"__name__": "next_torch"}
+    exec(compile(NEXT_PARAMETER, "<torch>", "exec"), t_mod)
+    t_net, ms_net = t_mod["Net"](), ms_mod.Net()
+    assert t_mod["first"](t_net, ["a.b", "c d"]) == ms_mod.first(ms_net, ["a.b", "c d"])
+    hidden = ms_net.init_hidden(4)
+    assert tuple(hidden.shape) == (2, 4, 3) and hidden.dtype == mindspore.float32 and not hidden.asnumpy().any()

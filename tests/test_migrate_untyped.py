@@ -306,3 +306,18 @@ def test_untyped_repeat_detach_clone_decide_at_run_time(compat, tmp_path, monkey
     np.testing.assert_array_equal(got[3], want[3])  # numpy's element-wise repeat, unchanged
     np.testing.assert_array_equal(got[4], want[4])
     assert compat.repeat_of(mindspore.Tensor(pu), (2, 1)).shape == (2, 6)  # one sequence, as torch takes it
+
+
+def test_a_string_literal_where_torch_takes_none_is_not_a_tensor_call():
+    """On receivers of unknown type, ``line.split(',')`` and ``s.split()`` cannot be tensor splits
+    (torch's takes a size), nor ``key.eq('x')`` a comparison of tensors: nothing is reported.
+    ``x.norm('fro')`` can be torch's (a string p), and ``x.split(2)`` too: both stay flagged."""
+    code = textwrap.dedent("""\
+        import torch
+        def f(line, s, key, x):
+            return line.split(','), s.split(), key.eq('x'), x.norm('fro'), x.split(2)
+        """)
+    out = convert_source(code, SPEC, "strings.py")
+    flagged = sorted(s.rule for s in out.sites if s.kind == "uncertain")
+    assert flagged == ["torch.Tensor.norm", "torch.Tensor.split"], flagged
+    assert "line.split(',')" in out.code and "s.split()" in out.code
