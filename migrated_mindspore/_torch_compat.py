@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import types
 import warnings
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict, namedtuple
 from collections.abc import Mapping, Sequence
 
 import mindspore
@@ -3146,7 +3146,38 @@ def repeat_of(x, *sizes, **kwargs):
     return x.tile(tuple(int(n) for n in sizes))
 
 
-__all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of", "repeat_of"]
+_SortResult = namedtuple("sort", ["values", "indices"])
+
+
+def _sort_args(what, dim=-1, descending=False, stable=False):
+    """torch's ``sort``/``argsort`` arguments as ``ops.sort``'s (axis, descending)."""
+    if stable:
+        raise NotImplementedError(f"{what}(stable=True): MindSpore's sort does not promise a stable order")
+    return dim, descending
+
+
+def sort_of(x, *args, **kwargs):
+    """torch's ``x.sort(dim=-1, descending=False)`` on something the tool could not type: a
+    MindSpore tensor is sorted by ``ops.sort`` and the result unpacks as ``(values, indices)``
+    or reads ``.values``/``.indices``, as torch's (indices int32, where torch's are int64); any
+    other object's own ``.sort`` is called with the arguments as given."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.sort(*args, **kwargs)
+    axis, descending = _sort_args("sort", *args, **kwargs)
+    return _SortResult(*ops.sort(x, axis=axis, descending=descending))
+
+
+def argsort_of(x, *args, **kwargs):
+    """torch's ``x.argsort(dim=-1, descending=False)`` on something the tool could not type:
+    ``ops.argsort`` of a MindSpore tensor (indices int32, torch's int64); any other object's own
+    ``.argsort`` with the arguments as given (numpy's, as the torch program called it)."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.argsort(*args, **kwargs)
+    axis, descending = _sort_args("argsort", *args, **kwargs)
+    return ops.argsort(x, axis=axis, descending=descending)
+
+
+__all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of", "repeat_of", "sort_of", "argsort_of"]
 
 
 # --------------------------------------------------------------------------- members on untyped receivers

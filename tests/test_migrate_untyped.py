@@ -321,3 +321,37 @@ def test_a_string_literal_where_torch_takes_none_is_not_a_tensor_call():
     flagged = sorted(s.rule for s in out.sites if s.kind == "uncertain")
     assert flagged == ["torch.Tensor.norm", "torch.Tensor.split"], flagged
     assert "line.split(',')" in out.code and "s.split()" in out.code
+
+
+SORTS = textwrap.dedent("""\
+    import torch
+
+
+    def ranks(pred, truth, arr):
+        values, order = truth.sort(descending=True)
+        top = pred.sort(dim=0).values
+        rank = (-pred).argsort().argsort()[0]
+        return values, order, top, rank, arr.argsort(), pred.sort(0, True).indices
+    """)
+
+
+def test_untyped_sort_and_argsort_decide_at_run_time(compat, tmp_path, monkeypatch):
+    """SASRec's ``predictions.argsort().argsort()[0]`` and the MAMO release's
+    ``y.sort(descending=True)`` on receivers of unknown type: a MindSpore tensor sorts as torch's
+    (values, indices unpacked or read by name, keyword or positional arguments), numpy's
+    ``argsort`` stays numpy's."""
+    out = convert_source(SORTS, SPEC, "untyped_sorts.py")
+    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
+    assert "argsort_of(argsort_of(" in out.code and "sort_of(truth, descending=True)" in out.code, out.code
+    ms_mod = load_converted(out.code, "untyped_sorts_ms", tmp_path, monkeypatch)
+    t_mod: dict = {"__name__": "untyped_sorts_torch"}
+    exec(compile(SORTS, "<torch>", "exec"), t_mod)
+    rng = np.random.default_rng(3)
+    pred, truth = rng.permutation(7).astype(np.float32), rng.permutation(7).astype(np.float32)
+    arr = np.array([3, 1, 2])
+    got = ms_mod.ranks(mindspore.Tensor(pred), mindspore.Tensor(truth), arr)
+    want = t_mod["ranks"](torch.from_numpy(pred), torch.from_numpy(truth), arr)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.asnumpy() if hasattr(g, "asnumpy") else g, w.numpy() if hasattr(w, "numpy") else w)
+    with pytest.raises(NotImplementedError, match="stable"):
+        compat.sort_of(mindspore.Tensor(pred), stable=True)
