@@ -104,11 +104,6 @@ class CallSite:
         return self.original.args if isinstance(self.original, cst.Call) else ()
 
 
-# --------------------------------------------------------------------------
-# value transforms named by `values:` in api_map.yaml
-
-
-
 #: first parameters of torch.Tensor methods that a string may fill (``x.norm('fro')``)
 _STRING_FIRST_ARGS = frozenset({"p", "memory_format", "dtype", "device", "names"})
 
@@ -126,6 +121,10 @@ def _not_torchs(rule: Rule, call: cst.Call) -> bool:
     if isinstance(first, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
         return rule.args[0].lstrip("*") not in _STRING_FIRST_ARGS
     return False
+
+
+# --------------------------------------------------------------------------
+# value transforms named by `values:` in api_map.yaml
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -573,7 +573,7 @@ class TypeInfo:
         self._binding_cache: dict[int, Optional[T]] = {}
         self._in_progress: set[int] = set()
         self._bottoms = 0  # BOTTOMs handed out; results that saw one are not cached mid-cycle
-        self._module_class_cache: dict[str, bool] = {}
+        self._derives_cache: dict[str, bool] = {}
         module.visit(_Collector(self))
         self._stack: list[Where] = [Where(0, (), frozenset(), self.module_scope)]
         self._scope_stack: list[Scope] = [self.module_scope]
@@ -653,10 +653,10 @@ class TypeInfo:
 
     def _derives(self, info: ClassInfo, kind: str) -> bool:
         key = (kind, info.name)
-        cached = self._module_class_cache.get(key)
+        cached = self._derives_cache.get(key)
         if cached is not None:
             return cached
-        self._module_class_cache[key] = False  # cycle guard
+        self._derives_cache[key] = False  # cycle guard
         result = False
         for base in info.node.bases:
             if kind == "module":
@@ -671,7 +671,7 @@ class TypeInfo:
                 result = other is not info and self._derives(other, kind)
             if result:
                 break
-        self._module_class_cache[key] = result
+        self._derives_cache[key] = result
         return result
 
     def project_class(self, node: cst.BaseExpression, modules_only: bool = True) -> Optional[str]:
