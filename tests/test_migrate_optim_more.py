@@ -175,6 +175,22 @@ MAKERS = {
 }
 
 
+def twin_linears(compat, seed: int):
+    """Inputs, targets, the weight, and a torch Linear(3, 2) with a MindSpore Dense(3, 2) holding
+    the same random weights."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
+    w, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
+    t_model = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        t_model.weight.copy_(torch.from_numpy(w))
+        t_model.bias.copy_(torch.from_numpy(b))
+    m_model = mindspore.nn.Dense(3, 2)
+    compat.assign_data(m_model.weight, mindspore.Tensor(w))
+    compat.assign_data(m_model.bias, mindspore.Tensor(b))
+    return x, y, w, t_model, m_model
+
+
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_converted_training_loop_matches_torch(compat, name, tmp_path, monkeypatch):
     """A torch loop with the optimizer and clip_grad_value_, converted with the real table
@@ -186,19 +202,10 @@ def test_converted_training_loop_matches_torch(compat, name, tmp_path, monkeypat
     (tmp_path / f"train_{name}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
     train = importlib.import_module(f"train_{name}").train
-    rng = np.random.default_rng(4)
-    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
-    w, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
-    t_model = torch.nn.Linear(3, 2)
-    with torch.no_grad():
-        t_model.weight.copy_(torch.from_numpy(w))
-        t_model.bias.copy_(torch.from_numpy(b))
+    x, y, w, t_model, m_model = twin_linears(compat, seed=4)
     namespace: dict = {}
     exec(compile(source, "<torch>", "exec"), namespace)
     namespace["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
-    m_model = mindspore.nn.Dense(3, 2)
-    compat.assign_data(m_model.weight, mindspore.Tensor(w))
-    compat.assign_data(m_model.bias, mindspore.Tensor(b))
     train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
     assert np.abs(m_model.weight.asnumpy() - w).max() > 1e-3  # it trained
     np.testing.assert_allclose(m_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=0, atol=1e-5)
@@ -275,19 +282,10 @@ def test_converted_custom_optimizer_trains_as_torchs(compat, tmp_path, monkeypat
     assert "assign_data(buf, assign_data(buf, buf * group[\"momentum\"]) + d_p)" in converted.code
     assert "compiled_value_and_grad(" in converted.code
     train = load_converted(converted.code, "custom_optim", tmp_path, monkeypatch).train
-    rng = np.random.default_rng(5)
-    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
-    w, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(2).astype(np.float32)
-    t_model = torch.nn.Linear(3, 2)
-    with torch.no_grad():
-        t_model.weight.copy_(torch.from_numpy(w))
-        t_model.bias.copy_(torch.from_numpy(b))
+    x, y, _, t_model, m_model = twin_linears(compat, seed=5)
     namespace: dict = {}
     exec(compile(CUSTOM_OPTIMIZERS, "<torch>", "exec"), namespace)
     t_losses, t_opt = namespace["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
-    m_model = mindspore.nn.Dense(3, 2)
-    compat.assign_data(m_model.weight, mindspore.Tensor(w))
-    compat.assign_data(m_model.bias, mindspore.Tensor(b))
     m_losses, m_opt = train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
     assert isinstance(m_opt, compat.Optimizer) and m_opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"] == 0.025
     np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5)

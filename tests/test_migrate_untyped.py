@@ -19,6 +19,19 @@ from test_migrate_numeric import load_converted  # noqa: E402  (needs torch and 
 
 SPEC = load_spec()
 
+
+def both_versions(source: str, module: str, tmp_path, monkeypatch, complete: bool = True):
+    """``source`` converted with the real table (with nothing left for a person when
+    ``complete``) and imported, and ``source`` itself run by torch: (code, converted module,
+    torch namespace)."""
+    out = convert_source(source, SPEC, f"{module}.py")
+    if complete:
+        assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
+    ms_mod = load_converted(out.code, f"{module}_ms", tmp_path, monkeypatch)
+    t_mod: dict = {"__name__": f"{module}_torch"}
+    exec(compile(source, "<torch>", "exec"), t_mod)
+    return out.code, ms_mod, t_mod
+
 SOURCE = textwrap.dedent("""\
     import torch
 
@@ -44,12 +57,8 @@ SOURCE = textwrap.dedent("""\
 
 
 def test_untyped_to_cuda_cpu_decide_at_run_time_as_torch(compat, tmp_path, monkeypatch):
-    out = convert_source(SOURCE, SPEC, "untyped_case.py")
-    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    assert "to(batch, target)" in out.code and "cpu(x)" in out.code, out.code
-    ms_mod = load_converted(out.code, "untyped_case_ms", tmp_path, monkeypatch)
-    t_mod: dict = {"__name__": "untyped_torch"}
-    exec(compile(SOURCE, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(SOURCE, "untyped_case", tmp_path, monkeypatch)
+    assert "to(batch, target)" in code and "cpu(x)" in code, code
     x = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
     like = np.zeros(2, np.int32)
     want = t_mod["run"](torch.from_numpy(x), torch.from_numpy(like), t_mod["Box"]())
@@ -115,14 +124,11 @@ MODULE_SOURCE = textwrap.dedent("""\
 def test_module_members_on_untyped_receivers_run_as_torchs(compat, tmp_path, monkeypatch):
     """model.train()/eval()/parameters()/zero_grad() and x.size(d) in a function whose
     parameters nobody types (the classic ``def train(model, loader, optimizer)``)."""
-    out = convert_source(MODULE_SOURCE, SPEC, "untyped_modules.py")
-    probe = out.code[out.code.index("def probe"):]
+    code, ms_mod, t_mod = both_versions(MODULE_SOURCE, "untyped_modules", tmp_path, monkeypatch, complete=False)
+    probe = code[code.index("def probe"):]
     for call in ("train_mode(model)", "eval_mode(model)", "parameters_of(model)", "zero_grad_of(model)",
                  "size_of(x, 1)", "eval_mode(other)"):
         assert call in probe, probe
-    ms_mod = load_converted(out.code, "untyped_modules_ms", tmp_path, monkeypatch)
-    t_mod: dict = {"__name__": "untyped_modules_torch"}
-    exec(compile(MODULE_SOURCE, "<torch>", "exec"), t_mod)
     x = np.zeros((2, 5, 3), np.float32)
     t_model, ms_model = t_mod["build"](), ms_mod.build()
     want = t_mod["probe"](t_model, torch.from_numpy(x), t_mod["Recorder"]())
@@ -255,17 +261,13 @@ def test_untyped_float_and_double_cast_tensors_and_cells_at_run_time(compat, tmp
     """``x.float()`` on a loader's batch (a tensor) or on a model (a Module) looks the same in the
     source: ``float_of``/``double_of`` cast a tensor, a Cell's floating Parameters (the Cell
     returned, as Module.float()), and call any other object's own method."""
-    out = convert_source(CASTS, SPEC, "untyped_casts.py")
-    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    assert "float_of(x)" in out.code and "double_of(x)" in out.code, out.code
-    ms_mod = load_converted(out.code, "untyped_casts_ms", tmp_path, monkeypatch)
+    code, ms_mod, t_mod = both_versions(CASTS, "untyped_casts", tmp_path, monkeypatch)
+    assert "float_of(x)" in code and "double_of(x)" in code, code
     ints = np.arange(6, dtype=np.int64).reshape(2, 3)
     net = mindspore.nn.Dense(3, 2).to_float(mindspore.float32)
     for p in net.get_parameters():
         p.set_dtype(mindspore.float64)
     as_float, as_double, cell, same, own = ms_mod.run(mindspore.Tensor(ints), net, ms_mod.Meter())
-    t_mod: dict = {"__name__": "untyped_casts_torch"}
-    exec(compile(CASTS, "<torch>", "exec"), t_mod)
     want = t_mod["run"](torch.from_numpy(ints), torch.nn.Linear(3, 2).double(), t_mod["Meter"]())
     assert as_float.dtype == mindspore.float32 and as_double.dtype == mindspore.float64
     np.testing.assert_array_equal(as_float.asnumpy(), want[0].numpy())
@@ -291,12 +293,8 @@ def test_untyped_repeat_detach_clone_decide_at_run_time(compat, tmp_path, monkey
     """The MAMO release's ``pu.repeat(1, len(mp))`` on a forward argument of unknown type: a
     tensor is tiled as torch repeats it, while numpy's ``repeat`` (elements, not tiles) stays
     numpy's; ``detach``/``clone`` likewise."""
-    out = convert_source(TENSOR_MEMBERS, SPEC, "untyped_members.py")
-    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    assert "repeat_of(pu, 1, n)" in out.code and "detach_of(" in out.code and "clone_of(" in out.code, out.code
-    ms_mod = load_converted(out.code, "untyped_members_ms", tmp_path, monkeypatch)
-    t_mod: dict = {"__name__": "untyped_members_torch"}
-    exec(compile(TENSOR_MEMBERS, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(TENSOR_MEMBERS, "untyped_members", tmp_path, monkeypatch)
+    assert "repeat_of(pu, 1, n)" in code and "detach_of(" in code and "clone_of(" in code, code
     pu = np.arange(6, dtype=np.float32).reshape(1, 6)
     arr = np.array([1, 2, 3])
     got = ms_mod.prepare(mindspore.Tensor(pu), 3, arr)
@@ -340,12 +338,8 @@ def test_untyped_sort_and_argsort_decide_at_run_time(compat, tmp_path, monkeypat
     ``y.sort(descending=True)`` on receivers of unknown type: a MindSpore tensor sorts as torch's
     (values, indices unpacked or read by name, keyword or positional arguments), numpy's
     ``argsort`` stays numpy's."""
-    out = convert_source(SORTS, SPEC, "untyped_sorts.py")
-    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    assert "argsort_of(argsort_of(" in out.code and "sort_of(truth, descending=True)" in out.code, out.code
-    ms_mod = load_converted(out.code, "untyped_sorts_ms", tmp_path, monkeypatch)
-    t_mod: dict = {"__name__": "untyped_sorts_torch"}
-    exec(compile(SORTS, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(SORTS, "untyped_sorts", tmp_path, monkeypatch)
+    assert "argsort_of(argsort_of(" in code and "sort_of(truth, descending=True)" in code, code
     rng = np.random.default_rng(3)
     pred, truth = rng.permutation(7).astype(np.float32), rng.permutation(7).astype(np.float32)
     arr = np.array([3, 1, 2])
