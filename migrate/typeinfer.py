@@ -757,6 +757,8 @@ class TypeInfo:
                 if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
                     i = int(idx.value.value, 0)
                     return inner.items[i] if i < len(inner.items) else None
+            if inner.kind == "module" and inner.cls == "torch.nn.ParameterList":
+                return TENSOR
             if inner.kind in ("modules", "module"):
                 return T("module", "torch.nn.Module")  # an item of a ModuleList/Sequential
             if inner.kind == "param_groups":
@@ -1053,6 +1055,8 @@ class TypeInfo:
             return joined
         if t.kind == "modules":
             return T("module", "torch.nn.Module")
+        if t.kind == "module" and t.cls == "torch.nn.ParameterList":
+            return TENSOR
         if t.kind == "param_groups":
             return PARAM_GROUP
         if t.kind == "ndarray":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import textwrap
 
+import numpy as np
 import pytest
 
 from migrate.codemod import TORCH_MODULE_METHODS, convert_source
@@ -269,3 +270,90 @@ def test_next_of_parameters_and_string_splits(compat, tmp_path, monkeypatch):
     assert t_mod["first"](t_net, ["a.b", "c d"]) == ms_mod.first(ms_net, ["a.b", "c d"])
     hidden = ms_net.init_hidden(4)
     assert tuple(hidden.shape) == (2, 4, 3) and hidden.dtype == mindspore.float32 and not hidden.asnumpy().any()
+
+
+PARAMETER_LISTS = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Cross(nn.Module):
+        """pytorch-fm's CrossNetwork: a ParameterList built at once, indexed in forward."""
+
+        def __init__(self, dim, n):
+            super().__init__()
+            self.n = n
+            self.w = nn.ModuleList([nn.Linear(dim, 1, bias=False) for _ in range(n)])
+            self.b = nn.ParameterList([nn.Parameter(torch.zeros((dim,))) for _ in range(n)])
+
+        def forward(self, x):
+            x0 = x
+            for i in range(self.n):
+                x = x0 * self.w[i](x) + self.b[i] + x
+            return x
+
+
+    class Grown(nn.Module):
+        """MAML's Learner: lists assigned empty and filled after, iterated and indexed."""
+
+        def __init__(self):
+            super().__init__()
+            self.vars = nn.ParameterList()
+            self.vars_bn = nn.ParameterList()
+            self.vars.append(nn.Parameter(torch.ones(3, 2)))
+            self.vars.append(nn.Parameter(torch.zeros(3)))
+            self.vars_bn.extend([nn.Parameter(torch.zeros(3), requires_grad=False)])
+
+        def forward(self, x):
+            total = 0
+            for p in self.vars:
+                total = total + p.sum()
+            return torch.matmul(x, self.vars[0].t()) + self.vars[-1] + self.vars_bn[0] + total
+
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = Grown()
+            self.net.vars.append(nn.Parameter(torch.ones(1)))
+    ''')
+
+
+def test_parameter_lists_convert_name_and_train_like_torchs(compat, tmp_path, monkeypatch):
+    """torch.nn.ParameterList becomes the helper's: the Parameters keep torch's names (also those
+    appended after the list became an attribute, and under an enclosing module), indexing and
+    iteration work inside compiled constructs, and outputs and gradients equal torch's."""
+    out = convert_source(PARAMETER_LISTS, SPEC, "param_lists.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert out.code.count("ParameterList(") == 3 and out.code.count("@mindspore.jit") == 2, out.code
+    assert "self.b.at(i)" in out.code and "for p in self.vars.values():" in out.code, out.code
+    (tmp_path / "param_lists_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ms_mod = importlib.import_module("param_lists_ms")
+    t_mod: dict = {"__name__": "param_lists_torch"}
+    exec(compile(PARAMETER_LISTS, "<torch>", "exec"), t_mod)
+    rng = np.random.default_rng(2)
+    for name, x in (("Cross", rng.standard_normal((4, 3, 5))), ("Grown", rng.standard_normal((4, 2)))):
+        x = x.astype(np.float32)
+        t_net = t_mod[name](5, 2) if name == "Cross" else t_mod[name]()
+        m_net = ms_mod.Cross(5, 2) if name == "Cross" else ms_mod.Grown()
+        assert sorted(m_net.parameters_dict()) == sorted(t_net.state_dict()), name
+        for key, value in t_net.state_dict().items():  # the same (random) weights
+            compat.assign_data(m_net.parameters_dict()[key], mindspore.Tensor(value.numpy() + rng.random(value.shape).astype(np.float32)))
+            with torch.no_grad():
+                value.copy_(torch.from_numpy(m_net.parameters_dict()[key].asnumpy()))
+        t_out = t_net(torch.from_numpy(x))
+        t_out.sum().backward()
+        m_out, grads = mindspore.value_and_grad(lambda v: m_net(v).sum(), None, m_net.trainable_params())(
+            mindspore.Tensor(x))
+        np.testing.assert_allclose(m_out.asnumpy(), t_out.sum().item(), rtol=1e-5)
+        t_grads = [p.grad.numpy() for p in t_net.parameters() if p.requires_grad]
+        assert len(grads) == len(t_grads)
+        for g, want in zip(grads, t_grads):
+            np.testing.assert_allclose(g.asnumpy(), want, rtol=1e-5, atol=1e-6)
+    outer = ms_mod.Outer()
+    assert sorted(p.name for p in outer.get_parameters()) == sorted(t_mod["Outer"]().state_dict())
+    grown = ms_mod.Grown()
+    assert len(grown.vars) == 2 and grown.vars[-2] is grown.vars[0] and grown.vars[:1] == [grown.vars[0]]
+    with pytest.raises(IndexError):
+        grown.vars[2]

@@ -3048,6 +3048,77 @@ class ModuleDict(_TorchNames, nn.CellDict):
         self._rename()
 
 
+class ParameterList(_TorchNames, nn.Cell):
+    """torch.nn.ParameterList (MindSpore 2.10 has none): a Cell holding Parameters under their
+    index, so they are registered, trainable and differentiated, with torch's names
+    (``vars.0``, ``vars.1``: the prefix MindSpore hands the list on assignment, or the one its
+    first Parameter carries when an enclosing Cell renamed it since); ``append``, ``extend``,
+    ``len``, iteration and indexing (negative indices and slices too) as torch's.  A value that
+    is not a Parameter is wrapped in one, as torch does.
+
+    Inside ``mindspore.jit`` MindSpore 2.10 runs a Cell's ``__getitem__``/``__iter__`` as Python
+    and takes the Parameters they return as constants: a gradient through ``plist[i]`` is
+    silently zero (measured).  Its plain methods compile, so the tool writes ``plist[i]`` as
+    ``plist.at(i)`` and ``for p in plist`` as ``for p in plist.values()`` (measured: the
+    gradients then equal torch's)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def _prefix(self):
+        if self._size:
+            first = getattr(self, "0").name
+            if first.endswith("0"):
+                return first[:-1]
+        return getattr(self, "_torch_prefix", "")
+
+    def append(self, value):
+        if not isinstance(value, mindspore.Parameter):
+            value = mindspore.Parameter(value)
+        prefix, index = self._prefix(), str(self._size)
+        setattr(self, index, value)
+        value.name = prefix + index
+        object.__setattr__(self, "_size", self._size + 1)
+        return self
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+        return self
+
+    def at(self, idx):
+        """``plist[idx]`` (an int, negative from the end), also inside ``mindspore.jit``."""
+        if idx < 0:
+            idx = idx + self._size
+        return getattr(self, str(idx))
+
+    def values(self):
+        """The Parameters in order (a tuple), also inside ``mindspore.jit``."""
+        items = ()
+        for i in range(self._size):
+            items = items + (getattr(self, str(i)),)
+        return items
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return iter(self.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return list(self.values()[idx])
+        if idx < -self._size or idx >= self._size:
+            raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
+        return self.at(idx)
+
+
+__all__ += ["ParameterList"]
+
+
 # --------------------------------------------------------------------------- .to / .cuda / .cpu
 _PYTHON_DTYPES = {float: mindspore.float64, int: mindspore.int64, bool: mindspore.bool_}
 

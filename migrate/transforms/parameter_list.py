@@ -1,0 +1,110 @@
+"""``plist[i]`` -> ``plist.at(i)`` and ``for p in plist`` -> ``for p in plist.values()`` on a
+``torch.nn.ParameterList`` (the helper's ``_torch_compat.ParameterList`` in MindSpore).
+
+MindSpore 2.10 runs a Cell's ``__getitem__`` and ``__iter__`` as Python inside a compiled
+graph and takes the Parameters they return as constants, so a gradient through ``plist[i]``
+in a ``mindspore.jit`` construct or training step is silently zero (measured); the helper's
+plain methods ``at`` and ``values`` compile as graph code and differentiate (measured equal
+to torch).  Indexing with a slice, an assignment into the list, or a list whose type the tool
+does not know keep their own spelling (the helper's ``__getitem__`` still answers them
+outside a graph).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.transforms import Example, Transform, register
+
+PARAMETER_LIST = "torch.nn.ParameterList"
+
+
+@register
+class ParameterListAccess(Transform):
+    name = "parameter_list"
+    examples = (
+        Example(
+            name="indexing and iterating a ParameterList",
+            before="""\
+import torch
+import torch.nn as nn
+
+
+class Cross(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.b = nn.ParameterList([nn.Parameter(torch.zeros(3)) for _ in range(n)])
+
+    def forward(self, x):
+        for p in self.b:
+            x = x * p
+        return x + self.b[0] + self.b[-1]
+""",
+            after="""\
+import mindspore
+from _torch_compat import ParameterList
+from mindspore import nn, ops
+
+
+class Cross(nn.Cell):
+    def __init__(self, n):
+        super().__init__()
+        self.b = ParameterList([mindspore.Parameter(ops.zeros((3,))) for _ in range(n)])
+
+    @mindspore.jit
+    def construct(self, x):
+        for p in self.b.values():
+            x = x * p
+        return x + self.b.at(0) + self.b.at(-1)
+""",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._targets: set[int] = set()
+
+    def _is_list(self, node: cst.BaseExpression) -> bool:
+        t = self.ctx.type_of(node)
+        return t is not None and t.kind == "module" and t.cls == PARAMETER_LIST
+
+    def _mark(self, target: cst.BaseExpression) -> None:
+        self._targets.add(id(target))
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._mark(element.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._mark(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._mark(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._mark(node.target)
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
+        if id(original) in self._targets or len(original.slice) != 1:
+            return updated
+        index = original.slice[0].slice
+        if not isinstance(index, cst.Index) or not self._is_list(original.value):
+            return updated
+        self.ctx.converted(original, f"{PARAMETER_LIST}.__getitem__",
+                           "plist.at(i): a Cell's __getitem__ gives constants inside a compiled graph")
+        return cst.Call(func=cst.Attribute(value=updated.value, attr=cst.Name("at")),
+                        args=[cst.Arg(updated.slice[0].slice.value)])
+
+    def _values(self, original_iter: cst.BaseExpression, updated_iter: cst.BaseExpression):
+        if not self._is_list(original_iter):
+            return None
+        self.ctx.converted(original_iter, f"{PARAMETER_LIST}.__iter__",
+                           "plist.values(): a Cell's __iter__ gives constants inside a compiled graph")
+        return cst.Call(func=cst.Attribute(value=updated_iter, attr=cst.Name("values")))
+
+    def leave_For(self, original: cst.For, updated: cst.For):
+        values = self._values(original.iter, updated.iter)
+        return updated if values is None else updated.with_changes(iter=values)
+
+    def leave_CompFor(self, original: cst.CompFor, updated: cst.CompFor):
+        values = self._values(original.iter, updated.iter)
+        return updated if values is None else updated.with_changes(iter=values)
