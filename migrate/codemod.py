@@ -462,6 +462,7 @@ class FileContext:
         self.helpers: set[str] = set()
         self.helper_level = helper_level  # 0: absolute import; n: `from .{n-1 dots}_torch_compat import`
         self._claimed: set[int] = set()
+        self.stores: set[int] = set()  # ids of assignment/del/for targets (the engine fills it as it visits)
         self._frames: list[_Frame] = []
         self._requests: dict[tuple, str] = {}  # (module, obj, preferred, relative) -> placeholder
         self._existing: dict[str, str] = {}
@@ -532,6 +533,10 @@ class FileContext:
     def parse_expression(self, text: str) -> cst.BaseExpression:
         """Parse ``text``; dotted ``mindspore.*``/``_torch_compat.*`` names in it are emitted."""
         return cst.parse_expression(text).visit(_EmitNames(self))
+
+    def is_store(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` (an original node) written, not read: an assignment, ``del`` or loop target?"""
+        return id(node) in self.stores
 
     # -- reporting
     def converted(self, node: cst.CSTNode, rule: str, note: Optional[str] = None) -> None:
@@ -644,6 +649,7 @@ class MigrateTransformer(cst.CSTTransformer):
         self._inner: set[int] = set()  # prefixes of attribute chains (`torch.nn` in `torch.nn.Linear`)
         self._call_funcs: set[int] = set()
         self._store: set[int] = set()
+        ctx.stores = self._store
         #: id -> statement to drop when its block is left; the node is held so that its id cannot
         #: be reused by a node made later (which would then be dropped instead)
         self._to_remove: dict[int, cst.CSTNode] = {}

@@ -3053,8 +3053,8 @@ class ParameterList(_TorchNames, nn.Cell):
     index, so they are registered, trainable and differentiated, with torch's names
     (``vars.0``, ``vars.1``: the prefix MindSpore hands the list on assignment, or the one its
     first Parameter carries when an enclosing Cell renamed it since); ``append``, ``extend``,
-    ``len``, iteration and indexing (negative indices and slices too) as torch's.  A value that
-    is not a Parameter is wrapped in one, as torch does.
+    ``len``, iteration, indexing (negative indices and slices too) and item assignment as torch's.
+    A value that is not a Parameter is wrapped in one, as torch does.
 
     Inside ``mindspore.jit`` MindSpore 2.10 runs a Cell's ``__getitem__``/``__iter__`` as Python
     and takes the Parameters they return as constants: a gradient through ``plist[i]`` is
@@ -3114,6 +3114,16 @@ class ParameterList(_TorchNames, nn.Cell):
         if idx < -self._size or idx >= self._size:
             raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
         return self.at(idx)
+
+    def __setitem__(self, idx, value):
+        if idx < -self._size or idx >= self._size:
+            raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
+        if not isinstance(value, mindspore.Parameter):
+            value = mindspore.Parameter(value)
+        old = self.at(idx)
+        index = str(idx % self._size)
+        setattr(self, index, value)
+        value.name = old.name
 
 
 __all__ += ["ParameterList"]

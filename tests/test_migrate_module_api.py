@@ -357,3 +357,7 @@ def test_parameter_lists_convert_name_and_train_like_torchs(compat, tmp_path, mo
     assert len(grown.vars) == 2 and grown.vars[-2] is grown.vars[0] and grown.vars[:1] == [grown.vars[0]]
     with pytest.raises(IndexError):
         grown.vars[2]
+    replaced = mindspore.Parameter(mindspore.Tensor(np.full((3,), 7.0, np.float32)))
+    grown.vars[-1] = replaced
+    assert grown.vars.at(1) is replaced and replaced.name == "vars.1"
+    assert [p.name for p in grown.trainable_params()] == ["vars.0", "vars.1"]

@@ -60,31 +60,12 @@ class Cross(nn.Cell):
         ),
     )
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self._targets: set[int] = set()
-
     def _is_list(self, node: cst.BaseExpression) -> bool:
         t = self.ctx.type_of(node)
         return t is not None and t.kind == "module" and t.cls == PARAMETER_LIST
 
-    def _mark(self, target: cst.BaseExpression) -> None:
-        self._targets.add(id(target))
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._mark(element.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._mark(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._mark(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._mark(node.target)
-
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
-        if id(original) in self._targets or len(original.slice) != 1:
+        if self.ctx.is_store(original) or len(original.slice) != 1:
             return updated
         index = original.slice[0].slice
         if not isinstance(index, cst.Index) or not self._is_list(original.value):
