@@ -3227,6 +3227,45 @@ def repeat_of(x, *sizes, **kwargs):
     return x.tile(tuple(int(n) for n in sizes))
 
 
+def _factory_options(name, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    """torch's options of ``x.new_zeros``/``new_ones``/``new_tensor``: the dtype; the device, layout
+    and pinning mean nothing to MindSpore on a CPU, and a MindSpore tensor carries no requires_grad."""
+    if requires_grad:
+        raise NotImplementedError(f"{name}(requires_grad=True): MindSpore tensors carry no requires_grad")
+    return dtype
+
+
+def _size_tuple(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def new_zeros_of(x, *size, **options):
+    """torch's ``x.new_zeros(*size)`` on something the tool could not type: a MindSpore tensor's
+    ``new_zeros`` with the size as one tuple (the receiver's dtype unless ``dtype=``); any other
+    object's own ``.new_zeros`` with the arguments as given."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.new_zeros(*size, **options)
+    return x.new_zeros(_size_tuple(size), dtype=_factory_options("new_zeros", **options))
+
+
+def new_ones_of(x, *size, **options):
+    """torch's ``x.new_ones(*size)`` on something the tool could not type (see ``new_zeros_of``)."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.new_ones(*size, **options)
+    return x.new_ones(_size_tuple(size), dtype=_factory_options("new_ones", **options))
+
+
+def new_tensor_of(x, data, **options):
+    """torch's ``x.new_tensor(data)`` on something the tool could not type: ``new_tensor`` of a
+    MindSpore tensor (a copy of ``data`` in ``x``'s dtype unless ``dtype=``); any other object's
+    own ``.new_tensor``."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.new_tensor(data, **options)
+    return new_tensor(x, data, dtype=_factory_options("new_tensor", **options))
+
+
 _SortResult = namedtuple("sort", ["values", "indices"])
 
 
@@ -3258,7 +3297,8 @@ def argsort_of(x, *args, **kwargs):
     return ops.argsort(x, axis=axis, descending=descending)
 
 
-__all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of", "repeat_of", "sort_of", "argsort_of"]
+__all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of", "repeat_of", "sort_of", "argsort_of",
+            "new_zeros_of", "new_ones_of", "new_tensor_of"]
 
 
 # --------------------------------------------------------------------------- members on untyped receivers

@@ -349,3 +349,37 @@ def test_untyped_sort_and_argsort_decide_at_run_time(compat, tmp_path, monkeypat
         np.testing.assert_array_equal(g.asnumpy() if hasattr(g, "asnumpy") else g, w.numpy() if hasattr(w, "numpy") else w)
     with pytest.raises(NotImplementedError, match="stable"):
         compat.sort_of(mindspore.Tensor(pred), stable=True)
+
+
+NEW_TENSORS = textwrap.dedent("""\
+    import numpy as np
+    import torch
+
+
+    class Offsets:
+        def new_tensor(self, data):
+            return "own"
+
+
+    def embed(x, offsets, h, other):
+        x = x + x.new_tensor(offsets).unsqueeze(0)
+        zeros, ones = h.new_zeros(2, 3), h.new_ones((1, 2), dtype=torch.float64)
+        return x, zeros, ones, other.new_tensor([1])
+    """)
+
+
+def test_untyped_new_tensor_zeros_ones_decide_at_run_time(compat, tmp_path, monkeypatch):
+    """pytorch-fm's ``x + x.new_tensor(self.offsets)`` on a rebound forward argument, and
+    ``h.new_zeros(...)``/``new_ones(...)`` on receivers of unknown type: a MindSpore tensor gets
+    torch's values and dtypes (the receiver's unless ``dtype=``), any other object its own method."""
+    code, ms_mod, t_mod = both_versions(NEW_TENSORS, "untyped_new", tmp_path, monkeypatch)
+    assert "new_tensor_of(x, offsets)" in code and "new_zeros_of(h, 2, 3)" in code, code
+    x, offsets, h = np.array([[1, 2, 3]], np.int64), np.array([0, 10, 20]), np.ones((2, 2), np.float32)
+    got = ms_mod.embed(mindspore.Tensor(x), offsets, mindspore.Tensor(h), ms_mod.Offsets())
+    want = t_mod["embed"](torch.from_numpy(x), offsets, torch.from_numpy(h), t_mod["Offsets"]())
+    for g, w in zip(got[:3], want[:3]):
+        assert str(g.dtype).lower() == str(w.dtype).replace("torch.", "")  # Int64 / torch.int64, ...
+        np.testing.assert_array_equal(g.asnumpy(), w.numpy())
+    assert got[3] == want[3] == "own"
+    with pytest.raises(NotImplementedError, match="requires_grad"):
+        compat.new_zeros_of(mindspore.Tensor(h), 2, requires_grad=True)
