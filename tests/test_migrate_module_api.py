@@ -3,7 +3,6 @@ Module method without an entry is reported instead of being left to fail at run 
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 
 import numpy as np
@@ -14,6 +13,7 @@ from migrate.spec import load_spec
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
+from test_migrate_numeric import both_versions  # noqa: E402  (needs torch and mindspore)
 
 SPEC = load_spec()
 
@@ -45,15 +45,9 @@ SOURCE = textwrap.dedent('''\
 
 
 def test_module_tree_api_converts_and_runs_like_torch(compat, tmp_path, monkeypatch):
-    out = convert_source(SOURCE, SPEC, "module_api_case.py")
-    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
-    assert 'add_module(self, "head_{}".format(i), nn.Dense(3, 2))' in out.code
-    assert "for m in modules(self):" in out.code and "net.cells_and_names()" in out.code
-    (tmp_path / "module_api_case_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("module_api_case_ms")
-    t_mod: dict = {"__name__": "heads_torch"}
-    exec(compile(SOURCE, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(SOURCE, "module_api_case", tmp_path, monkeypatch)
+    assert 'add_module(self, "head_{}".format(i), nn.Dense(3, 2))' in code
+    assert "for m in modules(self):" in code and "net.cells_and_names()" in code
     t_net, ms_net = t_mod["Heads"](2), ms_mod.Heads(2)
     t_types, t_children, t_names = t_mod["tree"](t_net)
     m_types, m_children, m_names = ms_mod.tree(ms_net)
@@ -137,18 +131,11 @@ def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat
     with a plain nn.CellList / nn.CellDict the lists would name their Parameters 0.gamma,
     0.weight, ... and the dicts rating.weight, ... (20 Parameters under 12 names); the helpers
     name them as torch does, and the model runs as torch's."""
-    import numpy as np
-
     from migrate.weights import name_map, to_mindspore
 
-    out = convert_source(LISTS, SPEC, "blocks.py", jit=jit)
-    assert "self.norms = ModuleList()" in out.code and ("@mindspore.jit" in out.code) == jit, out.code
-    module = f"module_api_lists_{int(jit)}"
-    (tmp_path / f"{module}.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module(module)
-    t_mod: dict = {"__name__": "lists_torch"}
-    exec(compile(LISTS, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(LISTS, f"module_api_lists_{int(jit)}", tmp_path, monkeypatch,
+                                        complete=False, jit=jit)
+    assert "self.norms = ModuleList()" in code and ("@mindspore.jit" in code) == jit, code
     t_net, ms_net = t_mod["Blocks"](2), ms_mod.Blocks(2)
     mapping = name_map(t_net)
     assert sorted(ms_net.parameters_dict()) == sorted(mapping.values())
@@ -202,16 +189,9 @@ def test_add_module_on_a_sequential_runs_the_added_layers(compat, tmp_path, monk
     """nn.Sequential() filled with add_module (a common way to build one): the layers added must
     run.  A SequentialCell's construct runs its cell_list, which setattr alone leaves empty (the
     model was the identity, measured); the helper refreshes it."""
-    import numpy as np
-
-    out = convert_source(SEQUENTIAL, SPEC, "seq.py")
-    assert "add_module(self.mlp, " in out.code and "nn.SequentialCell()" in out.code, out.code
-    assert out.code.count("self.update_parameters_name()") == 1, out.code  # MLP only
-    (tmp_path / "module_api_seq_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("module_api_seq_ms")
-    t_mod: dict = {"__name__": "seq_torch"}
-    exec(compile(SEQUENTIAL, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(SEQUENTIAL, "module_api_seq", tmp_path, monkeypatch, complete=False)
+    assert "add_module(self.mlp, " in code and "nn.SequentialCell()" in code, code
+    assert code.count("self.update_parameters_name()") == 1, code  # MLP only
     x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
     for build in ("MLP", "Wrapper", "stack"):
         t_net, ms_net = t_mod[build]([3, 5, 2]), getattr(ms_mod, build)([3, 5, 2])
@@ -257,15 +237,9 @@ def test_next_of_parameters_and_string_splits(compat, tmp_path, monkeypatch):
     a list in MindSpore, so the converted argument is wrapped in ``iter``, and the first
     parameter is a tensor (``weight.new_zeros`` converts); ``key.split('.')`` and ``key.split()``
     are str's (a string literal or no size), not flagged as tensor splits."""
-    out = convert_source(NEXT_PARAMETER, SPEC, "next_case.py")
-    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
-    assert "next(iter(self.trainable_params()))" in out.code and "next(iter(iter(" not in out.code
-    assert "weight.new_zeros((2, bsz, 3))" in out.code and "key.split('.')" in out.code
-    (tmp_path / "next_case_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("next_case_ms")
-    t_mod: dict = {"__name__": "next_torch"}
-    exec(compile(NEXT_PARAMETER, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(NEXT_PARAMETER, "next_case", tmp_path, monkeypatch)
+    assert "next(iter(self.trainable_params()))" in code and "next(iter(iter(" not in code
+    assert "weight.new_zeros((2, bsz, 3))" in code and "key.split('.')" in code
     t_net, ms_net = t_mod["Net"](), ms_mod.Net()
     assert t_mod["first"](t_net, ["a.b", "c d"]) == ms_mod.first(ms_net, ["a.b", "c d"])
     hidden = ms_net.init_hidden(4)
@@ -323,15 +297,9 @@ def test_parameter_lists_convert_name_and_train_like_torchs(compat, tmp_path, mo
     """torch.nn.ParameterList becomes the helper's: the Parameters keep torch's names (also those
     appended after the list became an attribute, and under an enclosing module), indexing and
     iteration work inside compiled constructs, and outputs and gradients equal torch's."""
-    out = convert_source(PARAMETER_LISTS, SPEC, "param_lists.py")
-    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
-    assert out.code.count("ParameterList(") == 3 and out.code.count("@mindspore.jit") == 2, out.code
-    assert "self.b.at(i)" in out.code and "for p in self.vars.values():" in out.code, out.code
-    (tmp_path / "param_lists_ms.py").write_text(out.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    ms_mod = importlib.import_module("param_lists_ms")
-    t_mod: dict = {"__name__": "param_lists_torch"}
-    exec(compile(PARAMETER_LISTS, "<torch>", "exec"), t_mod)
+    code, ms_mod, t_mod = both_versions(PARAMETER_LISTS, "param_lists", tmp_path, monkeypatch)
+    assert code.count("ParameterList(") == 3 and code.count("@mindspore.jit") == 2, code
+    assert "self.b.at(i)" in code and "for p in self.vars.values():" in code, code
     rng = np.random.default_rng(2)
     for name, x in (("Cross", rng.standard_normal((4, 3, 5))), ("Grown", rng.standard_normal((4, 2)))):
         x = x.astype(np.float32)

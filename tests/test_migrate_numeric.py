@@ -210,6 +210,19 @@ def load_converted(code: str, module: str, tmp_path, monkeypatch):
     return importlib.import_module(module)
 
 
+def both_versions(source: str, module: str, tmp_path, monkeypatch, complete: bool = True, **options):
+    """``source`` converted with the real table (``options`` passed on, e.g. ``jit``; with nothing
+    left for a person when ``complete``) and imported, and ``source`` itself run by torch:
+    (converted code, converted module, torch namespace)."""
+    out = convert_source(source, SPEC, f"{module}.py", **options)
+    if complete:
+        assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    ms_mod = load_converted(out.code, f"{module}_ms", tmp_path, monkeypatch)
+    t_mod: dict = {"__name__": f"{module}_torch"}
+    exec(compile(source, "<torch>", "exec"), t_mod)
+    return out.code, ms_mod, t_mod
+
+
 def twin_models(torch_source: str, ms_module, seed: int = 0) -> tuple:
     """(torch namespace of ``torch_source``, its ``build()``, ``ms_module.build()`` holding the
     torch model's weights): the two sides of a conversion, started from the same parameters."""

@@ -9,21 +9,15 @@ Converted torch code (through the real table) builds the helpers with torch's de
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import numpy as np
 import pytest
 
-from migrate.codemod import convert_source
-from migrate.spec import load_spec
-
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
 
-from test_migrate_numeric import DTYPES, SHAPES, load_converted, step_side_by_side  # noqa: E402  (needs torch and mindspore)
-
-SPEC = load_spec()
+from test_migrate_numeric import DTYPES, SHAPES, both_versions, step_side_by_side  # noqa: E402  (needs torch and mindspore)
 
 
 pytestmark = pytest.mark.usefixtures("compat")  # _torch_compat importable (tests/conftest.py)
@@ -196,17 +190,11 @@ def test_converted_training_loop_matches_torch(compat, name, tmp_path, monkeypat
     """A torch loop with the optimizer and clip_grad_value_, converted with the real table
     (training_step turns backward() into value_and_grad), trains as torch's does."""
     source = TRAINING.format(make=MAKERS[name])
-    converted = convert_source(source, SPEC, "train.py")
-    assert not [s for s in converted.sites if s.kind in ("uncertain", "unsupported")], converted.code
-    assert "clip_grad_value_(" in converted.code and "value_and_grad" in converted.code
-    (tmp_path / f"train_{name}.py").write_text(converted.code)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    train = importlib.import_module(f"train_{name}").train
+    code, ms_mod, t_mod = both_versions(source, f"train_{name}", tmp_path, monkeypatch)
+    assert "clip_grad_value_(" in code and "value_and_grad" in code
     x, y, w, t_model, m_model = twin_linears(compat, seed=4)
-    namespace: dict = {}
-    exec(compile(source, "<torch>", "exec"), namespace)
-    namespace["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
-    train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
+    t_mod["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
+    ms_mod.train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
     assert np.abs(m_model.weight.asnumpy() - w).max() > 1e-3  # it trained
     np.testing.assert_allclose(m_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=0, atol=1e-5)
     np.testing.assert_allclose(m_model.bias.asnumpy(), t_model.bias.detach().numpy(), rtol=0, atol=1e-5)
@@ -276,17 +264,13 @@ def test_converted_custom_optimizer_trains_as_torchs(compat, tmp_path, monkeypat
     ``self.state[p]``'s buffers are known tensors (so the in-place updates, a chained
     ``buf.mul_(m).add_(g)`` among them, write in place), the loop's backward() finds the
     optimizer; losses, weights and the momentum buffers agree with torch's over 10 steps."""
-    converted = convert_source(CUSTOM_OPTIMIZERS, SPEC, "custom_optim.py")
-    assert not [s for s in converted.sites if s.kind in ("uncertain", "unsupported")], converted.code
-    assert "class MomentumSGD(Optimizer)" in converted.code and not re.search(r"\btorch\b", converted.code)
-    assert "assign_data(buf, assign_data(buf, buf * group[\"momentum\"]) + d_p)" in converted.code
-    assert "compiled_value_and_grad(" in converted.code
-    train = load_converted(converted.code, "custom_optim", tmp_path, monkeypatch).train
+    code, ms_mod, t_mod = both_versions(CUSTOM_OPTIMIZERS, "custom_optim", tmp_path, monkeypatch)
+    assert "class MomentumSGD(Optimizer)" in code and not re.search(r"\btorch\b", code)
+    assert "assign_data(buf, assign_data(buf, buf * group[\"momentum\"]) + d_p)" in code
+    assert "compiled_value_and_grad(" in code
     x, y, _, t_model, m_model = twin_linears(compat, seed=5)
-    namespace: dict = {}
-    exec(compile(CUSTOM_OPTIMIZERS, "<torch>", "exec"), namespace)
-    t_losses, t_opt = namespace["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
-    m_losses, m_opt = train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
+    t_losses, t_opt = t_mod["train"](t_model, torch.from_numpy(x), torch.from_numpy(y), 10)
+    m_losses, m_opt = ms_mod.train(m_model, mindspore.Tensor(x), mindspore.Tensor(y), 10)
     assert isinstance(m_opt, compat.Optimizer) and m_opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"] == 0.025
     np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5)
     assert abs(t_losses[-1] - t_losses[0]) > 1e-2  # it trained

@@ -15,22 +15,10 @@ from migrate.spec import load_spec
 
 torch = pytest.importorskip("torch")
 mindspore = pytest.importorskip("mindspore")
-from test_migrate_numeric import load_converted  # noqa: E402  (needs torch and mindspore)
+from test_migrate_numeric import both_versions, load_converted  # noqa: E402  (needs torch and mindspore)
 
 SPEC = load_spec()
 
-
-def both_versions(source: str, module: str, tmp_path, monkeypatch, complete: bool = True):
-    """``source`` converted with the real table (with nothing left for a person when
-    ``complete``) and imported, and ``source`` itself run by torch: (code, converted module,
-    torch namespace)."""
-    out = convert_source(source, SPEC, f"{module}.py")
-    if complete:
-        assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    ms_mod = load_converted(out.code, f"{module}_ms", tmp_path, monkeypatch)
-    t_mod: dict = {"__name__": f"{module}_torch"}
-    exec(compile(source, "<torch>", "exec"), t_mod)
-    return out.code, ms_mod, t_mod
 
 SOURCE = textwrap.dedent("""\
     import torch
