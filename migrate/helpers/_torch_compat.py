@@ -1706,13 +1706,19 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return result[0] if len(result) == 1 else result
 
 
+def _spread(values):
+    """``values`` as torch takes them, spread as arguments or as one sequence
+    (``x.repeat(2, 1)`` or ``x.repeat((2, 1))``): a tuple of them.  Compiles inside mindspore.jit."""
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        return tuple(values[0])
+    return tuple(values)
+
+
 def meshgrid(*tensors, indexing=None):
     """torch.meshgrid: ``indexing='ij'`` by default (torch's, with a warning that asks for the
     argument; ``ops.meshgrid`` defaults to 'xy') and the tensors given one by one or as one
     list (which ``ops.meshgrid`` rejects)."""
-    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
-        tensors = tuple(tensors[0])
-    return ops.meshgrid(*tensors, indexing="ij" if indexing is None else indexing)
+    return ops.meshgrid(*_spread(tensors), indexing="ij" if indexing is None else indexing)
 
 
 def cross(input, other, dim=None):
@@ -2043,8 +2049,7 @@ def einsum(equation, *operands):
     operand has are summed first, repeated labels take the diagonal, ``...`` broadcasts as in
     torch, and without ``->`` the output is ``...`` then the labels seen once, sorted.  The
     list form ``einsum(eq, [a, b])`` is accepted too.  Compiles inside mindspore.jit."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
+    operands = _spread(operands)
     inputs, output = _einsum_terms(equation, [op.ndim for op in operands])
     xs, ls = [], []
     for x, labels in zip(operands, inputs):
@@ -3108,22 +3113,24 @@ class ParameterList(_TorchNames, nn.Cell):
     def __iter__(self):
         return iter(self.values())
 
+    def _checked(self, idx):
+        """``idx`` from the start (a negative one counts from the end), or IndexError."""
+        if idx < -self._size or idx >= self._size:
+            raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
+        return idx % self._size
+
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return list(self.values()[idx])
-        if idx < -self._size or idx >= self._size:
-            raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
-        return self.at(idx)
+        return self.at(self._checked(idx))
 
     def __setitem__(self, idx, value):
-        if idx < -self._size or idx >= self._size:
-            raise IndexError(f"ParameterList index {idx} out of range ({self._size} Parameters)")
         if not isinstance(value, mindspore.Parameter):
             value = mindspore.Parameter(value)
-        old = self.at(idx)
-        index = str(idx % self._size)
+        index = str(self._checked(idx))
+        name = getattr(self, index).name
         setattr(self, index, value)
-        value.name = old.name
+        value.name = name
 
 
 __all__ += ["ParameterList"]
@@ -3222,9 +3229,7 @@ def repeat_of(x, *sizes, **kwargs):
         sizes = (kwargs.pop("repeats"),) if "repeats" in kwargs else sizes
         if kwargs:
             raise TypeError(f"repeat_of: unexpected arguments {sorted(kwargs)}")
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    return x.tile(tuple(int(n) for n in sizes))
+    return x.tile(tuple(int(n) for n in _spread(sizes)))
 
 
 def _factory_options(name, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
@@ -3235,26 +3240,20 @@ def _factory_options(name, dtype=None, device=None, requires_grad=False, layout=
     return dtype
 
 
-def _size_tuple(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(size)
-
-
 def new_zeros_of(x, *size, **options):
     """torch's ``x.new_zeros(*size)`` on something the tool could not type: a MindSpore tensor's
     ``new_zeros`` with the size as one tuple (the receiver's dtype unless ``dtype=``); any other
     object's own ``.new_zeros`` with the arguments as given."""
     if not isinstance(x, mindspore.Tensor):
         return x.new_zeros(*size, **options)
-    return x.new_zeros(_size_tuple(size), dtype=_factory_options("new_zeros", **options))
+    return x.new_zeros(_spread(size), dtype=_factory_options("new_zeros", **options))
 
 
 def new_ones_of(x, *size, **options):
     """torch's ``x.new_ones(*size)`` on something the tool could not type (see ``new_zeros_of``)."""
     if not isinstance(x, mindspore.Tensor):
         return x.new_ones(*size, **options)
-    return x.new_ones(_size_tuple(size), dtype=_factory_options("new_ones", **options))
+    return x.new_ones(_spread(size), dtype=_factory_options("new_ones", **options))
 
 
 def new_tensor_of(x, data, **options):
