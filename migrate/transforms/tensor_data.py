@@ -122,6 +122,9 @@ def scale(t: mindspore.Tensor):
     def __init__(self, ctx):
         super().__init__(ctx)
         self._assigns: set = set()
+        #: id -> (an in-place write this transform emitted, the tensor it writes): the receivers of
+        #: chains (the node is held so that its id cannot be reused by a node made later)
+        self._writes: dict[int, tuple[cst.Call, cst.BaseExpression]] = {}
 
     # p.data = t
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -157,7 +160,7 @@ def scale(t: mindspore.Tensor):
             # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data; a tensor
             # held by a name or attribute (label.fill_(1)): written in place too (assign_data's copy_)
             base = original_receiver
-        chained = None if base is not None else self._chained(site, original_receiver)
+        chained = None if base is not None else self._chained(site)
         if base is None and chained is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
@@ -187,21 +190,21 @@ def scale(t: mindspore.Tensor):
             raise Unconvertible("unsupported", f"{key} is not handled by tensor_data")
         if fresh:
             return value  # nothing else holds the new tensor: the value itself is the result
-        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(chained or target), cst.Arg(value)])
+        return self._write(chained or target, value)
 
-    def _chained(self, site, original_receiver: cst.BaseExpression):
+    def _write(self, target: cst.BaseExpression, value: cst.BaseExpression) -> cst.Call:
+        """``assign_data(target, value)``, remembered as a write of ``target``."""
+        call = cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(target), cst.Arg(value)])
+        self._writes[id(call)] = (call, target)
+        return call
+
+    def _chained(self, site):
         """``buf`` for ``buf.mul_(m).add_(g)``: torch's in-place methods return their receiver, so
         the outer write goes to the tensor the inner one wrote, whose converted form
-        ``assign_data(buf, buf * m)`` returns it after writing (evaluated first, as an argument)."""
-        if not (isinstance(original_receiver, cst.Call) and isinstance(original_receiver.func, cst.Attribute)
-                and original_receiver.func.attr.value.endswith("_")
-                and not original_receiver.func.attr.value.endswith("__")):
-            return None  # not an in-place method's result
-        inner = site.receiver
-        if (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Name) and inner.args
-                and inner.func.value == self.ctx.helper("assign_data").value):
-            return inner.args[0].value
-        return None
+        ``assign_data(buf, buf * m)`` (a write this transform emitted) returns it after writing
+        (evaluated first, as an argument)."""
+        write = self._writes.get(id(site.receiver))
+        return write[1] if write is not None and write[0] is site.receiver else None
 
     def _fresh(self, node: cst.BaseExpression) -> bool:
         """``torch.empty(3, 4)``, ``torch.zeros_like(x)``, ``torch.FloatTensor(3, 4)``: a call of a
@@ -222,7 +225,7 @@ def scale(t: mindspore.Tensor):
         name = key.rpartition(".")[2]
         chained = None
         if not fresh and _data_base(original_receiver) is None and not _plain_reference(original_receiver):
-            chained = self._chained(site, original_receiver)
+            chained = self._chained(site)
             if chained is None:
                 raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does "
                                     "not write in place, and assigning to a copy would not reach the original")
@@ -249,7 +252,7 @@ def scale(t: mindspore.Tensor):
         value = cst.BinaryOperation(_grouped(target), operator, other)
         if fresh:
             return value
-        return cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(chained or target), cst.Arg(value)])
+        return self._write(chained or target, value)
 
     def _out_of_place(self, site, target: cst.BaseExpression) -> cst.BaseExpression:
         """``x.floor_()``: the table's conversion of ``x.floor()`` (the rule ``inplace_of`` names),
