@@ -131,16 +131,13 @@ class MAMOTrainer:
         active = [active_columns(multi[user_items], dims) for user_items in items]
         return active_slots(active, dims)
 
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy averaged within each user and summed over users (so Adam stays per user)."""
-        return self.criterion(logits, labels).sum()
-
     def local_gradients(self, learner: LocalLearner, optimizer: torch.optim.Optimizer, user_x: torch.Tensor,
                         item_x: torch.Tensor, item_multi: torch.Tensor, labels: torch.Tensor):
         """The learner's gradients of the users' loss on these items, left in its parameters'
-        ``.grad``; returns the loss, the logits and each user's loss.  One function for the
-        support steps and the query, so a graph compiler compiles one step where their
-        shapes agree (batch_size == query_size in the defaults)."""
+        ``.grad``; returns the loss, the logits and each user's loss.  The loss is the
+        cross-entropy averaged within each user and summed over users (so Adam stays per
+        user).  One function for the support steps and the query, so a graph compiler compiles
+        one step where their shapes agree (batch_size == query_size in the defaults)."""
         optimizer.zero_grad()
         logits = learner(user_x, item_x, item_multi)
         losses = self.criterion(logits, labels)

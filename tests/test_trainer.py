@@ -38,12 +38,12 @@ def test_learner_at_phi_reproduces_phi_and_its_gradients(episodes):
     user_x, sx, smulti, sy = batch_of(episodes.train(), [0])[:4]
     learner = trainer.make_learner(user_x, smulti, write_profile=False)
     logits = learner(user_x, sx, smulti)
-    loss = trainer.loss(logits, sy)
+    loss = trainer.criterion(logits, sy).sum()
     loss.backward()
     expected = trainer.model(user_x.repeat(sx.shape[1], 1), sx[0], smulti[0])
     torch.testing.assert_close(logits[0], expected, rtol=1e-5, atol=1e-6)
     trainer.model.zero_grad()
-    trainer.loss(expected.unsqueeze(0), sy).backward()
+    trainer.criterion(expected.unsqueeze(0), sy).sum().backward()
     mapped = learner.global_gradients([p.grad for p in learner.parameters()])
     for (name, param), grad in zip(trainer.model.named_parameters(), mapped):
         expected_grad = torch.zeros_like(param) if name == "mem_layer.weight" else param.grad
