@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import tensor_any
+from ._torch_compat import arange, tensor_any
 from mindspore import ops
 
 SCENARIOS = ("W-W", "W-C", "C-W", "C-C")
@@ -30,7 +30,7 @@ def predicted_rating(logits: mindspore.Tensor) -> mindspore.Tensor:
 def ndcg_at_k(pred: mindspore.Tensor, true: mindspore.Tensor, mask: mindspore.Tensor, k: int = TOP_K) -> mindspore.Tensor:
     """Per-user nDCG@k over the masked items. pred, true: (N, Q) ratings; mask (N, Q) bool."""
     n_items = pred.shape[1]
-    position = ops.arange(n_items).view(1, -1)
+    position = arange(n_items).view(1, -1)
     # Unique integer keys: higher predicted rating first, then earlier position.
     key = ops.where(mask, pred * n_items + (n_items - 1 - position), ops.full_like(pred, -1))
     gain = ops.where(mask, ops.pow(2.0, true.float()) - 1.0, ops.zeros_like(true, dtype=mindspore.float32))

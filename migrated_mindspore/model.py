@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, assign_data
+from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, arange, assign_data
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -258,7 +258,7 @@ class LocalLearner(nn.Cell):
 
     def lookup(self, table: mindspore.Tensor, idx: mindspore.Tensor) -> mindspore.Tensor:
         """Per-user embedding lookup: table (B, V, d), idx (B, m) -> (B, m, d)."""
-        rows = ops.arange(idx.shape[0]).unsqueeze(1)
+        rows = arange(idx.shape[0]).unsqueeze(1)
         return table[rows, idx]
 
     @mindspore.jit

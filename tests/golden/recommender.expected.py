@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, clip_grad_norm_, save_checkpoint, zero_grad_of
+from _torch_compat import Adam, arange, clip_grad_norm_, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -50,7 +50,7 @@ class Recommender(nn.Cell):
 
     def score(self, users: mindspore.Tensor, items: mindspore.Tensor) -> mindspore.Tensor:
         probs = ops.softmax(self.construct(users, items), axis=-1)
-        stars = ops.arange(1, 6, dtype=mindspore.float32)
+        stars = arange(1, 6, dtype=mindspore.float32)
         return (probs * stars).sum(dim=-1)
 
 
