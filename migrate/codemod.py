@@ -171,8 +171,16 @@ def _as_1tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
     return cst.Tuple([cst.Element(value)])
 
 
+def _list_as_tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
+    value = args[0].value
+    if isinstance(value, cst.List):  # same elements; a tuple compiles ~3x faster inside mindspore.jit
+        return cst.Tuple([e.with_changes(comma=MaybeSentinel.DEFAULT) for e in value.elements])
+    return value
+
+
 VALUE_TRANSFORMS: dict[str, Callable[[Sequence[cst.Arg], bool], cst.BaseExpression]] = {
     "tuple": lambda a, s: _tuple_of(a, True),
+    "list_as_tuple": _list_as_tuple,
     "tuple_or_int": lambda a, s: _tuple_of(a, False),
     "one_minus": _one_minus,
     "as_1tuple": _as_1tuple,
