@@ -19,6 +19,7 @@ import ast
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable, Iterable, Optional, Sequence, Union
 
 import libcst as cst
@@ -266,6 +267,23 @@ def _check_conditions(rule: Rule, bound: dict) -> None:
     for name, reason in rule.required_args.items():
         if name not in bound:
             raise Unconvertible("unsupported", f"no `{name}`: {reason}")
+
+
+def _without_variant(rule: Rule, args: Sequence[cst.Arg]) -> Rule:
+    """``rule`` itself, or, where the call does not pass an argument the rule's
+    ``target_without`` names, the rule with that argument's own target (F.softmax(x) without
+    dim: a helper with torch's implicit dim)."""
+    if not rule.target_without or any(a.star for a in args):
+        return rule
+    try:
+        bound, _ = _bind(rule, args)
+    except Unconvertible:
+        return rule
+    for name, target in rule.target_without.items():
+        if name not in bound:
+            required = {k: v for k, v in rule.required_args.items() if k != name}
+            return dataclasses.replace(rule, target=target, required_args=MappingProxyType(required), target_without=MappingProxyType({}))
+    return rule
 
 
 def _as_keyword(arg: cst.Arg, name: str) -> cst.Arg:
@@ -1018,7 +1036,7 @@ class MigrateTransformer(cst.CSTTransformer):
         return project is not None and method in project.method_names
 
     def _apply(self, site: CallSite):
-        rule = site.rule
+        rule = site.rule = _without_variant(site.rule, site.updated.args)
         if rule.transform:
             return self._run_transform(site)
         if rule.target is None:

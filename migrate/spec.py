@@ -8,7 +8,7 @@ fixed where it is wrong (line numbers come from yaml's node marks).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
@@ -24,7 +24,7 @@ FIELDS = frozenset(
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
         "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
-        "untyped", "runtime_kwargs", "inplace_of",
+        "untyped", "runtime_kwargs", "inplace_of", "target_without",
     }
 )
 
@@ -110,6 +110,8 @@ class Rule:
     untyped: Optional[str] = None  # helper that takes the member's place where the receiver's type is unknown
     runtime_kwargs: bool = False  # `**mapping` passes through to the helper target, which checks torch's names
     inplace_of: Optional[str] = None  # x.floor_(): the out-of-place member whose conversion is written into x
+    # torch argument -> the target of a call that does not pass it (F.softmax(x): torch's implicit dim)
+    target_without: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def owner(self) -> Optional[str]:
@@ -325,6 +327,9 @@ class _EntryChecker:
             if value_kind == "name":
                 if not isinstance(v, str) or not _IDENT.match(v):
                     self.fail(field, f"{k}: {v!r} is not an argument name")
+            elif value_kind == "dotted":
+                if not isinstance(v, str) or not _DOTTED.match(v):
+                    self.fail(field, f"{k}: {v!r} is not a dotted name")
             elif value_kind == "text":
                 if not isinstance(v, str) or not v.strip():
                     self.fail(field, f"{k}: give the reason as text")
@@ -379,13 +384,18 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     required = chk.name_map("required_args", "text")
     defaults = chk.name_map("defaults", "expr")
     values = chk.name_map("values", "value_transform")
+    target_without = chk.name_map("target_without", "dotted")
+    for name, alternative in target_without.items():
+        if not (alternative.startswith("mindspore") or alternative.startswith(HELPER_PREFIX)):
+            chk.fail("target_without", f"{name}: must be a mindspore name or a _torch_compat helper")
 
     torch_names = _torch_arg_names(args)
     if args is None:
-        for field in ("values", "required_args", "target_args"):
+        for field in ("values", "required_args", "target_args", "target_without"):
             if entry.get(field):
                 chk.fail(field, "needs args (the torch positional order) to match arguments")
-    for field, names in (("kwargs", kwargs), ("drop", drop_list), ("required_args", required), ("values", values)):
+    for field, names in (("kwargs", kwargs), ("drop", drop_list), ("required_args", required), ("values", values),
+                         ("target_without", target_without)):
         for name in names:
             if args is not None and name not in torch_names:
                 chk.fail(field, f"{name!r} is not in args (the torch signature)")
@@ -493,6 +503,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         untyped=untyped,
         runtime_kwargs=runtime_kwargs,
         inplace_of=inplace_of,
+        target_without=target_without,
     )
 
 

@@ -606,3 +606,48 @@ def test_arange_helper_under_jit_matches_pynative(compat, tmp_path, monkeypatch)
     for e, c in zip(eager, compiled):
         assert e.dtype == c.dtype and np.array_equal(e.asnumpy(), c.asnumpy())
     assert eager[0].asnumpy().tolist() == [0, 1, 2, 3, 4] and eager[2].dtype == mindspore.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax without dim: torch's implicit, rank-dependent dim (0 for 0-, 1- and 3-D input, else 1)
+
+IMPLICIT_DIM = """\
+import warnings
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+warnings.filterwarnings("ignore", "Implicit dimension choice")
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.sm = nn.Softmax()
+        self.lsm = nn.LogSoftmax()
+
+    def forward(self, x):
+        return self.sm(x), self.lsm(x), F.softmax(x), F.log_softmax(x), F.softmax(x, dtype=torch.float64)
+
+def build():
+    return Heads()
+"""
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_softmax_without_dim_takes_torchs_implicit_dim(jit, tmp_path, monkeypatch):
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(IMPLICIT_DIM, f"implicit_dim_{int(jit)}", tmp_path, monkeypatch, jit=jit)
+    assert "Softmax()" in code and "softmax(x)" in code and "axis" not in code
+    t_net, ms_net = t_mod["build"](), ms_mod.build()
+    rng = np.random.default_rng(0)
+    for shape in [(5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)]:  # implicit dims 0, 1, 0, 1
+        x = rng.standard_normal(shape).astype(np.float32)
+        want = [t.numpy() for t in t_net(torch.from_numpy(x))]
+        got = [m.asnumpy() for m in ms_net(mindspore.Tensor(x))]
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, atol=1e-5)
+    # MindSpore's own default (the last axis) differs on these shapes: the test can fail
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    assert not np.allclose(mindspore.ops.softmax(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x))[0].numpy())

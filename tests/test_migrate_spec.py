@@ -198,6 +198,9 @@ def test_helper_exports_cover_helper_targets():
     for rule in SPEC:
         if rule.uses_helper:
             assert rule.target.split(".")[1] in names, rule.key
+        for alternative in rule.target_without.values():
+            if alternative.startswith("_torch_compat."):
+                assert alternative.split(".")[1] in names, rule.key
 
 
 # --------------------------------------------------------------------------
@@ -229,6 +232,9 @@ def _load(tmp_path: Path, text: str):
         ("torch.cat:\n  target: mindspore.ops.cat\n  values: {dim: tuple}\n", 3, "needs args"),
         ("torch.Tensor.floor_:\n  transform: devices\n  inplace_of: torch.Tensor.floor\n", 3, "in-place torch.Tensor member"),
         ("torch.Tensor.floor:\n  target: mindspore.ops.floor\n  inplace_of: torch.Tensor.ceil\n", 3, "in-place"),
+        ("torch.softmax:\n  target: mindspore.ops.softmax\n  args: [input, dim]\n  target_without: {axis: _torch_compat.softmax}\n", 4, "not in args"),
+        ("torch.softmax:\n  target: mindspore.ops.softmax\n  args: [input, dim]\n  target_without: {dim: ops.softmax}\n", 4, "must be a mindspore name"),
+        ("torch.softmax:\n  target: mindspore.ops.softmax\n  target_without: {dim: _torch_compat.softmax}\n", 3, "needs args"),
     ],
 )
 def test_malformed_entry_cites_yaml_line(tmp_path, text, line, fragment):

@@ -40,7 +40,7 @@ if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_tar
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
            "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
-           "GELU", "randn_like", "arange", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
+           "GELU", "randn_like", "arange", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
            "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "LSTM", "GRU", "RNN", "ELU", "Softplus",
            "cosine_similarity", "CosineSimilarity", "KLDivLoss", "Upsample", "MultiheadAttention",
@@ -824,6 +824,41 @@ def arange(start=0, end=None, step=1, *, dtype=None):
     if dtype is not None:
         data = ops.cast(data, dtype)
     return data
+
+
+def _implicit_dim(ndim):
+    """The dim torch's softmax, log_softmax and softmin take when none is given (its deprecated
+    implicit choice, ``torch.nn.functional._get_softmax_dim``): 0 for 0-, 1- and 3-D input,
+    else 1.  MindSpore's own default is always the last axis."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, *, dtype=None):
+    """torch.nn.functional.softmax(input) without dim: over torch's implicit dim."""
+    if dtype is not None:
+        input = ops.cast(input, dtype)
+    return ops.softmax(input, _implicit_dim(input.ndim))
+
+
+def log_softmax(logits):
+    """torch.nn.functional.log_softmax(input) without dim: over torch's implicit dim."""
+    return ops.log_softmax(logits, _implicit_dim(logits.ndim))
+
+
+class Softmax(nn.Cell):
+    """torch.nn.Softmax() without dim: a softmax over torch's implicit dim, which depends on the
+    input's rank (0 for 0-, 1- and 3-D input, else 1), where mindspore.nn.Softmax always takes
+    the last axis."""
+
+    def construct(self, input):
+        return ops.softmax(input, _implicit_dim(input.ndim))
+
+
+class LogSoftmax(nn.Cell):
+    """torch.nn.LogSoftmax() without dim: over torch's implicit dim (see Softmax)."""
+
+    def construct(self, input):
+        return ops.log_softmax(input, _implicit_dim(input.ndim))
 
 
 def _clamped_logs(input):
