@@ -23,9 +23,16 @@ from libcst import MaybeSentinel
 
 from migrate.transforms import Example, Transform, Unconvertible, register
 
-GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad")
+GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad", "torch.set_grad_enabled")
 ENABLING = ("torch.enable_grad",)  # dropped too, but its values do flow into gradients
+SWITCH = "torch.set_grad_enabled"  # either, by its argument: True enables, False disables
+# a set_grad_enabled(mode) whose mode is none of the literals is re-evaluated once per value the
+# block assigns: only expressions without calls qualify
+_PURE = (cst.Name, cst.Attribute, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation,
+         cst.SimpleString, cst.Integer)
 NOTE = "MindSpore computes gradients only inside value_and_grad"
+NOTE_SWITCHED = ("in code that can be differentiated, so each value the block assigns or returns is wrapped in "
+                 "ops.stop_gradient where set_grad_enabled's mode is false")
 NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backward()), so the block's "
                 "assigned and returned values are wrapped in ops.stop_gradient")
 
@@ -38,6 +45,36 @@ def guard_name(ctx, expr: cst.BaseExpression) -> Optional[str]:
         return None
     name = ctx.torch_name(target)
     return name if name in GUARDS else None
+
+
+def _mode(node: cst.BaseExpression, name: str):
+    """True where the guard leaves gradients on, False where it turns them off; for
+    ``set_grad_enabled(mode)`` with a non-literal mode that expression, and None where its
+    argument cannot be read (not exactly one ``mode``)."""
+    if name in ENABLING:
+        return True
+    if name != SWITCH:
+        return False
+    args = node.args if isinstance(node, cst.Call) else ()
+    if len(args) != 1 or args[0].star or (args[0].keyword is not None and args[0].keyword.value != "mode"):
+        return None
+    value = args[0].value
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return value.value == "True"
+    return value
+
+
+class _HasCall(cst.CSTVisitor):
+    found = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = True
+
+
+def _has_call(node: cst.CSTNode) -> bool:
+    finder = _HasCall()
+    node.visit(finder)
+    return finder.found
 
 
 class _CallsBackward(cst.CSTVisitor):
@@ -58,10 +95,6 @@ class _StopGradients(cst.CSTTransformer):
     """Wrap every assigned or returned value in ``stop(...)``; nested functions, classes and
     lambdas are scopes of their own and are left alone."""
 
-    def __init__(self, stop: cst.BaseExpression) -> None:
-        self.stop = stop
-        self.count = 0
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
 
@@ -71,9 +104,17 @@ class _StopGradients(cst.CSTTransformer):
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
-    def _wrap(self, value: cst.BaseExpression) -> cst.Call:
+    def __init__(self, stop: cst.BaseExpression, unless: Optional[cst.BaseExpression] = None) -> None:
+        self.stop = stop
+        self.unless = unless  # set_grad_enabled(mode): `value if mode else stop(value)`
+        self.count = 0
+
+    def _wrap(self, value: cst.BaseExpression) -> cst.BaseExpression:
         self.count += 1
-        return cst.Call(func=self.stop.deep_clone(), args=[cst.Arg(value)])
+        stopped = cst.Call(func=self.stop.deep_clone(), args=[cst.Arg(value)])
+        if self.unless is None:
+            return stopped
+        return cst.IfExp(test=self.unless.deep_clone(), body=value.deep_clone(), orelse=stopped)
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
         return updated.with_changes(value=self._wrap(updated.value))
@@ -225,11 +266,24 @@ with no_grad():
         if not dropped:
             return updated
         note = NOTE
-        if self._in_differentiable_code() and any(name not in ENABLING for _, name in dropped):
-            stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"))
+        modes = [_mode(node, name) for node, name in dropped]
+        if any(mode is None for mode in modes):
+            for node, name in dropped:
+                self.ctx.uncertain(node, name, "set_grad_enabled takes exactly one argument, mode")
+            return updated
+        if self._in_differentiable_code() and any(mode is not True for mode in modes):
+            unless = None
+            if False not in modes:  # set_grad_enabled(mode) with a mode known only at run time
+                unless = next(mode for mode in modes if mode is not True)
+                if not isinstance(unless, _PURE) or _has_call(unless):
+                    for node, name in dropped:
+                        self.ctx.uncertain(node, name, "set_grad_enabled's mode is re-evaluated per assigned value "
+                                                       "in the converted block; give it a plain name first")
+                    return updated
+            stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"), unless)
             updated = updated.with_changes(body=updated.body.visit(stopper))
             if stopper.count:
-                note = f"{NOTE}; {NOTE_STOPPED}"
+                note = f"{NOTE}; {NOTE_STOPPED}" if unless is None else f"{NOTE}; {NOTE_SWITCHED}"
         for node, name in dropped:
             self.ctx.converted(node, name, note)
         if keep:
