@@ -650,6 +650,45 @@ class _EmitNames(cst.CSTTransformer):
         return updated
 
 
+class _ClassArgNames(cst.CSTVisitor):
+    """The Name nodes passed as isinstance/issubclass's class argument, and the tuple or
+    list assignments to a single name."""
+
+    def __init__(self) -> None:
+        self.class_args: set[int] = set()
+        self.assigns: list[tuple[cst.Name, Sequence[cst.BaseElement]]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if (isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass")
+                and len(node.args) == 2 and isinstance(node.args[1].value, cst.Name)):
+            self.class_args.add(id(node.args[1].value))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if (len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+                and isinstance(node.value, (cst.Tuple, cst.List))):
+            self.assigns.append((node.targets[0].target, node.value.elements))
+
+
+def _class_tuple_elements(module: cst.Module, names: NameResolver) -> set[int]:
+    """ids of the elements of ``classes = (nn.Linear, nn.Embedding)`` where ``classes`` is the
+    only binding of that name in its scope and every use of it is isinstance's or issubclass's
+    class argument: those references are types (nn.Linear -> nn.Dense), not calls to map."""
+    finder = _ClassArgNames()
+    module.visit(finder)
+    out: set[int] = set()
+    for target, elements in finder.assigns:
+        scope = names.scope_of(target)
+        if scope is None:
+            continue
+        bindings = list(scope.assignments[target.value])
+        if len(bindings) != 1 or getattr(bindings[0], "node", None) is not target:
+            continue
+        uses = [access.node for access in bindings[0].references]
+        if uses and all(id(use) in finder.class_args for use in uses):
+            out |= {id(e.value) for e in elements if not isinstance(e, cst.StarredElement)}
+    return out
+
+
 # --------------------------------------------------------------------------
 # the transformer
 
@@ -740,6 +779,9 @@ class MigrateTransformer(cst.CSTTransformer):
             classes = node.args[1].value
             for el in [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]:
                 self._type_refs.add(id(el))
+
+    def _visit_Module(self, node: cst.Module) -> None:
+        self._type_refs |= _class_tuple_elements(node, self.ctx.names)
 
     def _visit_Annotation(self, node) -> None:
         self._annotation_depth += 1

@@ -3,6 +3,8 @@ no-op cases) are golden tests, plus the no-op cases every conversion must keep."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from migrate.codemod import convert_source
@@ -319,6 +321,28 @@ def test_classes_checked_with_isinstance_are_renamed(check, want):
     out = convert_source(f"import torch.nn as nn\n\n\ndef f(m):\n    return {check}\n", SPEC, "x.py")
     assert want in out.code, out.code
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.sites
+
+
+def test_a_name_bound_to_classes_and_only_type_tested_holds_types():
+    """``whitelist = (nn.Linear,)`` used only as isinstance's class argument (minGPT's weight-decay
+    groups) is a tuple of types; bound twice, or used otherwise (called), it is not."""
+    src = ("import torch.nn as nn\n\n\ndef f(m):\n    whitelist = (nn.Linear,)\n    blacklist = [nn.LayerNorm, nn.Embedding]\n"
+           "    return isinstance(m, whitelist), issubclass(type(m), tuple(blacklist)) if False else isinstance(m, blacklist)\n")
+    out = convert_source(src, SPEC, "x.py")
+    # whitelist converts; blacklist is passed to tuple() too, so its classes stay values
+    assert re.search(r"whitelist = \((ms_)?nn\.Dense,\)", out.code), out.code
+    assert [s.rule for s in out.sites if s.kind == "unsupported"] == ["torch.nn.LayerNorm", "torch.nn.Embedding"]
+    only = src.replace("issubclass(type(m), tuple(blacklist)) if False else ", "")
+    out = convert_source(only, SPEC, "x.py")
+    assert "blacklist = [nn.LayerNorm, nn.Embedding]" in out.code and "torch" not in out.code, out.code
+    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.sites
+    called = ("import torch.nn as nn\n\n\ndef f(m):\n    kinds = (nn.Linear,)\n    layer = kinds[0](3, 4)\n"
+              "    return isinstance(m, kinds), layer\n")
+    rebound = ("import torch.nn as nn\n\n\ndef f(m, wide):\n    kinds = (nn.Linear,)\n    if wide:\n"
+               "        kinds = (nn.Linear, nn.Embedding)\n    return isinstance(m, kinds)\n")
+    for code in (called, rebound):
+        out = convert_source(code, SPEC, "x.py")
+        assert "nn.Dense" not in out.code and any(s.kind == "unsupported" for s in out.sites), out.code
 
 
 def test_torch_backend_switches_are_removed_other_module_state_is_not():
