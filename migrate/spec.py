@@ -31,7 +31,7 @@ FIELDS = frozenset(
 #: What a call/reference evaluates to; typeinfer.py uses it for receivers.
 RETURN_KINDS = frozenset(
     {
-        "tensor", "tensors", "named_tensors", "module", "modules", "optimizer",
+        "tensor", "tensors", "named_tensors", "module", "modules", "named_modules", "optimizer",
         "ndarray", "scalar", "shape", "dtype", "device", "state_dict",
         "same", "none", "other", "loader",
     }

@@ -83,7 +83,8 @@ _LITERALS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Concat
              cst.FormattedString, cst.Dict, cst.Set, cst.DictComp, cst.SetComp, cst.GeneratorExp, cst.Lambda)
 _RETURN_TYPES = {
     "tensor": TENSOR, "tensors": TENSORS, "named_tensors": T("tuples", items=(OTHER, TENSOR)),
-    "modules": T("modules"), "ndarray": NDARRAY, "scalar": SCALAR, "shape": SHAPE, "dtype": DTYPE,
+    "modules": T("modules"), "named_modules": T("tuples", items=(OTHER, T("module", "torch.nn.Module"))),
+    "ndarray": NDARRAY, "scalar": SCALAR, "shape": SHAPE, "dtype": DTYPE,
     "device": DEVICE, "state_dict": STATE_DICT, "none": OTHER, "other": OTHER,
     # a DataLoader: each item is a default-collated batch, whose items are tensors
     "loader": T("loader"),

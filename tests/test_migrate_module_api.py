@@ -329,3 +329,36 @@ def test_parameter_lists_convert_name_and_train_like_torchs(compat, tmp_path, mo
     grown.vars[-1] = replaced
     assert grown.vars.at(1) is replaced and replaced.name == "vars.1"
     assert [p.name for p in grown.trainable_params()] == ["vars.0", "vars.1"]
+
+
+NAMED_MODULES = """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.blocks = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+
+    def decay_groups(self):
+        decay, other = set(), set()
+        for mn, m in self.named_modules():
+            for pn, p in m.named_parameters():
+                full = '%s.%s' % (mn, pn) if mn else pn
+                (decay if pn.endswith('weight') and isinstance(m, (nn.Linear,)) else other).add(full)
+        children = [name for name, child in self.named_children()]
+        return sorted(decay), sorted(other), children
+
+
+def build():
+    return Net()
+"""
+
+
+def test_named_modules_yield_modules_whose_members_convert(compat, tmp_path, monkeypatch):
+    """(name, module) pairs of named_modules()/named_children() type their module: minGPT's
+    weight-decay grouping converts completely and names the same parameters as torch."""
+    code, ms_mod, t_mod = both_versions(NAMED_MODULES, "named_modules_case", tmp_path, monkeypatch)
+    assert "parameters_and_names()" in code and "cells_and_names()" in code, code
+    assert ms_mod.build().decay_groups() == t_mod["build"]().decay_groups()
