@@ -138,7 +138,7 @@ def _tuple_of(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
         if isinstance(value, cst.Tuple):
             return value
         if isinstance(value, cst.List):  # a list literal: MindSpore's tile/shape arguments want a tuple
-            return cst.Tuple([e.with_changes(comma=MaybeSentinel.DEFAULT) for e in value.elements])
+            return _tuple_literal(value)
         if isinstance(value, cst.Integer) or (
             isinstance(value, cst.UnaryOperation) and isinstance(value.expression, cst.Integer)
         ):
@@ -172,11 +172,13 @@ def _as_1tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
     return cst.Tuple([cst.Element(value)])
 
 
+def _tuple_literal(value: cst.List) -> cst.Tuple:
+    return cst.Tuple([e.with_changes(comma=MaybeSentinel.DEFAULT) for e in value.elements])
+
+
 def _list_as_tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
-    value = args[0].value
-    if isinstance(value, cst.List):  # same elements; a tuple compiles ~3x faster inside mindspore.jit
-        return cst.Tuple([e.with_changes(comma=MaybeSentinel.DEFAULT) for e in value.elements])
-    return value
+    value = args[0].value  # same elements; a tuple compiles ~3x faster inside mindspore.jit
+    return _tuple_literal(value) if isinstance(value, cst.List) else value
 
 
 VALUE_TRANSFORMS: dict[str, Callable[[Sequence[cst.Arg], bool], cst.BaseExpression]] = {

@@ -369,7 +369,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
             chk.fail(field, f"unknown field (known: {', '.join(sorted(FIELDS))})")
 
     target = chk.str_field("target", _DOTTED)
-    if target is not None and not (target.startswith("mindspore") or target.startswith(HELPER_PREFIX)):
+    if target is not None and not _is_target_name(target):
         chk.fail("target", "must be a mindspore name or a _torch_compat helper")
     style = entry.get("style", "call")
     if style not in STYLES:
@@ -386,7 +386,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     values = chk.name_map("values", "value_transform")
     target_without = chk.name_map("target_without", "dotted")
     for name, alternative in target_without.items():
-        if not (alternative.startswith("mindspore") or alternative.startswith(HELPER_PREFIX)):
+        if not _is_target_name(alternative):
             chk.fail("target_without", f"{name}: must be a mindspore name or a _torch_compat helper")
 
     torch_names = _torch_arg_names(args)
@@ -505,6 +505,10 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         inplace_of=inplace_of,
         target_without=target_without,
     )
+
+
+def _is_target_name(name: str) -> bool:
+    return name.startswith("mindspore") or name.startswith(HELPER_PREFIX)
 
 
 def _default_returns(key: str) -> str:

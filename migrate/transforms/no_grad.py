@@ -26,10 +26,6 @@ from migrate.transforms import Example, Transform, Unconvertible, register
 GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad", "torch.set_grad_enabled")
 ENABLING = ("torch.enable_grad",)  # dropped too, but its values do flow into gradients
 SWITCH = "torch.set_grad_enabled"  # either, by its argument: True enables, False disables
-# a set_grad_enabled(mode) whose mode is none of the literals is re-evaluated once per value the
-# block assigns: only expressions without calls qualify
-_PURE = (cst.Name, cst.Attribute, cst.Comparison, cst.UnaryOperation, cst.BooleanOperation,
-         cst.SimpleString, cst.Integer)
 NOTE = "MindSpore computes gradients only inside value_and_grad"
 NOTE_SWITCHED = ("in code that can be differentiated, so each value the block assigns or returns is wrapped in "
                  "ops.stop_gradient where set_grad_enabled's mode is false")
@@ -95,6 +91,11 @@ class _StopGradients(cst.CSTTransformer):
     """Wrap every assigned or returned value in ``stop(...)``; nested functions, classes and
     lambdas are scopes of their own and are left alone."""
 
+    def __init__(self, stop: cst.BaseExpression, unless: Optional[cst.BaseExpression] = None) -> None:
+        self.stop = stop
+        self.unless = unless  # set_grad_enabled(mode): `value if mode else stop(value)`
+        self.count = 0
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
 
@@ -103,11 +104,6 @@ class _StopGradients(cst.CSTTransformer):
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
-
-    def __init__(self, stop: cst.BaseExpression, unless: Optional[cst.BaseExpression] = None) -> None:
-        self.stop = stop
-        self.unless = unless  # set_grad_enabled(mode): `value if mode else stop(value)`
-        self.count = 0
 
     def _wrap(self, value: cst.BaseExpression) -> cst.BaseExpression:
         self.count += 1
@@ -275,7 +271,7 @@ with no_grad():
             unless = None
             if False not in modes:  # set_grad_enabled(mode) with a mode known only at run time
                 unless = next(mode for mode in modes if mode is not True)
-                if not isinstance(unless, _PURE) or _has_call(unless):
+                if _has_call(unless):  # evaluated once per value the block assigns: no calls
                     for node, name in dropped:
                         self.ctx.uncertain(node, name, "set_grad_enabled's mode is re-evaluated per assigned value "
                                                        "in the converted block; give it a plain name first")
