@@ -405,3 +405,17 @@ def test_single_device_wrappers_become_the_module_and_its_call(compat, tmp_path,
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     want = t_model(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_set_grad_enabled_as_a_statement_is_removed_only_where_it_changes_nothing():
+    """The global switch: removed outside differentiated code, or where it turns gradients on;
+    turning them off inside a function that calls backward(), or using its value, is reported."""
+    off_in_training = ("import torch\n\n\ndef train(model, opt, x):\n    torch.set_grad_enabled(False)\n"
+                       "    loss = model(x).sum()\n    loss.backward()\n")
+    kept = convert_source(off_in_training, SPEC, "x.py")
+    assert "torch.set_grad_enabled(False)" in kept.code
+    assert ("torch.set_grad_enabled", "unsupported") in [(s.rule, s.kind) for s in kept.sites]
+    on_in_training = off_in_training.replace("set_grad_enabled(False)", "set_grad_enabled(True)")
+    assert "set_grad_enabled" not in convert_source(on_in_training, SPEC, "x.py").code
+    used = convert_source("import torch\n\nprevious = torch.set_grad_enabled(False)\n", SPEC, "x.py")
+    assert [(s.rule, s.kind) for s in used.sites] == [("torch.set_grad_enabled", "unsupported")]

@@ -323,7 +323,16 @@ with no_grad():
         return updated.with_changes(decorators=keep, leading_lines=lines)
 
     def rewrite(self, site):
+        statement = self.ctx.statement
+        if (site.rule.key == SWITCH and (_mode(site.original, SWITCH) is True or not self._in_differentiable_code())
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and isinstance(statement.body[0], cst.Expr) and statement.body[0].value is site.original):
+            # the global switch as a statement: turning gradients on, or anything outside code that is
+            # differentiated, has no MindSpore meaning (no grad mode to set)
+            self.ctx.remove_statement()
+            return site.updated
         raise Unconvertible(
             "unsupported",
-            "only `with torch.no_grad():` and the decorator are rewritten; MindSpore has no grad-mode object",
+            "only `with torch.no_grad():`, the decorator, and a statement `torch.set_grad_enabled(True)` or one "
+            "outside differentiated code are rewritten; MindSpore has no grad-mode object",
         )
