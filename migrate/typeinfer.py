@@ -924,7 +924,7 @@ class TypeInfo:
         if how == "annotation":
             return self.annotation_type(b.value) if b.value is not None else None
         if how == "narrow":
-            return self._narrowed(b.value)
+            return self._narrowed(b.value, b.where)
         if how == "param":
             return self._param_from_uses(b.value, self._param_name(b))
         if how == "aug":
@@ -937,10 +937,17 @@ class TypeInfo:
             return self._index(self._element(b.value, b.where), b.path)
         return None
 
-    def _narrowed(self, classes: cst.BaseExpression) -> Optional[T]:
+    def _narrowed(self, classes: cst.BaseExpression, where: Where) -> Optional[T]:
         """What ``isinstance(x, classes)`` being true says x is.  Modules of several classes
-        keep them as ``items``, so a member renamed in some of them is not renamed blindly."""
-        if not isinstance(classes, cst.Tuple):
+        keep them as ``items``, so a member renamed in some of them is not renamed blindly.
+        ``classes`` may be a name bound once, in the test's scope, to a tuple or list of them
+        (minGPT's ``isinstance(m, whitelist_weight_modules)``)."""
+        if isinstance(classes, cst.Name):
+            bindings = where.scope.bindings.get(classes.value, ())
+            if (len(bindings) == 1 and bindings[0].how == "value" and not bindings[0].path
+                    and isinstance(bindings[0].value, (cst.Tuple, cst.List))):
+                classes = bindings[0].value
+        if not isinstance(classes, (cst.Tuple, cst.List)):
             return self.annotation_type(classes)
         types = [self.annotation_type(el.value) for el in classes.elements if not isinstance(el, cst.StarredElement)]
         if not types or len(types) != len(classes.elements) or any(t is None for t in types):
