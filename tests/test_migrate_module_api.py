@@ -367,3 +367,42 @@ def test_named_modules_yield_modules_whose_members_convert(compat, tmp_path, mon
     code, ms_mod, t_mod = both_versions(NAMED_MODULES, "named_modules_case", tmp_path, monkeypatch)
     assert "parameters_and_names()" in code and "cells_and_names()" in code, code
     assert ms_mod.build().decay_groups() == t_mod["build"]().decay_groups()
+
+
+JIT_MARKED = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    @torch.jit.ignore
+    def no_weight_decay(self):
+        return {"fc.bias"}
+
+    def forward(self, x):
+        if torch.jit.is_scripting() or torch.jit.is_tracing():
+            return self.fc(x)
+        return self.fc(x) * 2
+
+
+def build():
+    return Net()
+"""
+
+
+def test_torchscript_markers_keep_what_eager_torch_runs(compat, tmp_path, monkeypatch):
+    """@torch.jit.ignore is dropped and is_scripting()/is_tracing() are False: the converted,
+    compiled construct takes eager torch's branch (the doubled output)."""
+    from test_migrate_numeric import twin_models
+
+    code, ms_mod, _ = both_versions(JIT_MARKED, "jit_marked", tmp_path, monkeypatch)
+    assert "torch" not in code and "@mindspore.jit" in code, code
+    t_mod, t_model, ms_model = twin_models(JIT_MARKED, ms_mod)
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    want = t_model(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), want, rtol=1e-6, atol=1e-6)
+    assert ms_model.no_weight_decay() == {"fc.bias"}

@@ -116,6 +116,7 @@ CASES = {
     "torch.nn.Tanh": "return nn.Tanh()(x)",
     "torch.nn.GELU": "return nn.GELU()(x), nn.GELU()(wide), nn.GELU(approximate='tanh')(wide)",
     "torch.nn.Softmax": "return nn.Softmax(dim=1)(x3)",
+    "torch.nn.ReLU6": "return nn.ReLU6()(x * 4), nn.ReLU6(inplace=True)(wide)",
     "torch.nn.LogSoftmax": "return nn.LogSoftmax(dim=1)(x3), nn.LogSoftmax(dim=-1)(x)",
     "torch.nn.LeakyReLU": "return nn.LeakyReLU()(x), nn.LeakyReLU(0.1)(x)",
     "torch.nn.Embedding": "emb = nn.Embedding(6, 4)\n    emb.weight.data = table\n    return emb(ids)",
