@@ -40,7 +40,7 @@ if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_tar
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
            "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
-           "GELU", "randn_like", "arange", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
+           "GELU", "randn_like", "arange", "scaled_dot_product_attention", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
            "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "LSTM", "GRU", "RNN", "ELU", "Softplus",
            "cosine_similarity", "CosineSimilarity", "KLDivLoss", "Upsample", "MultiheadAttention",
@@ -1192,6 +1192,30 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = ops.maximum(_norm_keepdim(x1, 2, dim), eps)  # a zero slice: gradient 0 as in torch, not NaN
     n2 = ops.maximum(_norm_keepdim(x2, 2, dim), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """torch.nn.functional.scaled_dot_product_attention, written out as torch documents it:
+    ``softmax(q k^T * scale + bias) v`` with ``scale = 1 / sqrt(E)`` by default; a boolean mask
+    keeps the True places (the others get -inf), a float mask is added, ``is_causal`` keeps the
+    lower triangle.  Dropout on the attention weights, as torch, whenever ``dropout_p > 0`` (the
+    functional form does not look at a training flag); another random stream than torch's."""
+    length, source = query.shape[-2], key.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    scores = ops.matmul(query, key.swapaxes(-2, -1)) * scale
+    if is_causal:
+        keep = ops.ones((length, source), mindspore.bool_).tril()
+        scores = scores.masked_fill(ops.logical_not(keep), float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == mindspore.bool_:
+            scores = scores.masked_fill(ops.logical_not(attn_mask), float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = ops.softmax(scores, axis=-1)
+    if dropout_p > 0.0:
+        weights = ops.dropout(weights, p=dropout_p)
+    return ops.matmul(weights, value)
 
 
 class CosineSimilarity(nn.Cell):

@@ -57,6 +57,10 @@ INPUTS = {
 
 # torch name -> body of `def f(<inputs used>)`
 CASES = {
+    "torch.nn.functional.scaled_dot_product_attention": (
+        "return (F.scaled_dot_product_attention(q, k, k), F.scaled_dot_product_attention(q, k, k * 2, is_causal=True), "
+        "F.scaled_dot_product_attention(q, k, k, attn_mask=torch.ones(5, 6, dtype=torch.bool).tril(1)), "
+        "F.scaled_dot_product_attention(q, k, k, torch.zeros(5, 6) - k[0, 0, :, 0], scale=0.3))"),
     "torch.argsort": "return torch.argsort(x, dim=1), torch.argsort(x3, dim=0, descending=True), torch.argsort(v)",
     "torch.einsum": ("return (torch.einsum('ij,jk->ik', x, sq), torch.einsum('bhqd,bhkd->bhqk', q, k), "
                      "torch.einsum('ii->i', sq), torch.einsum('ii', sq), torch.einsum('...j,jk', x3, sq), "
