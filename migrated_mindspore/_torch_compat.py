@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import types
+import typing
 import warnings
 from collections import Counter, OrderedDict, defaultdict, namedtuple
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_tar
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
            "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
-           "GELU", "randn_like", "arange", "scaled_dot_product_attention", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
+           "GELU", "randn_like", "arange", "scaled_dot_product_attention", "Final", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
            "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "LSTM", "GRU", "RNN", "ELU", "Softplus",
            "cosine_similarity", "CosineSimilarity", "KLDivLoss", "Upsample", "MultiheadAttention",
@@ -1192,6 +1193,9 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = ops.maximum(_norm_keepdim(x1, 2, dim), eps)  # a zero slice: gradient 0 as in torch, not NaN
     n2 = ops.maximum(_norm_keepdim(x2, 2, dim), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+Final = typing.Final  # torch.jit.Final: TorchScript's constant-attribute annotation is typing.Final in Python
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):

@@ -478,6 +478,8 @@ def test_helper_module_exports_every_public_name():
     tree = ast.parse(open(compat.__file__).read())
     public = {node.name for node in tree.body
               if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")}
+    public |= {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets  # Final = ...
+               if isinstance(t, ast.Name) and not t.id.startswith("_") and not t.id.isupper()}
     assert public - set(compat.__all__) == set()
     assert set(compat.__all__) - public == set()
     assert len(compat.__all__) == len(set(compat.__all__))
