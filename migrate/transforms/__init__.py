@@ -66,6 +66,25 @@ class Example:
     name: str = ""
 
 
+def drop_decorators(original: cst.FunctionDef, updated: cst.FunctionDef, which) -> tuple:
+    """``updated`` without the decorators for which ``which(original decorator expression)``
+    gives a name, and the (original expression, name) pairs it dropped; the comment lines
+    above a dropped first decorator stay above the function."""
+    keep, dropped = [], []
+    for old, new in zip(original.decorators, updated.decorators):
+        name = which(old.decorator)
+        if name:
+            dropped.append((old.decorator, name))
+        else:
+            keep.append(new)
+    if not dropped:
+        return updated, dropped
+    lines = list(updated.leading_lines)
+    if not keep:
+        lines.extend(updated.lines_after_decorators)
+    return updated.with_changes(decorators=keep, leading_lines=lines), dropped
+
+
 class Unconvertible(Exception):
     """Raised by a rewrite that cannot convert a site; the site stays as it was."""
 

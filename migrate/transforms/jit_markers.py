@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.transforms import Example, Transform, Unconvertible, register
+from migrate.transforms import Example, Transform, Unconvertible, drop_decorators, register
 
 DECORATORS = ("torch.jit.ignore", "torch.jit.unused", "torch.jit.export")
 TESTS = ("torch.jit.is_scripting", "torch.jit.is_tracing")
@@ -89,19 +89,10 @@ class Net(nn.Cell):
                     self.ctx.claim(dec.decorator.func)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
-        keep = []
-        for old, new in zip(original.decorators, updated.decorators):
-            name = self._marker(old.decorator)
-            if name:
-                self.ctx.converted(old.decorator, name, NOTE)
-            else:
-                keep.append(new)
-        if len(keep) == len(updated.decorators):
-            return updated
-        lines = list(updated.leading_lines)
-        if not keep:
-            lines.extend(updated.lines_after_decorators)
-        return updated.with_changes(decorators=keep, leading_lines=lines)
+        updated, dropped = drop_decorators(original, updated, self._marker)
+        for node, name in dropped:
+            self.ctx.converted(node, name, NOTE)
+        return updated
 
     def rewrite(self, site):
         if site.rule.key in TESTS and site.is_call and not site.args:

@@ -21,7 +21,7 @@ from typing import Optional
 import libcst as cst
 from libcst import MaybeSentinel
 
-from migrate.transforms import Example, Transform, Unconvertible, register
+from migrate.transforms import Example, Transform, Unconvertible, drop_decorators, register
 
 GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad", "torch.set_grad_enabled")
 ENABLING = ("torch.enable_grad",)  # dropped too, but its values do flow into gradients
@@ -306,21 +306,10 @@ with no_grad():
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
         self._differentiable.pop()
-        keep = []
-        dropped = False
-        for old, new in zip(original.decorators, updated.decorators):
-            name = self._is_guard(old.decorator)
-            if name:
-                self.ctx.converted(old.decorator, name, NOTE)
-                dropped = True
-            else:
-                keep.append(new)
-        if not dropped:
-            return updated
-        lines = list(updated.leading_lines)
-        if not keep:
-            lines.extend(updated.lines_after_decorators)
-        return updated.with_changes(decorators=keep, leading_lines=lines)
+        updated, dropped = drop_decorators(original, updated, self._is_guard)
+        for node, name in dropped:
+            self.ctx.converted(node, name, NOTE)
+        return updated
 
     def rewrite(self, site):
         statement = self.ctx.statement
