@@ -47,7 +47,7 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
            "cosine_similarity", "CosineSimilarity", "KLDivLoss", "Upsample", "MultiheadAttention",
            "randint", "linspace", "diag", "bernoulli", "one_hot", "normalize", "einsum", "avg_pool2d", "conv2d",
            "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "new_full", "new_tensor",
-           "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
+           "calculate_gain", "uniform_", "normal_", "trunc_normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
            "AdamW", "RMSprop", "Adagrad", "Adadelta", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
 
@@ -2438,6 +2438,19 @@ def normal_(tensor, mean=0.0, std=1.0):
     """torch.nn.init.normal_: N(mean, std^2) in the tensor's dtype, in place (ops.randn_like
     alone gives float32 for a float64 tensor)."""
     return assign_data(tensor, mean + std * ops.randn_like(tensor, dtype=tensor.dtype))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """torch.nn.init.trunc_normal_: N(mean, std^2) truncated to [a, b] (absolute bounds, not in
+    units of std, as torch), in the tensor's dtype, in place; drawn as torch does, by the inverse
+    CDF of a uniform draw between the bounds' CDF values.  Another random stream than torch's."""
+    def cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    low, high = cdf((a - mean) / std), cdf((b - mean) / std)
+    draw = (2 * low - 1) + (2 * high - 2 * low) * ops.rand_like(tensor, dtype=tensor.dtype)
+    value = ops.erfinv(draw) * (std * math.sqrt(2.0)) + mean
+    return assign_data(tensor, ops.clamp(value, a, b))
 
 
 def zeros_(tensor):

@@ -655,3 +655,22 @@ def test_softmax_without_dim_takes_torchs_implicit_dim(jit, tmp_path, monkeypatc
     # MindSpore's own default (the last axis) differs on these shapes: the test can fail
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     assert not np.allclose(mindspore.ops.softmax(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x))[0].numpy())
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"std": 0.02}, {"mean": 1.0, "std": 2.0, "a": 0.0, "b": 3.0},
+                                    {"std": 1.0, "a": -0.5, "b": 0.5}])
+def test_trunc_normal_draws_torchs_distribution(compat, kwargs):
+    """Truncated at the absolute bounds a, b (torch's convention), with torch's own draw's mean
+    and standard deviation (within 2.5% of the spread on 120k draws), in the Parameter's dtype."""
+    for dtype in (np.float32, np.float64):
+        param = mindspore.Parameter(mindspore.Tensor(np.zeros((400, 300), dtype)), name="w")
+        assert compat.trunc_normal_(param, **kwargs) is param
+        got = param.asnumpy()
+        want = torch.nn.init.trunc_normal_(torch.empty(400, 300, dtype=torch.float64), **kwargs).numpy()
+        a, b = kwargs.get("a", -2.0), kwargs.get("b", 2.0)
+        assert got.dtype == dtype and got.min() >= a and got.max() <= b
+        mean, std = kwargs.get("mean", 0.0), kwargs.get("std", 1.0)
+        if max(abs(a - mean), abs(b - mean)) < 2.5 * std:  # bounds within reach: the whole interval is drawn
+            assert got.min() < a + 0.02 * (b - a) and got.max() > b - 0.02 * (b - a)
+        assert abs(got.mean() - want.mean()) < 0.025 * want.std()
+        assert abs(got.std() / want.std() - 1) < 0.025
