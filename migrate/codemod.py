@@ -652,6 +652,13 @@ class _EmitNames(cst.CSTTransformer):
         return updated
 
 
+def _type_test_classes(call: cst.Call) -> Optional[cst.BaseExpression]:
+    """The class argument of ``isinstance(x, classes)``/``issubclass(c, classes)``, else None."""
+    if isinstance(call.func, cst.Name) and call.func.value in ("isinstance", "issubclass") and len(call.args) == 2:
+        return call.args[1].value
+    return None
+
+
 class _ClassArgNames(cst.CSTVisitor):
     """The Name nodes passed as isinstance/issubclass's class argument, and the tuple or
     list assignments to a single name."""
@@ -661,9 +668,9 @@ class _ClassArgNames(cst.CSTVisitor):
         self.assigns: list[tuple[cst.Name, Sequence[cst.BaseElement]]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        if (isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass")
-                and len(node.args) == 2 and isinstance(node.args[1].value, cst.Name)):
-            self.class_args.add(id(node.args[1].value))
+        classes = _type_test_classes(node)
+        if isinstance(classes, cst.Name):
+            self.class_args.add(id(classes))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if (len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
@@ -777,8 +784,8 @@ class MigrateTransformer(cst.CSTTransformer):
 
     def _visit_Call(self, node: cst.Call) -> None:
         self._call_funcs.add(id(node.func))
-        if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) == 2:
-            classes = node.args[1].value
+        classes = _type_test_classes(node)
+        if classes is not None:
             for el in [e.value for e in classes.elements] if isinstance(classes, cst.Tuple) else [classes]:
                 self._type_refs.add(id(el))
 

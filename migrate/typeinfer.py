@@ -90,6 +90,11 @@ _RETURN_TYPES = {
     "loader": T("loader"),
 }
 
+def is_parameter_list(t: Optional[T]) -> bool:
+    """A ``torch.nn.ParameterList``: its items (indexed or iterated) are Parameters."""
+    return t is not None and t.kind == "module" and t.cls == "torch.nn.ParameterList"
+
+
 #: torch functions whose first argument can only be a tensor (not a number, list or size)
 _TENSOR_FIRST_ARG = frozenset(
     [f"torch.{n}" for n in (
@@ -758,7 +763,7 @@ class TypeInfo:
                 if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
                     i = int(idx.value.value, 0)
                     return inner.items[i] if i < len(inner.items) else None
-            if inner.kind == "module" and inner.cls == "torch.nn.ParameterList":
+            if is_parameter_list(inner):
                 return TENSOR
             if inner.kind in ("modules", "module"):
                 return T("module", "torch.nn.Module")  # an item of a ModuleList/Sequential
@@ -1063,7 +1068,7 @@ class TypeInfo:
             return joined
         if t.kind == "modules":
             return T("module", "torch.nn.Module")
-        if t.kind == "module" and t.cls == "torch.nn.ParameterList":
+        if is_parameter_list(t):
             return TENSOR
         if t.kind == "param_groups":
             return PARAM_GROUP

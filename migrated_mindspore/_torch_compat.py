@@ -852,14 +852,14 @@ class Softmax(nn.Cell):
     the last axis."""
 
     def construct(self, input):
-        return ops.softmax(input, _implicit_dim(input.ndim))
+        return softmax(input)
 
 
 class LogSoftmax(nn.Cell):
     """torch.nn.LogSoftmax() without dim: over torch's implicit dim (see Softmax)."""
 
     def construct(self, input):
-        return ops.log_softmax(input, _implicit_dim(input.ndim))
+        return log_softmax(input)
 
 
 def _clamped_logs(input):
@@ -3175,9 +3175,13 @@ class ParameterList(_TorchNames, nn.Cell):
                 return first[:-1]
         return getattr(self, "_torch_prefix", "")
 
+    @staticmethod
+    def _parameter(value):
+        """``value`` itself if a Parameter, else wrapped in one (as torch's ParameterList does)."""
+        return value if isinstance(value, mindspore.Parameter) else mindspore.Parameter(value)
+
     def append(self, value):
-        if not isinstance(value, mindspore.Parameter):
-            value = mindspore.Parameter(value)
+        value = self._parameter(value)
         prefix, index = self._prefix(), str(self._size)
         setattr(self, index, value)
         value.name = prefix + index
@@ -3220,8 +3224,7 @@ class ParameterList(_TorchNames, nn.Cell):
         return self.at(self._checked(idx))
 
     def __setitem__(self, idx, value):
-        if not isinstance(value, mindspore.Parameter):
-            value = mindspore.Parameter(value)
+        value = self._parameter(value)
         index = str(self._checked(idx))
         name = getattr(self, index).name
         setattr(self, index, value)

@@ -60,31 +60,25 @@ def _mode(node: cst.BaseExpression, name: str):
     return value
 
 
-class _HasCall(cst.CSTVisitor):
-    found = False
+class _FindCall(cst.CSTVisitor):
+    def __init__(self, which) -> None:
+        self.which = which
+        self.found = False
 
     def visit_Call(self, node: cst.Call) -> None:
-        self.found = True
-
-
-def _has_call(node: cst.CSTNode) -> bool:
-    finder = _HasCall()
-    node.visit(finder)
-    return finder.found
-
-
-class _CallsBackward(cst.CSTVisitor):
-    found = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
+        if self.which(node):
             self.found = True
 
 
-def _calls_backward(node: cst.CSTNode) -> bool:
-    finder = _CallsBackward()
+def _has_call(node: cst.CSTNode, which=lambda call: True) -> bool:
+    """Whether ``node`` holds a call (one for which ``which(call)`` holds)."""
+    finder = _FindCall(which)
     node.visit(finder)
     return finder.found
+
+
+def _calls_backward(node: cst.CSTNode) -> bool:
+    return _has_call(node, lambda call: isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward")
 
 
 class _StopGradients(cst.CSTTransformer):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.transforms import Example, Transform, register
+from migrate.typeinfer import is_parameter_list
 
 PARAMETER_LIST = "torch.nn.ParameterList"
 
@@ -61,8 +62,7 @@ class Cross(nn.Cell):
     )
 
     def _is_list(self, node: cst.BaseExpression) -> bool:
-        t = self.ctx.type_of(node)
-        return t is not None and t.kind == "module" and t.cls == PARAMETER_LIST
+        return is_parameter_list(self.ctx.type_of(node))
 
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
         if self.ctx.is_store(original) or len(original.slice) != 1:
