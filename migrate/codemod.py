@@ -16,6 +16,7 @@ unconverted ``torch.nn``), another one (``ms_nn``).
 from __future__ import annotations
 
 import ast
+import json
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -201,13 +202,6 @@ class _Item:
     positional: bool
 
 
-def _literal(node: cst.BaseExpression):
-    try:
-        return ast.literal_eval(_code(node).strip())
-    except Exception:
-        return _code(node).strip()
-
-
 def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
     """Match call arguments to torch parameter names (api_map `args`)."""
     bound: dict[str, Union[cst.Arg, list]] = {}
@@ -254,18 +248,32 @@ def bound_arguments(rule: Rule, args: Sequence[cst.Arg]) -> dict:
     return {name: [a.value for a in arg] if isinstance(arg, list) else arg.value for name, arg in bound.items()}
 
 
+def _refuses(rule: Rule, cond, value: cst.BaseExpression) -> bool:
+    """Does an ``unsupported_args`` condition refuse this argument value?  A value the codemod cannot
+    read (``sparse=flag``) where the conversion drops the argument is uncertain: dropping it assumes
+    it is not the refused value.  Where the argument is kept, the target receives it and decides."""
+    if cond.value is None:
+        return True
+    try:
+        given = ast.literal_eval(_code(value).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        if cond.name in rule.drop:
+            raise Unconvertible("uncertain", f"cannot tell whether `{cond.name}={_code(value).strip()}` is "
+                                             f"`{cond.value}` ({cond.reason}); the conversion drops it") from None
+        return False
+    return given == ast.literal_eval(cond.value)
+
+
 def _check_conditions(rule: Rule, bound: dict) -> None:
     for cond in rule.unsupported_args:
         if cond.name not in bound:
             continue
         if cond.without is not None and cond.without in bound:
             continue
-        if cond.value is not None:
-            given = bound[cond.name]
-            given = given[0] if isinstance(given, list) else given
-            if _literal(given.value) != _literal(cst.parse_expression(cond.value)):
-                continue
-        raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
+        given = bound[cond.name]
+        given = given[0] if isinstance(given, list) else given
+        if _refuses(rule, cond, given.value):
+            raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
     for name, reason in rule.required_args.items():
         if name not in bound:
             raise Unconvertible("unsupported", f"no `{name}`: {reason}")
@@ -313,13 +321,14 @@ def map_arguments(
     """Rewrite a call's arguments per the rule; raise Unconvertible when it cannot."""
     if rule.args is None:
         out = [] if receiver is None else [cst.Arg(receiver)]
+        given = {a.keyword.value for a in args if a.keyword is not None}
         for arg in args:
             key = arg.keyword.value if arg.keyword is not None else None
+            for cond in rule.unsupported_args:
+                if key == cond.name and cond.without not in given and _refuses(rule, cond, arg.value):
+                    raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
             if key in rule.drop:
                 continue
-            for cond in rule.unsupported_args:
-                if key == cond.name and (cond.value is None or _literal(arg.value) == _literal(cst.parse_expression(cond.value))):
-                    raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")
             out.append(_as_keyword(arg, rule.kwargs[key]) if key in rule.kwargs else arg)
         present = {a.keyword.value for a in out if a.keyword is not None}
         for name, expr in rule.defaults.items():
@@ -459,6 +468,40 @@ def _map_bound_args(rule, args, default_expr, receiver) -> list[cst.Arg]:
             keywords_started = True
             out.append(cst.Arg(default_expr(expr), keyword=cst.Name(name), equal=cst.AssignEqual(_NO_WS, _NO_WS)))
     return out
+
+
+def signature_adapter(qn: str, rule: Rule) -> str:
+    """The expression a torch class (or function) becomes where it is passed as a value
+    (``norm_layer=nn.BatchNorm2d``): the helper ``torch_signature`` with the entry's mapping, applied
+    at run time where the value is called (``norm_layer(dim)``), as ``map_arguments`` applies it to
+    the calls it sees.  Dotted names in it are left to ``parse_expression`` to import."""
+    def q(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    def strings(names) -> str:
+        return "(" + ", ".join(map(q, names)) + ("," if len(names) == 1 else "") + ")"
+
+    def mapping(items, value=q) -> str:
+        return "{" + ", ".join(f"{q(k)}: {value(v)}" for k, v in items) + "}"
+
+    order = {name.lstrip("*"): i for i, name in enumerate(rule.args or ())}
+    parts = [rule.target, q(qn)]
+    if rule.args is not None:
+        parts.append(strings(rule.args))
+    fields = [
+        ("kwargs", rule.kwargs and mapping(rule.kwargs.items())),
+        ("drop", rule.drop and strings(sorted(rule.drop, key=lambda n: (order.get(n, len(order)), n)))),
+        ("values", rule.values and mapping(rule.values.items())),
+        ("defaults", rule.defaults and mapping(rule.defaults.items(), value=str)),
+        ("refuse", rule.unsupported_args and mapping((c.describe(), c.reason) for c in rule.unsupported_args)),
+        ("required", rule.required_args and mapping(rule.required_args.items())),
+        ("without", rule.target_without and mapping(rule.target_without.items(), value=str)),
+    ]
+    parts += [f"{name}={text}" for name, text in fields if text]
+    one_line = f"{HELPER_PREFIX}torch_signature({', '.join(parts)})"
+    if len(one_line) <= 100:
+        return one_line
+    return f"{HELPER_PREFIX}torch_signature(\n" + "".join(f"    {p},\n" for p in parts) + ")"
 
 
 # --------------------------------------------------------------------------
@@ -918,8 +961,13 @@ class MigrateTransformer(cst.CSTTransformer):
             self.ctx.converted(original, qn, rule.note)
             return self.ctx.name_for(rule.type_target)
         if not _pure_rename(rule) and not (as_type and rule.member[:1].isupper()):
-            self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")
-            return updated
+            if rule.style != "call" or any(a.startswith("*") for a in rule.args or ()):
+                self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")
+                return updated
+            self.ctx.converted(original, qn, "used as a value: a class taking torch's arguments (helper "
+                                             "torch_signature applies this entry's mapping where it is called; "
+                                             "refused values raise NotImplementedError)")
+            return self.ctx.parse_expression(signature_adapter(qn, rule))
         self.ctx.converted(original, qn, rule.note)
         return self.ctx.name_for(rule.target)
 

@@ -20,6 +20,7 @@ sometimes takes whole scheduler ticks (``clip_grad_norm_`` of 17 parameters: 2.6
 3.5 or 42 ms without, in runs of ``bench/helpers.py``).  Set ``TORCH2MS_ASYNC=1`` to keep both.
 """
 
+import ast
 import bisect
 import math
 import os
@@ -3646,3 +3647,153 @@ def _uncompiled(fn, weights, has_aux, args, why):
 
 
 __all__ += ["compiled_value_and_grad"]
+
+
+# --------------------------------------------------------------------------
+# torch classes passed as values (norm_layer=nn.BatchNorm2d)
+
+_SIGNATURES = {}
+
+
+def _value_transform(kind, name, value, torch_name):
+    """api_map.yaml's value transforms, on the value itself (the codemod applies them to literals)."""
+    if kind == "one_minus":
+        if value is None:
+            raise NotImplementedError(f"{torch_name}({name}=None): the cumulative average has no MindSpore equivalent")
+        return round(1 - float(value), 12) if isinstance(value, (int, float)) else 1 - value
+    if kind == "as_1tuple":
+        if isinstance(value, (list, tuple)):
+            if len(value) != 1:
+                raise NotImplementedError(f"{torch_name}({name}={value!r}): MindSpore's LayerNorm takes begin_norm_axis "
+                                          "for the input rank; a multi-axis normalized_shape needs it by hand")
+            return tuple(value)
+        return (value,)
+    if isinstance(value, list):  # tuple, tuple_or_int, list_as_tuple
+        return tuple(value)
+    if kind == "tuple" and isinstance(value, int):
+        return (value,)
+    return value
+
+
+def _refused(condition, bound):
+    """Does an ``unsupported_args`` condition (``name``, ``name=VALUE``, ``name without other``) hold?"""
+    name, sep, literal = condition.partition("=")
+    name, _, other = name.strip().partition(" without ")
+    name = name.strip()
+    if name not in bound or (other and other.strip() in bound):
+        return False
+    return not sep or bound[name] == ast.literal_eval(literal.strip())
+
+
+_SIGNATURE_METAS = {}
+
+
+def _signature_meta(base):
+    """The metaclass of ``torch_signature``'s classes: an instance or subclass of the target is one of
+    theirs (``isinstance(m, norm_layer)`` on a layer the codemod converted directly, as in torch)."""
+    meta = _SIGNATURE_METAS.get(base)
+    if meta is None:
+        meta = base("torch_signature_type", (base,), {
+            "__instancecheck__": lambda cls, obj: isinstance(obj, cls._torch_target),
+            "__subclasscheck__": lambda cls, sub: issubclass(sub, cls._torch_target),
+        })
+        _SIGNATURE_METAS[base] = meta
+    return meta
+
+
+def torch_signature(target, torch_name, args=None, *, kwargs=None, drop=(), values=None, defaults=None,
+                    refuse=None, required=None, without=None):
+    """A torch class passed as a value (``norm_layer=nn.BatchNorm2d``, ``partial(nn.LayerNorm, eps=1e-6)``)
+    called later with torch's arguments: a subclass of ``target`` (a function, for a function target)
+    whose constructor applies ``torch_name``'s api_map.yaml mapping at run time, as the codemod does
+    to a call it sees: ``args`` is torch's positional order, ``kwargs`` the renames, ``drop`` the
+    arguments removed, ``values`` the value transforms, ``defaults`` the target arguments added when
+    missing, ``refuse`` condition -> reason (NotImplementedError), ``required`` torch argument ->
+    reason when missing, ``without`` torch argument -> the target when it is not passed (torch's
+    implicit Softmax dim).  One class per ``(target, torch_name)``, so ``norm_layer is
+    nn.BatchNorm2d`` compares as in torch where both sides were converted; ``isinstance`` and
+    ``issubclass`` against it test the target.  A target that is neither a Cell nor a plain class
+    (``mindspore.Parameter``, whose ``__new__`` builds the object) gets a function."""
+    key = (target, torch_name)
+    made = _SIGNATURES.get(key)
+    if made is not None:
+        return made
+    kwargs, values, defaults = dict(kwargs or {}), dict(values or {}), dict(defaults or {})
+    refuse, required, without = dict(refuse or {}), dict(required or {}), dict(without or {})
+    order = tuple(args) if args is not None else None
+
+    def bind(a, kw):
+        if order is None:  # no declared signature: positional arguments pass through
+            return list(a), dict(kw)
+        if len(a) > len(order):
+            raise TypeError(f"{torch_name}() takes {len(order)} positional arguments but {len(a)} were given")
+        bound = dict(zip(order, a))
+        for name, value in kw.items():
+            if name not in order:
+                raise TypeError(f"{torch_name}() got an unexpected keyword argument '{name}'")
+            if name in bound:
+                raise TypeError(f"{torch_name}() got multiple values for argument '{name}'")
+            bound[name] = value
+        return [], bound
+
+    def mapped(a, kw):
+        positional, bound = bind(a, kw)
+        for condition, reason in refuse.items():
+            if _refused(condition, bound):
+                raise NotImplementedError(f"{torch_name}({condition}): {reason}")
+        for name, reason in required.items():
+            if name not in bound:
+                raise NotImplementedError(f"{torch_name}() without {name}: {reason}")
+        out = {}
+        for name, value in bound.items():
+            if name in drop:
+                continue
+            if name in values:
+                value = _value_transform(values[name], name, value, torch_name)
+            out[kwargs.get(name, name)] = value
+        for name, value in defaults.items():
+            out.setdefault(name, value)
+        return positional, out
+
+    def alternative(bound_names):
+        for name, other in without.items():
+            if name not in bound_names:
+                rest = {k: v for k, v in required.items() if k != name}
+                return torch_signature(other, f"{torch_name} without {name}", args, kwargs=kwargs, drop=drop,
+                                       values=values, defaults=defaults, refuse=refuse, required=rest)
+        return None
+
+    def names_of(a, kw):
+        return set(kw) | (set(order[:len(a)]) if order is not None else set())
+
+    short = torch_name.split(" ")[0].rsplit(".", 1)[-1]
+    if isinstance(target, type) and (issubclass(target, nn.Cell) or target.__new__ is object.__new__):
+        def __new__(cls, *a, **kw):
+            other = alternative(names_of(a, kw))
+            if other is not None:
+                return other(*a, **kw)
+            return object.__new__(cls) if target.__new__ is object.__new__ else target.__new__(cls)
+
+        def __init__(self, *a, **kw):
+            positional, out = mapped(a, kw)
+            target.__init__(self, *positional, **out)
+
+        meta = _signature_meta(type(target))
+        made = meta(short, (target,), {"__new__": __new__, "__init__": __init__, "__module__": __name__,
+                                        "_torch_target": target,
+                                        "__doc__": f"{torch_name}, taking torch's arguments: a {target.__name__}."})
+    else:
+        def made(*a, **kw):
+            other = alternative(names_of(a, kw))
+            if other is not None:
+                return other(*a, **kw)
+            positional, out = mapped(a, kw)
+            return target(*positional, **out)
+
+        made.__name__ = short
+        made.__doc__ = f"{torch_name}, taking torch's arguments."
+    _SIGNATURES[key] = made
+    return made
+
+
+__all__ += ["torch_signature"]

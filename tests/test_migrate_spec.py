@@ -193,6 +193,35 @@ def test_target_arguments_exist_in_mindspore_signatures(mindspore_mod):
     assert not problems, "\n".join(problems)
 
 
+def test_every_kept_torch_argument_reaches_a_target_parameter(mindspore_mod, compat):
+    """An argument the table neither drops nor refuses outright is passed on, so the target must
+    take it: ``nn.LayerNorm(8, elementwise_affine=True)`` once became a MindSpore LayerNorm call
+    with a keyword it does not have (refused only for False, never dropped)."""
+    problems = []
+    for rule in SPEC:
+        if rule.target is None or rule.args is None or rule.style == "attribute" or rule.transform:
+            continue
+        target = getattr(compat, rule.target.split(".")[1]) if rule.uses_helper else _resolve(rule.target)
+        fn = target.__init__ if inspect.isclass(target) else target
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue
+        params = [p for p in sig.parameters.values() if p.name != "self"]
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            continue
+        names = {p.name for p in params}
+        args = [a.lstrip("*") for a in rule.args]
+        if rule.owner is None and "." in rule.target and inspect.isclass(_resolve(rule.target.rsplit(".", 1)[0])):
+            args = args[1:]  # torch.clone(x) -> x.copy(): the first argument is the receiver
+        refused = {c.name for c in rule.unsupported_args if c.value is None and c.without is None}
+        kept = [a for a in args if a not in rule.drop and a not in refused and a not in rule.target_without]
+        unknown = [rule.kwargs.get(a, a) for a in kept if rule.kwargs.get(a, a) not in names]
+        if unknown:
+            problems.append(f"{rule.source} {rule.key} -> {rule.target}: {unknown} not in {sorted(names)}")
+    assert not problems, "\n".join(problems)
+
+
 def test_helper_exports_cover_helper_targets():
     names = helpers.exports("_torch_compat")
     for rule in SPEC:
