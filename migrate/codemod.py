@@ -213,7 +213,7 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
     pos = 0
     for arg in args:
         if arg.star == "**":
-            raise Unconvertible("unsupported", "**kwargs cannot be checked against the torch signature")
+            raise Unconvertible("unsupported", "**kwargs cannot be checked against the torch signature", True)
         if arg.keyword is None:
             if var is not None and pos >= star_index:
                 if var not in bound:
@@ -222,7 +222,7 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
                 bound[var].append(arg)
                 continue
             if arg.star == "*":
-                raise Unconvertible("unsupported", "*args cannot be matched to the torch signature")
+                raise Unconvertible("unsupported", "*args cannot be matched to the torch signature", True)
             if pos >= len(names):
                 raise Unconvertible("unsupported", f"more positional arguments than torch's signature ({len(names)})")
             bound[names[pos]] = arg
@@ -259,7 +259,7 @@ def _refuses(rule: Rule, cond, value: cst.BaseExpression) -> bool:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if cond.name in rule.drop:
             raise Unconvertible("uncertain", f"cannot tell whether `{cond.name}={_code(value).strip()}` is "
-                                             f"`{cond.value}` ({cond.reason}); the conversion drops it") from None
+                                             f"`{cond.value}` ({cond.reason}); the conversion drops it", True) from None
         return False
     return given == ast.literal_eval(cond.value)
 
@@ -468,6 +468,12 @@ def _map_bound_args(rule, args, default_expr, receiver) -> list[cst.Arg]:
             keywords_started = True
             out.append(cst.Arg(default_expr(expr), keyword=cst.Name(name), equal=cst.AssignEqual(_NO_WS, _NO_WS)))
     return out
+
+
+def _adaptable(rule: Rule) -> bool:
+    """Can ``torch_signature`` apply this entry's mapping at run time?  Not to `*varargs` entries
+    (their value transforms gather the varargs) nor to attribute-style ones."""
+    return rule.style == "call" and rule.target is not None and not any(a.startswith("*") for a in rule.args or ())
 
 
 def signature_adapter(qn: str, rule: Rule) -> str:
@@ -961,7 +967,7 @@ class MigrateTransformer(cst.CSTTransformer):
             self.ctx.converted(original, qn, rule.note)
             return self.ctx.name_for(rule.type_target)
         if not _pure_rename(rule) and not (as_type and rule.member[:1].isupper()):
-            if rule.style != "call" or any(a.startswith("*") for a in rule.args or ()):
+            if not _adaptable(rule):
                 self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")
                 return updated
             self.ctx.converted(original, qn, "used as a value: a class taking torch's arguments (helper "
@@ -1144,6 +1150,11 @@ class MigrateTransformer(cst.CSTTransformer):
         try:
             new = self._rewrite_call(site)
         except Unconvertible as exc:
+            if exc.at_run_time and site.receiver is None and _adaptable(rule) and rule.member[:1].isupper():
+                # nn.Conv2d(c, d, **options): the class with torch's signature decides when it runs
+                self.ctx.converted(site.original, rule.key, f"{exc.reason}: the entry's mapping is applied where "
+                                                            "it runs (helper torch_signature)")
+                return site.updated.with_changes(func=self.ctx.parse_expression(signature_adapter(rule.key, rule)))
             self._report(exc, site)
             return site.updated
         self.ctx.converted(site.original, rule.key, rule.note)

@@ -152,3 +152,43 @@ def test_the_run_time_mapping_builds_what_the_converted_call_builds(compat, tmp_
     b = getattr(load_converted(through.code, f"through_{safe}", tmp_path, monkeypatch), target)
     assert isinstance(b, type(a))
     assert _fingerprint(b) == _fingerprint(a)
+
+
+OPTIONS_SOURCE = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Stem(nn.Module):
+        def __init__(self, c, d, flag, *shape, **options):
+            super().__init__()
+            self.conv = nn.Conv2d(c, d, bias=False, **options)
+            self.bn = nn.BatchNorm2d(d, eps=0.001, momentum=0.2, track_running_stats=flag)
+            self.ln = nn.LayerNorm(*shape)
+
+        def forward(self, x):
+            h = torch.relu(self.bn(self.conv(x)))
+            return self.ln(h), self.bn.running_var
+
+
+    def build(flag=True):
+        return Stem(3, 4, flag, 5, kernel_size=3, padding=1)
+''')
+
+
+def test_calls_the_codemod_cannot_read_apply_the_mapping_where_they_run(compat, tmp_path, monkeypatch):
+    """``nn.Conv2d(c, d, **options)``, ``nn.LayerNorm(*shape)`` and ``track_running_stats=flag`` were
+    left for a person; through ``torch_signature`` they build torch's layers, and a refused value
+    raises where the call runs."""
+    code, ms_mod, _ = both_versions(OPTIONS_SOURCE, "layer_options_case", tmp_path, monkeypatch)
+    assert code.count("torch_signature(") == 3, code
+    _, t_model, ms_model = twin_models(OPTIONS_SOURCE, ms_mod)
+    t_model.train()
+    ms_model.set_train(True)
+    x = np.random.default_rng(1).normal(size=(2, 3, 5, 5)).astype(np.float32)
+    want = [t.detach().numpy() for t in t_model(torch.from_numpy(x))]
+    got = [t.asnumpy() for t in ms_model(mindspore.Tensor(x))]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    with pytest.raises(NotImplementedError, match=r"track_running_stats=False"):
+        ms_mod.build(flag=False)

@@ -88,10 +88,13 @@ def drop_decorators(original: cst.FunctionDef, updated: cst.FunctionDef, which) 
 class Unconvertible(Exception):
     """Raised by a rewrite that cannot convert a site; the site stays as it was."""
 
-    def __init__(self, kind: str, reason: str):
+    def __init__(self, kind: str, reason: str, at_run_time: bool = False):
         super().__init__(reason)
         self.kind = kind  # "unsupported" | "uncertain"
         self.reason = reason
+        #: what the codemod cannot read (``**options``, ``sparse=flag``) the entry's mapping could
+        #: decide where the call runs (a class construction through ``torch_signature``)
+        self.at_run_time = at_run_time
 
 
 class Transform:
