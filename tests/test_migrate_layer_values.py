@@ -56,17 +56,26 @@ SOURCE = textwrap.dedent('''\
 ''')
 
 
+def _same_training_outputs(source: str, ms_mod, shape) -> tuple:
+    """``build()`` of both sides from the same weights, run once in training mode on the same
+    random input: the outputs agree; (torch model, MindSpore model)."""
+    _, t_model, ms_model = twin_models(source, ms_mod)
+    t_model.train()
+    ms_model.set_train(True)
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    want = [t.detach().numpy() for t in t_model(torch.from_numpy(x))]
+    got = [t.asnumpy() for t in ms_model(mindspore.Tensor(x))]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    return t_model, ms_model
+
+
 def test_layer_classes_passed_as_values_build_what_torch_builds(compat, tmp_path, monkeypatch):
     code, ms_mod, _ = both_versions(SOURCE, "layer_values_case", tmp_path, monkeypatch)
     assert "torch_signature(" in code and "norm_layer=nn.BatchNorm2d" not in code
-    t_mod, t_model, ms_model = twin_models(SOURCE, ms_mod)
-    t_model.train()
-    ms_model.set_train(True)
-    x = np.random.default_rng(0).normal(size=(3, 4, 5, 6)).astype(np.float32)
-    want = [t.detach().numpy() for t in t_model(torch.from_numpy(x))]
-    got = [t.asnumpy() for t in ms_model(mindspore.Tensor(x))]
-    for g, w in zip(got, want):  # softmax with dim, torch's implicit dim (1 on 2-D), moving mean (momentum 0.3)
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    # softmax with dim, torch's implicit dim (1 on 2-D), moving mean (momentum 0.3)
+    t_model, ms_model = _same_training_outputs(SOURCE, ms_mod, (3, 4, 5, 6))
     assert ms_model.kinds == t_model.kinds == [True, True, False, True]
     assert ms_model.leaky.alpha == pytest.approx(0.01)  # torch's slope, not MindSpore's 0.2
     assert ms_model.head_norm.epsilon == pytest.approx(1e-3)
@@ -182,13 +191,6 @@ def test_calls_the_codemod_cannot_read_apply_the_mapping_where_they_run(compat, 
     raises where the call runs."""
     code, ms_mod, _ = both_versions(OPTIONS_SOURCE, "layer_options_case", tmp_path, monkeypatch)
     assert code.count("torch_signature(") == 3, code
-    _, t_model, ms_model = twin_models(OPTIONS_SOURCE, ms_mod)
-    t_model.train()
-    ms_model.set_train(True)
-    x = np.random.default_rng(1).normal(size=(2, 3, 5, 5)).astype(np.float32)
-    want = [t.detach().numpy() for t in t_model(torch.from_numpy(x))]
-    got = [t.asnumpy() for t in ms_model(mindspore.Tensor(x))]
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    _same_training_outputs(OPTIONS_SOURCE, ms_mod, (2, 3, 5, 5))
     with pytest.raises(NotImplementedError, match=r"track_running_stats=False"):
         ms_mod.build(flag=False)
