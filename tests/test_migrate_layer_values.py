@@ -93,6 +93,8 @@ def test_a_refused_argument_raises_where_the_class_is_called(compat, tmp_path, m
     with pytest.raises(TypeError, match="takes 8 positional arguments"):
         norm(*range(9))
     assert norm(4, track_running_stats=True, device="cpu").num_features == 4  # dropped, as in a converted call
+    # a tensor is not the literal False (its == is elementwise): not refused, and dropped
+    assert norm(4, track_running_stats=mindspore.Tensor([False, False])).num_features == 4
     assert ms_mod.ACTS["relu"] is ms_mod.Block.__init__.__defaults__[1]  # one class per torch name
 
 

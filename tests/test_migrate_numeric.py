@@ -89,6 +89,10 @@ CASES = {
     "torch.min": "return torch.min(x), torch.min(x, dim=0)",
     "torch.argmax": "return torch.argmax(x, dim=1)",
     "torch.norm": "return torch.norm(x), torch.norm(x, p=2, dim=1), torch.norm(x, 1), torch.norm(x, p=3, dim=(0, 1))",
+    "torch.linalg.vector_norm": ("return torch.linalg.vector_norm(x), torch.linalg.vector_norm(x, 1, dim=1), "
+                                 "torch.linalg.vector_norm(x3, float('inf'), (0, 2), True), torch.linalg.vector_norm(x3, 0, -1), "
+                                 "torch.linalg.vector_norm(x, ord=3, dim=[0], keepdim=False), torch.linalg.vector_norm(x3, float('-inf')), "
+                                 "torch.linalg.vector_norm(x, dim=-1, dtype=torch.float64), torch.linalg.vector_norm(x3, keepdim=True)"),
     "torch.full_like": "return torch.full_like(x, 0.5)",
     "torch.gather": "return torch.gather(x, 1, gidx)",
     "torch.index_select": "return torch.index_select(x, 1, sel)",

@@ -124,6 +124,15 @@ CASES = {
     "torch.Tensor.argmin": "return x.argmin(), x.argmin(1), x.argmin(dim=2, keepdim=True), t.argmin(1), v.argmin(keepdim=True)",
     "torch.Tensor.relu": "return x.relu(), i.relu()",
     "torch.Tensor.view_as": "return x.view_as(w), v.view_as(i)",
+    "torch.nan_to_num": ("inf = torch.where(x > 1, x / 0, n)\n"
+                         "    return torch.nan_to_num(inf), torch.nan_to_num(inf, 0.5, 10.0, -10.0), torch.nan_to_num(inf.double(), posinf=1e4), torch.nan_to_num(inf.double()), "
+                         "torch.nan_to_num(inf, nan=-1.0, neginf=-3.0), torch.nan_to_num(i), torch.nan_to_num(x)"),
+    "torch.amax": ("return torch.amax(x, 1), torch.amax(x, dim=(0, 2), keepdim=True), torch.amax(x, [0, 1]), "
+                   "torch.amax(x), torch.amax(i, 0, True), torch.amax(x.double(), -2)"),
+    "torch.amin": ("return torch.amin(x, 1), torch.amin(x, dim=(0, 2), keepdim=True), torch.amin(x, [0, 1]), "
+                   "torch.amin(x), torch.amin(i, 0, True), torch.amin(i32, dim=1)"),
+    "torch.Tensor.amax": "return x.amax(1), x.amax(dim=(0, 2), keepdim=True), x.amax(), i.amax(0, True), v.amax([0, 1])",
+    "torch.Tensor.amin": "return x.amin(1), x.amin(dim=(0, 2), keepdim=True), x.amin(), i.amin(0, True), x.amin((1, 2))",
 }
 
 

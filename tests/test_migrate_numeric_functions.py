@@ -110,6 +110,7 @@ CASES = {
     "torch.Tensor.new_tensor": "return x.new_tensor([1, 2]), labels.new_tensor([1.7, -2.2]), x.new_tensor(labels), x.new_tensor(3.5, dtype=torch.float64)",
     "torch.Tensor.type_as": "return labels.type_as(x), (x * 3).type_as(labels), x.type_as(x3)",
     "torch.Tensor.expand_as": "return x1.expand_as(x), v.expand_as(x3)",
+    "torch.Tensor.reshape_as": "return x.reshape_as(src[:3]), x3.reshape_as(other=x3.transpose(0, 2)), v.reshape_as(x1)",
     "torch.nn.init.calculate_gain": ("return torch.tensor([nn.init.calculate_gain('tanh'), nn.init.calculate_gain('leaky_relu'), "
                                      "nn.init.calculate_gain('leaky_relu', 0.2), nn.init.calculate_gain('relu'), "
                                      "nn.init.calculate_gain('selu'), nn.init.calculate_gain('conv2d')])"),

@@ -104,6 +104,31 @@ FN_CASES = {
                             "return F.margin_ranking_loss(a, b, sgn), F.margin_ranking_loss(a, b, sgn, 0.5), "
                             "F.margin_ranking_loss(a, b, sgn, margin=0.2, reduction='none'), "
                             "F.margin_ranking_loss(a, b, sgn, reduction='sum')"),
+    "hardswish": ("torch.nn.functional.hardswish", "return F.hardswish(x * 4), F.hardswish(wide, inplace=False), F.hardswish(x3.double() * 4)"),
+    "hardsigmoid": ("torch.nn.functional.hardsigmoid", "return F.hardsigmoid(x * 4), F.hardsigmoid(wide, False), F.hardsigmoid(x3.double() * 4)"),
+    "group_norm": ("torch.nn.functional.group_norm",
+                   "return F.group_norm(img, 3), F.group_norm(img, 1, g3, rm, 1e-3), F.group_norm(x3, num_groups=3, weight=g3), "
+                   "F.group_norm(img * 5 + 2, 3, bias=g3, eps=0.1)"),
+    "pixel_shuffle": ("torch.nn.functional.pixel_shuffle",
+                      "return F.pixel_shuffle(img[:, :1].repeat(1, 4, 1, 1), 2), F.pixel_shuffle(img.reshape(1, 4, 3, 30), upscale_factor=2), "
+                      "F.pixel_shuffle(img.reshape(8, 9, 5), 2), F.pixel_shuffle(img.reshape(2, 2, 9, 5, 2), 3)"),
+    "adaptive_max_pool2d": ("torch.nn.functional.adaptive_max_pool2d",
+                            "values, idx = F.adaptive_max_pool2d(img, (2, 4), True)\n"
+                            "    return F.adaptive_max_pool2d(img, 1), values, idx, F.adaptive_max_pool2d(img[0], output_size=(None, 4)), "
+                            "F.adaptive_max_pool2d(img, 3, return_indices=False)"),
+    "adaptive_avg_pool1d": ("torch.nn.functional.adaptive_avg_pool1d",
+                            "return F.adaptive_avg_pool1d(seq, 4), F.adaptive_avg_pool1d(seq, 1), F.adaptive_avg_pool1d(seq[0], (5,)), "
+                            "F.adaptive_avg_pool1d(seq, output_size=11)"),
+    "max_pool1d": ("torch.nn.functional.max_pool1d",
+                   "values, idx = F.max_pool1d(seq, 3, 2, 1, 2, False, True)\n"
+                   "    return F.max_pool1d(seq, 2), F.max_pool1d(seq, 3, stride=2, padding=1, ceil_mode=True), values, idx, "
+                   "F.max_pool1d(seq[0], (3,), (1,)), F.max_pool1d(seq, 2, return_indices=True)[1]"),
+    "avg_pool1d": ("torch.nn.functional.avg_pool1d",
+                   "return F.avg_pool1d(seq, 2), F.avg_pool1d(seq, 3, 2, 1, False, False), "
+                   "F.avg_pool1d(seq, 3, stride=2, padding=1, ceil_mode=True), F.avg_pool1d(seq[0], (4,), count_include_pad=True)"),
+    "celu": ("torch.nn.functional.celu", "return F.celu(x * 4), F.celu(wide, 0.5), F.celu(x, alpha=2.0, inplace=False), F.celu(x3.double())"),
+    "huber_loss": ("torch.nn.functional.huber_loss",
+                   "return F.huber_loss(x * 2, y), F.huber_loss(x, y, 'none', 0.5), F.huber_loss(x3, y3[0], reduction='sum', delta=3.0)"),
     # torch's axis= alias of dim= in the reductions (the existing entries without `args`; see
     # test_axis_alias_where_args_are_declared for the others)
     "axis_max": ("torch.max", "values, idx = torch.max(x, axis=1)\n    return values, idx, torch.max(x3, axis=0, keepdim=True)[0]"),
@@ -219,6 +244,62 @@ LAYER_CASES = {
         "self.c = nn.MarginRankingLoss(margin=0.1, reduction='sum')",
         "return self.a(x, y, t), self.b(x, y, t), self.c(x, y, t)", "x, y, t"),
         {"x": ("normal", (7,)), "y": ("normal", (7,)), "t": ("sign", (7,))}, False),
+    "torch.nn.Hardswish": (_net("self.a = nn.Hardswish()\nself.b = nn.Hardswish(inplace=True)", "return self.a(x * 4), self.b(x)"),
+                           {"x": ("normal", (3, 40))}, False),
+    "torch.nn.Hardsigmoid": (_net("self.a = nn.Hardsigmoid()\nself.b = nn.Hardsigmoid(True)", "return self.a(x * 4), self.b(x)"),
+                             {"x": ("normal", (3, 40))}, False),
+    "torch.nn.InstanceNorm2d": (_net("self.a = nn.InstanceNorm2d(4)\nself.b = nn.InstanceNorm2d(4, eps=1e-3, affine=True)\n"
+                                     "self.c = nn.InstanceNorm2d(4, 1e-5, 0.1, False, False)",
+                                     "return self.a(x * 3 + 1), self.b(x), self.c(x), self.a(x[0]), self.b(x[1])"),
+                                {"x": ("normal", (2, 4, 5, 6))}, True),
+    "torch.nn.PixelUnshuffle": (_net("self.a = nn.PixelUnshuffle(2)\nself.b = nn.PixelUnshuffle(downscale_factor=3)",
+                                     "return self.a(x), self.b(x[:, :, :, :6]), self.a(x[0])"), {"x": ("normal", (2, 3, 6, 8))}, False),
+    "torch.nn.Unflatten": (_net("self.a = nn.Unflatten(1, (2, 6))\nself.b = nn.Unflatten(-1, [2, -1])\n"
+                                "self.c = nn.Unflatten(dim=2, unflattened_size=(5, 1))",
+                                "return self.a(x), self.b(x), self.c(x)"), {"x": ("normal", (2, 12, 5, 4))}, False),
+    "torch.nn.AdaptiveMaxPool2d": (_net(
+        "self.a = nn.AdaptiveMaxPool2d(1)\nself.b = nn.AdaptiveMaxPool2d((4, 3), True)\nself.c = nn.AdaptiveMaxPool2d((None, 3))",
+        "values, idx = self.b(x)\nreturn self.a(x), values, idx, self.c(x), self.c(x[0])"), {"x": ("normal", (2, 3, 9, 8))}, False),
+    "torch.nn.AdaptiveMaxPool1d": (_net(
+        "self.a = nn.AdaptiveMaxPool1d(1)\nself.b = nn.AdaptiveMaxPool1d(4, return_indices=True)\nself.c = nn.AdaptiveMaxPool1d((5,))",
+        "values, idx = self.b(x)\nreturn self.a(x), values, idx, self.c(x), self.c(x[0])"), {"x": ("normal", (2, 3, 9))}, False),
+    "torch.nn.ReflectionPad2d": (_net("self.a = nn.ReflectionPad2d(2)\nself.b = nn.ReflectionPad2d((1, 2, 0, 3))",
+                                      "return self.a(x), self.b(x), self.b(x), self.b(x[0])"), {"x": ("normal", (2, 3, 4, 5))}, False),
+    "torch.nn.ReplicationPad2d": (_net("self.a = nn.ReplicationPad2d(2)\nself.b = nn.ReplicationPad2d(padding=(1, 2, 0, 3))",
+                                       "return self.a(x), self.b(x), self.b(x), self.b(x[0])"), {"x": ("normal", (2, 3, 4, 5))}, False),
+    "torch.nn.ConstantPad2d": (_net(
+        "self.a = nn.ConstantPad2d(2, 1.5)\nself.b = nn.ConstantPad2d((1, 2, 0, 3), -1)\nself.c = nn.ConstantPad2d((-1, 2, 1, -2), value=0.5)",
+        "return self.a(x), self.b(x), self.c(x), self.c(x), self.b(x[0])"), {"x": ("normal", (2, 3, 4, 5))}, False),
+    "torch.nn.GLU": (_net("self.a = nn.GLU()\nself.b = nn.GLU(1)\nself.c = nn.GLU(dim=0)", "return self.a(x), self.b(x), self.c(x[:2])"),
+                     {"x": ("normal", (4, 6, 8))}, False),
+    "torch.nn.Softsign": (_net("self.a = nn.Softsign()", "return self.a(x), self.a(x * 30)"), {"x": ("normal", (3, 40))}, False),
+    "torch.nn.CELU": (_net("self.a = nn.CELU()\nself.b = nn.CELU(0.5, inplace=True)\nself.c = nn.CELU(alpha=2.0)",
+                           "return self.a(x * 4), self.b(x * 4), self.c(x * 4)"), {"x": ("normal", (3, 40))}, False),
+    "torch.nn.Threshold": (_net("self.a = nn.Threshold(0.1, 20)\nself.b = nn.Threshold(threshold=-0.5, value=0.0, inplace=True)",
+                                "return self.a(x), self.b(x), self.a(torch.round(x))"), {"x": ("normal", (3, 40))}, False),
+    "torch.nn.Tanhshrink": (_net("self.a = nn.Tanhshrink()", "return self.a(x), self.a(x * 4), self.a(x * 30)"),
+                            {"x": ("normal", (3, 40))}, False),
+    "torch.nn.HuberLoss": (_net("self.a = nn.HuberLoss()\nself.b = nn.HuberLoss('none', 0.5)\nself.c = nn.HuberLoss(reduction='sum', delta=2.0)",
+                                "return self.a(x * 2, y), self.b(x, y), self.c(x * 3, y[0])", "x, y"),
+                           {"x": ("normal", (6, 5)), "y": ("normal", (6, 5))}, False),
+    "torch.nn.SoftMarginLoss": (_net("self.a = nn.SoftMarginLoss()\nself.b = nn.SoftMarginLoss(reduction='none')\n"
+                                     "self.c = nn.SoftMarginLoss(reduction='sum')",
+                                     "return self.a(x, t), self.b(x * 10, t), self.c(x, t)", "x, t"),
+                                {"x": ("normal", (6, 5)), "t": ("sign", (6, 5))}, False),
+    "torch.nn.CosineEmbeddingLoss": (_net("self.a = nn.CosineEmbeddingLoss()\nself.b = nn.CosineEmbeddingLoss(0.2, reduction='none')\n"
+                                          "self.c = nn.CosineEmbeddingLoss(margin=-0.3, reduction='sum')",
+                                          "return self.a(x, y, t), self.b(x, y, t), self.c(x, y, t)", "x, y, t"),
+                                     {"x": ("normal", (6, 5)), "y": ("normal", (6, 5)), "t": ("sign", (6,))}, False),
+    "torch.nn.TripletMarginLoss": (_net("self.a = nn.TripletMarginLoss()\nself.b = nn.TripletMarginLoss(2.0, 1, reduction='none')\n"
+                                        "self.c = nn.TripletMarginLoss(margin=0.5, p=3, eps=1e-3, swap=True, reduction='sum')",
+                                        "return self.a(x, y, z), self.b(x, y, z), self.c(x, y, z), self.a(x[0], y[0], z[0])", "x, y, z"),
+                                   {"x": ("normal", (6, 5)), "y": ("normal", (6, 5)), "z": ("normal", (6, 5))}, False),
+    "torch.nn.Conv3d": (_net(
+        "self.a = nn.Conv3d(4, 6, 3, padding=1)\n"
+        "self.b = nn.Conv3d(6, 6, (3, 2, 3), padding='same', dilation=(2, 1, 1), groups=2, bias=False, padding_mode='reflect')\n"
+        "self.c = nn.Conv3d(6, 4, 3, 2, (1, 0, 2), padding_mode='replicate')\n"
+        "self.d = nn.Conv3d(4, 2, 2, padding='valid', padding_mode='circular')",
+        "return self.d(self.c(self.b(self.a(x)))), self.a(x[0])"), {"x": ("normal", (2, 4, 6, 7, 5))}, False),
 }
 
 #: the entries this file checks numerically (tests/test_migrate_numeric.py reads this file's CASES)

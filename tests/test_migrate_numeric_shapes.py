@@ -137,6 +137,14 @@ CASES = {
     "torch.Tensor.addmm": "return sq.addmm(x.t(), x), v.addmm(x.t(), x, beta=0.5, alpha=2.0), sq.addmm(mat1=sq, mat2=wc)",
     "torch.Tensor.nonzero": "m = x > 0\n    n = x3 > 0\n    return m.nonzero(), n.nonzero(as_tuple=True), v.nonzero()",
     "torch.Tensor.byte": "return (pos * 10).byte(), imat.byte(), (x > 0).byte()",
+    "torch.diff": ("return (torch.diff(x3), torch.diff(x3, 2, 1), torch.diff(x, dim=0, prepend=x1, append=y[:2]), "
+                   "torch.diff(imat), torch.diff(x > 0), torch.diff(x3, n=3), torch.diff(input=rows01 > 0, n=2, dim=0))"),
+    "torch.rot90": "return torch.rot90(x3), torch.rot90(x3, 3, [1, 2]), torch.rot90(x, -1), torch.rot90(x3, k=2, dims=(2, 0)), torch.rot90(imat, 5)",
+    "torch.bucketize": ("return (torch.bucketize(fr, srt[0]), torch.bucketize(fr / 2, fr[0].unique()), "
+                        "torch.bucketize(fr / 2, fr[0].unique(), right=True), torch.bucketize(x, srt[1], out_int32=True), "
+                        "torch.bucketize(input=x3, boundaries=srt[2], right=False))"),
+    "torch.take_along_dim": ("return (torch.take_along_dim(x, gidx, 1), torch.take_along_dim(x3, torch.argsort(x3, 2), dim=2), "
+                             "torch.take_along_dim(x, gidx[:1] % 3, 0), torch.take_along_dim(x, labels), torch.take_along_dim(x3, gidx[None, :, :2] % 2, 2))"),
 }
 
 #: under mindspore.jit, cases whose body differs (a tensor of repeats does not compile there)

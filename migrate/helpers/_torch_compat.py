@@ -3682,7 +3682,10 @@ def _refused(condition, bound):
     name = name.strip()
     if name not in bound or (other and other.strip() in bound):
         return False
-    return not sep or bound[name] == ast.literal_eval(literal.strip())
+    if not sep:
+        return True
+    value = bound[name]  # a tensor's == is elementwise: only Python literals can equal VALUE
+    return isinstance(value, (bool, int, float, str, type(None), tuple, list)) and value == ast.literal_eval(literal.strip())
 
 
 _SIGNATURE_METAS = {}
@@ -3797,3 +3800,318 @@ def torch_signature(target, torch_name, args=None, *, kwargs=None, drop=(), valu
 
 
 __all__ += ["torch_signature"]
+
+
+# ---------------------------------------------------------------- more table entries
+__all__ += ["new_empty_of"]
+
+
+def new_empty_of(x, *size, **options):
+    """torch's ``x.new_empty(*size)`` on something the tool could not type: a MindSpore tensor's
+    ``new_zeros`` (torch leaves the memory uninitialised; zeros are one of its contents) with the
+    size as one tuple, the receiver's dtype unless ``dtype=``; any other object's own
+    ``.new_empty`` with the arguments as given."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.new_empty(*size, **options)
+    return x.new_zeros(_spread(size), dtype=_factory_options("new_empty", **options))
+
+
+__all__ += ["InstanceNorm2d"]
+
+
+class InstanceNorm2d(nn.Cell):
+    """torch.nn.InstanceNorm2d without running statistics (torch's default): each sample's
+    channels normalized over (H, W) with the biased variance, in training and inference alike,
+    as ``ops.group_norm`` with one group per channel; ``affine=True`` adds torch's ``weight``
+    (ones) and ``bias`` (zeros) under torch's names.  ``mindspore.nn.InstanceNorm2d`` has no CPU
+    kernel in MindSpore 2.10 (measured) and defaults to affine=True.  A 3-D (unbatched)
+    ``(C, H, W)`` input is accepted, as in torch."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False):
+        super().__init__()
+        if track_running_stats:
+            raise NotImplementedError("InstanceNorm2d(track_running_stats=True) is not implemented in _torch_compat")
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        if affine:
+            self.weight = mindspore.Parameter(ops.ones((num_features,), mindspore.float32), name="weight")
+            self.bias = mindspore.Parameter(ops.zeros((num_features,), mindspore.float32), name="bias")
+        else:
+            self.weight, self.bias = None, None
+
+    def construct(self, input):
+        unbatched = input.ndim == 3
+        if unbatched:
+            input = input.expand_dims(0)
+        out = ops.group_norm(input, input.shape[1], self.weight, self.bias, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+__all__ += ["max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "AdaptiveMaxPool1d"]
+
+
+def _pool1d_stride(kernel_size, stride):
+    """torch's 1-D pooling ``stride``: ``kernel_size`` when None or empty, one int otherwise."""
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        return kernel_size
+    return _single(stride, "stride")
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool1d (MindSpore 2.10 has no ops.max_pool1d) through
+    ``ops.max_pool2d`` on a unit height: stride defaults to kernel_size, padding, dilation,
+    ceil_mode and int64 indices (along L: the flat index of a unit height) as torch's; a 2-D
+    (unbatched) input too."""
+    kernel_size = _single(kernel_size, "kernel_size")
+    stride = _pool1d_stride(kernel_size, stride)
+    padding, dilation = _single(padding, "padding"), _single(dilation, "dilation")
+    squeeze = (0, -2) if input.ndim == 2 else (-2,)
+    batched = input.expand_dims(0) if input.ndim == 2 else input
+    out = ops.max_pool2d(batched.expand_dims(-2), (1, kernel_size), (1, stride), (0, padding), (1, dilation),
+                         return_indices, ceil_mode)
+    if return_indices:
+        values, indices = out
+        for axis in squeeze[::-1]:
+            values, indices = values.squeeze(axis), indices.squeeze(axis)
+        return values, indices
+    for axis in squeeze[::-1]:
+        out = out.squeeze(axis)
+    return out
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """torch.nn.functional.avg_pool1d through ``ops.avg_pool2d`` on a unit height: stride defaults
+    to kernel_size (``ops.avg_pool1d``'s to 1), padding, ceil_mode and count_include_pad as
+    torch's; a 2-D (unbatched) input too."""
+    kernel_size = _single(kernel_size, "kernel_size")
+    stride = _pool1d_stride(kernel_size, stride)
+    padding = _single(padding, "padding")
+    unbatched = input.ndim == 2
+    if unbatched:
+        input = input.expand_dims(0)
+    out = ops.avg_pool2d(input.expand_dims(-2), (1, kernel_size), (1, stride), (0, 0, padding, padding), ceil_mode,
+                         count_include_pad).squeeze(-2)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool1d through ``ops.adaptive_avg_pool2d`` on a unit
+    height (as ``AdaptiveAvgPool1d``): ``ops.adaptive_avg_pool1d`` requires the length to be
+    divisible by the output size and a 3-D input (measured)."""
+    size = _single(output_size, "output_size")
+    if size is None:
+        size = input.shape[-1]
+    return ops.adaptive_avg_pool2d(input.expand_dims(-2), (1, size)).squeeze(-2)
+
+
+class AdaptiveMaxPool1d(nn.Cell):
+    """torch.nn.AdaptiveMaxPool1d through ``ops.adaptive_max_pool2d`` on a unit height:
+    ``mindspore.nn.AdaptiveMaxPool1d`` requires the length to be divisible by the output size and
+    a 3-D input, and returns no indices (measured); int64 indices along L with
+    ``return_indices=True``, as torch's."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size = _single(output_size, "output_size")
+        self.return_indices = return_indices
+
+    def construct(self, input):
+        size = input.shape[-1] if self.output_size is None else self.output_size
+        out = ops.adaptive_max_pool2d(input.expand_dims(-2), (1, size), self.return_indices)
+        if self.return_indices:
+            return out[0].squeeze(-2), out[1].squeeze(-2)
+        return out.squeeze(-2)
+
+
+__all__ += ["ConstantPad2d", "Tanhshrink"]
+
+
+class ConstantPad2d(nn.Cell):
+    """torch.nn.ConstantPad2d through ``pad`` above (as ``ZeroPad2d``): an int or torch's (left,
+    right, top, bottom) filled with ``value``; negative values crop, which
+    ``mindspore.nn.ConstantPad2d`` (through ``ops.pad``) gets right only on its first call in
+    MindSpore 2.10 (measured)."""
+
+    def __init__(self, padding, value):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, int) else tuple(padding)
+        self.value = value
+
+    def construct(self, input):
+        return pad(input, self.padding, "constant", self.value)
+
+
+class Tanhshrink(nn.Cell):
+    """torch.nn.Tanhshrink, ``x - tanh(x)``, with the accurate ``tanh`` above:
+    ``mindspore.nn.Tanhshrink`` carries the tanh kernel's 1e-4 error for 3 < |x| < 9 (measured)."""
+
+    def construct(self, input):
+        return input - tanh(input)
+
+
+__all__ += ["SoftMarginLoss", "TripletMarginLoss"]
+
+
+def _reduced(loss, reduction):
+    """torch's ``reduction`` ('mean', 'sum', 'none') of an elementwise loss."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean()
+
+
+def _check_reduction(name, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: unknown reduction {reduction!r}")
+
+
+class SoftMarginLoss(nn.Cell):
+    """torch.nn.SoftMarginLoss, ``log(1 + exp(-y x))`` reduced as torch's, written as
+    ``relu(-y x) + log1p(exp(-|y x|))``: ``mindspore.nn.SoftMarginLoss`` has no CPU kernel in
+    MindSpore 2.10 (measured).  Where torch overflows to inf (y x below about -88 in float32) this
+    gives -y x."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        _check_reduction("SoftMarginLoss", reduction)
+        self.reduction = reduction
+
+    def construct(self, input, target):
+        z = input * target
+        return _reduced(ops.relu(-z) + ops.log1p(ops.exp(-ops.abs(z))), self.reduction)
+
+
+class TripletMarginLoss(nn.Cell):
+    """torch.nn.TripletMarginLoss, ``max(d(a, p) - d(a, n) + margin, 0)`` with torch's
+    ``d(x, y) = ||x - y + eps||_p`` over the last axis (``pairwise_distance`` above), ``swap``
+    (d(a, n) replaced by d(p, n) where smaller) and reduction: ``mindspore.nn.TripletMarginLoss``
+    has no CPU kernel in MindSpore 2.10 (measured)."""
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        super().__init__()
+        _check_reduction("TripletMarginLoss", reduction)
+        self.margin, self.p, self.eps, self.swap, self.reduction = margin, p, eps, swap, reduction
+
+    def construct(self, anchor, positive, negative):
+        d_pos = pairwise_distance(anchor, positive, self.p, self.eps)
+        d_neg = pairwise_distance(anchor, negative, self.p, self.eps)
+        if self.swap:
+            d_neg = ops.minimum(d_neg, pairwise_distance(positive, negative, self.p, self.eps))
+        return _reduced(ops.relu(self.margin + d_pos - d_neg), self.reduction)
+
+
+__all__ += ["nan_to_num", "diff", "bucketize", "take_along_dim"]
+
+
+#: float64's largest finite value as a tensor: inside mindspore.jit a Python float is a float32
+#: constant (1.8e308 would be inf there)
+_F64_MAX = mindspore.Tensor(np.finfo(np.float64).max, mindspore.float64)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """torch.nan_to_num: NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by
+    default 0 and the dtype's largest and lowest finite values), any float dtype; integer and
+    bool tensors come back unchanged, as torch's.  ``ops.nan_to_num`` refuses float64 in
+    MindSpore 2.10 (measured).  The dtype tests are plain comparisons, which compile inside
+    mindspore.jit."""
+    if input.dtype == mindspore.float16 or input.dtype == mindspore.float32:
+        return ops.nan_to_num(input, nan, posinf, neginf)
+    if input.dtype != mindspore.float64:
+        return input
+    out = ops.where(ops.isnan(input), mindspore.Tensor(nan, mindspore.float64), input)
+    out = ops.where(input == float("inf"), _F64_MAX if posinf is None else mindspore.Tensor(posinf, mindspore.float64), out)
+    return ops.where(input == float("-inf"), -_F64_MAX if neginf is None else mindspore.Tensor(neginf, mindspore.float64),
+                     out)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """torch.diff: the ``n``-th forward difference along ``dim`` after ``prepend``/``append``
+    are concatenated there; bool tensors give ``!=`` of neighbours, as torch's.  ``ops.diff``
+    takes n=1 only and refuses bool input (measured)."""
+    parts = [input]
+    if prepend is not None:
+        parts = [prepend] + parts
+    if append is not None:
+        parts = parts + [append]
+    out = ops.cat(parts, dim) if len(parts) > 1 else input
+    axis = dim % out.ndim
+    for _ in range(n):
+        length = out.shape[axis]
+        later, earlier = ops.narrow(out, axis, 1, length - 1), ops.narrow(out, axis, 0, length - 1)
+        out = ops.logical_xor(later, earlier) if out.dtype == mindspore.bool_ else later - earlier
+    return out
+
+
+def bucketize(input, boundaries, out_int32=False, right=False):
+    """torch.bucketize: the index of the bucket of each value of ``input`` among the sorted 1-D
+    ``boundaries`` (``searchsorted`` above with the arguments swapped: right=False counts the
+    boundaries below each value), int64 (int32 with ``out_int32``) as torch's; ``ops.bucketize``
+    gives int32 and takes its boundaries as a list of floats."""
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def take_along_dim(input, indices, dim=None):
+    """torch.take_along_dim: with ``dim`` the values of ``input`` at ``indices`` along it, the
+    other dimensions broadcast between the two (``ops.gather_elements`` wants equal shapes);
+    without ``dim`` both are flattened first, as torch's."""
+    if dim is None:
+        return ops.gather_elements(input.reshape(-1), 0, indices.reshape(-1))
+    axis = dim % input.ndim
+    common = [max(a, b) for a, b in zip(input.shape, indices.shape)]  # torch wants equal ranks
+    input = ops.broadcast_to(input, tuple(common[:axis] + [input.shape[axis]] + common[axis + 1:]))
+    indices = ops.broadcast_to(indices, tuple(common[:axis] + [indices.shape[axis]] + common[axis + 1:]))
+    return ops.gather_elements(input, axis, indices)
+
+
+__all__ += ["Conv3d"]
+
+
+def _reflect_pad3d(x, pads):
+    """``ops.pad(x, pads, mode='reflect')`` of a 5-D ``x`` over its last three axes (``pads``
+    last axis first, as torch's F.pad): MindSpore 2.10's reflect mode pads at most the last two
+    axes of an at most 4-D input (measured), so H and W are padded first, then D moved last."""
+    left, right, top, bottom, head, tail = pads
+    n, c, d, h, w = x.shape
+    x = ops.pad(x.reshape(n * c, d, h, w), (left, right, top, bottom), mode="reflect")
+    h, w = x.shape[2], x.shape[3]
+    x = ops.pad(x.transpose(0, 2, 3, 1).reshape(n * c, h * w, d), (head, tail), mode="reflect")
+    return x.reshape(n, c, h, w, d + head + tail).transpose(0, 1, 4, 2, 3)
+
+
+class Conv3d(nn.Conv3d):
+    """torch.nn.Conv3d: torch's arguments and defaults on ``mindspore.nn.Conv3d`` (same weight
+    layout ``(out, in / groups, kd, kh, kw)`` and initialization), as ``Conv2d`` above: ``padding``
+    an int, a ``(d, h, w)`` tuple, ``'valid'`` or ``'same'``, a bias unless ``bias=False``,
+    ``padding_mode`` other than ``'zeros'`` padding the input first, and a 4-D (unbatched) input.
+    ``groups`` runs mindspore.nn.Conv3d's own loop of one convolution per group."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros"):
+        kernel_size, stride, dilation = _ntuple(kernel_size, 3), _ntuple(stride, 3), _ntuple(dilation, 3)
+        (head, tail), (top, bottom), (left, right) = _conv_pads("Conv3d", padding, kernel_size, stride, dilation)
+        pad_op = _check_padding_mode("Conv3d", padding_mode)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError("Conv3d: in_channels and out_channels must be divisible by groups")
+        zeros = pad_op == "constant"
+        pads = (head, tail, top, bottom, left, right)
+        super().__init__(in_channels, out_channels, kernel_size, stride, "pad", pads if zeros else 0, dilation,
+                         groups, bool(bias))
+        self.padding_mode = padding_mode
+        self.groups = groups
+        # ops.pad takes the last axis first, as torch's F.pad does
+        self._pre_pad = None if zeros or not any(pads) else (left, right, top, bottom, head, tail)
+        self._pad_op = pad_op
+
+    def construct(self, x):
+        unbatched = x.ndim == 4
+        if unbatched:
+            x = x.expand_dims(0)
+        if self._pre_pad is not None:
+            if self._pad_op == "reflect":
+                x = _reflect_pad3d(x, self._pre_pad)
+            else:
+                x = ops.pad(x, self._pre_pad, mode=self._pad_op)
+        output = super().construct(x)
+        if unbatched:
+            output = output.squeeze(0)
+        return output
