@@ -4115,3 +4115,19 @@ class Conv3d(nn.Conv3d):
         if unbatched:
             output = output.squeeze(0)
         return output
+
+
+__all__ += ["BatchNorm3d"]
+
+
+class BatchNorm3d(nn.BatchNorm2d):
+    """torch.nn.BatchNorm3d as ``mindspore.nn.BatchNorm2d`` (same arguments, momentum convention
+    and parameters gamma/beta/moving_mean/moving_variance) on the (N, C, D H, W) view of the
+    (N, C, D, H, W) input: the statistics per channel are the same.  ``mindspore.nn.BatchNorm3d``
+    computes the same values (measured) but keeps its parameters one level down
+    (``bn2d.gamma``, ...), where torch's ``weight``/``bias``/``running_*`` have no one-name
+    rename."""
+
+    def construct(self, x):
+        n, c, d, h, w = x.shape
+        return super().construct(x.reshape(n, c, d * h, w)).reshape(n, c, d, h, w)

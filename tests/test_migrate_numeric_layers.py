@@ -73,6 +73,17 @@ CASES = {
                                          + "\n\ndef run(net: Net, x: torch.Tensor):\n    net(x)\n    net(x * 3)\n"
                                            "    return net.bn.running_var\n",
                                          {"x": ("normal", (4, 3, 5, 6))}, True),
+    "torch.nn.BatchNorm3d": (_net(
+        "self.bn = nn.BatchNorm3d(3, momentum=0.3)\nself.fixed = nn.BatchNorm3d(3, eps=1e-3, affine=False)",
+        "return self.bn(x), self.fixed(x * 2)"), {"x": ("normal", (2, 3, 4, 5, 3))}, True),
+    "torch.nn.BatchNorm3d.running_mean": (_net("self.bn = nn.BatchNorm3d(3, momentum=0.3)", "return self.bn(x)")
+                                          + "\n\ndef run(net: Net, x: torch.Tensor):\n    net(x)\n    net(x * 2 + 1)\n"
+                                            "    return net.bn.running_mean\n",
+                                          {"x": ("normal", (2, 3, 4, 5, 3))}, True),
+    "torch.nn.BatchNorm3d.running_var": (_net("self.bn = nn.BatchNorm3d(3)", "return self.bn(x)")
+                                         + "\n\ndef run(net: Net, x: torch.Tensor):\n    net(x)\n    net(x * 3)\n"
+                                           "    return net.bn.running_var\n",
+                                         {"x": ("normal", (2, 3, 4, 5, 3))}, True),
     "torch.nn.MaxPool2d": (_net(
         "self.a = nn.MaxPool2d(2)\nself.b = nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)\n"
         "self.c = nn.MaxPool2d((3, 2), (2, 1), (1, 0), (2, 1))\nself.d = nn.MaxPool2d(2, return_indices=True)",
@@ -164,7 +175,8 @@ EXTRA_RENAMES = {"torch.nn.TransformerEncoderLayer": (("linear1.", "dense1."), (
 #: torch state that MindSpore does not save: a loss's class weights (a plain attribute there)
 TORCH_ONLY = {"torch.nn.NLLLoss": {"b.weight", "c.weight"}}
 #: MindSpore parameters torch does not have: affine=False keeps a fixed (untrained) gamma = 1, beta = 0
-MINDSPORE_ONLY = {"torch.nn.BatchNorm2d": {"fixed.gamma", "fixed.beta"}, "torch.nn.GroupNorm": {"b.gamma", "b.beta"}}
+MINDSPORE_ONLY = {"torch.nn.BatchNorm2d": {"fixed.gamma", "fixed.beta"}, "torch.nn.BatchNorm3d": {"fixed.gamma", "fixed.beta"},
+                  "torch.nn.GroupNorm": {"b.gamma", "b.beta"}}
 
 
 def _draw(spec, rng):

@@ -252,6 +252,9 @@ LAYER_CASES = {
                                      "self.c = nn.InstanceNorm2d(4, 1e-5, 0.1, False, False)",
                                      "return self.a(x * 3 + 1), self.b(x), self.c(x), self.a(x[0]), self.b(x[1])"),
                                 {"x": ("normal", (2, 4, 5, 6))}, True),
+    "torch.nn.PixelShuffle": (_net("self.a = nn.PixelShuffle(2)\nself.b = nn.PixelShuffle(upscale_factor=3)",
+                                   "return self.a(x), self.b(x[:, :9]), self.a(x[0]), self.a(x.unsqueeze(0))"),
+                              {"x": ("normal", (2, 12, 3, 4))}, False),
     "torch.nn.PixelUnshuffle": (_net("self.a = nn.PixelUnshuffle(2)\nself.b = nn.PixelUnshuffle(downscale_factor=3)",
                                      "return self.a(x), self.b(x[:, :, :, :6]), self.a(x[0])"), {"x": ("normal", (2, 3, 6, 8))}, False),
     "torch.nn.Unflatten": (_net("self.a = nn.Unflatten(1, (2, 6))\nself.b = nn.Unflatten(-1, [2, -1])\n"

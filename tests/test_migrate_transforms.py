@@ -161,14 +161,14 @@ class Net(nn.Cell):  # a model
 
 
 def test_clash_with_unconverted_torch_nn_uses_another_alias():
-    src = "import torch.nn as nn\n\nlayer = nn.Linear(2, 2)\nrnn = nn.PixelShuffle(2)\n"
+    src = "import torch.nn as nn\n\nlayer = nn.Linear(2, 2)\nrnn = nn.LocalResponseNorm(2)\n"
     out = convert_source(src, SPEC, "x.py").code
     assert out == (
         "import torch.nn as nn\n"
         "from mindspore import nn as ms_nn\n\n"
         "layer = ms_nn.Dense(2, 2)\n"
-        "# MIGRATE(unsupported): torch.nn.PixelShuffle — no mapping in api_map.yaml\n"
-        "rnn = nn.PixelShuffle(2)\n"
+        "# MIGRATE(unsupported): torch.nn.LocalResponseNorm — no mapping in api_map.yaml\n"
+        "rnn = nn.LocalResponseNorm(2)\n"
     )
 
 

@@ -125,12 +125,12 @@ def test_name_map_flags_what_it_cannot_confirm():
     class Odd(tnn.Module):
         def __init__(self):
             super().__init__()
-            self.bn2 = tnn.BatchNorm3d(2)  # not in the table
+            self.bn2 = tnn.SyncBatchNorm(2)  # not in the table
             self.a = tnn.LayerNorm(2)
             self.b = self.a  # shared module: state_dict lists it twice
 
     mapping = name_map(Odd())
-    assert mapping["bn2.weight"] == "bn2.weight" and "BatchNorm3d is not in the mapping table" in mapping.unchecked["bn2.weight"]
+    assert mapping["bn2.weight"] == "bn2.weight" and "SyncBatchNorm is not in the mapping table" in mapping.unchecked["bn2.weight"]
     assert "bn2.num_batches_tracked" in mapping.unmapped
     assert mapping["b.weight"] == "b.gamma" and "same tensor as 'a.weight'" in mapping.unchecked["b.weight"]
     assert "a.weight" not in mapping.unchecked
@@ -322,16 +322,16 @@ def test_cli_usage_errors(tmp_path, capsys, mamo_pt):
 
 def test_cli_map_adds_renames(tmp_path, capsys):
     extra = tmp_path / "extra.yaml"
-    extra.write_text("torch.nn.BatchNorm3d.weight:\n  target: mindspore.nn.BatchNorm3d.gamma\n  style: attribute\n")
+    extra.write_text("torch.nn.SyncBatchNorm.weight:\n  target: mindspore.nn.SyncBatchNorm.gamma\n  style: attribute\n")
     src = tmp_path / "bn.pt"
-    torch.save(tnn.BatchNorm3d(2).state_dict(), src)
+    torch.save(tnn.SyncBatchNorm(2).state_dict(), src)
     code, out, _ = run_cli(capsys, src, tmp_path / "bn.ckpt", "--map", extra)
     assert code == 1 and "unchecked: weight: the table renames `weight` for torch.nn.Embedding" in out
-    assert "torch.nn.BatchNorm3d" in out
+    assert "torch.nn.SyncBatchNorm" in out
     # with the model (literal arguments): weight is renamed; bias is kept but flagged
-    code, out, _ = run_cli(capsys, src, tmp_path / "bn2.ckpt", "--map", extra, "--model", "torch.nn:BatchNorm3d(2)")
+    code, out, _ = run_cli(capsys, src, tmp_path / "bn2.ckpt", "--map", extra, "--model", "torch.nn:SyncBatchNorm(2)")
     assert code == 1 and "1 renamed" in out
-    assert "unchecked: bias: torch.nn.BatchNorm3d is not in the mapping table" in out
+    assert "unchecked: bias: torch.nn.SyncBatchNorm is not in the mapping table" in out
     assert set(load_mindspore_checkpoint(tmp_path / "bn2.ckpt")) == {"gamma", "bias", "running_mean", "running_var"}
 
 
