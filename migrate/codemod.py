@@ -16,8 +16,8 @@ unconverted ``torch.nn``), another one (``ms_nn``).
 from __future__ import annotations
 
 import ast
-import json
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType

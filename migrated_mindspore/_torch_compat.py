@@ -895,6 +895,15 @@ class _BinaryCrossEntropyTerms(nn.Cell):
 _BCE_TERMS = _BinaryCrossEntropyTerms()
 
 
+def _reduced(loss, reduction):
+    """torch's ``reduction`` ('mean', 'sum', 'none') of an elementwise loss."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.mean()
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """torch.nn.functional.binary_cross_entropy on probabilities: ``-w (t log p + (1-t) log(1-p))``
     with each log clamped at -100 as torch does, and torch's gradients (``_BinaryCrossEntropyTerms``).
@@ -907,11 +916,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     loss = _BCE_TERMS(input, target)
     if weight is not None:
         loss = loss * weight
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.mean()
+    return _reduced(loss, reduction)
 
 
 class BCELoss(nn.Cell):
@@ -1237,7 +1242,7 @@ class CosineSimilarity(nn.Cell):
 
 
 class KLDivLoss(nn.Cell):
-    """torch.nn.KLDivLoss, ``log_target`` included: ``ops.kl_div`` for probabilities (equal to
+    """torch.nn.KLDivLoss through ``kl_div`` below, ``log_target`` included: ``ops.kl_div`` for probabilities (equal to
     torch's, ``reduction='batchmean'`` and zero targets included, measured), ``exp(t) (t - input)``
     for a log-target (MindSpore's KLDivLoss has no ``log_target``)."""
 
@@ -1249,16 +1254,7 @@ class KLDivLoss(nn.Cell):
         self.log_target = log_target
 
     def construct(self, input, target):
-        if not self.log_target:
-            return ops.kl_div(input, target, self.reduction)
-        loss = ops.exp(target) * (target - input)
-        if self.reduction == "none":
-            return loss
-        if self.reduction == "sum":
-            return loss.sum()
-        if self.reduction == "batchmean":
-            return loss.sum() / input.shape[0]
-        return loss.mean()
+        return kl_div(input, target, self.reduction, self.log_target)
 
 
 class Upsample(nn.Cell):
@@ -2844,13 +2840,9 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if not log_target:
         return ops.kl_div(input, target, reduction)
     loss = ops.exp(target) * (target - input)
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
     if reduction == "batchmean":
         return loss.sum() / input.shape[0]
-    return loss.mean()
+    return _reduced(loss, reduction)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
@@ -3949,15 +3941,6 @@ class Tanhshrink(nn.Cell):
 
 
 __all__ += ["SoftMarginLoss", "TripletMarginLoss"]
-
-
-def _reduced(loss, reduction):
-    """torch's ``reduction`` ('mean', 'sum', 'none') of an elementwise loss."""
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.mean()
 
 
 def _check_reduction(name, reduction):
