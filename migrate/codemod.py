@@ -1560,7 +1560,7 @@ class Parsed:
     mod_name: str
     is_package: bool
     star: dict
-    needed: bool  # imports torch (directly or through a star import) or a project nn.Module
+    needed: bool  # imports torch (directly or through a star import) or a project nn.Module, or a torch-importing module imports it
     names: Optional[NameResolver] = None  # with libcst's scopes, resolved on first use
     scopes: object = None
     types: Optional[TypeInfo] = None  # the last inference built, reused while its parameter facts hold
@@ -1584,7 +1584,8 @@ def parse(code: str, path: str = "<string>", project: Optional[ProjectIndex] = N
     mod_name, is_package = module_name(path) if path.endswith(".py") else ("", False)
     star = _star_names(imported.imports, project, mod_name, is_package)
     star_torch = any(q == "torch" or q.startswith("torch.") for q in star.values())
-    needed = bool(torch_imports or star_torch or _imports_project_module(imported.bound, project, mod_name, is_package))
+    needed = bool(torch_imports or star_torch or _imports_project_module(imported.bound, project, mod_name, is_package)
+                  or (project is not None and mod_name in project.tensor_neighbours))
     return Parsed(code, module, imported, torch_imports, mod_name, is_package, star, needed)
 
 

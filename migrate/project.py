@@ -46,6 +46,9 @@ class ProjectIndex:
     modules: frozenset = field(default_factory=frozenset, compare=False, hash=False)  # every module of SRC
     method_names: frozenset = field(default_factory=frozenset)  # methods of module-level classes
     optimizer_classes: frozenset = field(default_factory=frozenset)  # torch.optim.Optimizer subclasses
+    #: modules that do not import torch but that a module importing torch imports from: their
+    #: functions are likely handed tensors (``utils.flatten(x)``), so they are converted too
+    tensor_neighbours: frozenset = field(default_factory=frozenset, compare=False, hash=False)
 
     @property
     def short_names(self) -> frozenset:
@@ -273,11 +276,34 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
         return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
 
     exports = _star_exports(imports, stars, public, prefix)
+    neighbours = _tensor_neighbours(imports, stars, modules, prefix)
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
     return ProjectIndex(with_prefix(known), with_prefix(everything | known | optimizers), exports, frozenset(functions), prefix,
                         aliases=aliases, modules=modules, method_names=frozenset(method_names),
-                        optimizer_classes=with_prefix(optimizers))
+                        optimizer_classes=with_prefix(optimizers), tensor_neighbours=neighbours)
+
+
+def _is_torch(qualified: str) -> bool:
+    return qualified == "torch" or qualified.startswith("torch.")
+
+
+def _tensor_neighbours(imports: dict, stars: dict, modules: frozenset, prefix: Optional[str]) -> frozenset:
+    """The project's modules that import nothing from torch themselves but are imported (a
+    module, a name of it, or a star import) by a module that does: one step, not transitively."""
+    def local(name: str) -> str:
+        return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
+
+    users = {mod for mod, names in imports.items()
+             if any(_is_torch(t) for t in names.values()) or any(_is_torch(s) for s in stars.get(mod, ()))}
+    found = set()
+    for mod in users:
+        targets = [local(t) for t in imports[mod].values()] + [local(s) for s in stars.get(mod, ())]
+        for target in targets:
+            for candidate in (target, target.rpartition(".")[0]):
+                if candidate in modules and candidate != mod and candidate not in users:
+                    found.add(candidate)
+    return frozenset(found)
 
 
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:

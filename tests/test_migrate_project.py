@@ -310,3 +310,36 @@ def test_every_reexported_table_entry_is_the_same_object_in_each_implementation_
                     assert vars(module)[leaf] is getattr(pkg, leaf), (module.__name__, leaf)
                     checked += 1
     assert checked > 30 and torch is not None
+
+
+def test_a_module_without_torch_imports_that_a_torch_module_imports_is_converted(tmp_path):
+    """utils.py imports no torch, but model.py (which does) imports it and hands its functions
+    tensors: its tensor methods are converted (``x.size(0)`` is a property in MindSpore, so left
+    as it was it would fail at run time) and what cannot be decided is reported, where the file
+    used to be copied unchanged with no report.  A module no torch module imports stays as it is,
+    one step only (not what utils.py itself imports)."""
+    files = write(tmp_path, {
+        "utils.py": ("import numpy as np\nimport helpers\n\n\ndef flatten(x):\n    return x.view(x.size(0), -1)\n\n\n"
+                     "def accuracy(logits, labels):\n    return (logits.argmax(dim=1) == labels).float().mean().item()\n"),
+        "helpers.py": "def total(x):\n    return x.sum(1)\n",
+        "plot.py": "def first(x):\n    return x.size(0)\n",
+        "model.py": ("import torch.nn as nn\nfrom utils import flatten\n\n\nclass Net(nn.Module):\n"
+                     "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(12, 3)\n\n"
+                     "    def forward(self, x):\n        return self.fc(flatten(x))\n"),
+    })
+    index = build_index(tmp_path, files)
+    assert index.tensor_neighbours == {"utils"}
+    out = convert_source((tmp_path / "utils.py").read_text(), SPEC, "utils.py", project=index)
+    assert "return x.view(size_of(x, 0), -1)" in out.code, out.code
+    assert [(s.kind, s.rule) for s in out.sites if s.kind != "converted"] == [("uncertain", "torch.Tensor.argmax")]
+    for rel in ("plot.py", "helpers.py"):
+        same = convert_source((tmp_path / rel).read_text(), SPEC, rel, project=index)
+        assert not same.changed and not same.sites
+
+    namespace = {}
+    exec(out.code.replace("from _torch_compat import", "from migrate.helpers._torch_compat import")
+         .replace("import helpers\n", ""), namespace)
+    import mindspore
+    import numpy as np
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert namespace["flatten"](mindspore.Tensor(x)).shape == (2, 12)
