@@ -510,6 +510,58 @@ def signature_adapter(qn: str, rule: Rule) -> str:
     return f"{HELPER_PREFIX}torch_signature(\n" + "".join(f"    {p},\n" for p in parts) + ")"
 
 
+def value_text(qn: str, rule: Rule) -> tuple[Optional[str], str]:
+    """What the module-level torch name ``qn`` becomes where it is used as a value, outside
+    annotations (``_reference``'s rules without the file's context): ``(expression, "")``, or
+    ``(None, why not)``."""
+    if rule.owner is not None:
+        return None, "a member of a class"
+    if rule.transform:
+        return None, "converted by a rewrite where it is called, which a value cannot take"
+    if rule.target is None:
+        return None, rule.note or "no MindSpore equivalent"
+    if rule.type_target is not None:
+        return (None, rule.type_note) if rule.type_note else (rule.type_target, "")
+    if _pure_rename(rule):
+        return rule.target, ""
+    if not _adaptable(rule):
+        return None, "used as a value, so its argument mapping cannot be applied"
+    return signature_adapter(qn, rule), ""
+
+
+def _inside_helper(text: str) -> str:
+    """``text`` (dotted names) as code inside the helper module itself: ``_torch_compat.X`` is X."""
+    class Strip(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            if isinstance(updated.value, cst.Name) and updated.value.value == HELPER_MODULE:
+                return updated.attr
+            return updated
+
+    return cst.parse_module(text).visit(Strip()).code
+
+
+def torch_names_source(spec: Spec) -> str:
+    """The table's module-level entries as ``_torch_compat._TORCH_NAMES`` entries (torch name ->
+    a function returning its value), for the helper ``torch_getattr``: appended to the helper
+    module where converted code calls it."""
+    lines = ["", "", "# -- written by python -m migrate from its table (api_map.yaml and --map files), for",
+             "# torch_getattr: each torch name -> what it converts to as a value", "_TORCH_NAMES.update({"]
+    for qn in sorted(spec.rules):
+        rule = spec.rules[qn]
+        if rule.owner is not None:
+            continue
+        text, why = value_text(qn, rule)
+        if text is None:
+            lines.append(f"    {json.dumps(qn)}: _no_value({json.dumps(qn)}, {json.dumps(' '.join(why.split()))}),")
+            continue
+        body = _inside_helper(text).strip()
+        if "\n" in body:
+            body = "\n        ".join(body.splitlines())
+        lines.append(f"    {json.dumps(qn)}: lambda: {body},")
+    lines.append("})")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------
 # per-file context given to transforms
 

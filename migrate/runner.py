@@ -32,7 +32,7 @@ from typing import Iterable, Optional, Sequence
 import libcst as cst
 
 from migrate import callsites, helpers
-from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, Parsed, analyse, convert_source, identifiers, parse
+from migrate.codemod import HELPER_MODULE, NEEDS_PERSON, Parsed, analyse, convert_source, identifiers, parse, torch_names_source
 from migrate.project import ProjectIndex, build_index, module_name
 from migrate.spec import Spec, load_spec
 
@@ -323,6 +323,8 @@ def run(
         if needed:
             helper_file = f"{HELPER_MODULE}.py"
             text = helpers.source(HELPER_MODULE)
+            if "torch_getattr" in needed:  # getattr(nn, name): the table's entries, for the run-time lookup
+                text += torch_names_source(_SPEC)
             existing = src / helper_file
             if existing.exists() and existing.read_text(encoding="utf-8", errors="replace") != text:
                 raise UsageError(f"SRC already has a {helper_file} of its own; the tool needs that name for its helpers")

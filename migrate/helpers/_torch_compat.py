@@ -4114,3 +4114,39 @@ class BatchNorm3d(nn.BatchNorm2d):
     def construct(self, x):
         n, c, d, h, w = x.shape
         return super().construct(x.reshape(n, c, d * h, w)).reshape(n, c, d, h, w)
+
+
+#: torch name ("torch.nn.ReLU") -> a function returning what that name converts to, for
+#: ``torch_getattr``.  Empty here: ``python -m migrate`` appends the table's module-level entries
+#: (api_map.yaml, with --map files) to this file when converted code calls ``torch_getattr``.
+_TORCH_NAMES = {}
+
+
+def _no_value(torch_name, reason):
+    """What ``torch_getattr`` returns for a name the table maps but cannot give as a value."""
+    def refuse():
+        raise NotImplementedError(f"{torch_name}: {reason}")
+    return refuse
+
+
+def torch_getattr(module, name, *default):
+    """``getattr(nn, name)`` (``getattr(torch.optim, cfg.optimizer)``, ``getattr(F, act, None)``)
+    with the name known only at run time: what ``module.name`` converts to where the codemod sees
+    it as a value -- a MindSpore name, or for a class or function whose arguments differ, the
+    ``torch_signature`` class applying the table's mapping where it is called
+    (``getattr(nn, "LeakyReLU")()`` has torch's slope 0.01).  A name the table maps but cannot give
+    as a value raises NotImplementedError saying why.  A name the table lacks raises
+    AttributeError, as torch does for a name it lacks; with a default, the default is returned
+    and a RuntimeWarning names the lookup (torch may have that name: the table does not)."""
+    key = f"{module}.{name}"
+    build = _TORCH_NAMES.get(key)
+    if build is not None:
+        return build()
+    if default:
+        warnings.warn(f"getattr({module}, {name!r}, default): api_map.yaml has no {key}, so the default "
+                      "was returned (torch may have that name: convert it by hand)", RuntimeWarning, stacklevel=2)
+        return default[0]
+    raise AttributeError(f"{key} is not in the migration table (api_map.yaml): convert this lookup by hand")
+
+
+__all__ += ["torch_getattr"]
