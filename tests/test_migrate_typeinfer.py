@@ -507,3 +507,24 @@ def test_isinstance_narrows_a_module_and_a_mixed_rename_is_looked_up_at_run_time
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")]
     site = next(s for s in out.sites if s.rule == "torch.nn.Module.weight" and "layer_attr" in s.reason)
     assert site.kind == "converted" and "Embedding `embedding_table`" in site.reason
+
+
+def test_what_torch_load_returns_is_any_object():
+    """A checkpoint is often a dict of anything (``{"state": ..., "epoch": ...}``): an item of
+    ``torch.load(f)`` is not known to be a tensor, so dict methods on it are not reported as
+    tensor members with no mapping (they were: ``torch.Tensor.keys``, ``torch.Tensor.pop``), while
+    ``model.state_dict()``'s items stay tensors."""
+    out = convert_source(textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        tmp = torch.load("ckpt.pt")
+        state = tmp["state"]
+        for key in list(state.keys()):
+            state[key.replace("feature.", "")] = state.pop(key)
+        model.load_state_dict(state)
+        w = model.state_dict()["weight"].softmax(dim=1)
+    """), SPEC, "x.py")
+    reported = {s.rule for s in out.sites if s.kind != "converted"}
+    assert not {"torch.Tensor.keys", "torch.Tensor.pop"} & reported, reported
+    assert [s.kind for s in out.sites if s.rule == "torch.Tensor.softmax"] == ["converted"]
