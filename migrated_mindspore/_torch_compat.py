@@ -3392,6 +3392,63 @@ __all__ += ["to", "cuda", "cpu", "float_of", "double_of", "detach_of", "clone_of
 
 
 # --------------------------------------------------------------------------- members on untyped receivers
+def transpose_of(x, dim0, dim1):
+    """torch's ``x.transpose(dim0, dim1)`` on something the tool could not type: a MindSpore tensor
+    swaps the two axes (its own ``Tensor.transpose`` permutes all of them, as numpy's does); any
+    other object's own ``.transpose`` is called (numpy's permutation, as in the torch program).
+    Compiles inside mindspore.jit."""
+    if isinstance(x, mindspore.Tensor):
+        return x.swapaxes(dim0, dim1)
+    return x.transpose(dim0, dim1)
+
+
+def expand_of(x, *sizes, **kwargs):
+    """torch's ``x.expand(*sizes)`` on something the tool could not type: a MindSpore tensor is
+    broadcast (``ops.broadcast_to``: -1 keeps a size, as in torch; sizes spread or as one
+    sequence); any other object's own ``.expand`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.expand(*sizes, **kwargs)
+    if "size" in kwargs:
+        sizes = (kwargs.pop("size"),)
+    if kwargs:
+        raise TypeError(f"expand_of: unexpected arguments {sorted(kwargs)}")
+    return ops.broadcast_to(x, _spread(sizes))
+
+
+def softmax_of(x, dim, dtype=None):
+    """torch's ``x.softmax(dim)`` on something the tool could not type: a MindSpore tensor's
+    softmax along ``dim`` (cast to ``dtype`` first when given, as torch); any other object's own
+    ``.softmax`` is called."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.softmax(dim) if dtype is None else x.softmax(dim, dtype=dtype)
+    if dtype is not None:
+        x = ops.cast(x, dtype)
+    return ops.softmax(x, dim)
+
+
+def _extreme_of(x, name, reduce, dim, keepdim):
+    if not isinstance(x, mindspore.Tensor):
+        return getattr(x, name)(dim, keepdim)
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        return reduce(x, keepdims=keepdim)
+    return reduce(x, axis=tuple(dim) if isinstance(dim, list) else dim, keepdims=keepdim)
+
+
+def amax_of(x, dim=(), keepdim=False):
+    """torch's ``x.amax(dim, keepdim)`` on something the tool could not type: a MindSpore tensor
+    goes through ``ops.amax`` (every element when ``dim`` is omitted, as torch); any other
+    object's own ``.amax`` is called."""
+    return _extreme_of(x, "amax", ops.amax, dim, keepdim)
+
+
+def amin_of(x, dim=(), keepdim=False):
+    """torch's ``x.amin(dim, keepdim)`` on something the tool could not type (see ``amax_of``)."""
+    return _extreme_of(x, "amin", ops.amin, dim, keepdim)
+
+
+__all__ += ["transpose_of", "expand_of", "softmax_of", "amax_of", "amin_of"]
+
+
 def size_of(x, *args, **kwargs):
     """torch's ``x.size()``/``x.size(d)`` on something the tool could not type: a MindSpore
     tensor gives its shape (a tuple) or one axis of it (MindSpore's own ``Tensor.size`` is the

@@ -371,3 +371,42 @@ def test_untyped_new_tensor_zeros_ones_decide_at_run_time(compat, tmp_path, monk
     assert got[3] == want[3] == "own"
     with pytest.raises(NotImplementedError, match="requires_grad"):
         compat.new_zeros_of(mindspore.Tensor(h), 2, requires_grad=True)
+
+
+SHAPE_SOURCE = textwrap.dedent("""\
+    import torch
+
+
+    def heads(q, x, y, arr):
+        return (q.transpose(-2, -1), x.expand(2, -1, 3), x.expand((2, 4, 3)), y.softmax(dim=-1),
+                y.softmax(0, dtype=torch.float64), y.amax(dim=1, keepdim=True), y.amax(), y.amin((0, 1)),
+                arr.transpose(1, 0))
+    """)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_shape_and_reduction_members_on_untyped_receivers_run_as_torchs(compat, tmp_path, monkeypatch, jit):
+    """q.transpose(-2, -1), x.expand(...), y.softmax(dim), y.amax()/amin() on parameters nobody
+    types (attention code's ``q``, ``k``): MindSpore's own Tensor.transpose permutes every axis,
+    so left alone they were wrong or reported; the helpers decide at run time, also inside
+    mindspore.jit, and a numpy array keeps its own transpose (a permutation, as in the torch run)."""
+    code, ms_mod, t_mod = both_versions(SHAPE_SOURCE, f"untyped_shapes_{jit}", tmp_path, monkeypatch)
+    assert "transpose_of(q, -2, -1)" in code and "expand_of(x, 2, -1, 3)" in code, code
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(2, 3, 4, 5)).astype(np.float32)
+    x = rng.normal(size=(1, 4, 3)).astype(np.float32)
+    y = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    arr = np.arange(6).reshape(2, 3)
+    want = t_mod["heads"](torch.from_numpy(q), torch.from_numpy(x), torch.from_numpy(y), arr)
+    run = ms_mod.heads
+    if jit:
+        def compiled(a, b, c):
+            return ms_mod.heads(a, b, c, arr)[:-1]
+
+        got = mindspore.jit(compiled)(mindspore.Tensor(q), mindspore.Tensor(x), mindspore.Tensor(y))
+    else:
+        got = run(mindspore.Tensor(q), mindspore.Tensor(x), mindspore.Tensor(y), arr)
+        np.testing.assert_array_equal(got[-1], arr.T)
+    for g, w in zip(got, want[:-1]):
+        assert g.shape == tuple(w.shape) and g.asnumpy().dtype == w.numpy().dtype
+        np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-5, atol=1e-7)  # softmax's table tolerance
