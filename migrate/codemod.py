@@ -521,6 +521,8 @@ def value_text(qn: str, rule: Rule) -> tuple[Optional[str], str]:
     if rule.target is None:
         return None, rule.note or "no MindSpore equivalent"
     if rule.type_target is not None:
+        if rule.value_target is not None:
+            return rule.value_target, ""
         return (None, rule.type_note) if rule.type_note else (rule.type_target, "")
     if _pure_rename(rule):
         return rule.target, ""
@@ -829,7 +831,8 @@ class MigrateTransformer(cst.CSTTransformer):
         #: be reused by a node made later (which would then be dropped instead)
         self._to_remove: dict[int, cst.CSTNode] = {}
         self._annotation_depth = 0
-        self._type_refs: set[int] = set()  # isinstance/issubclass class arguments
+        self._type_refs: set[int] = set()  # isinstance/issubclass class arguments, base classes
+        self._base_refs: set[int] = set()  # base classes
 
     # -- dispatch
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -912,6 +915,7 @@ class MigrateTransformer(cst.CSTTransformer):
         for base in node.bases:  # a base class is used as a type
             if base.keyword is None:
                 self._type_refs.add(id(base.value))
+                self._base_refs.add(id(base.value))
 
     def _visit_Param(self, node: cst.Param) -> None:
         self._skip.add(id(node.name))
@@ -1013,11 +1017,12 @@ class MigrateTransformer(cst.CSTTransformer):
             return updated
         as_type = self._annotation_depth > 0 or id(original) in self._type_refs
         if rule.type_target is not None:  # the class itself: a type, a base, a value (type(x) is C)
-            if rule.type_note and self._annotation_depth == 0:
+            typed = self._annotation_depth > 0 or id(original) in self._base_refs  # an annotation, a base class
+            if rule.type_note and not typed and (rule.value_target is None or id(original) in self._type_refs):
                 self.ctx.uncertain(original, qn, rule.type_note)
                 return updated
             self.ctx.converted(original, qn, rule.note)
-            return self.ctx.name_for(rule.type_target)
+            return self.ctx.name_for(rule.type_target if typed or rule.value_target is None else rule.value_target)
         if not _pure_rename(rule) and not (as_type and rule.member[:1].isupper()):
             if not _adaptable(rule):
                 self.ctx.unsupported(original, qn, "used as a value, so its argument mapping cannot be applied")

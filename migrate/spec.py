@@ -23,7 +23,7 @@ FIELDS = frozenset(
     {
         "target", "style", "args", "target_args", "kwargs", "drop",
         "unsupported_args", "required_args", "defaults", "values",
-        "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note",
+        "transform", "returns", "note", "tolerance", "example", "examples", "type_target", "type_note", "value_target",
         "untyped", "runtime_kwargs", "inplace_of", "target_without",
     }
 )
@@ -106,7 +106,8 @@ class Rule:
     examples: tuple[Example, ...]
     source: str
     type_target: Optional[str] = None  # what the class becomes where it is not called (types, bases, values)
-    type_note: Optional[str] = None  # why, outside annotations, it is not exactly type_target (reported uncertain)
+    type_note: Optional[str] = None  # why, as a type test, it is not exactly its target there (reported uncertain)
+    value_target: Optional[str] = None  # what the class becomes held as a value or tested with isinstance
     untyped: Optional[str] = None  # helper that takes the member's place where the receiver's type is unknown
     runtime_kwargs: bool = False  # `**mapping` passes through to the helper target, which checks torch's names
     inplace_of: Optional[str] = None  # x.floor_(): the out-of-place member whose conversion is written into x
@@ -432,6 +433,9 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
     type_note = chk.str_field("type_note")
     if type_note is not None and type_target is None:
         chk.fail("type_note", "only with a type_target")
+    value_target = chk.str_field("value_target", _DOTTED)
+    if value_target is not None and type_target is None:
+        chk.fail("value_target", "only with a type_target")
 
     untyped = chk.str_field("untyped", _DOTTED)
     if untyped is not None and (not untyped.startswith(HELPER_PREFIX) or key.rpartition(".")[0] not in OWNER_CLASSES):
@@ -500,6 +504,7 @@ def _build_rule(fname: str, key: Any, entry: Any, line: int, transform_names: Op
         source=f"{fname}:{line}",
         type_target=type_target,
         type_note=type_note.strip() if type_note else None,
+        value_target=value_target,
         untyped=untyped,
         runtime_kwargs=runtime_kwargs,
         inplace_of=inplace_of,

@@ -52,6 +52,9 @@ NDARRAY = T("ndarray")
 SHAPE = T("shape")
 SCALAR = T("scalar")
 DTYPE = T("dtype")
+#: a legacy tensor type held as a value (``Tensor = torch.cuda.FloatTensor if cuda else
+#: torch.FloatTensor``): calling it gives a new tensor, with no gradient behind it
+TENSOR_TYPE = T("tensor_type")
 DEVICE = T("device")
 STATE_DICT = T("state_dict")
 FILE = T("file")  # open(...): iterating it gives lines of text
@@ -1147,6 +1150,8 @@ class TypeInfo:
                 rule = self.spec.get(name)
                 if rule is not None and rule.returns in ("dtype", "device"):
                     return _RETURN_TYPES[rule.returns]
+                if rule is not None and rule.type_target is not None and rule.returns == "tensor" and rule.owner is None:
+                    return TENSOR_TYPE  # torch.FloatTensor held as a value: calling it makes a new tensor
                 return OTHER if rule is not None else None
             if name.startswith("numpy."):
                 return OTHER
@@ -1185,7 +1190,7 @@ class TypeInfo:
             if target is not None and target.kind == "class" and target.cls:
                 info = self.classes.get(target.cls[6:])
                 return self._instance(info) if info else None
-            if target is not None and target.kind == "module":
+            if target is not None and target.kind in ("module", "tensor_type"):
                 return TENSOR
             fdef = self.functions.get(func.value)
             if fdef is not None and target == OTHER:

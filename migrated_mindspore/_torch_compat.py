@@ -2805,6 +2805,72 @@ def legacy_tensor(*args, dtype):
     raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
 
 
+class _LegacyTensorType(type):
+    """The metaclass of the legacy tensor types (``torch.FloatTensor`` held as a value:
+    ``Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor``): calling one is the legacy
+    constructor (``legacy_tensor``), ``isinstance(x, FloatTensor)`` is true for a tensor of that
+    dtype only (as torch's), and ``x.type(FloatTensor)`` (``tensor_type``) casts to it."""
+
+    def __call__(cls, *args):
+        return legacy_tensor(*args, dtype=cls.dtype)
+
+    def __instancecheck__(cls, x):
+        return isinstance(x, mindspore.Tensor) and x.dtype == cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'torch.{cls.__name__}' (_torch_compat: {cls.dtype})>"
+
+
+def _legacy_type(name, dtype):
+    return _LegacyTensorType(name, (), {"dtype": dtype, "__module__": __name__})
+
+
+FloatTensor = _legacy_type("FloatTensor", mindspore.float32)
+DoubleTensor = _legacy_type("DoubleTensor", mindspore.float64)
+HalfTensor = _legacy_type("HalfTensor", mindspore.float16)
+LongTensor = _legacy_type("LongTensor", mindspore.int64)
+IntTensor = _legacy_type("IntTensor", mindspore.int32)
+ShortTensor = _legacy_type("ShortTensor", mindspore.int16)
+CharTensor = _legacy_type("CharTensor", mindspore.int8)
+ByteTensor = _legacy_type("ByteTensor", mindspore.uint8)
+BoolTensor = _legacy_type("BoolTensor", mindspore.bool_)
+_LEGACY_TYPES = (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor,
+                 ByteTensor, BoolTensor)
+
+
+def tensor_type(x, dtype=None, non_blocking=False):
+    """torch's ``x.type(t)``: ``x`` cast to ``t`` -- a legacy type (``torch.FloatTensor``, or a
+    name holding one), a dtype, or a type's name (``"torch.cuda.LongTensor"``: CUDA placement
+    dropped, as the devices rewrite does); without ``t``, the name of ``x``'s legacy type
+    (``"torch.FloatTensor"``).  ``non_blocking`` does nothing on a CPU."""
+    if dtype is None:
+        for legacy in _LEGACY_TYPES:
+            if x.dtype == legacy.dtype:
+                return f"torch.{legacy.__name__}"
+        raise TypeError(f"tensor_type: no legacy torch type for dtype {x.dtype}")
+    if isinstance(dtype, str):
+        name = dtype.replace("torch.cuda.", "torch.", 1)
+        found = [t for t in _LEGACY_TYPES if f"torch.{t.__name__}" == name]
+        if not found:
+            raise ValueError(f"invalid type: {dtype!r}")
+        dtype = found[0]
+    if isinstance(dtype, _LegacyTensorType):
+        dtype = dtype.dtype
+    return ops.cast(x, dtype)
+
+
+def type_of(x, *args, **kwargs):
+    """torch's ``x.type(...)`` on something the tool could not type: a MindSpore tensor as
+    ``tensor_type``; any other object's own ``.type`` is called."""
+    if isinstance(x, mindspore.Tensor):
+        return tensor_type(x, *args, **kwargs)
+    return x.type(*args, **kwargs)
+
+
+__all__ += ["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor",
+            "ByteTensor", "BoolTensor", "tensor_type", "type_of"]
+
+
 # ---------------------------------------------------------------- more layers, functional forms
 __all__ += ["elu", "logsigmoid", "LogSigmoid", "kl_div", "pairwise_distance", "conv1d", "layer_norm",
             "batch_norm", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "LSTMCell", "GRUCell", "ZeroPad2d",

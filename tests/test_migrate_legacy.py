@@ -64,16 +64,19 @@ def test_legacy_constructors_convert_through_the_table():
     assert {s.kind for s in out.sites} == {"converted"}
 
 
-def test_legacy_names_used_as_types_become_mindspore_tensor_and_dtype_checks_stay_uncertain():
+def test_legacy_names_used_as_types_become_mindspore_tensor_and_dtype_checks_the_helpers_types():
     """Called, torch.Tensor and the typed constructors build tensors (legacy_tensor); as types
-    (annotations, isinstance, a base class) they are mindspore.Tensor, except an isinstance
-    check of a typed one, which also checks the dtype in torch: uncertain, left as it is."""
+    (annotations, a base class) they are mindspore.Tensor; as isinstance's class argument or a
+    value, the typed ones are the helper's legacy types, which check the dtype as torch's do
+    (``isinstance(x, torch.cuda.FloatTensor)`` also asks for a CUDA device: uncertain), and
+    ``y.type(torch.LongTensor)`` casts (tensor_type)."""
     out = convert_source(textwrap.dedent("""
         import numpy as np
         import torch
         def f(x: torch.FloatTensor, y: torch.Tensor) -> torch.LongTensor:
             a = isinstance(y, torch.Tensor)
             b = isinstance(x, (torch.FloatTensor, torch.DoubleTensor))
+            c = isinstance(x, torch.cuda.FloatTensor)
             return torch.Tensor(np.arange(3)).long(), torch.Tensor(2, 3)
         class Tagged(torch.Tensor):
             pass
@@ -82,16 +85,38 @@ def test_legacy_names_used_as_types_become_mindspore_tensor_and_dtype_checks_sta
     """), SPEC, "x.py")
     assert "def f(x: mindspore.Tensor, y: mindspore.Tensor) -> mindspore.Tensor:" in out.code
     assert "a = isinstance(y, mindspore.Tensor)" in out.code
-    assert "b = isinstance(x, (torch.FloatTensor, torch.DoubleTensor))" in out.code
+    assert "b = isinstance(x, (FloatTensor, DoubleTensor))" in out.code
+    assert "c = isinstance(x, torch.cuda.FloatTensor)" in out.code
     assert "legacy_tensor(np.arange(3), dtype=mindspore.float32).long(), legacy_tensor(2, 3, dtype=mindspore.float32)" in out.code
     assert "class Tagged(mindspore.Tensor):" in out.code
     assert "exact = type(y) is mindspore.Tensor" in out.code
-    assert "torch.LongTensor)" in out.code  # y.type(torch.LongTensor) casts: left for a person
+    assert "cast = type_of(y, LongTensor)" in out.code  # y's type is not known at module level
     uncertain = [(s.rule, s.reason) for s in out.sites if s.kind == "uncertain"]
-    assert [r for r, _ in uncertain if r.endswith("Tensor")] == ["torch.FloatTensor", "torch.DoubleTensor",
-                                                                 "torch.LongTensor"]
-    assert "float32" in uncertain[0][1] and "float64" in uncertain[1][1]
+    assert [r for r, _ in uncertain] == ["torch.cuda.FloatTensor"]
+    assert "CUDA device" in uncertain[0][1]
     assert not [s for s in out.sites if s.kind == "unsupported"]
+
+
+def test_the_helpers_legacy_types_check_dtypes_construct_and_cast_as_torch(compat):
+    torch = pytest.importorskip("torch")
+    x64 = np.arange(6, dtype=np.float64).reshape(2, 3)
+    pairs = [(compat.FloatTensor, torch.FloatTensor), (compat.DoubleTensor, torch.DoubleTensor),
+             (compat.LongTensor, torch.LongTensor), (compat.IntTensor, torch.IntTensor),
+             (compat.ByteTensor, torch.ByteTensor), (compat.BoolTensor, torch.BoolTensor)]
+    for ms_type, t_type in pairs:
+        t = torch.from_numpy(x64).type(t_type)
+        m = compat.tensor_type(mindspore.Tensor(x64), ms_type)
+        np.testing.assert_array_equal(m.asnumpy(), t.numpy())
+        assert compat.tensor_type(m) == t.type()  # the name, without an argument
+        for other_ms, other_t in pairs:
+            assert isinstance(m, other_ms) == isinstance(t, other_t)
+        assert tuple(ms_type(2, 3).shape) == tuple(t_type(2, 3).shape)
+        assert ms_type([1, 0]).dtype == compat.tensor_type(mindspore.Tensor(np.array([1, 0])), ms_type).dtype
+    by_name = compat.tensor_type(mindspore.Tensor(x64), "torch.cuda.LongTensor")
+    assert by_name.dtype == mindspore.int64
+    with pytest.raises(ValueError, match="invalid type"):
+        compat.tensor_type(mindspore.Tensor(x64), "torch.NoTensor")
+    assert not isinstance(np.zeros(2, np.float32), compat.FloatTensor)
 
 
 def test_variable_goes_and_module_dict_keeps_names_and_values(compat, tmp_path, monkeypatch):

@@ -225,3 +225,81 @@ def test_set_grad_enabled_with_a_runtime_mode_matches_torch(frozen, compat, tmp_
     params = ms_model.parameters_dict()
     for key, array in trained.items():
         np.testing.assert_allclose(params[key].asnumpy(), array, rtol=1e-5, atol=1e-6)
+
+
+GAN_G_FIRST = textwrap.dedent("""\
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    from torch.autograd import Variable
+
+    cuda = True if torch.cuda.is_available() else False
+    Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor
+
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.generator = nn.Sequential(nn.Linear(3, 8), nn.LeakyReLU(0.2), nn.Linear(8, 4), nn.Tanh())
+            self.discriminator = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1), nn.Sigmoid())
+
+
+    def build():
+        return Pair()
+
+
+    def train(pair, batches, noises):
+        generator, discriminator = pair.generator, pair.discriminator
+        adversarial_loss = torch.nn.BCELoss()
+        optimizer_G = torch.optim.Adam(generator.parameters(), lr=0.01, betas=(0.5, 0.999))
+        optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=0.01, betas=(0.5, 0.999))
+        losses = []
+        for imgs, noise in zip(batches, noises):
+            valid = Variable(Tensor(imgs.size(0), 1).fill_(1.0), requires_grad=False)
+            fake = Variable(Tensor(imgs.size(0), 1).fill_(0.0), requires_grad=False)
+            real_imgs = Variable(imgs.type(Tensor))
+
+            optimizer_G.zero_grad()
+            z = Variable(Tensor(noise))
+            gen_imgs = generator(z)
+            g_loss = adversarial_loss(discriminator(gen_imgs), valid)
+            g_loss.backward()
+            optimizer_G.step()
+
+            optimizer_D.zero_grad()
+            real_loss = adversarial_loss(discriminator(real_imgs), valid)
+            fake_loss = adversarial_loss(discriminator(gen_imgs.detach()), fake)
+            d_loss = (real_loss + fake_loss) / 2
+            d_loss.backward()
+            optimizer_D.step()
+            losses.append((g_loss.item(), d_loss.item()))
+        return losses
+    """)
+
+
+def test_a_gan_with_legacy_tensor_types_and_a_detached_generator_output_trains_as_torch(compat, tmp_path, monkeypatch):
+    """eriklindernoren/PyTorch-GAN's loop: ``Tensor = torch.cuda.FloatTensor if cuda else
+    torch.FloatTensor`` builds the targets and casts the batch (``imgs.type(Tensor)``); the
+    discriminator's loss reads the generator's output from before ``optimizer_G.step()`` only as
+    ``gen_imgs.detach()``, a constant to torch's backward too, so that step converts (it was
+    reported unsupported, and the legacy types uncertain / ``Tensor.type`` unsupported)."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from migrate.weights import name_map, to_mindspore
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(GAN_G_FIRST, SPEC, "gan.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "type_of(imgs, Tensor)" in out.code and "Tensor = FloatTensor if cuda else FloatTensor" in out.code
+    ms_mod = load_converted(out.code, "gan_g_first_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(GAN_G_FIRST, ms_mod)
+    rng = np.random.default_rng(0)
+    batches = [rng.uniform(-1, 1, (6, 4)) for _ in range(3)]  # float64, cast by imgs.type(Tensor)
+    noises = [rng.standard_normal((6, 3)).astype(np.float32) for _ in range(3)]
+    want = t_mod["train"](t_model, [torch.from_numpy(b) for b in batches], noises)
+    got = ms_mod.train(ms_model, [mindspore.Tensor(b) for b in batches], noises)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    trained, _ = to_mindspore(t_model.state_dict(), name_map(t_model))
+    params = ms_model.parameters_dict()
+    for key, array in trained.items():
+        np.testing.assert_allclose(params[key].asnumpy(), array, rtol=1e-4, atol=1e-6)

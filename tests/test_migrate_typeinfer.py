@@ -14,33 +14,33 @@ SPEC = load_spec()
 
 
 def kinds(src: str) -> list[tuple[str, str]]:
-    """(kind, rule) of the torch.Tensor.softmax sites (a member with no untyped helper: an unknown receiver stays uncertain) in ``src``."""
+    """(kind, rule) of the torch.Tensor.log_softmax sites (a member with no untyped helper: an unknown receiver stays uncertain) in ``src``."""
     out = convert_source(textwrap.dedent(src), SPEC, "x.py")
-    return [s.kind for s in out.sites if s.rule == "torch.Tensor.softmax"]
+    return [s.kind for s in out.sites if s.rule == "torch.Tensor.log_softmax"]
 
 
 KNOWN = {
     "annotation": """
         import torch
         def f(x: torch.Tensor):
-            return x.softmax(dim=1)
+            return x.log_softmax(dim=1)
     """,
     "from torch import Tensor, Optional[Tensor]": """
         from typing import Optional
         from torch import Tensor
         def f(x: Optional[Tensor]):
-            return x.softmax(dim=1)
+            return x.log_softmax(dim=1)
     """,
     "result of a table call": """
         import torch
         h = torch.zeros(2, 3)
-        y = h.softmax(dim=1)
+        y = h.log_softmax(dim=1)
     """,
     "tensor method chain and arithmetic": """
         import torch
         def f(x: torch.Tensor):
             y = (x.float() * 2 + 1)[0]
-            return y.softmax(dim=1)
+            return y.log_softmax(dim=1)
     """,
     "self attribute assigned a Parameter": """
         import torch
@@ -50,7 +50,7 @@ KNOWN = {
                 super().__init__()
                 self.w = nn.Parameter(torch.zeros(3))
             def forward(self, x):
-                return self.w.softmax(dim=1)
+                return self.w.log_softmax(dim=1)
     """,
     "calling a module attribute": """
         import torch.nn as nn
@@ -59,27 +59,27 @@ KNOWN = {
                 super().__init__()
                 self.fc = nn.Linear(2, 2)
             def forward(self, x):
-                return self.fc(x).softmax(dim=1)
+                return self.fc(x).log_softmax(dim=1)
     """,
     "loop over a tensor list": """
         import torch
         from typing import List
         def f(xs: List[torch.Tensor]):
             for t in xs:
-                t.softmax(dim=1)
+                t.log_softmax(dim=1)
     """,
     "named_parameters pairs": """
         import torch.nn as nn
         model = nn.Linear(2, 2)
         for name, p in model.named_parameters():
-            p.softmax(dim=1)
+            p.log_softmax(dim=1)
     """,
     "loop-carried tensor": """
         import torch
         h = torch.zeros(3)
         for _ in range(3):
             h = h + 1
-        h.softmax(dim=1)
+        h.log_softmax(dim=1)
     """,
     "registered buffer": """
         import torch
@@ -89,20 +89,20 @@ KNOWN = {
                 super().__init__()
                 self.register_buffer("mask", torch.ones(3))
             def forward(self, x):
-                return self.mask.softmax(dim=1)
+                return self.mask.log_softmax(dim=1)
     """,
     "local function with return annotation": """
         import torch
         def make() -> torch.Tensor:
             return torch.zeros(2)
-        make().softmax(dim=1)
+        make().log_softmax(dim=1)
     """,
     "unannotated local function: what its returns give": """
         import numpy as np
         import torch
         def to_torch(xs):
             return torch.from_numpy(np.array(xs))
-        to_torch([1, 2]).softmax(dim=1)
+        to_torch([1, 2]).log_softmax(dim=1)
     """,
     "unannotated function: every branch returns a tensor": """
         import torch
@@ -113,7 +113,7 @@ KNOWN = {
                 return torch.ones(2)
             else:
                 raise ValueError(c)
-        make(1).softmax(dim=1)
+        make(1).log_softmax(dim=1)
     """,
     "recursion: the other returns decide": """
         import torch
@@ -121,7 +121,7 @@ KNOWN = {
             if n:
                 return make(n - 1) + 1
             return torch.zeros(2)
-        make(3).softmax(dim=1)
+        make(3).log_softmax(dim=1)
     """,
     "forward input handed to a torch layer": """
         import torch.nn as nn
@@ -130,7 +130,7 @@ KNOWN = {
                 super().__init__()
                 self.fc = nn.Linear(4, 4)
             def forward(self, x):
-                n = x.softmax(dim=1)
+                n = x.log_softmax(dim=1)
                 return self.fc(x), n
     """,
     "input handed to a tensor-only torch function": """
@@ -138,7 +138,7 @@ KNOWN = {
         import torch.nn.functional as F
         def f(x, w):
             y = F.relu(x)
-            return x.softmax(dim=1) + y
+            return x.log_softmax(dim=1) + y
     """,
     "input handed to a module of this file whose forward's input is a tensor": """
         import torch.nn as nn
@@ -153,13 +153,13 @@ KNOWN = {
                 super().__init__()
                 self.inner = Inner()
             def forward(self, x):
-                return self.inner(x) + x.softmax(dim=1)
+                return self.inner(x) + x.log_softmax(dim=1)
     """,
     "target handed to a torch loss function": """
         import torch.nn.functional as F
         def step(pred, target):
             loss = F.mse_loss(pred, target)
-            return loss, target.softmax(dim=1)
+            return loss, target.log_softmax(dim=1)
     """,
     "target handed to a loss module": """
         import torch.nn as nn
@@ -168,20 +168,20 @@ KNOWN = {
                 super().__init__()
                 self.loss = nn.CrossEntropyLoss()
             def forward(self, logits, labels):
-                return self.loss(logits, labels), labels.softmax(dim=1)
+                return self.loss(logits, labels), labels.log_softmax(dim=1)
     """,
     "item of a comprehension of tuples": """
         import torch
         def f(scenario: torch.Tensor):
             groups = [(name, scenario == k) for k, name in enumerate(["a", "b"])]
             for name, mask in groups:
-                mask.softmax(dim=1)
+                mask.log_softmax(dim=1)
     """,
     "reshaped, then handed to a loss": """
         import torch.nn.functional as F
         def step(pred, y):
             loss = F.mse_loss(pred, y.view(-1, 1))
-            return loss, y.softmax(dim=1)
+            return loss, y.log_softmax(dim=1)
     """,
     "through .data and a cast, then to a layer": """
         import torch.nn as nn
@@ -190,24 +190,24 @@ KNOWN = {
                 super().__init__()
                 self.fc = nn.Linear(4, 4)
             def forward(self, x):
-                return self.fc(x.data.float()), x.softmax(dim=1)
+                return self.fc(x.data.float()), x.log_softmax(dim=1)
     """,
     "element of the tensors torch.cat joins": """
         import torch
         def f(x, h):
             n, _ = x.size()
-            return torch.cat((x, h), dim=1), x.softmax(dim=1)
+            return torch.cat((x, h), dim=1), x.log_softmax(dim=1)
     """,
     "second operand of a matrix product": """
         import torch
         def f(a, b):
-            return torch.matmul(a, b) + b.softmax(dim=1)
+            return torch.matmul(a, b) + b.log_softmax(dim=1)
     """,
     "isinstance test guarding the block": """
         import torch
         def f(x, n):
             if isinstance(x, torch.Tensor) and n > 0:
-                return x.softmax(dim=1)
+                return x.log_softmax(dim=1)
             return x
     """,
     "isinstance test of an elif": """
@@ -217,7 +217,7 @@ KNOWN = {
             if isinstance(x, np.ndarray):
                 return x
             elif isinstance(x, torch.Tensor):
-                return x.softmax(dim=1)
+                return x.log_softmax(dim=1)
     """,
     "method without annotation, under no_grad": """
         import torch
@@ -227,7 +227,7 @@ KNOWN = {
             def mask(self):
                 return torch.ones(3)
             def forward(self, x):
-                return self.mask().softmax(dim=1)
+                return self.mask().log_softmax(dim=1)
     """,
 }
 
@@ -241,7 +241,7 @@ UNKNOWN = {
     "second argument of a function that takes anything there": """
         import torch
         def f(x, n):
-            return torch.pow(x, n), n.softmax(dim=1)
+            return torch.pow(x, n), n.log_softmax(dim=1)
     """,
     "second argument of a layer with one input": """
         import torch.nn as nn
@@ -250,30 +250,30 @@ UNKNOWN = {
                 super().__init__()
                 self.fc = nn.Linear(4, 4)
             def forward(self, x, h):
-                return self.fc(x, h), h.softmax(dim=1)
+                return self.fc(x, h), h.log_softmax(dim=1)
     """,
     "second argument passed to isinstance after a loss": """
         import torch.nn.functional as F
         def step(pred, target):
             if isinstance(target, list):
                 return None
-            return F.mse_loss(pred, target), target.softmax(dim=1)
+            return F.mse_loss(pred, target), target.log_softmax(dim=1)
     """,
     "reshaped, then handed to numpy": """
         import numpy as np
         import torch
         def f(y):
-            return np.sum(y.reshape(-1)), y.softmax(dim=1)
+            return np.sum(y.reshape(-1)), y.log_softmax(dim=1)
     """,
     "element of a sequence given to something else": """
         import torch
         def f(x):
-            return max((x, 1)), x.softmax(dim=1)
+            return max((x, 1)), x.log_softmax(dim=1)
     """,
     "unannotated parameter": """
         import torch
         def f(x):
-            return x.softmax(dim=1)
+            return x.log_softmax(dim=1)
     """,
     "branches disagree": """
         import numpy as np
@@ -283,20 +283,20 @@ UNKNOWN = {
                 x = torch.zeros(3)
             else:
                 x = np.zeros(3)
-            return x.softmax(dim=1)
+            return x.log_softmax(dim=1)
     """,
     "rebound in a loop after the use": """
         import numpy as np
         import torch
         x = torch.zeros(3)
         for _ in range(2):
-            x.softmax(dim=1)
+            x.log_softmax(dim=1)
             x = np.zeros(3)
     """,
     "unknown function result": """
         import torch
         from mylib import make
-        make().softmax(dim=1)
+        make().log_softmax(dim=1)
     """,
     "input rebound before its use": """
         import torch.nn as nn
@@ -305,7 +305,7 @@ UNKNOWN = {
                 super().__init__()
                 self.fc = nn.Linear(4, 4)
             def forward(self, x):
-                x.softmax(dim=1)
+                x.log_softmax(dim=1)
                 if isinstance(x, list):
                     x = x[0]
                 return self.fc(x)
@@ -316,7 +316,7 @@ UNKNOWN = {
         def f(x):
             if isinstance(x, (list, tuple)):
                 return [v * 2 for v in x]
-            x.softmax(dim=1)
+            x.log_softmax(dim=1)
             return F.relu(x)
     """,
     "after the isinstance block, or in its else": """
@@ -326,13 +326,13 @@ UNKNOWN = {
                 pass
             else:
                 x = x
-            return x.softmax(dim=1)
+            return x.log_softmax(dim=1)
     """,
     "isinstance under or": """
         import torch
         def f(x, y):
             if isinstance(x, torch.Tensor) or y:
-                return x.softmax(dim=1)
+                return x.log_softmax(dim=1)
     """,
     "input handed to a container": """
         import torch.nn as nn
@@ -341,13 +341,13 @@ UNKNOWN = {
                 super().__init__()
                 self.body = nn.Sequential(nn.Linear(4, 4))
             def forward(self, x):
-                x.softmax(dim=1)
+                x.log_softmax(dim=1)
                 return self.body(x)
     """,
     "input handed to a function that takes numbers too": """
         import torch
         def f(x):
-            x.softmax(dim=1)
+            x.log_softmax(dim=1)
             return torch.add(x, 1)
     """,
     "unannotated function that can fall off its end": """
@@ -355,7 +355,7 @@ UNKNOWN = {
         def make(c):
             if c:
                 return torch.zeros(2)
-        make(1).softmax(dim=1)
+        make(1).log_softmax(dim=1)
     """,
     "unannotated function whose returns disagree": """
         import numpy as np
@@ -364,14 +364,14 @@ UNKNOWN = {
             if c:
                 return torch.zeros(2)
             return np.zeros(2)
-        make(1).softmax(dim=1)
+        make(1).log_softmax(dim=1)
     """,
     "generator": """
         import torch
         def make():
             yield torch.zeros(2)
             return torch.zeros(2)
-        make().softmax(dim=1)
+        make().log_softmax(dim=1)
     """,
     "unknown decorator": """
         import torch
@@ -379,7 +379,7 @@ UNKNOWN = {
         @cached
         def make():
             return torch.zeros(2)
-        make().softmax(dim=1)
+        make().log_softmax(dim=1)
     """,
     "method a subclass overrides": """
         import numpy as np
@@ -389,7 +389,7 @@ UNKNOWN = {
             def mask(self):
                 return torch.ones(3)
             def forward(self, x):
-                return self.mask().softmax(dim=1)
+                return self.mask().log_softmax(dim=1)
         class B(A):
             def mask(self):
                 return np.ones(3)
@@ -401,7 +401,7 @@ UNKNOWN["`open` rebound to something else"] = """
     import torch
     def f(open, x):
         with open(x) as t:
-            t.softmax(dim=1)
+            t.log_softmax(dim=1)
 """
 
 
@@ -415,13 +415,13 @@ NOT_TENSORS = {
         import torch
         with open("ratings.txt") as fd:
             line = fd.readline().strip()
-        line.softmax(dim=1)
+        line.log_softmax(dim=1)
     """,
     "a line of a file iterated in a with block": """
         import torch
         with open("corpus.txt", encoding="utf8") as fd:
             for line in fd:
-                line.softmax(dim=1)
+                line.log_softmax(dim=1)
     """,
     "a line of io.open / codecs.open (word_language_model: from io import open)": """
         import codecs
@@ -429,33 +429,33 @@ NOT_TENSORS = {
         import torch
         with open("corpus.txt", encoding="utf8") as fd:
             for line in fd:
-                line.softmax(dim=1)
+                line.log_softmax(dim=1)
         for line in codecs.open("other.txt"):
-            line.softmax(dim=1)
+            line.log_softmax(dim=1)
     """,
     "a word of a line of readlines()": """
         import torch
         for row in open("corpus.txt").readlines():
             for word in row.split(","):
-                word.softmax(dim=1)
+                word.log_softmax(dim=1)
     """,
     "numpy array": """
         import numpy as np
         import torch
         a = np.zeros((2, 2))
-        a.softmax(dim=1)
+        a.log_softmax(dim=1)
     """,
     "list literal": """
         import torch
         xs = [1, 2]
-        xs.softmax(dim=1)
+        xs.log_softmax(dim=1)
     """,
     "later reassignment is flow-sensitive": """
         import numpy as np
         import torch
         x = torch.zeros(3)
         x = np.zeros(3)
-        x.softmax(dim=1)
+        x.log_softmax(dim=1)
     """,
 }
 
@@ -471,7 +471,7 @@ def test_reassignment_to_tensor_after_numpy_is_known():
         import torch
         x = np.zeros(3)
         x = torch.from_numpy(x)
-        x.softmax(dim=1)
+        x.log_softmax(dim=1)
     """) == ["converted"]
 
 
@@ -523,8 +523,8 @@ def test_what_torch_load_returns_is_any_object():
         for key in list(state.keys()):
             state[key.replace("feature.", "")] = state.pop(key)
         model.load_state_dict(state)
-        w = model.state_dict()["weight"].softmax(dim=1)
+        w = model.state_dict()["weight"].log_softmax(dim=1)
     """), SPEC, "x.py")
     reported = {s.rule for s in out.sites if s.kind != "converted"}
     assert not {"torch.Tensor.keys", "torch.Tensor.pop"} & reported, reported
-    assert [s.kind for s in out.sites if s.rule == "torch.Tensor.softmax"] == ["converted"]
+    assert [s.kind for s in out.sites if s.rule == "torch.Tensor.log_softmax"] == ["converted"]

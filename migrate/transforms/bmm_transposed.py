@@ -97,13 +97,13 @@ def f(a: torch.Tensor, b: torch.Tensor, batch):
 """,
             after="""\
 import mindspore
+from _torch_compat import transpose_of
 from mindspore import ops
 
 
 def f(a: mindspore.Tensor, b: mindspore.Tensor, batch):
     c = batch["c"]
-    # MIGRATE(uncertain): torch.Tensor.transpose — receiver type unknown: is `c` a torch tensor?
-    return ops.bmm(a, b.swapaxes(0, 1)), ops.bmm(a, c.transpose(1, 2))
+    return ops.bmm(a, b.swapaxes(0, 1)), ops.bmm(a, transpose_of(c, 1, 2))
 """,
         ),
     )

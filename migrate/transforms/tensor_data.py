@@ -212,6 +212,8 @@ def scale(t: mindspore.Tensor):
         (``torch.empty(n, d).normal_(0, 0.1)``) can be its value instead."""
         if not isinstance(node, cst.Call):
             return False
+        if getattr(self.ctx.type_of(node.func), "kind", None) == "tensor_type":
+            return True  # Tensor(n, 1) with Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor
         return self.ctx.torch_name(node.func) in _FACTORIES
 
     def _arithmetic(self, key: str, site, original_receiver: cst.BaseExpression,

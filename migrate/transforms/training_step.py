@@ -343,6 +343,37 @@ def _escapes(stmt: cst.CSTNode) -> bool:
     return bool(found)
 
 
+def _detached_only(stmts: Sequence[cst.CSTNode], names: set) -> set:
+    """The ``names`` that ``stmts`` read only as ``name.detach()`` or ``name.data``: no gradient
+    flows through them in torch either, so to a closure they are constants wherever they came from."""
+    detached, everywhere = set(), {}
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> None:
+            f = n.func
+            if (isinstance(f, cst.Attribute) and f.attr.value == "detach" and not n.args
+                    and isinstance(f.value, cst.Name)):
+                detached.add(id(f.value))
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            if n.attr.value == "data" and isinstance(n.value, cst.Name):
+                detached.add(id(n.value))
+            n.value.visit(self)
+            return False  # the member's own name is no read
+
+        def visit_Arg(self, n: cst.Arg) -> bool:
+            n.value.visit(self)
+            return False  # a keyword's name is no read
+
+        def visit_Name(self, n: cst.Name) -> None:
+            if n.value in names:
+                everywhere.setdefault(n.value, []).append(id(n))
+
+    for stmt in stmts:
+        stmt.visit(V())
+    return {name for name, ids in everywhere.items() if all(i in detached for i in ids)}
+
+
 def _is_zero_grad(stmt: cst.BaseStatement) -> bool:
     """``opt.zero_grad()`` or the helper's ``zero_grad(module)``."""
     if _method_call(stmt, "zero_grad") is not None:
@@ -929,7 +960,10 @@ def step(loss: mindspore.Tensor):
             return None
         body = [s for s in block[first:j] if id(s) not in removed]
         free = free_reads(body)  # what the closure reads from outside, or before binding it
-        if barrier is not None and not self._constants_before(block, barrier, free, call, rule):
+        # a name read only as `x.detach()`/`x.data` is a constant to torch's backward as well (a GAN's
+        # discriminator step reading the generator's output from before `optimizer_G.step()`)
+        if barrier is not None and not self._constants_before(block, barrier, free - _detached_only(body, free),
+                                                              call, rule):
             return None
         if any(_escapes(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
@@ -973,7 +1007,10 @@ def step(loss: mindspore.Tensor):
                 func = n.func
                 if ctx.torch_name(func) is not None:
                     return
-                if getattr(ctx.type_of(func), "kind", None) == "module":
+                kind = getattr(ctx.type_of(func), "kind", None)
+                if kind == "tensor_type":
+                    return  # Tensor(n, 1) with Tensor = torch.FloatTensor: a new tensor
+                if kind == "module":
                     found.append(n)  # a module called
                 elif isinstance(func, cst.Attribute):
                     if getattr(ctx.type_of(func.value), "kind", None) == "module":
