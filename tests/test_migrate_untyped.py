@@ -410,3 +410,45 @@ def test_shape_and_reduction_members_on_untyped_receivers_run_as_torchs(compat, 
     for g, w in zip(got, want[:-1]):
         assert g.shape == tuple(w.shape) and g.asnumpy().dtype == w.numpy().dtype
         np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-5, atol=1e-7)  # softmax's table tolerance
+
+
+FORWARD_SOURCE = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Holder:
+        def forward(self, x):
+            return ("own forward", x)
+
+        def numpy(self):
+            return "own numpy"
+
+
+    def build():
+        return nn.Sequential(nn.Linear(3, 2), nn.Tanh())
+
+
+    def features(model, x, other):
+        out = model.forward(x)
+        with torch.no_grad():
+            again = model.forward(x)
+        return out.detach().numpy(), again.numpy(), other.forward(1), other.numpy()
+    """)
+
+
+def test_forward_and_numpy_on_untyped_receivers_run_as_torchs(compat, tmp_path, monkeypatch):
+    """``self.feature.forward(x)`` and ``y.cpu().numpy()`` where nobody types the receiver
+    (CloserLookFewShot's backbone, PyTorch-GAN's samples): a Cell's construct and a tensor's
+    asnumpy, any other object's own methods."""
+    code, ms_mod, t_mod = both_versions(FORWARD_SOURCE, "untyped_forward", tmp_path, monkeypatch)
+    assert "forward_of(model, x)" in code and "numpy_of(" in code, code
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    t_model, ms_model = t_mod["build"](), ms_mod.build()
+    ms_model[0].weight.set_data(mindspore.Tensor(t_model[0].weight.detach().numpy()))
+    ms_model[0].bias.set_data(mindspore.Tensor(t_model[0].bias.detach().numpy()))
+    want = t_mod["features"](t_model, torch.from_numpy(x), t_mod["Holder"]())
+    got = ms_mod.features(ms_model, mindspore.Tensor(x), ms_mod.Holder())
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], want[0], rtol=1e-6)
+    assert got[2] == want[2] == ("own forward", 1) and got[3] == want[3] == "own numpy"

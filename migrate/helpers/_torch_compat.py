@@ -3542,6 +3542,26 @@ def eval_mode(x):
     return x.eval()
 
 
+def forward_of(x, *args, **kwargs):
+    """torch's ``module.forward(...)`` on something the tool could not type: a Cell's ``construct``
+    (its forward computation, called directly as torch's ``forward`` is); any other object's own
+    ``.forward`` is called."""
+    if isinstance(x, nn.Cell):
+        return x.construct(*args, **kwargs)
+    return x.forward(*args, **kwargs)
+
+
+def numpy_of(x, *args, **kwargs):
+    """torch's ``x.numpy()`` on something the tool could not type: a MindSpore tensor's
+    ``asnumpy()``; any other object's own ``.numpy`` is called."""
+    if isinstance(x, mindspore.Tensor) and not args and not kwargs:
+        return x.asnumpy()
+    return x.numpy(*args, **kwargs)
+
+
+__all__ += ["forward_of", "numpy_of"]
+
+
 def parameters_of(x, *args, **kwargs):
     """torch's ``module.parameters()`` on something the tool could not type: a Cell's
     ``trainable_params()`` (as the typed conversion); any other object's own ``.parameters``."""
