@@ -214,13 +214,13 @@ def test_return_and_attribute_types_cross_files(tmp_path):
 
             def run(xs):
                 head = Head()
-                a = to_torch(xs).softmax(dim=1)
-                b = maybe(xs).softmax(dim=1)
-                c = head.scale.softmax(dim=1)
+                a = to_torch(xs).log_softmax(dim=1)
+                b = maybe(xs).log_softmax(dim=1)
+                c = head.scale.log_softmax(dim=1)
                 return list(head.mem_layer.parameters()), a, b, c
         """,
     })
-    kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.softmax", "torch.nn.Module.parameters")]
+    kinds = [kind for rule, kind in sites["main.py"] if rule in ("torch.Tensor.log_softmax", "torch.nn.Module.parameters")]
     assert kinds == ["converted", "uncertain", "converted", "converted"], sites["main.py"]
 
 
@@ -455,7 +455,7 @@ def test_a_library_module_reached_through_a_star_import_is_no_tensor(tmp_path):
             def run(pos, scores):
                 idx = np.where(pos != 0)
                 order = np.argsort(scores)
-                return idx, order, helper(scores).softmax(dim=0)
+                return idx, order, helper(scores).log_softmax(dim=0)
         """,
     })
-    assert sites["main.py"] == [("torch.Tensor.softmax", "uncertain")], sites["main.py"]
+    assert sites["main.py"] == [("torch.Tensor.log_softmax", "uncertain")], sites["main.py"]

@@ -38,7 +38,7 @@ from .model import Net
 def run(batch):
     model = Net()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    out = batch.softmax(dim=1)
+    out = batch.log_softmax(dim=1)
     return opt, out
 """
 
@@ -83,7 +83,7 @@ def test_mirrors_tree_converts_python_and_copies_the_rest(tmp_path, capsys):
     dst = tmp_path / "dst"
     code = run_cli(src, dst)
     out = capsys.readouterr().out
-    assert code == 1  # batch.softmax has an untyped receiver
+    assert code == 1  # batch.log_softmax has an untyped receiver
     assert tree_digest(src) == before, "SRC must never be written"
     files = set(tree_digest(dst))
     assert files == {
@@ -96,8 +96,8 @@ def test_mirrors_tree_converts_python_and_copies_the_rest(tmp_path, capsys):
     assert "class Net(nn.Cell):" in model and "def construct(self, x):" in model and "torch" not in model
     train = (dst / "pkg" / "train.py").read_text()
     assert "from .._torch_compat import Adam" in train
-    assert "# MIGRATE(uncertain): torch.Tensor.softmax" in train
-    assert "pkg/train.py:9:10: uncertain: torch.Tensor.softmax" in out
+    assert "# MIGRATE(uncertain): torch.Tensor.log_softmax" in train
+    assert "pkg/train.py:9:10: uncertain: torch.Tensor.log_softmax" in out
     assert "conversion rate" in out
 
 
@@ -172,13 +172,13 @@ def test_report_json_and_markdown(tmp_path, capsys):
     assert data["summary"]["files"]["copied"] == 2
     assert 0 < data["summary"]["conversion_rate"] < 1
     site = next(s for s in data["sites"] if s["kind"] == "uncertain")
-    assert (site["path"], site["line"], site["rule"]) == ("pkg/train.py", 9, "torch.Tensor.softmax")
+    assert (site["path"], site["line"], site["rule"]) == ("pkg/train.py", 9, "torch.Tensor.log_softmax")
     assert any(r["rule"] == "torch.nn.Linear" and r["converted"] == 1 for r in data["rules"])
     md = tmp_path / "report.md"
     run_cli(src, tmp_path / "dst2", "--report", md)
     text = md.read_text()
     assert text.startswith("# Migration report")
-    assert "| `pkg/train.py:9:10` | uncertain | `torch.Tensor.softmax` |" in text
+    assert "| `pkg/train.py:9:10` | uncertain | `torch.Tensor.log_softmax` |" in text
     assert "## Per file" in text and "## Per API" in text
 
 

@@ -172,6 +172,7 @@ CASES = {
     "torch.Tensor.sort": "return x.sort(dim=1, descending=True)",
     "torch.Tensor.topk": "return x.topk(2, dim=1)",
     "torch.Tensor.float": "return ids.float()",
+    "torch.Tensor.type": "return x.type(torch.DoubleTensor), ids.type(torch.FloatTensor), x.type(torch.int32)",
     "torch.Tensor.long": "return (x * 10).long()",
     "torch.Tensor.numpy": "return x.numpy()",
     "torch.Tensor.clone": "return x.clone()",
