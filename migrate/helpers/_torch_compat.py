@@ -3542,6 +3542,18 @@ def eval_mode(x):
     return x.eval()
 
 
+def synchronize(device=None):
+    """torch.cuda.synchronize(): wait for the device's queued work (timing code reads the clock
+    after it).  On a CPU there is none to wait for (this module launches kernels synchronously,
+    and MindSpore's ``runtime.synchronize`` logs an error for the CPU device); elsewhere MindSpore's
+    ``runtime.synchronize``.  ``device`` is ignored: MindSpore has one device per process."""
+    if mindspore.get_context("device_target") != "CPU":
+        mindspore.runtime.synchronize()
+
+
+__all__ += ["synchronize"]
+
+
 def forward_of(x, *args, **kwargs):
     """torch's ``module.forward(...)`` on something the tool could not type: a Cell's ``construct``
     (its forward computation, called directly as torch's ``forward`` is); any other object's own
