@@ -312,6 +312,51 @@ def _as_positional(arg: cst.Arg) -> cst.Arg:
     return arg.with_changes(keyword=None, equal=MaybeSentinel.DEFAULT)
 
 
+_LEGACY_LITERALS = {"True": True, "False": False, "None": None}
+
+
+def _legacy_reduction(rule: Rule, args: Sequence[cst.Arg]) -> Optional[list]:
+    """A loss called with torch's deprecated ``size_average=``/``reduce=`` (literal True, False or
+    None): the arguments with both replaced by the ``reduction`` torch computes from them
+    (``torch.nn._reduction.legacy_get_string``: a given ``reduction`` is overridden), the arguments
+    after the first removed one as keywords.  None where it does not apply (another entry, neither
+    argument given, a value that is not a literal: those stay unsupported)."""
+    names = rule.args or ()
+    if not {"size_average", "reduce", "reduction"} <= set(names):
+        return None
+    try:
+        bound, _ = _bind(rule, args)
+    except Unconvertible:
+        return None
+    if "size_average" not in bound and "reduce" not in bound:
+        return None
+    given = {}
+    for name in ("size_average", "reduce"):
+        arg = bound.get(name)
+        if arg is None:
+            given[name] = None
+        elif isinstance(arg, cst.Arg) and isinstance(arg.value, cst.Name) and arg.value.value in _LEGACY_LITERALS:
+            given[name] = _LEGACY_LITERALS[arg.value.value]
+        else:
+            return None
+    size_average = True if given["size_average"] is None else given["size_average"]
+    reduce = True if given["reduce"] is None else given["reduce"]
+    reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    name_of = {id(a): n for n, a in bound.items() if isinstance(a, cst.Arg)}
+    out, as_keywords = [], False
+    for arg in args:
+        name = name_of.get(id(arg))
+        if name in ("size_average", "reduce", "reduction"):
+            as_keywords = as_keywords or arg.keyword is None
+            continue
+        if as_keywords and arg.keyword is None and name is not None:
+            arg = cst.Arg(arg.value, keyword=cst.Name(name), equal=cst.AssignEqual(_NO_WS, _NO_WS))
+        out.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+    out.append(cst.Arg(cst.SimpleString(f'"{reduction}"'), keyword=cst.Name("reduction"),
+                       equal=cst.AssignEqual(_NO_WS, _NO_WS)))
+    return out
+
+
 def map_arguments(
     rule: Rule,
     args: Sequence[cst.Arg],
@@ -1204,6 +1249,9 @@ class MigrateTransformer(cst.CSTTransformer):
         if rule.target is None:
             self.ctx.unsupported(site.original, rule.key, rule.note or "no MindSpore equivalent")
             return site.updated
+        legacy = _legacy_reduction(rule, site.updated.args)
+        if legacy is not None:
+            site.updated = site.updated.with_changes(args=legacy)
         try:
             new = self._rewrite_call(site)
         except Unconvertible as exc:

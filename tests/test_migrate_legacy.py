@@ -152,3 +152,45 @@ def test_variable_goes_and_module_dict_keeps_names_and_values(compat, tmp_path, 
     want = t_model(torch.from_numpy(x)).detach().numpy()
     got = m_model(mindspore.Tensor(x)).asnumpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+LEGACY_REDUCTION = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    def losses(p, t, logp, y):
+        return (F.binary_cross_entropy(p, t, size_average=False),
+                nn.MSELoss(size_average=False)(p, t),
+                F.nll_loss(logp, y, reduce=False),
+                F.mse_loss(p, t, size_average=True, reduction="sum"),
+                F.nll_loss(logp, y, None, False),
+                nn.BCELoss(reduce=False, size_average=True)(p, t))
+    """)
+
+
+def test_deprecated_size_average_and_reduce_become_torchs_reduction(compat, tmp_path, monkeypatch):
+    """``size_average=False`` (the old VAE and GAN examples' losses) and ``reduce=False`` give the
+    reduction torch computes from them (a given ``reduction`` is overridden, as in torch); a value
+    the codemod cannot read stays unsupported."""
+    import warnings
+
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(LEGACY_REDUCTION, "legacy_reduction", tmp_path, monkeypatch)
+    assert 'binary_cross_entropy(p, t, reduction="sum")' in code and "size_average" not in code, code
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, (4, 3)).astype(np.float32)
+    t = rng.uniform(0, 1, (4, 3)).astype(np.float32)
+    logp = np.log(rng.dirichlet(np.ones(5), 4)).astype(np.float32)
+    y = rng.integers(0, 5, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation warnings
+        want = t_mod["losses"](*(torch.from_numpy(a) for a in (p, t, logp, y)))
+    got = ms_mod.losses(*(mindspore.Tensor(a) for a in (p, t, logp, y)))
+    for g, w in zip(got, want):
+        assert g.shape == tuple(w.shape)
+        np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-5, atol=1e-6)
+    unread = convert_source("import torch.nn.functional as F\nloss = F.mse_loss(a, b, size_average=flag)\n", SPEC, "x.py")
+    assert [(s.kind, s.rule) for s in unread.sites] == [("unsupported", "torch.nn.functional.mse_loss")]
