@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 
+def _unprefixed(name: str, prefix: Optional[str]) -> str:
+    """``name`` without SRC's package prefix (``proj.model.Net`` -> ``model.Net``), as the index names it."""
+    return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
+
+
 @dataclass(frozen=True)
 class ProjectIndex:
     """Fully-qualified names (``pkg.model.Net``) of the project's nn.Module subclasses."""
@@ -61,9 +66,7 @@ class ProjectIndex:
 
     def local(self, qualified: Optional[str]) -> Optional[str]:
         """``qualified`` without SRC's package prefix (how the index names things)."""
-        if qualified and self.prefix and qualified.startswith(self.prefix + "."):
-            return qualified[len(self.prefix) + 1:]
-        return qualified
+        return _unprefixed(qualified, self.prefix) if qualified else qualified
 
     def resolve(self, qualified: Optional[str], importer: str, is_package: bool) -> Optional[str]:
         """An imported name as the project names it: a relative one made absolute against the
@@ -184,21 +187,18 @@ def is_torch_optimizer_class(name: str) -> bool:
 def _subclasses(bases: dict, imports: dict, prefix: Optional[str], is_root) -> set:
     """The project's classes that (transitively) derive from a class ``is_root`` accepts,
     with the names other modules re-export them under (``from .model import Net``)."""
-    def local(name: str) -> str:
-        return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
-
     known: set[str] = set()
     changed = True
     while changed:
         changed = False
         for cls, base_names in bases.items():
-            if cls not in known and any(is_root(b) or local(b) in known for b in base_names):
+            if cls not in known and any(is_root(b) or _unprefixed(b, prefix) in known for b in base_names):
                 known.add(cls)
                 changed = True
         for mod, names in imports.items():
             for name, target in names.items():
                 reexport = f"{mod}.{name}" if mod else name
-                if local(target) in known and reexport not in known:
+                if _unprefixed(target, prefix) in known and reexport not in known:
                     known.add(reexport)
                     changed = True
     return known
@@ -269,7 +269,7 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
         f"{mod}.{local}" if mod else local
         for mod, names in imports.items()
         for local, target in names.items()
-        if (target[len(prefix) + 1:] if prefix and target.startswith(prefix + ".") else target) in bases
+        if _unprefixed(target, prefix) in bases
     }
 
     def with_prefix(names: set) -> frozenset:
@@ -291,15 +291,12 @@ def _is_torch(qualified: str) -> bool:
 def _tensor_neighbours(imports: dict, stars: dict, modules: frozenset, prefix: Optional[str]) -> frozenset:
     """The project's modules that import nothing from torch themselves but are imported (a
     module, a name of it, or a star import) by a module that does: one step, not transitively."""
-    def local(name: str) -> str:
-        return name[len(prefix) + 1:] if prefix and name.startswith(prefix + ".") else name
-
     users = {mod for mod, names in imports.items()
              if any(_is_torch(t) for t in names.values()) or any(_is_torch(s) for s in stars.get(mod, ()))}
     found = set()
     for mod in users:
-        targets = [local(t) for t in imports[mod].values()] + [local(s) for s in stars.get(mod, ())]
-        for target in targets:
+        for target in [*imports[mod].values(), *stars.get(mod, ())]:
+            target = _unprefixed(target, prefix)
             for candidate in (target, target.rpartition(".")[0]):
                 if candidate in modules and candidate != mod and candidate not in users:
                     found.add(candidate)
@@ -309,9 +306,6 @@ def _tensor_neighbours(imports: dict, stars: dict, modules: frozenset, prefix: O
 def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str]) -> dict:
     """module -> {name: qualified} bound by ``from module import *``, through chains of star
     imports between the project's modules (a fixpoint; names a module binds itself win)."""
-    def local(module: str) -> str:
-        return module[len(prefix) + 1:] if prefix and module.startswith(prefix + ".") else module
-
     def exported(mod: str, name: str) -> bool:
         listed = public.get(mod)
         return name in listed if listed is not None else not name.startswith("_")
@@ -322,7 +316,7 @@ def _star_exports(imports: dict, stars: dict, public: dict, prefix: Optional[str
         changed = False
         for mod, sources in stars.items():
             for source in sources:
-                for name, qualified in list(exports.get(local(source), {}).items()):
+                for name, qualified in list(exports.get(_unprefixed(source, prefix), {}).items()):
                     if exported(mod, name) and name not in exports.setdefault(mod, {}):
                         exports[mod][name] = qualified
                         changed = True

@@ -895,6 +895,11 @@ class _BinaryCrossEntropyTerms(nn.Cell):
 _BCE_TERMS = _BinaryCrossEntropyTerms()
 
 
+def _check_reduction(name, reduction, choices=("mean", "sum", "none")):
+    if reduction not in choices:
+        raise ValueError(f"{name}: unknown reduction {reduction!r}")
+
+
 def _reduced(loss, reduction):
     """torch's ``reduction`` ('mean', 'sum', 'none') of an elementwise loss."""
     if reduction == "none":
@@ -1248,8 +1253,7 @@ class KLDivLoss(nn.Cell):
 
     def __init__(self, reduction="mean", log_target=False):
         super().__init__()
-        if reduction not in ("mean", "batchmean", "sum", "none"):
-            raise ValueError(f"KLDivLoss: unknown reduction {reduction!r}")
+        _check_reduction("KLDivLoss", reduction, ("mean", "batchmean", "sum", "none"))
         self.reduction = reduction
         self.log_target = log_target
 
@@ -2901,8 +2905,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     """torch.nn.functional.kl_div, ``log_target`` included: ``ops.kl_div`` for probability
     targets (equal to torch's for every reduction, measured), ``exp(t) (t - input)`` for
     log-targets.  'mean' averages over every element, 'batchmean' over the first axis, as torch."""
-    if reduction not in ("mean", "batchmean", "sum", "none"):
-        raise ValueError(f"kl_div: unknown reduction {reduction!r}")
+    _check_reduction("kl_div", reduction, ("mean", "batchmean", "sum", "none"))
     if not log_target:
         return ops.kl_div(input, target, reduction)
     loss = ops.exp(target) * (target - input)
@@ -4096,11 +4099,6 @@ class Tanhshrink(nn.Cell):
 
 
 __all__ += ["SoftMarginLoss", "TripletMarginLoss"]
-
-
-def _check_reduction(name, reduction):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{name}: unknown reduction {reduction!r}")
 
 
 class SoftMarginLoss(nn.Cell):
