@@ -182,12 +182,22 @@ def _list_as_tuple(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
     return _tuple_literal(value) if isinstance(value, cst.List) else value
 
 
+def _as_bool(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
+    """``bias=True``/``False`` pass; anything else becomes ``bool(value)``: torch takes any truthy
+    value for a flag (``nn.Linear(n, n, activation)`` has a bias), MindSpore's validators a bool."""
+    value = args[0].value
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return value
+    return cst.Call(func=cst.Name("bool"), args=[cst.Arg(value.with_changes(lpar=[], rpar=[]))])
+
+
 VALUE_TRANSFORMS: dict[str, Callable[[Sequence[cst.Arg], bool], cst.BaseExpression]] = {
     "tuple": lambda a, s: _tuple_of(a, True),
     "list_as_tuple": _list_as_tuple,
     "tuple_or_int": lambda a, s: _tuple_of(a, False),
     "one_minus": _one_minus,
     "as_1tuple": _as_1tuple,
+    "as_bool": _as_bool,
 }
 
 

@@ -38,7 +38,7 @@ RETURN_KINDS = frozenset(
 )
 
 #: Value transforms (codemod.VALUE_TRANSFORMS implements them).
-VALUE_TRANSFORMS = frozenset({"tuple", "tuple_or_int", "list_as_tuple", "one_minus", "as_1tuple"})
+VALUE_TRANSFORMS = frozenset({"tuple", "tuple_or_int", "list_as_tuple", "one_minus", "as_1tuple", "as_bool"})
 
 #: Owners whose members are looked up on typed receivers (x.view, model.train).
 OWNER_CLASSES = ("torch.Tensor", "torch.nn.Module", "torch.optim.Optimizer")

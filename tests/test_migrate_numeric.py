@@ -113,7 +113,9 @@ CASES = {
     "torch.nn.functional.gelu": "return F.gelu(x), F.gelu(wide), F.gelu(wide, approximate='tanh')",
     "torch.nn.functional.binary_cross_entropy": "return F.binary_cross_entropy(prob, soft), F.binary_cross_entropy(prob, soft, g, reduction='none'), F.binary_cross_entropy(prob, soft, reduction='sum')",
     "torch.nn.functional.binary_cross_entropy_with_logits": "return F.binary_cross_entropy_with_logits(x, soft), F.binary_cross_entropy_with_logits(x, soft, g, reduction='none', pos_weight=pw)",
-    "torch.nn.Linear": "layer = nn.Linear(4, 5)\n    layer.weight.data = w2\n    layer.bias.data = b\n    return layer(x)",
+    "torch.nn.Linear": "layer = nn.Linear(4, 5)\n    layer.weight.data = w2\n    layer.bias.data = b\n"
+                       "    flagged = nn.Linear(4, 5, nn.ReLU())\n    flagged.weight.data = w2\n    flagged.bias.data = b\n"
+                       "    return layer(x), flagged(x * 2), nn.Linear(4, 5, nn.Sequential()).bias is None",
     "torch.nn.Sequential": "seq = nn.Sequential(nn.Linear(4, 5), nn.ReLU())\n    seq[0].weight.data = w2\n    seq[0].bias.data = b\n    return seq(x)",
     "torch.nn.ReLU": "return nn.ReLU()(x)",
     "torch.nn.Sigmoid": "return nn.Sigmoid()(x), nn.Sigmoid()(wide)",

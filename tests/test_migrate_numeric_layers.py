@@ -119,8 +119,10 @@ CASES = {
                             "return self.a(x), self.b(x), self.b.weight"), {"x": ("normal", (2, 3, 4, 5))}, False),
     "torch.nn.SiLU": (_net("self.act = nn.SiLU(inplace=True)", "return self.act(x * 4)"),
                       {"x": ("normal", (3, 40))}, False),
-    "torch.nn.GroupNorm": (_net("self.a = nn.GroupNorm(2, 4)\nself.b = nn.GroupNorm(4, 4, eps=1e-3, affine=False)",
-                                "return self.a(x), self.b(x), self.a(x[:, :, 0]), self.a.weight"),
+    # flags given as any truthy/falsy value, as torch takes them (MindSpore's validators want a bool)
+    "torch.nn.GroupNorm": (_net("self.a = nn.GroupNorm(2, 4)\nself.b = nn.GroupNorm(4, 4, eps=1e-3, affine=False)\n"
+                                "self.c = nn.GroupNorm(2, 4, affine=nn.Sequential())",
+                                "return self.a(x), self.b(x), self.a(x[:, :, 0]), self.a.weight, self.c(x)"),
                            {"x": ("normal", (2, 4, 5, 6))}, False),
     "torch.nn.Upsample": (_net(
         "self.a = nn.Upsample(scale_factor=2)\nself.b = nn.Upsample(scale_factor=2, mode='bilinear')\n"
@@ -129,8 +131,9 @@ CASES = {
         "self.f = nn.Upsample(scale_factor=3, mode='linear')",
         "return self.a(x), self.b(x), self.c(x), self.d(x), self.e(x), self.f(x[:, :, 0])"),
         {"x": ("normal", (2, 3, 5, 6))}, False),
-    "torch.nn.Bilinear": (_net("self.a = nn.Bilinear(3, 4, 5)\nself.b = nn.Bilinear(3, 4, 2, False)",
-                               "return self.a(x, y), self.b(x, y)", "x, y"),
+    "torch.nn.Bilinear": (_net("self.a = nn.Bilinear(3, 4, 5)\nself.b = nn.Bilinear(3, 4, 2, False)\n"
+                               "self.c = nn.Bilinear(3, 4, 2, nn.ReLU())",
+                               "return self.a(x, y), self.b(x, y), self.c(x, y)", "x, y"),
                           {"x": ("normal", (6, 3)), "y": ("normal", (6, 4))}, False),
     "torch.nn.CosineSimilarity": (_net("self.a = nn.CosineSimilarity()\nself.b = nn.CosineSimilarity(dim=-1, eps=1e-6)",
                                        "return self.a(x, y), self.b(x.unsqueeze(1), y.unsqueeze(0)), self.a(x * 1e-6, y)",
@@ -176,7 +179,7 @@ EXTRA_RENAMES = {"torch.nn.TransformerEncoderLayer": (("linear1.", "dense1."), (
 TORCH_ONLY = {"torch.nn.NLLLoss": {"b.weight", "c.weight"}}
 #: MindSpore parameters torch does not have: affine=False keeps a fixed (untrained) gamma = 1, beta = 0
 MINDSPORE_ONLY = {"torch.nn.BatchNorm2d": {"fixed.gamma", "fixed.beta"}, "torch.nn.BatchNorm3d": {"fixed.gamma", "fixed.beta"},
-                  "torch.nn.GroupNorm": {"b.gamma", "b.beta"}}
+                  "torch.nn.GroupNorm": {"b.gamma", "b.beta", "c.gamma", "c.beta"}}
 
 
 def _draw(spec, rng):
