@@ -144,12 +144,12 @@ class MAMOTrainer:
         user).  One function for the support steps and the query, so a graph compiler compiles
         one step where their shapes agree (batch_size == query_size in the defaults)."""
         optimizer.zero_grad()
-        def _loss_fn(learner, user_x, item_x, item_multi, self, labels):
+        def _loss_fn(learner, user_x, item_x, item_multi, labels, self_criterion):
             logits = learner(user_x, item_x, item_multi)
-            losses = self.criterion(logits, labels)
+            losses = self_criterion(logits, labels)
             loss = losses.sum()
             return loss, logits, losses
-        (loss, logits, losses), _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters, has_aux=True)(learner, user_x, item_x, item_multi, self, labels)
+        (loss, logits, losses), _loss_grads = compiled_value_and_grad(_loss_fn, optimizer.parameters, has_aux=True)(learner, user_x, item_x, item_multi, labels, self.criterion)
         accumulate_grad(optimizer.parameters, _loss_grads)
         return loss, logits, losses
 

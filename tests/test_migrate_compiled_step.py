@@ -63,6 +63,8 @@ def test_no_jit_emits_the_plain_closure_and_reports_nothing():
 
 
 def test_attribute_chains_are_lifted_once_and_methods_stay_calls():
+    """Values read through attributes are arguments of their own; so is a called module
+    (``self.net``), so that the graph does not depend on ``self``; a method stays a call on it."""
     code = """\
 import torch
 class Trainer:
@@ -71,16 +73,73 @@ class Trainer:
         self.opt = torch.optim.SGD(net.parameters(), lr=0.1)
         self.cfg = None
 
+    def scale(self, y: torch.Tensor) -> torch.Tensor:
+        return y * 2
+
     def step(self, x: torch.Tensor):
         self.opt.zero_grad()
-        loss = self.net(x).mean() * self.cfg.weight + self.cfg.weight * self.cfg.bias
+        loss = self.scale(self.net(x).mean()) * self.cfg.weight + self.cfg.weight * self.cfg.bias
         loss.backward()
         self.opt.step()
 """
     out = convert_source(code, SPEC, "t.py")
-    assert "def _loss_fn(self, x, self_cfg_weight, self_cfg_bias):" in out.code, out.code
-    assert "loss = self.net(x).mean() * self_cfg_weight + self_cfg_weight * self_cfg_bias" in out.code
-    assert "(self, x, self.cfg.weight, self.cfg.bias)" in out.code
+    assert "def _loss_fn(self, x, self_net, self_cfg_weight, self_cfg_bias):" in out.code, out.code
+    assert "loss = self.scale(self_net(x).mean()) * self_cfg_weight + self_cfg_weight * self_cfg_bias" in out.code
+    assert "(self, x, self.net, self.cfg.weight, self.cfg.bias)" in out.code
+
+
+def test_a_step_on_objects_made_anew_compiles_once(compat, tmp_path, monkeypatch):
+    """A per-task object (the MAMO authors' LOCALUpdate: a new one for every user, holding the
+    shared model and a new loss module) runs one compiled graph for all of them: the closure
+    takes the modules, not the object, and an equal parameterless loss reuses the graph."""
+    torch = pytest.importorskip("torch")
+    from test_migrate_numeric import load_converted
+
+    code = """\
+import torch
+class Local:
+    def __init__(self, model: torch.nn.Module, x, y):
+        self.model, self.x, self.y = model, x, y
+        self.loss_fn = torch.nn.MSELoss()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def train(self):
+        self.opt.zero_grad()
+        loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+def run(model, xs, ys):
+    return [Local(model, x, y).train() for x, y in zip(xs, ys)]
+"""
+    out = convert_source(code, SPEC, "local.py")
+    assert "self_loss_fn" in out.code and "self_model" in out.code, out.code
+    ms_mod = load_converted(out.code, "local_case", tmp_path, monkeypatch)
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(6)]
+    ys = [rng.normal(size=(4, 2)).astype(np.float32) for _ in range(6)]
+    w, b = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    t_model = torch.nn.Linear(3, 2)
+    t_model.weight.data, t_model.bias.data = torch.tensor(w), torch.tensor(b)
+    t_losses = []
+    for x, y in zip(xs, ys):
+        opt = torch.optim.SGD(t_model.parameters(), lr=0.1)
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(t_model(torch.tensor(x)), torch.tensor(y))
+        loss.backward()
+        opt.step()
+        t_losses.append(loss.item())
+    m_model = mindspore.nn.Dense(3, 2)
+    m_model.weight.set_data(mindspore.Tensor(w))
+    m_model.bias.set_data(mindspore.Tensor(b))
+    compat._COMPILED_STEPS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to PyNative
+        m_losses = ms_mod.run(m_model, [mindspore.Tensor(x) for x in xs], [mindspore.Tensor(y) for y in ys])
+    np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5)
+    [graphs] = [c for c in compat._COMPILED_STEPS.values() if c is not None]
+    assert graphs.compiles == 1 and graphs.calls == 6
 
 
 def test_constant_items_of_a_batch_become_arguments_and_the_container_does_not():

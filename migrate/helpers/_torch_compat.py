@@ -3696,10 +3696,63 @@ def _step_const_key(value):
     if isinstance(value, mindspore.Parameter):
         return ("parameter", id(value))  # the graph reads its current value
     if isinstance(value, nn.Cell):
+        shape = _stateless_cell_key(value)
+        if shape is not None:
+            return ("stateless cell", shape)
         return ("cell", id(value), value.training)
     if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor)):
         return None  # contents a graph would freeze (tensors in a list, an array...)
     return ("object", id(value))
+
+
+#: a Cell's own bookkeeping, different in every instance (or checked separately: parameters, cells)
+_CELL_BOOKKEEPING = frozenset({"_create_time", "_compile_cache", "_jit_config_dict", "_params", "_params_list",
+                               "_buffers", "_cells", "_primitives", "_id"})
+
+
+def _stateless_cell_key(cell, depth=0):
+    """A key for a Cell with no Parameters or buffers anywhere in it (a loss, an activation, a
+    Sequential of them) made of its class and attribute values, so that such a Cell made anew
+    for every task or step (``self.loss_fn = nn.CrossEntropyLoss()`` in a per-user object)
+    reuses the graph compiled for an equal one instead of compiling its own; None where it
+    holds Parameters, tensors or values it cannot compare (then it is keyed by identity)."""
+    state = vars(cell)
+    if depth > 8 or state.get("_params") or state.get("_params_list") or state.get("_buffers"):
+        return None
+    items = []
+    for name in sorted(state):
+        if name in _CELL_BOOKKEEPING:
+            continue
+        key = _plain_value_key(state[name], depth)
+        if key is None:
+            return None
+        items.append((name, key))
+    for name, child in state.get("_cells", {}).items():
+        key = None if child is None else _stateless_cell_key(child, depth + 1)
+        if child is not None and key is None:
+            return None
+        items.append(("cell " + name, key))
+    return (type(cell), tuple(items))
+
+
+def _plain_value_key(value, depth):
+    """A hashable key for an attribute value of a stateless Cell, by value (None: not comparable)."""
+    if value is None or isinstance(value, (bool, int, float, str, type)):
+        return (type(value), value)
+    if isinstance(value, (tuple, list)):
+        keys = tuple(_plain_value_key(v, depth) for v in value)
+        return None if any(k is None for k in keys) else (type(value), keys)
+    if isinstance(value, dict):
+        keys = tuple((k, _plain_value_key(v, depth)) for k, v in value.items())
+        return None if any(k[1] is None or not isinstance(k[0], str) for k in keys) else (type(value), keys)
+    if isinstance(value, nn.Cell):
+        return _stateless_cell_key(value, depth + 1)
+    if isinstance(value, ops.Primitive):
+        attrs = _plain_value_key(dict(value.attrs), depth)
+        return None if attrs is None else (type(value), attrs)
+    if isinstance(value, mindspore.Tensor):
+        return None  # a tensor the graph would freeze: keyed by identity instead
+    return None
 
 
 def _step_graph(fn, weights, has_aux, inputs):
@@ -3732,7 +3785,9 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
     closure reads from outside is an argument, and attribute values it reads (``self.cfg.lr``)
     are arguments of their own.  At each call, tensor arguments are the graph's inputs; the
     others are constants of a graph compiled for them (numbers and strings by value,
-    Parameters, Cells (and their ``training`` flag) and other objects by identity); what the
+    Parameters, Cells (and their ``training`` flag) and other objects by identity, but a Cell
+    with no Parameters or buffers, a loss made anew for every task, by its class and attribute
+    values); what the
     graph reads through a constant object's methods is read when it is compiled, as in any
     ``mindspore.jit`` function.  A closure whose graph does not compile (a Python feature
     graph mode lacks), or that keeps needing new graphs (``_StepGraphs.thrashing``), or is called

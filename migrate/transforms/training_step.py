@@ -452,10 +452,14 @@ class _Chains(cst.CSTTransformer):
     """Replaces each value read from a root in ``roots`` through attributes and one constant
     item (``self.cfg.lr``, ``batch["x"]``, ``self.data[0]``; not a called method such as
     ``self.loss(...)``) by a name of its own; ``lifted`` maps its code to (that name, the
-    expression). A dict or list argument would keep a step uncompiled; its items are tensors."""
+    expression). A dict or list argument would keep a step uncompiled; its items are tensors.
+    A called chain is lifted too where it is a module (``modules``: the code of chains the type
+    inference knows as modules, ``self.loss_fn(...)``): the graph is then keyed on that module,
+    not on ``self``, a plain object a training loop may make anew for every task (the MAMO
+    authors' ``LOCALUpdate``), which would compile a graph per object."""
 
-    def __init__(self, roots: frozenset, taken: set) -> None:
-        self.roots, self.taken = roots, set(taken)
+    def __init__(self, roots: frozenset, taken: set, modules: frozenset = frozenset()) -> None:
+        self.roots, self.taken, self.modules = roots, set(taken), modules
         self.inner: set[int] = set()  # the value of an attribute or lifted item, or a called function
         self.kept: set[int] = set()  # called functions, and containers of lifted items
         self.lifted: dict[str, tuple[str, cst.BaseExpression]] = {}
@@ -464,8 +468,14 @@ class _Chains(cst.CSTTransformer):
         self.inner.add(id(n.value))
 
     def visit_Call(self, n: cst.Call) -> None:
+        if self._module(n.func):
+            return  # lifted whole (leave_Attribute), its receiver with it
         self.inner.add(id(n.func))
         self.kept.add(id(n.func))
+
+    def _module(self, func: cst.BaseExpression) -> bool:
+        return (isinstance(func, cst.Attribute) and self._rooted(func)
+                and cst.Module(body=[]).code_for_node(func) in self.modules)
 
     def visit_Subscript(self, n: cst.Subscript) -> None:
         if self._item(n):  # the item is lifted whole, not the container
@@ -1187,7 +1197,7 @@ def step(loss: mindspore.Tensor):
         names = [n for n in order if n in free]
         bound_inside = set().union(*(binds(s) for s in closure))
         taken = binds(self._functions[-1]) | reads(self._functions[-1]) | set(order)
-        lifter = _Chains(frozenset(n for n in names if n not in bound_inside), taken)
+        lifter = _Chains(frozenset(n for n in names if n not in bound_inside), taken, self._called_modules(kept))
         closure = [s.visit(lifter) for s in closure]
         still_read = free_reads(closure)  # a name read only through lifted values is not passed
         names = [n for n in names if n in still_read]
@@ -1210,6 +1220,22 @@ def step(loss: mindspore.Tensor):
             args=[cst.Arg(a) for a in args])
         self.ctx.report_step(plan.call, None)
         return hoisted + [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
+
+    def _called_modules(self, originals: Sequence[cst.BaseStatement]) -> frozenset:
+        """The code of the attribute chains the statements call that are modules (``self.loss_fn``
+        in ``self.loss_fn(pred, y)``), read from the original statements' types."""
+        found: set = set()
+        ctx = self.ctx
+
+        class V(cst.CSTVisitor):
+            def visit_Call(self, n: cst.Call) -> None:
+                kind = getattr(ctx.type_of(n.func), "kind", None)
+                if isinstance(n.func, cst.Attribute) and kind == "module":
+                    found.add(cst.Module(body=[]).code_for_node(n.func))
+
+        for stmt in originals:
+            stmt.visit(V())
+        return frozenset(found)
 
     def _graph_problem(self, stmt: cst.BaseStatement) -> Optional[str]:
         """graph_mode's check (what a compiled construct may do) on one original statement."""
