@@ -138,7 +138,7 @@ def to_markdown(run: RunResult) -> str:
     graph = [(p, site) for p, site in run.sites() if site.kind in GRAPH_KINDS]
     if graph:
         out += ["", "## Graph mode (`mindspore.jit`)", "",
-                "A construct compiles once per instance and input shapes; `MS_JIT=0` runs everything in PyNative.", "",
+                "A construct compiles once per instance and input shapes (a class made anew for every call runs in PyNative after its first instances); `MS_JIT=0` runs everything in PyNative.", "",
                 "| Where | Mode | Why |", "|---|---|---|"]
         out += [f"| `{p}:{site.line}:{site.col}` | {site.kind} | {_md(site.reason)} |" for p, site in graph]
     failed = [f for f in run.files if f.status == "failed"]

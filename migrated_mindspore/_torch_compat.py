@@ -22,6 +22,7 @@ sometimes takes whole scheduler ticks (``clip_grad_norm_`` of 17 parameters: 2.6
 
 import ast
 import bisect
+import functools
 import math
 import os
 import shutil
@@ -29,6 +30,7 @@ import tempfile
 import types
 import typing
 import warnings
+import weakref
 from collections import Counter, OrderedDict, defaultdict, namedtuple
 from collections.abc import Mapping, Sequence
 
@@ -3664,6 +3666,71 @@ def inplace_uniform(x, *args, generator=None, **kwargs):
 __all__ += ["inplace_zero", "inplace_fill", "inplace_normal", "inplace_uniform"]
 
 
+# --------------------------------------------------------------------------
+# constructs compiled per instance, while instances are reused
+
+#: a class's first instances compile their construct whatever their use
+FIRST_COMPILED_INSTANCES = 2
+#: calls per instance (on average so far, or of one instance) that pay for a construct's compilation
+CALLS_PER_COMPILE = 16
+
+
+class _ConstructUse:
+    """Which instances of one class run its construct compiled: mindspore.jit compiles a
+    construct once per instance (measured in MindSpore 2.10: ~90 ms for a 3x3 Dense and a
+    softmax, against ~5 ms for one call in PyNative), so code that makes a module anew for every
+    call (the MAMO authors' ``Attention(n_k)`` in every memory read) would compile at every
+    call.  The first instances compile; a later one compiles when instances so far were called
+    ``CALLS_PER_COMPILE`` times each on average, or once it has been called that often itself;
+    until then it runs in PyNative (the same construct, op by op)."""
+
+    def __init__(self):
+        self.compiled = weakref.WeakSet()
+        self.pynative = weakref.WeakKeyDictionary()  # instance -> its calls so far
+        self.instances = 0
+        self.calls = 0
+
+    def compiles(self, cell):
+        self.calls += 1
+        if cell in self.compiled:
+            return True
+        calls = self.pynative.get(cell)
+        if calls is None:
+            self.instances += 1
+            if self.instances <= FIRST_COMPILED_INSTANCES or self.calls >= CALLS_PER_COMPILE * self.instances:
+                self.compiled.add(cell)
+                return True
+            calls = 0
+        if calls + 1 >= CALLS_PER_COMPILE:
+            del self.pynative[cell]
+            self.compiled.add(cell)
+            return True
+        self.pynative[cell] = calls + 1
+        return False
+
+
+def jit_construct(construct):
+    """``@mindspore.jit`` for a converted ``construct`` (what ``python -m migrate`` emits where it
+    found the construct pure): each instance's construct is compiled as mindspore.jit compiles
+    it, except instances of a class that is made anew faster than its instances are used, which
+    run in PyNative (see ``_ConstructUse``).  Inside another compiled graph (a parent's
+    construct, a compiled training step) MindSpore compiles the undecorated construct as part
+    of that graph, as it does under mindspore.jit.  ``MS_JIT=0`` runs everything in PyNative."""
+    compiled = mindspore.jit(construct)
+    use = _ConstructUse()
+
+    @functools.wraps(construct)
+    def run(self, *args, **kwargs):
+        if use.compiles(self):
+            return compiled(self, *args, **kwargs)
+        return construct(self, *args, **kwargs)
+
+    return run
+
+
+__all__ += ["jit_construct"]
+
+
 #: compiled_value_and_grad: per loss function (its code object), a _StepGraphs, or None once
 #: it runs uncompiled (PyNative)
 _COMPILED_STEPS = {}
@@ -3866,6 +3933,8 @@ def _value_transform(kind, name, value, torch_name):
         if value is None:
             raise NotImplementedError(f"{torch_name}({name}=None): the cumulative average has no MindSpore equivalent")
         return round(1 - float(value), 12) if isinstance(value, (int, float)) else 1 - value
+    if kind == "as_bool":
+        return bool(value)  # a flag torch takes as any truthy value; MindSpore's validators want a bool
     if kind == "as_1tuple":
         if isinstance(value, (list, tuple)):
             if len(value) != 1:

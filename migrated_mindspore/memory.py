@@ -1,7 +1,7 @@
 """MAMO's three memories and their read and write rules (mamo.md, "Memories")."""
 from __future__ import annotations
 import mindspore
-from ._torch_compat import assign_data, detach_of
+from ._torch_compat import assign_data, detach_of, jit_construct
 from mindspore import nn, ops
 
 
@@ -31,7 +31,7 @@ class Memories(nn.Cell):
         cosine = ops.div(dots, ops.mul(norm_u.view(-1, 1), norm_m.view(1, -1)))
         return self.softmax(cosine)
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, p_u: mindspore.Tensor, tao: float, *user_params: mindspore.Tensor):
         """One read for users p_u (B, D): their attention a_u (B, K), mem-layer weight
         (B, 2d, 2d) and personalised user-net parameters theta_u = phi - tao * b_u, one per

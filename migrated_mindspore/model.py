@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, arange, assign_data
+from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, arange, assign_data, jit_construct
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -38,7 +38,7 @@ class FeaturesEmbedding(nn.Cell):
     def table(self) -> mindspore.Tensor:
         return self.embedding.embedding_table
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x: mindspore.Tensor) -> mindspore.Tensor:
         """x: (..., n_fields) indices -> (..., n_fields * embedding_dim)."""
         emb = self.embedding(x + self.offsets)
@@ -55,7 +55,7 @@ class ItemLoading(nn.Cell):
         self.multihot_dims = tuple(multihot_dims)
         self.sigmoid = nn.Sigmoid()
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         parts = [self.categorical(item_x)]
         start = 0
@@ -99,7 +99,7 @@ class MAMO(nn.Cell):
     def user_net_parameters(self) -> list[mindspore.Tensor]:
         return list(self.user_net.trainable_params())
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, user_x: mindspore.Tensor, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         """Logits at phi for n (user, item) pairs: user_x (n, U), item_x (n, I), item_multi (n, W)."""
         e_u = self.user_net(self.embed_user(user_x))
@@ -136,7 +136,7 @@ class UserCrossEntropy(nn.Cell):
         super().__init__()
         self.criterion = CrossEntropyLoss(reduction="none")
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, logits: mindspore.Tensor, labels: mindspore.Tensor) -> mindspore.Tensor:
         per_pair = self.criterion(logits.view(-1, logits.shape[-1]), labels.reshape(-1))
         return per_pair.view(labels.shape[0], -1).mean(dim=1)
@@ -261,7 +261,7 @@ class LocalLearner(nn.Cell):
         rows = arange(idx.shape[0]).unsqueeze(1)
         return table[rows, idx]
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, user_x: mindspore.Tensor, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:
         """user_x (B, U), item_x (B, n, I), item_multi (B, n, W) -> logits (B, n, C)."""
         n_users, n_items = item_x.shape[0], item_x.shape[1]

@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 import mindspore
-from ._torch_compat import Adam, Optimizer, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, load_state_dict
+from ._torch_compat import Adam, Optimizer, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, jit_construct, load_state_dict
 from mindspore import nn, ops
 
 
@@ -31,7 +31,7 @@ class PerUserClip(nn.Cell):
         super().__init__()
         self.max_norm = max_norm
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, *grads: mindspore.Tensor) -> list[mindspore.Tensor]:
         n_users = grads[0].shape[0]
         squares = []

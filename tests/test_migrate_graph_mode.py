@@ -1,4 +1,5 @@
-"""graph_mode: which constructs get @mindspore.jit, the report of it, --no-jit, and that a
+"""graph_mode: which constructs get @jit_construct (mindspore.jit, per instance while instances are
+reused), the report of it, --no-jit, and that a
 jitted Cell sees the parameter writes the converted code makes."""
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class Net(nn.Module):
 
 def test_no_jit_adds_no_decorator_and_reports_nothing():
     code = HEAD
-    assert "mindspore.jit" in convert_source(code, SPEC, "m.py").code
+    assert "@jit_construct" in convert_source(code, SPEC, "m.py").code
     out = convert_source(code, SPEC, "m.py", jit=False)
     assert "jit" not in out.code
     assert not [s for s in out.sites if s.kind in ("graph", "pynative")]
@@ -152,7 +153,7 @@ class Printer(nn.Module):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["graph"] == {"graph": 1, "pynative": 1}
     assert report["summary"]["conversion_rate"] == 1.0  # graph decisions are not torch sites
-    assert "@mindspore.jit" in (tmp_path / "a" / "net.py").read_text()
+    assert "@jit_construct" in (tmp_path / "a" / "net.py").read_text()
     assert main([str(src), str(tmp_path / "b"), "--no-jit", "--report", str(tmp_path / "r.md")]) == 0
     assert "jit" not in (tmp_path / "b" / "net.py").read_text()
     assert "graph mode" not in capsys.readouterr().out
@@ -185,7 +186,7 @@ def rebind(model: Scale, value: torch.Tensor):
     model.w.data = value
 """
     out = convert_source(code, SPEC, "scale.py")
-    assert "@mindspore.jit" in out.code and "assign_data" in out.code
+    assert "@jit_construct" in out.code and "assign_data" in out.code
     (tmp_path / "scale_ms.py").write_text(out.code)
     (tmp_path / "_torch_compat.py").write_text(helpers.source("_torch_compat"))
     sys.path.insert(0, str(tmp_path))
@@ -258,7 +259,7 @@ def test_generator_handed_to_a_builtin_is_compiled_as_a_list(tmp_path, monkeypat
     out = convert_source(GENERATOR_FORWARD, SPEC, "squares.py")
     kind, reason = decisions(GENERATOR_FORWARD)["Squares"]
     assert kind == "graph" and "2 generator expression(s) read as lists" in reason, reason
-    assert "@mindspore.jit" in out.code and " for " not in out.code.split("def construct")[1].split("return")[-1]
+    assert "@jit_construct" in out.code and " for " not in out.code.split("def construct")[1].split("return")[-1]
     squares_ms, namespace = _both(GENERATOR_FORWARD, "squares_ms", tmp_path, monkeypatch)
     x = np.array([1.0, -2.0, 0.5], np.float32)
     expected = namespace["Squares"]()(torch.from_numpy(x)).detach().numpy()
@@ -482,3 +483,57 @@ def test_pure_methods_the_compiled_construct_calls_get_loops_too(tmp_path, monke
     x = np.array([1.0, -2.0, 0.5], np.float32)
     np.testing.assert_allclose(heads_ms.Heads()(mindspore.Tensor(x)).asnumpy(),
                                namespace["Heads"]()(torch.from_numpy(x)).numpy(), rtol=1e-6)
+
+
+def test_jit_construct_compiles_reused_instances_and_not_ones_made_for_every_call(compat):
+    """A class whose instances are made anew for every call (the MAMO authors' attention module,
+    built in every memory read) runs them in PyNative after its first ones, instead of
+    compiling each; an instance used often compiles; results equal mindspore.jit's, also as a
+    sub-cell inside a parent's compiled construct."""
+    mindspore = pytest.importorskip("mindspore")
+    from mindspore import nn, ops
+
+    class Att(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(3, 3)
+
+        @compat.jit_construct
+        def construct(self, x):
+            return ops.softmax(self.fc(x), axis=-1)
+
+    class Parent(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.att = Att()
+
+        @mindspore.jit
+        def construct(self, x):
+            return self.att(x) * 2
+
+    x = mindspore.Tensor(np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32))
+    use = compat._ConstructUse
+    seen = []
+    original = use.compiles
+
+    def spy(self, cell):
+        decision = original(self, cell)
+        seen.append(decision)
+        return decision
+
+    use.compiles = spy
+    try:
+        per_call = [Att() for _ in range(6)]
+        for att in per_call:  # each made, called once, dropped
+            want = ops.softmax(att.fc(x), axis=-1).asnumpy()
+            np.testing.assert_allclose(att(x).asnumpy(), want, rtol=1e-6)
+        assert seen == [True] * compat.FIRST_COMPILED_INSTANCES + [False] * (6 - compat.FIRST_COMPILED_INSTANCES)
+        seen.clear()
+        kept = per_call[-1]
+        for _ in range(compat.CALLS_PER_COMPILE):
+            kept(x)
+        assert seen[-1] and not seen[0]  # promoted once it has been used often
+        parent = Parent()
+        np.testing.assert_allclose(parent(x).asnumpy(), 2 * parent.att(x).asnumpy(), rtol=1e-6)
+    finally:
+        use.compiles = original

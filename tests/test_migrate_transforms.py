@@ -140,7 +140,7 @@ class Net(nn.Module):  # a model
     out = convert_source(src, SPEC, "x.py").code
     assert out == '''\
 """Docstring."""
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
@@ -153,7 +153,7 @@ class Net(nn.Cell):  # a model
         self.fc = nn.Dense(4,   2)    # odd spacing stays
 
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         y = self.fc(x)   # call
         return y  # done

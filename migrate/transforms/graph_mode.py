@@ -1,4 +1,4 @@
-"""``construct`` compiled as a graph (``@mindspore.jit``) where it provably can be.
+"""``construct`` compiled as a graph (``@jit_construct``, mindspore.jit) where it provably can be.
 
 In PyNative mode every small MindSpore op costs ~0.2 ms on a CPU; a ``construct``
 under ``mindspore.jit`` runs as one compiled graph, and ``value_and_grad`` over it
@@ -40,10 +40,11 @@ it calls (compiled into the same graph), are written as plain loops where that i
 provably the same (``migrate/comprehensions.py``): MindSpore 2.10 compiles a
 comprehension about twice as slowly as the loop.
 
-Compilation happens once per instance and input shapes: code that builds a new
-module for every batch should keep one and reset it (see the README).  At run
-time ``MS_JIT=0`` turns every ``mindspore.jit`` back into PyNative;
-``python -m migrate --no-jit`` does not emit it at all.
+The decorator is the helper's ``jit_construct``: ``mindspore.jit``, which compiles once per
+instance and input shapes, except for a class whose instances are made anew faster than they
+are used (a module built inside every call), whose later instances run in PyNative until one
+has been called often enough to pay for its compilation.  At run time ``MS_JIT=0`` turns every
+``mindspore.jit`` back into PyNative; ``python -m migrate --no-jit`` does not emit it at all.
 """
 
 from __future__ import annotations
@@ -311,8 +312,7 @@ class MLP(nn.Module):
         return scaled(torch.cat([x, x], dim=-1), 2)
 """,
             after="""\
-import mindspore
-from _torch_compat import ModuleList
+from _torch_compat import ModuleList, jit_construct
 from mindspore import nn, ops
 
 
@@ -326,7 +326,7 @@ class MLP(nn.Cell):
         self.layers = ModuleList([nn.Dense(a, b) for a, b in zip(sizes, sizes[1:])])
         self.act = nn.ReLU()
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         for layer in self.layers:
             x = self.act(layer(x))
@@ -350,8 +350,7 @@ class Heads(nn.Module):
         return torch.stack([o * o for o in outs if o is not None], dim=0)
 """,
             after="""\
-import mindspore
-from _torch_compat import ModuleList
+from _torch_compat import ModuleList, jit_construct
 from mindspore import nn, ops
 
 
@@ -360,7 +359,7 @@ class Heads(nn.Cell):
         super().__init__()
         self.heads = ModuleList([nn.Dense(4, 2) for _ in range(3)])
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         outs = []
         for head in self.heads:
@@ -548,7 +547,7 @@ class Encoder(nn.Cell):
         note = "; ".join(notes)
         self.ctx.report_graph(original.name, info.name, None, note)
         self._jitted.add(info.name)
-        decorator = cst.Decorator(decorator=self.ctx.name_for("mindspore.jit"))
+        decorator = cst.Decorator(decorator=self.ctx.helper("jit_construct"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef):

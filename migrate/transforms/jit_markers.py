@@ -50,7 +50,7 @@ class Net(nn.Module):
         return self.fc(x) * 2
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
@@ -65,7 +65,7 @@ class Net(nn.Cell):
     def debug(self):
         return 1
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         if False or False:
             return self.fc(x)

@@ -71,7 +71,7 @@ class Deeper(MLP):
         return super().forward(x) * 2
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
@@ -80,14 +80,14 @@ class MLP(nn.Cell):
         super().__init__()
         self.fc = nn.Dense(4, 2)
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         # comments survive
         return self.fc(x)
 
 
 class Deeper(MLP):
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return super().construct(x) * 2
 """,
@@ -106,12 +106,12 @@ class Twice(nn.Module):
         return self.forward(self.forward(x))
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
 class Twice(nn.Cell):
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return x
 
@@ -130,12 +130,12 @@ class Id(Module):
         return x
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
 class Id(nn.Cell):
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return x
 """,
@@ -165,7 +165,7 @@ class Frozen(nn.Module):
         return self.norm(x)
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn
 
 
@@ -175,7 +175,7 @@ class Head(nn.Cell):
         self.drop = nn.Dropout(p=0.1)
         self.set_train(True)  # a torch Module starts in training mode
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return self.drop(x)
 
@@ -186,7 +186,7 @@ class Frozen(nn.Cell):
         self.norm = nn.BatchNorm1d(4)
         self.norm.set_train(False)
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return self.norm(x)
 """,
@@ -208,8 +208,7 @@ class MLP(nn.Module):
         return self.layers(x)
 """,
             after="""\
-import mindspore
-from _torch_compat import add_module
+from _torch_compat import add_module, jit_construct
 from mindspore import nn
 
 
@@ -221,7 +220,7 @@ class MLP(nn.Cell):
             add_module(self.layers, f"fc{i}", nn.Dense(sizes[i], sizes[i + 1]))
         self.update_parameters_name()  # Parameters named by their path, as torch names them
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         return self.layers(x)
 """,

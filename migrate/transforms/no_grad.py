@@ -160,7 +160,7 @@ class Distill(nn.Module):
         return (self.fc(x) - target).pow(2).sum()
 """,
             after="""\
-import mindspore
+from _torch_compat import jit_construct
 from mindspore import nn, ops
 
 
@@ -169,7 +169,7 @@ class Distill(nn.Cell):
         super().__init__()
         self.fc = nn.Dense(3, 3)
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         target = ops.stop_gradient(self.fc(x))
         return (self.fc(x) - target).pow(2).sum()

@@ -43,7 +43,7 @@ class Cross(nn.Module):
 """,
             after="""\
 import mindspore
-from _torch_compat import ParameterList
+from _torch_compat import ParameterList, jit_construct
 from mindspore import nn, ops
 
 
@@ -52,7 +52,7 @@ class Cross(nn.Cell):
         super().__init__()
         self.b = ParameterList([mindspore.Parameter(ops.zeros((3,))) for _ in range(n)])
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, x):
         for p in self.b.values():
             x = x * p

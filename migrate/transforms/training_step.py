@@ -755,11 +755,11 @@ class Trainer:
 
     def step(self, x: mindspore.Tensor, y: mindspore.Tensor):
         self.opt.zero_grad()
-        def _loss_fn(self, x, y, self_l2):
-            out = self.net(x)
+        def _loss_fn(x, y, self_net, self_l2):
+            out = self_net(x)
             loss = ((out - y) ** 2).mean() + self_l2 * (out ** 2).mean()
             return loss
-        loss, _loss_grads = compiled_value_and_grad(_loss_fn, self.opt.parameters)(self, x, y, self.l2)
+        loss, _loss_grads = compiled_value_and_grad(_loss_fn, self.opt.parameters)(x, y, self.net, self.l2)
         accumulate_grad(self.opt.parameters, _loss_grads)
         self.opt.step()
 """,

@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, arange, clip_grad_norm_, save_checkpoint, zero_grad_of
+from _torch_compat import Adam, arange, clip_grad_norm_, jit_construct, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -39,7 +39,7 @@ class Recommender(nn.Cell):
         self.bias = mindspore.Parameter(ops.zeros((5,)), requires_grad=False)
         self.set_train(True)  # a torch Module starts in training mode
 
-    @mindspore.jit
+    @jit_construct
     def construct(self, users, items):
         u = self.user_emb(users)
         v = self.item_emb(items)
