@@ -263,6 +263,11 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
                 target = names.get(head)
                 resolved.append(f"{target}.{rest}" if target and rest else (target or b))
             bases[f"{mod}.{cname}" if mod else cname] = resolved
+    exports = _star_exports(imports, stars, public, prefix)
+    neighbours = _tensor_neighbours(imports, stars, modules, prefix)
+    # a name a package re-exports through a star import (``from .core import *`` in
+    # layers/__init__.py; ``from ..layers import DNN`` elsewhere) is that class too
+    imports = {mod: {**exports.get(mod, {}), **names} if mod in stars else names for mod, names in imports.items()}
     known = _subclasses(bases, imports, prefix, _is_torch_nn_class)
     optimizers = _subclasses(bases, imports, prefix, is_torch_optimizer_class)
     everything = set(bases) | {
@@ -275,8 +280,6 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     def with_prefix(names: set) -> frozenset:
         return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
 
-    exports = _star_exports(imports, stars, public, prefix)
-    neighbours = _tensor_neighbours(imports, stars, modules, prefix)
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
     return ProjectIndex(with_prefix(known), with_prefix(everything | known | optimizers), exports, frozenset(functions), prefix,
