@@ -3601,6 +3601,20 @@ def zero_grad_of(x, *args, **kwargs):
 __all__ += ["size_of", "train_mode", "eval_mode", "parameters_of", "zero_grad_of"]
 
 
+def optimizer_parameters(optimizer):
+    """The parameters a training step differentiates, for an optimizer whose type the tool could
+    not tell (``opt.zero_grad()``, ``loss.backward()``, ``opt.step()`` on ``opt = self.optim``):
+    a converted optimizer's (or MindSpore's own) ``parameters``; anything else is refused here,
+    before a wrong set of parameters is differentiated."""
+    if isinstance(optimizer, (Optimizer, nn.Optimizer)):
+        return optimizer.parameters
+    raise TypeError(f"the training step's optimizer is a {type(optimizer).__name__}, not an optimizer of the "
+                    "converted program: pass the parameters to differentiate to value_and_grad yourself")
+
+
+__all__ += ["optimizer_parameters"]
+
+
 def grad_of(loss_fn, inputs, has_aux=False):
     """``torch.autograd.grad(loss, inputs)`` with the statements computing ``loss`` as
     ``loss_fn`` (no arguments; with ``has_aux`` it returns ``(loss, *values)``): returns the
@@ -3719,7 +3733,10 @@ def jit_construct(construct):
     compiled = mindspore.jit(construct)
     use = _ConstructUse()
 
-    @functools.wraps(construct)
+    # wraps(compiled): MindSpore reads a construct's parameters through its __signature__ (which
+    # mindspore.jit sets); without it, `*args` made a construct parameter named like one of the
+    # Cell's Parameters fail to compile (measured: LocalLearner's item_multi)
+    @functools.wraps(compiled)
     def run(self, *args, **kwargs):
         if use.compiles(self):
             return compiled(self, *args, **kwargs)

@@ -537,3 +537,21 @@ def test_jit_construct_compiles_reused_instances_and_not_ones_made_for_every_cal
         np.testing.assert_allclose(parent(x).asnumpy(), 2 * parent.att(x).asnumpy(), rtol=1e-6)
     finally:
         use.compiles = original
+
+    class Clash(nn.Cell):  # a construct parameter named like a Parameter (MAMO's LocalLearner.item_multi)
+        def __init__(self):
+            super().__init__()
+            self.bias = mindspore.Parameter(mindspore.Tensor(np.ones(3, np.float32)), name="bias")
+
+        @compat.jit_construct
+        def construct(self, x, bias):
+            return x * self.bias + bias
+
+    clash = Clash()
+    np.testing.assert_allclose(clash(x, x).asnumpy(), (x + x).asnumpy(), rtol=1e-6)
+
+    def clash_loss(a):
+        return clash(a, a).sum()
+
+    value, _ = mindspore.jit(mindspore.value_and_grad(clash_loss, None, clash.trainable_params()))(x)
+    np.testing.assert_allclose(value.asnumpy(), (x + x).sum().asnumpy(), rtol=1e-6)

@@ -135,7 +135,7 @@ def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat
 
     code, ms_mod, t_mod = both_versions(LISTS, f"module_api_lists_{int(jit)}", tmp_path, monkeypatch,
                                         complete=False, jit=jit)
-    assert "self.norms = ModuleList()" in code and ("@mindspore.jit" in code) == jit, code
+    assert "self.norms = ModuleList()" in code and ("@jit_construct" in code) == jit, code
     t_net, ms_net = t_mod["Blocks"](2), ms_mod.Blocks(2)
     mapping = name_map(t_net)
     assert sorted(ms_net.parameters_dict()) == sorted(mapping.values())
@@ -298,7 +298,7 @@ def test_parameter_lists_convert_name_and_train_like_torchs(compat, tmp_path, mo
     appended after the list became an attribute, and under an enclosing module), indexing and
     iteration work inside compiled constructs, and outputs and gradients equal torch's."""
     code, ms_mod, t_mod = both_versions(PARAMETER_LISTS, "param_lists", tmp_path, monkeypatch)
-    assert code.count("ParameterList(") == 3 and code.count("@mindspore.jit") == 2, code
+    assert code.count("ParameterList(") == 3 and code.count("@jit_construct") == 2, code
     assert "self.b.at(i)" in code and "for p in self.vars.values():" in code, code
     rng = np.random.default_rng(2)
     for name, x in (("Cross", rng.standard_normal((4, 3, 5))), ("Grown", rng.standard_normal((4, 2)))):
@@ -403,7 +403,7 @@ def test_torchscript_markers_keep_what_eager_torch_runs(compat, tmp_path, monkey
     from test_migrate_numeric import twin_models
 
     code, ms_mod, _ = both_versions(JIT_MARKED, "jit_marked", tmp_path, monkeypatch)
-    assert "torch" not in code.replace("_torch_compat", "") and "@mindspore.jit" in code, code
+    assert "torch" not in code.replace("_torch_compat", "") and "@jit_construct" in code, code
     t_mod, t_model, ms_model = twin_models(JIT_MARKED, ms_mod)
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
     want = t_model(torch.from_numpy(x)).detach().numpy()

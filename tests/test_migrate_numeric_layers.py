@@ -254,7 +254,7 @@ def run_layer_case(key, source, inputs_spec, training, draw, jit, module, tmp_pa
     assert not [s for s in converted.sites if s.kind not in ("converted", "graph")], converted.code
     assert any(s.rule == key for s in converted.sites), f"{key} not converted:\n{converted.code}"
     assert not re.search(r"^\s*(import|from) torch|(?<![\w.])torch\.", converted.code, re.M), converted.code
-    assert ("@mindspore.jit" in converted.code) == jit, converted.code
+    assert ("@jit_construct" in converted.code) == jit, converted.code
     (tmp_path / f"{module}.py").write_text(converted.code)
     monkeypatch.syspath_prepend(str(tmp_path))
     ms_mod = importlib.import_module(module)

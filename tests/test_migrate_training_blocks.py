@@ -303,3 +303,63 @@ def test_a_gan_with_legacy_tensor_types_and_a_detached_generator_output_trains_a
     params = ms_model.parameters_dict()
     for key, array in trained.items():
         np.testing.assert_allclose(params[key].asnumpy(), array, rtol=1e-4, atol=1e-6)
+
+
+UNTYPED_OPTIMIZER = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    def build():
+        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+    def make_optimizer(model, name):
+        if isinstance(name, str):
+            return torch.optim.Adam(model.parameters(), lr=0.05) if name == "adam" else torch.optim.SGD(model.parameters(), lr=0.1)
+        return name
+
+
+    def fit(model: nn.Module, optimizer, batches):
+        optim = make_optimizer(model, optimizer)
+        losses = []
+        for x, y in batches:
+            optim.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optim.step()
+            losses.append(loss.item())
+        return losses
+    """)
+
+
+def test_an_optimizer_of_unknown_type_next_to_backward_trains_as_torch_and_is_checked(compat, tmp_path, monkeypatch):
+    """DeepCTR-Torch's fit(): ``optim = self.optim`` is whatever compile() was given (a name or an
+    optimizer). zero_grad() before and step() after the backward on that object: the step
+    differentiates ``optimizer_parameters(optim)``, which refuses a non-optimizer at run time."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(UNTYPED_OPTIMIZER, SPEC, "fit.py")
+    assert "optimizer_parameters(optim)" in out.code, out.code
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    ms_mod = load_converted(out.code, "untyped_optim_ms", tmp_path, monkeypatch)
+    rng = np.random.default_rng(1)
+    data = [(rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 1)).astype(np.float32))
+            for _ in range(3)]
+    for name in ("adam", "sgd"):
+        t_mod, t_model, ms_model = twin_models(UNTYPED_OPTIMIZER, ms_mod)
+        want = t_mod["fit"](t_model, name, [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data])
+        got = ms_mod.fit(ms_model, name, [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data])
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+    class NotAnOptimizer:
+        def zero_grad(self):
+            pass
+
+        def step(self):
+            pass
+
+    with pytest.raises(TypeError, match="not an optimizer of the converted program"):
+        ms_mod.fit(ms_mod.build(), NotAnOptimizer(), [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data])

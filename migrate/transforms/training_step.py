@@ -375,12 +375,14 @@ def _detached_only(stmts: Sequence[cst.CSTNode], names: set) -> set:
 
 
 def _is_zero_grad(stmt: cst.BaseStatement) -> bool:
-    """``opt.zero_grad()`` or the helper's ``zero_grad(module)``."""
+    """``opt.zero_grad()``, the helper's ``zero_grad(module)``, or its ``zero_grad_of(x)`` (a receiver
+    of unknown type)."""
     if _method_call(stmt, "zero_grad") is not None:
         return True
     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr):
         call = stmt.body[0].value
-        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "zero_grad"
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in ("zero_grad",
+                                                                                                      "zero_grad_of")
     return False
 
 
@@ -1066,6 +1068,25 @@ def step(loss: mindspore.Tensor):
                         return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
                     if kind == "module" and method == "zero_grad":
                         return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
+        return self._untyped_optimizer(orders)
+
+    def _untyped_optimizer(self, orders) -> Optional[cst.BaseExpression]:
+        """``optimizer_parameters(opt)`` where ``opt.step()`` follows the backward and
+        ``opt.zero_grad()`` precedes it (this block or an enclosing one) on an object whose type
+        the tool could not tell (``optim = self.optim``, set from a user's argument or a string):
+        the helper returns a MindSpore optimizer's parameters and refuses anything else at run time."""
+        code = cst.Module(body=[]).code_for_node
+        for stmt in orders[0]:
+            call = _method_call(stmt, "step")
+            if call is None or self.ctx.type_of(call.func.value) is not None or call.args:
+                continue
+            owner = code(call.func.value)
+            for candidates in orders[1:]:
+                for before in candidates:
+                    zero = _method_call(before, "zero_grad")
+                    if zero is not None and code(zero.func.value) == owner:
+                        return cst.Call(func=self.ctx.helper("optimizer_parameters"),
+                                        args=[cst.Arg(call.func.value.deep_clone())])
         return None
 
     # -- the rewrite --------------------------------------------------------------------
