@@ -33,7 +33,7 @@ RETURN_KINDS = frozenset(
     {
         "tensor", "tensors", "named_tensors", "module", "modules", "named_modules", "optimizer",
         "ndarray", "scalar", "shape", "dtype", "device", "state_dict",
-        "same", "none", "other", "loader", "unknown",
+        "same", "none", "other", "loader", "unknown", "object",
     }
 )
 

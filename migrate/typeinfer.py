@@ -1316,6 +1316,8 @@ class TypeInfo:
             return T("module", key if key else (recv.cls if recv else None))
         if kind == "optimizer":
             return T("optimizer", key)
+        if kind == "object":
+            return T("object", key)  # an instance of that torch class (a GradScaler)
         return _RETURN_TYPES.get(kind)
 
     # annotations

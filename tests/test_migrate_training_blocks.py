@@ -363,3 +363,53 @@ def test_an_optimizer_of_unknown_type_next_to_backward_trains_as_torch_and_is_ch
 
     with pytest.raises(TypeError, match="not an optimizer of the converted program"):
         ms_mod.fit(ms_mod.build(), NotAnOptimizer(), [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data])
+
+
+AMP = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    from torch.cuda.amp import GradScaler, autocast
+
+
+    def build():
+        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+    def fit(model: nn.Module, batches, fp16: bool):
+        opt = torch.optim.Adam(model.parameters(), lr=0.05)
+        scaler = GradScaler(enabled=fp16)
+        losses = []
+        for x, y in batches:
+            with autocast(enabled=fp16):
+                loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            losses.append(loss.item())
+        return losses
+    """)
+
+
+def test_a_mixed_precision_loop_trains_as_torchs_float32_run(compat, tmp_path, monkeypatch):
+    """SimCLR's loop: autocast around the forward, ``scaler.scale(loss).backward()``,
+    ``scaler.step(opt)``, ``scaler.update()``. The helpers compute in float32 (no loss scaling):
+    the same losses as torch with AMP disabled, the step differentiating opt's parameters."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(AMP, SPEC, "amp.py")
+    assert "value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert "scaler.scale" not in out.code and "scaler.step(opt)" in out.code
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    ms_mod = load_converted(out.code, "amp_ms", tmp_path, monkeypatch)
+    rng = np.random.default_rng(2)
+    data = [(rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((5, 1)).astype(np.float32))
+            for _ in range(3)]
+    t_mod, t_model, ms_model = twin_models(AMP, ms_mod)
+    want = t_mod["fit"](t_model, [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data], False)
+    got = ms_mod.fit(ms_model, [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data], True)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    scaler = compat.GradScaler(enabled=True)
+    assert scaler.get_scale() == 1.0 and not scaler.is_enabled()

@@ -3559,6 +3559,65 @@ def synchronize(device=None):
 __all__ += ["synchronize"]
 
 
+class autocast:
+    """torch's autocast (``torch.autocast``, ``torch.cuda.amp.autocast``, ``torch.cpu.amp.autocast``)
+    as a context manager or decorator that changes nothing: the converted program computes in
+    its tensors' own dtypes (float32), which is what torch computes with autocast disabled, and
+    what MindSpore runs on a CPU.  Mixed precision in MindSpore is set on a network
+    (``mindspore.amp.auto_mixed_precision``), not around a block; the arguments are accepted
+    and ignored."""
+
+    def __init__(self, device_type=None, dtype=None, enabled=True, cache_enabled=None):
+        self.enabled = bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, fn):
+        return fn
+
+
+class GradScaler:
+    """torch's GradScaler, for float32 training (see ``autocast``): no loss scaling is needed,
+    so ``scale(loss)`` is the loss, ``step(optimizer)`` steps it, ``unscale_`` and ``update`` do
+    nothing and the scale is 1.0 (torch's values for a disabled scaler).  A converted training
+    step reads ``scaler.scale(loss).backward()`` as ``loss.backward()`` and ``scaler.step(opt)``
+    as ``opt.step()``."""
+
+    def __init__(self, *args, enabled=True, **kwargs):
+        self._enabled = bool(enabled)
+
+    def scale(self, outputs):
+        return outputs
+
+    def unscale_(self, optimizer):
+        return None
+
+    def step(self, optimizer, *args, **kwargs):
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale=None):
+        return None
+
+    def get_scale(self):
+        return 1.0
+
+    def is_enabled(self):
+        return False
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state_dict):
+        return None
+
+
+__all__ += ["autocast", "GradScaler"]
+
+
 def forward_of(x, *args, **kwargs):
     """torch's ``module.forward(...)`` on something the tool could not type: a Cell's ``construct``
     (its forward computation, called directly as torch's ``forward`` is); any other object's own

@@ -235,6 +235,10 @@ def free_reads(stmts: Sequence[cst.CSTNode], bound: frozenset = frozenset()) -> 
     return free
 
 
+#: torch's loss scalers: ``scaler.scale(loss).backward()`` is ``loss.backward()``, ``scaler.step(opt)`` opt's step
+_GRAD_SCALERS = frozenset({"torch.cuda.amp.GradScaler", "torch.amp.GradScaler"})
+
+
 def _method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
     """The call in a statement of the form ``<expr>.<method>()``."""
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -860,7 +864,8 @@ def step(loss: mindspore.Tensor):
         call = _method_call(node, "backward")
         if call is None:
             return
-        if getattr(self.ctx.type_of(call.func.value), "kind", None) != "tensor":
+        loss = self._unscaled(call.func.value) or call.func.value
+        if getattr(self.ctx.type_of(loss), "kind", None) != "tensor":
             return  # not a tensor's backward(): the table reports it (or it is not torch at all)
         self._register(node, call, lambda block, j: self._plan(block, j, call))
 
@@ -878,9 +883,22 @@ def step(loss: mindspore.Tensor):
         if plan is not None:
             self._plans.setdefault(id(block), []).append(plan)
 
+    def _is_scaler(self, node: cst.BaseExpression) -> bool:
+        t = self.ctx.type_of(node)
+        return t is not None and t.kind == "object" and t.cls in _GRAD_SCALERS
+
+    def _unscaled(self, expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """``loss`` for ``scaler.scale(loss)`` on a GradScaler (the helper's scale is the identity:
+        float32 training needs no loss scaling), else None."""
+        if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "scale"
+                and len(expr.args) == 1 and expr.args[0].keyword is None and not expr.args[0].star
+                and self._is_scaler(expr.func.value)):
+            return expr.args[0].value
+        return None
+
     def _plan(self, block, j: int, call: cst.Call) -> Optional[_Plan]:
         rule = "torch.Tensor.backward"
-        loss = call.func.value
+        loss = self._unscaled(call.func.value) or call.func.value
         if call.args or not isinstance(loss, cst.Name):
             self.ctx.unsupported(call, rule, "backward() with arguments or on an expression; only `name.backward()` is rewritten")
             return None
@@ -1063,6 +1081,8 @@ def step(loss: mindspore.Tensor):
                     if call is None:
                         continue
                     owner = call.func.value
+                    if method == "step" and self._is_scaler(owner) and call.args and call.args[0].keyword is None:
+                        owner = call.args[0].value  # scaler.step(opt): opt's step
                     kind = getattr(self.ctx.type_of(owner), "kind", None)
                     if kind == "optimizer":
                         return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
@@ -1078,15 +1098,21 @@ def step(loss: mindspore.Tensor):
         code = cst.Module(body=[]).code_for_node
         for stmt in orders[0]:
             call = _method_call(stmt, "step")
-            if call is None or self.ctx.type_of(call.func.value) is not None or call.args:
+            if call is None:
                 continue
-            owner = code(call.func.value)
+            target = call.func.value
+            if self._is_scaler(target) and call.args and call.args[0].keyword is None:
+                target = call.args[0].value  # scaler.step(opt)
+            elif call.args:
+                continue
+            if self.ctx.type_of(target) is not None:
+                continue
+            owner = code(target)
             for candidates in orders[1:]:
                 for before in candidates:
                     zero = _method_call(before, "zero_grad")
                     if zero is not None and code(zero.func.value) == owner:
-                        return cst.Call(func=self.ctx.helper("optimizer_parameters"),
-                                        args=[cst.Arg(call.func.value.deep_clone())])
+                        return cst.Call(func=self.ctx.helper("optimizer_parameters"), args=[cst.Arg(target.deep_clone())])
         return None
 
     # -- the rewrite --------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, arange, clip_grad_norm_, jit_construct, save_checkpoint, zero_grad_of
+from _torch_compat import Adam, accumulate_grad, arange, clip_grad_norm_, compiled_value_and_grad, jit_construct, optimizer_parameters, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -66,9 +66,11 @@ def evaluate(model: Recommender, users, items, labels):
 def train_step(model: Recommender, opt, users, items, labels):
     model.set_train()
     zero_grad_of(opt)
-    loss = ops.cross_entropy(model(users, items), labels)
-    # MIGRATE(unsupported): torch.Tensor.backward — no optimizer (zero_grad/step) or module zero_grad() next to this backward(): the parameters it differentiates are unknown
-    loss.backward()
+    def _loss_fn(model, users, items, labels):
+        loss = ops.cross_entropy(model(users, items), labels)
+        return loss
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer_parameters(opt))(model, users, items, labels)
+    accumulate_grad(optimizer_parameters(opt), _loss_grads)
     clip_grad_norm_(model.trainable_params(), 1.0)
     opt.step()
     return loss.item()
