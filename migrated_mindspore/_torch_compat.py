@@ -3848,9 +3848,9 @@ def _step_const_key(value):
     return ("object", id(value))
 
 
-#: a Cell's own bookkeeping, different in every instance (or checked separately: parameters, cells)
-_CELL_BOOKKEEPING = frozenset({"_create_time", "_compile_cache", "_jit_config_dict", "_params", "_params_list",
-                               "_buffers", "_cells", "_primitives", "_id"})
+#: a Cell's own bookkeeping (every attribute a bare nn.Cell has, and those its first call adds),
+#: different in every instance or changed by calls; parameters and cells are checked separately
+_CELL_BOOKKEEPING = (frozenset(vars(nn.Cell())) | {"__parse_method__", "_mutable_flags"}) - {"training"}
 
 
 def _stateless_cell_key(cell, depth=0):

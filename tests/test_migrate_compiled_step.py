@@ -327,3 +327,27 @@ def test_a_compiled_step_with_batchnorm_trains_as_torch(compat, tmp_path, monkey
     np.testing.assert_allclose(ms_case.model.fc.weight.asnumpy(), t_model.fc.weight.detach().numpy(), atol=1e-6)
     [cache] = [c for code, c in compat._COMPILED_STEPS.items() if code.co_filename.endswith("bn_case.py")]
     assert cache is not None and (len(cache.graphs), cache.calls) == (1, 5)  # compiled once, not fallen back
+
+
+def test_a_stateless_cell_keeps_its_key_after_calls_and_differs_by_its_settings(compat):
+    """The key of a Cell with no Parameters is its class and own attributes: MindSpore's
+    bookkeeping, which a call changes (phase caches, hooks), is not part of it; a setting is."""
+
+    class Scaled(nn.Cell):
+        def __init__(self, factor):
+            super().__init__()
+            self.factor = factor
+            self.act = nn.ReLU()
+
+        def construct(self, x):
+            return self.act(x) * self.factor
+
+    a, b, c = Scaled(2.0), Scaled(2.0), Scaled(3.0)
+    key = compat._step_const_key(a)
+    assert key[0] == "stateless cell" and key == compat._step_const_key(b) != compat._step_const_key(c)
+    a(_data())
+    mindspore.jit(a)(_data())
+    assert compat._step_const_key(a) == key
+    a.set_train(True)
+    assert compat._step_const_key(a) != key
+    assert compat._step_const_key(Net())[0] == "cell"  # holds Parameters: keyed by identity
