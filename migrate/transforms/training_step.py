@@ -1080,15 +1080,23 @@ def step(loss: mindspore.Tensor):
                     call = _method_call(stmt, method)
                     if call is None:
                         continue
-                    owner = call.func.value
-                    if method == "step" and self._is_scaler(owner) and call.args and call.args[0].keyword is None:
-                        owner = call.args[0].value  # scaler.step(opt): opt's step
+                    owner = self._stepped(call) if method == "step" else call.func.value
+                    if owner is None:
+                        continue
                     kind = getattr(self.ctx.type_of(owner), "kind", None)
                     if kind == "optimizer":
                         return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
                     if kind == "module" and method == "zero_grad":
                         return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
         return self._untyped_optimizer(orders)
+
+    def _stepped(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """What a ``step()`` call steps: its receiver, or the optimizer of ``scaler.step(opt)``
+        on a GradScaler (the helper's ``step`` steps it)."""
+        if self._is_scaler(call.func.value):
+            first = call.args[0] if call.args else None
+            return first.value if first is not None and first.keyword is None and not first.star else None
+        return call.func.value
 
     def _untyped_optimizer(self, orders) -> Optional[cst.BaseExpression]:
         """``optimizer_parameters(opt)`` where ``opt.step()`` follows the backward and
@@ -1098,14 +1106,9 @@ def step(loss: mindspore.Tensor):
         code = cst.Module(body=[]).code_for_node
         for stmt in orders[0]:
             call = _method_call(stmt, "step")
-            if call is None:
-                continue
-            target = call.func.value
-            if self._is_scaler(target) and call.args and call.args[0].keyword is None:
-                target = call.args[0].value  # scaler.step(opt)
-            elif call.args:
-                continue
-            if self.ctx.type_of(target) is not None:
+            target = self._stepped(call) if call is not None else None
+            if target is None or call.args and not self._is_scaler(call.func.value) \
+                    or self.ctx.type_of(target) is not None:
                 continue
             owner = code(target)
             for candidates in orders[1:]:
