@@ -79,7 +79,46 @@ def test_dataloader_options_passed_as_a_mapping_are_checked_at_run_time(compat):
     options = {"batch_size": 2, "num_workers": 3, "pin_memory": True, "sampler": None, "drop_last": True}
     batches = [b.asnumpy().tolist() for b in compat.data_loader(data, **options)]
     assert batches == [[0, 1], [2, 3]]
-    with pytest.raises(NotImplementedError, match="sampler"):
-        compat.data_loader(data, sampler=[0, 1])
+    with pytest.raises(NotImplementedError, match="worker_init_fn"):
+        compat.data_loader(data, worker_init_fn=print)
     with pytest.raises(TypeError, match="unexpected keyword argument 'batchsize'"):
         compat.data_loader(data, batchsize=2)
+
+
+def test_samplers_and_batch_samplers_give_torchs_batches(compat):
+    """sampler= (an order of indices) and batch_sampler= (batches of indices: a few-shot episode
+    sampler, BatchSampler) as torch's DataLoader takes them, with its rules and len()."""
+    torch = pytest.importorskip("torch")
+    from torch.utils import data as tdata
+
+    samples = [(np.float32(i), i * 10) for i in range(7)]
+
+    class Episodes:  # what a few-shot code's batch sampler is: index lists, a length
+        def __iter__(self):
+            return iter([[6, 0, 3], [1, 1], [5]])
+
+        def __len__(self):
+            return 3
+
+    def both(ms_sampler=None, t_sampler=None, **kwargs):
+        """The batches and len() of torch's DataLoader and the helper's, with these options."""
+        t_loader = tdata.DataLoader(samples, **kwargs, **({"sampler": t_sampler} if t_sampler is not None else {}))
+        loader = compat.data_loader(samples, **kwargs, **({"sampler": ms_sampler} if ms_sampler is not None else {}))
+        want = [[x.numpy().tolist() for x in batch] for batch in t_loader]
+        got = [[x.asnumpy().tolist() for x in batch] for batch in loader]
+        assert got == want and len(loader) == len(t_loader)
+
+    both(batch_sampler=Episodes())
+    both([4, 2, 2, 0], [4, 2, 2, 0], batch_size=3)
+    both([4, 2, 2, 0], [4, 2, 2, 0], batch_size=3, drop_last=True)
+    both(compat.SequentialSampler(samples), tdata.SequentialSampler(samples), batch_size=2)
+    want = list(tdata.BatchSampler(tdata.SequentialSampler(samples), 3, True))
+    assert list(compat.BatchSampler(compat.SequentialSampler(samples), 3, True)) == want
+    assert len(compat.BatchSampler(compat.SequentialSampler(samples), 3, False)) == 3
+    np.random.seed(0)
+    drawn = list(compat.SubsetRandomSampler([2, 4, 6]))
+    assert sorted(drawn) == [2, 4, 6] and sorted(compat.RandomSampler(samples)) == list(range(7))
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        compat.data_loader(samples, batch_sampler=Episodes(), batch_size=2)
+    with pytest.raises(ValueError, match="mutually exclusive with shuffle"):
+        compat.data_loader(samples, sampler=[0], shuffle=True)

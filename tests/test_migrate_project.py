@@ -268,9 +268,11 @@ def test_names_from_torch_implementation_modules_convert_as_their_package_spelli
     rules = {s.rule for s in out.sites}
     assert {"torch.nn.Module", "torch.nn.Linear", "torch.nn.Parameter", "torch.optim.Adam"} <= rules
     # an entry without target keeps its reason under either spelling
+    params = convert_source("from torch.nn.modules.container import ParameterDict\np = ParameterDict()\n", SPEC, "s.py")
+    assert [(s.kind, s.rule) for s in params.sites] == [("unsupported", "torch.nn.ParameterDict")]
     sampler = convert_source("from torch.utils.data.sampler import SubsetRandomSampler\ns = SubsetRandomSampler(idx)\n",
                              SPEC, "s.py")
-    assert [(s.kind, s.rule) for s in sampler.sites] == [("unsupported", "torch.utils.data.SubsetRandomSampler")]
+    assert [(s.kind, s.rule) for s in sampler.sites] == [("converted", "torch.utils.data.SubsetRandomSampler")]
 
 
 def test_private_and_unknown_implementation_names_keep_their_own_spelling():

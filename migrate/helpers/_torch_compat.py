@@ -512,18 +512,27 @@ class _Loader:
     """What ``data_loader`` returns: torch's single-process DataLoader with the default
     collate, in this process (no worker, no pipeline).  Re-iterable; ``len()`` as torch."""
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, sampler=None,
+                 batch_sampler=None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self._iterable = not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"))
         if self._iterable and shuffle:
             raise ValueError("data_loader: shuffle=True needs a map-style dataset (__getitem__ and __len__)")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
 
     def __len__(self):
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler if self.sampler is not None else self.dataset)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -532,14 +541,22 @@ class _Loader:
         if self._iterable:
             yield from self.dataset
             return
-        n = len(self.dataset)
-        order = np.random.permutation(n) if self.shuffle else range(n)
+        if self.sampler is not None:
+            order = self.sampler
+        else:
+            n = len(self.dataset)
+            order = np.random.permutation(n) if self.shuffle else range(n)
         for index in order:
             yield self.dataset[int(index)]
 
     def __iter__(self):
         collate = self.collate_fn
-        if self.batch_size is not None and collate is None and _plain_tensor_dataset(self.dataset):
+        if self.batch_sampler is not None:  # batches of indices as the sampler forms them
+            for indices in self.batch_sampler:
+                yield (collate or _collate)([self.dataset[int(i)] for i in indices])
+            return
+        if self.batch_size is not None and collate is None and self.sampler is None \
+                and _plain_tensor_dataset(self.dataset):
             yield from self._tensor_batches()
             return
         if self.batch_size is None:
@@ -574,14 +591,13 @@ _LOADER_IGNORED = frozenset({"pin_memory", "num_workers", "persistent_workers", 
                              "pin_memory_device", "in_order", "multiprocessing_context"})
 #: DataLoader options the helper cannot honour, and why (api_map reports them unsupported)
 _LOADER_REFUSED = {
-    "sampler": "the helper loader draws indices in order or by numpy permutation only",
-    "batch_sampler": "the helper loader forms batches of consecutive indices only",
     "worker_init_fn": "no equivalent",
     "generator": "shuffling order differs from torch's whatever the seed",
 }
 
 
-def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, **options):
+def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, sampler=None,
+                batch_sampler=None, **options):
     """torch.utils.data.DataLoader (single process, default collate) over ``dataset``.
 
     Iterating yields batches collated like torch's ``default_collate``: a tuple sample gives a
@@ -592,18 +608,107 @@ def data_loader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_f
     ``numpy.random.permutation`` each epoch (seeded by ``numpy.random.seed``): every index
     once, in an order that differs from torch's whatever the seed.  ``collate_fn``, as in torch,
     is called with each batch's list of samples (with each sample when ``batch_size=None``).
+    ``sampler`` (any iterable of indices: a project's Sampler class, or this module's
+    ``SequentialSampler``/``RandomSampler``/``SubsetRandomSampler``) gives the order of the
+    samples; ``batch_sampler`` (an iterable of lists of indices, ``BatchSampler`` or a few-shot
+    episode sampler) gives each batch whole; torch's rules on combining them with ``shuffle``,
+    ``batch_size`` and ``drop_last`` hold.
 
     ``options`` are the rest of torch's DataLoader arguments, as ``DataLoader(ds, **kwargs)``
     passes them: loading options (``num_workers``, ``pin_memory``, ...) change nothing here and
-    are ignored; ``sampler``, ``batch_sampler``, ``worker_init_fn`` and ``generator`` raise
-    NotImplementedError unless None; any other name is a TypeError, as in torch."""
+    are ignored; ``worker_init_fn`` and ``generator`` raise NotImplementedError unless None; any
+    other name is a TypeError, as in torch."""
     for name, value in options.items():
         if name in _LOADER_REFUSED:
             if value is not None:
                 raise NotImplementedError(f"DataLoader({name}=...): {_LOADER_REFUSED[name]}")
         elif name not in _LOADER_IGNORED:
             raise TypeError(f"DataLoader() got an unexpected keyword argument '{name}'")
-    return _Loader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_fn)
+    return _Loader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, collate_fn=collate_fn,
+                   sampler=sampler, batch_sampler=batch_sampler)
+
+
+class Sampler:
+    """torch.utils.data.Sampler: the base of a project's samplers (``__iter__`` yields indices,
+    ``__len__`` counts them); ``data_source`` is accepted and ignored, as in torch."""
+
+    def __init__(self, data_source=None):
+        pass
+
+
+class SequentialSampler(Sampler):
+    """torch.utils.data.SequentialSampler: 0 .. len(data_source) - 1 in order."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """torch.utils.data.RandomSampler without replacement: a numpy.random.permutation per epoch
+    (every index once, in an order that differs from torch's whatever the seed); with
+    ``replacement=True`` or ``num_samples``, numpy.random.randint draws."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        if generator is not None:
+            raise NotImplementedError("RandomSampler(generator=...): the order differs from torch's whatever the seed")
+        self.data_source, self.replacement, self._num_samples = data_source, replacement, num_samples
+
+    def __len__(self):
+        return self._num_samples if self._num_samples is not None else len(self.data_source)
+
+    def __iter__(self):
+        n = len(self.data_source)
+        if self.replacement:
+            return iter(np.random.randint(0, n, size=len(self)).tolist())
+        order = np.concatenate([np.random.permutation(n) for _ in range(-(-len(self) // n))])[:len(self)]
+        return iter(order.tolist())
+
+
+class SubsetRandomSampler(Sampler):
+    """torch.utils.data.SubsetRandomSampler: the given indices in a new numpy.random.permutation
+    order every epoch (an order that differs from torch's whatever the seed)."""
+
+    def __init__(self, indices, generator=None):
+        if generator is not None:
+            raise NotImplementedError("SubsetRandomSampler(generator=...): the order differs from torch's whatever the seed")
+        self.indices = indices
+
+    def __iter__(self):
+        return iter([self.indices[i] for i in np.random.permutation(len(self.indices))])
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    """torch.utils.data.BatchSampler: ``sampler``'s indices in lists of ``batch_size`` (the last
+    one shorter unless ``drop_last``)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        batch = []
+        for index in self.sampler:
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+__all__ += ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
 
 
 class TensorDataset:
