@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace the contents of a non-empty DST")
     parser.add_argument(
         "--no-jit", dest="jit", action="store_false",
-        help="never compile: no @mindspore.jit on a converted construct and no compiled training step "
+        help="never compile: no @jit_construct (mindspore.jit) on a converted construct and no compiled training step "
         "(_torch_compat.compiled_value_and_grad); by default both are emitted where a conservative check "
         "finds nothing that would stop the code running as a graph, and every decision is reported; "
         "MS_JIT=0 also turns them off at run time",
