@@ -555,3 +555,45 @@ def test_jit_construct_compiles_reused_instances_and_not_ones_made_for_every_cal
 
     value, _ = mindspore.jit(mindspore.value_and_grad(clash_loss, None, clash.trainable_params()))(x)
     np.testing.assert_allclose(value.asnumpy(), (x + x).sum().asnumpy(), rtol=1e-6)
+
+
+AUTOCAST_FORWARD = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    @torch.cuda.amp.autocast()
+    def head(self, h):
+        return torch.tanh(h)
+
+    def forward(self, x):
+        with torch.autocast("cpu", enabled=False):
+            h = self.fc(x)
+        return self.head(h.float())
+
+
+def build():
+    return Net()
+"""
+
+
+def test_autocast_blocks_are_dropped_and_the_forward_compiles_as_torch_computes(compat, tmp_path, monkeypatch):
+    """Mixed precision: `with autocast(...)` and the decorator go, their bodies stay; the
+    construct is compiled (a `with` would keep it in PyNative) and computes torch's float32."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(AUTOCAST_FORWARD, SPEC, "amp_net.py")
+    assert "autocast" not in out.code and "@jit_construct" in out.code, out.code
+    assert [s.kind for s in out.sites if "autocast" in s.rule] == ["converted", "converted"]
+    ms_mod = load_converted(out.code, "amp_net_ms", tmp_path, monkeypatch)
+    _, t_model, ms_model = twin_models(AUTOCAST_FORWARD, ms_mod)
+    x = np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), t_model(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-6, atol=1e-6)

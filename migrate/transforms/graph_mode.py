@@ -56,7 +56,7 @@ import libcst as cst
 
 from migrate.codemod import NEEDS_PERSON
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
-from migrate.transforms.no_grad import guard_name
+from migrate.transforms.no_grad import dropped_context
 from migrate.transforms import Example, Transform, register
 from migrate.typeinfer import ClassInfo
 
@@ -220,8 +220,8 @@ class _Checker(_Stores):
         if rejected is not None:
             return self._fail(f"uses {rejected}")
         if isinstance(node, cst.With):
-            if any(item.asname is not None or guard_name(self.owner.ctx, item.item) is None for item in node.items):
-                return self._fail("uses with")  # only torch.no_grad()/inference_mode() blocks go (no_grad.py)
+            if any(item.asname is not None or dropped_context(self.owner.ctx, item.item) is None for item in node.items):
+                return self._fail("uses with")  # only no_grad()/inference_mode()/autocast() blocks go (no_grad.py)
         if isinstance(node, cst.Raise):
             exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
             name = exc.value if isinstance(exc, cst.Name) else None
@@ -550,6 +550,11 @@ class Encoder(nn.Cell):
         decorator = cst.Decorator(decorator=self.ctx.helper("jit_construct"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
 
+    def _kept_decorators(self, fdef: cst.FunctionDef) -> list:
+        """The decorators the conversion keeps (no_grad.py drops ``@torch.no_grad()`` and
+        ``@autocast()``, which change nothing a graph computes)."""
+        return [d for d in fdef.decorators if dropped_context(self.ctx, d.decorator) is None]
+
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef):
         """The class's own pure methods that its compiled construct calls are compiled into
         its graph too: their comprehensions become loops as well (same rules, same reason)."""
@@ -586,7 +591,7 @@ class Encoder(nn.Cell):
         forward = self._method(info, "forward")
         if forward is None:
             reason = None  # inherits torch's (or a checked base's) forward
-        elif forward.decorators:
+        elif self._kept_decorators(forward):
             reason = "forward is decorated"
         else:
             reason = self.body_problem(forward, info, seen)
@@ -642,7 +647,7 @@ class Encoder(nn.Cell):
             if info is not None:
                 method_def = self._method(info, attr)
                 if method_def is not None:
-                    if method_def.decorators:
+                    if self._kept_decorators(method_def):
                         return f"calls the decorated method self.{attr}()"
                     key = (info.name, attr)
                     if key in seen:
@@ -657,7 +662,7 @@ class Encoder(nn.Cell):
             name = func.value
             fdef = self.ctx.types.functions.get(name)
             if fdef is not None:
-                if fdef.decorators:
+                if self._kept_decorators(fdef):
                     return f"calls the decorated function {name}()"
                 if name in seen:
                     return None

@@ -27,6 +27,11 @@ GUARDS = ("torch.no_grad", "torch.inference_mode", "torch.enable_grad", "torch.s
 ENABLING = ("torch.enable_grad",)  # dropped too, but its values do flow into gradients
 SWITCH = "torch.set_grad_enabled"  # either, by its argument: True enables, False disables
 NOTE = "MindSpore computes gradients only inside value_and_grad"
+#: torch's mixed-precision contexts: dropped from a ``with`` (or as a decorator) like enable_grad, the
+#: body kept (elsewhere, ``ctx = autocast(...)``, they are the table's helper, which changes nothing)
+AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast")
+NOTE_AUTOCAST = ("mixed precision has no block form in MindSpore, and the converted program computes in its "
+                 "tensors' own dtypes (float32, what MindSpore runs on a CPU): the context is dropped, its body kept")
 NOTE_SWITCHED = ("in code that can be differentiated, so each value the block assigns or returns is wrapped in "
                  "ops.stop_gradient where set_grad_enabled's mode is false")
 NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backward()), so the block's "
@@ -43,11 +48,22 @@ def guard_name(ctx, expr: cst.BaseExpression) -> Optional[str]:
     return name if name in GUARDS else None
 
 
+def dropped_context(ctx, expr: cst.BaseExpression) -> Optional[str]:
+    """The torch name of a with-item or decorator this transform drops (a grad-mode guard or a
+    mixed-precision autocast), else None."""
+    name = guard_name(ctx, expr)
+    if name is None:
+        target = expr.func if isinstance(expr, cst.Call) else expr
+        if isinstance(target, (cst.Name, cst.Attribute)) and ctx.torch_name(target) in AUTOCASTS:
+            return ctx.torch_name(target)
+    return name
+
+
 def _mode(node: cst.BaseExpression, name: str):
     """True where the guard leaves gradients on, False where it turns them off; for
     ``set_grad_enabled(mode)`` with a non-literal mode that expression, and None where its
     argument cannot be read (not exactly one ``mode``)."""
-    if name in ENABLING:
+    if name in ENABLING or name in AUTOCASTS:
         return True
     if name != SWITCH:
         return False
@@ -232,7 +248,7 @@ with no_grad():
         self._differentiable: list[bool] = []  # per enclosing function, innermost last
 
     def _is_guard(self, expr: cst.BaseExpression) -> Optional[str]:
-        return guard_name(self.ctx, expr)
+        return dropped_context(self.ctx, expr)
 
     def visit_Module(self, node: cst.Module) -> None:
         self._differentiable = [_calls_backward(node)]  # module-level training code
@@ -275,7 +291,7 @@ with no_grad():
             if stopper.count:
                 note = f"{NOTE}; {NOTE_STOPPED}" if unless is None else f"{NOTE}; {NOTE_SWITCHED}"
         for node, name in dropped:
-            self.ctx.converted(node, name, note)
+            self.ctx.converted(node, name, NOTE_AUTOCAST if name in AUTOCASTS else note)
         if keep:
             keep[-1] = keep[-1].with_changes(comma=MaybeSentinel.DEFAULT)
             return updated.with_changes(items=keep)
@@ -302,7 +318,7 @@ with no_grad():
         self._differentiable.pop()
         updated, dropped = drop_decorators(original, updated, self._is_guard)
         for node, name in dropped:
-            self.ctx.converted(node, name, NOTE)
+            self.ctx.converted(node, name, NOTE_AUTOCAST if name in AUTOCASTS else NOTE)
         return updated
 
     def rewrite(self, site):
