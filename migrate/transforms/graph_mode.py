@@ -13,7 +13,8 @@ class, ``pynative`` with the reason otherwise.
 What the check refuses (a reason names the first one found):
 - statements graph mode rejects or runs differently: try, ``with`` (but for
   ``torch.no_grad()``/``inference_mode()``, which ``no_grad.py`` removes, wrapping the
-  block's values in ``ops.stop_gradient`` inside ``forward``), del, global,
+  block's values in ``ops.stop_gradient`` inside ``forward``, and ``autocast()``, which it
+  removes as it is), del, global,
   nonlocal, yield, import, nested def/class, lambda, set comprehensions, and ``raise``
   of anything but Python's standard exceptions (MindSpore 2.10 accepts ``assert`` and
   ``raise ValueError(...)``-like statements, checked at run time, measured: a custom
@@ -27,7 +28,8 @@ What the check refuses (a reason names the first one found):
   a Parameter or buffer, outside ``__init__`` (a graph would keep the old value);
 - calling what it cannot see: functions of other modules than torch, sub-modules
   of another file's classes or of unknown type, builtins outside a small pure set;
-- decorated ``forward`` methods and torch sites in ``forward`` left unconverted;
+- decorated ``forward`` methods (and calls of decorated methods and functions), but for the
+  decorators ``no_grad.py`` drops, and torch sites in ``forward`` left unconverted;
 - a ``forward`` that returns a dict (a display, a comprehension, ``dict(...)``, or a name
   bound to one): MindSpore 2.10 on a CPU fails inside ``value_and_grad`` ("device address
   does not exist") when a compiled construct's output is a dict and the graph holds a
