@@ -30,6 +30,10 @@ NOTE = "MindSpore computes gradients only inside value_and_grad"
 #: torch's mixed-precision contexts: dropped from a ``with`` (or as a decorator) like enable_grad, the
 #: body kept (elsewhere, ``ctx = autocast(...)``, they are the table's helper, which changes nothing)
 AUTOCASTS = ("torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast")
+#: torch's device contexts: MindSpore runs on one device per process, so the block is the same code
+DEVICE_CONTEXTS = ("torch.cuda.device",)
+NOTE_DEVICE = ("MindSpore runs on one device per process (mindspore.set_device), so the context is dropped, "
+               "its body kept")
 NOTE_AUTOCAST = ("mixed precision has no block form in MindSpore, and the converted program computes in its "
                  "tensors' own dtypes (float32, what MindSpore runs on a CPU): the context is dropped, its body kept")
 NOTE_SWITCHED = ("in code that can be differentiated, so each value the block assigns or returns is wrapped in "
@@ -54,16 +58,21 @@ def dropped_context(ctx, expr: cst.BaseExpression) -> Optional[str]:
     name = guard_name(ctx, expr)
     if name is None:
         target = expr.func if isinstance(expr, cst.Call) else expr
-        if isinstance(target, (cst.Name, cst.Attribute)) and ctx.torch_name(target) in AUTOCASTS:
+        if isinstance(target, (cst.Name, cst.Attribute)) and ctx.torch_name(target) in AUTOCASTS + DEVICE_CONTEXTS:
             return ctx.torch_name(target)
     return name
+
+
+def _note(name: str, grad_note: str) -> str:
+    """The report's note for a dropped context ``name`` (``grad_note`` for the grad-mode guards)."""
+    return NOTE_AUTOCAST if name in AUTOCASTS else NOTE_DEVICE if name in DEVICE_CONTEXTS else grad_note
 
 
 def _mode(node: cst.BaseExpression, name: str):
     """True where the guard leaves gradients on, False where it turns them off; for
     ``set_grad_enabled(mode)`` with a non-literal mode that expression, and None where its
     argument cannot be read (not exactly one ``mode``)."""
-    if name in ENABLING or name in AUTOCASTS:
+    if name in ENABLING or name in AUTOCASTS or name in DEVICE_CONTEXTS:
         return True
     if name != SWITCH:
         return False
@@ -291,7 +300,7 @@ with no_grad():
             if stopper.count:
                 note = f"{NOTE}; {NOTE_STOPPED}" if unless is None else f"{NOTE}; {NOTE_SWITCHED}"
         for node, name in dropped:
-            self.ctx.converted(node, name, NOTE_AUTOCAST if name in AUTOCASTS else note)
+            self.ctx.converted(node, name, _note(name, note))
         if keep:
             keep[-1] = keep[-1].with_changes(comma=MaybeSentinel.DEFAULT)
             return updated.with_changes(items=keep)
@@ -318,10 +327,13 @@ with no_grad():
         self._differentiable.pop()
         updated, dropped = drop_decorators(original, updated, self._is_guard)
         for node, name in dropped:
-            self.ctx.converted(node, name, NOTE_AUTOCAST if name in AUTOCASTS else NOTE)
+            self.ctx.converted(node, name, _note(name, NOTE))
         return updated
 
     def rewrite(self, site):
+        if site.rule.key in DEVICE_CONTEXTS:
+            raise Unconvertible("unsupported", "only `with torch.cuda.device(...):` is rewritten (dropped: one device "
+                                               "per process); MindSpore has no device-context object")
         statement = self.ctx.statement
         if (site.rule.key == SWITCH and (_mode(site.original, SWITCH) is True or not self._in_differentiable_code())
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
