@@ -129,7 +129,8 @@ def _not_torchs(rule: Rule, call: cst.Call) -> bool:
 # value transforms named by `values:` in api_map.yaml
 
 
-def _code(node: cst.CSTNode) -> str:
+def code_text(node: cst.CSTNode) -> str:
+    """The source text of ``node`` (no module context: leading whitespace as the node has it)."""
     return cst.Module(body=[]).code_for_node(node)
 
 
@@ -145,7 +146,7 @@ def _tuple_of(args: Sequence[cst.Arg], strict: bool) -> cst.BaseExpression:
         ):
             return cst.Tuple([cst.Element(value)])
         if strict:
-            raise Unconvertible("uncertain", f"cannot tell whether `{_code(value)}` is an int or a sequence")
+            raise Unconvertible("uncertain", f"cannot tell whether `{code_text(value)}` is an int or a sequence")
         return value
     elements = [cst.StarredElement(a.value) if a.star == "*" else cst.Element(a.value) for a in args]
     return cst.Tuple(elements)
@@ -265,10 +266,10 @@ def _refuses(rule: Rule, cond, value: cst.BaseExpression) -> bool:
     if cond.value is None:
         return True
     try:
-        given = ast.literal_eval(_code(value).strip())
+        given = ast.literal_eval(code_text(value).strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if cond.name in rule.drop:
-            raise Unconvertible("uncertain", f"cannot tell whether `{cond.name}={_code(value).strip()}` is "
+            raise Unconvertible("uncertain", f"cannot tell whether `{cond.name}={code_text(value).strip()}` is "
                                              f"`{cond.value}` ({cond.reason}); the conversion drops it", True) from None
         return False
     return given == ast.literal_eval(cond.value)
@@ -1131,7 +1132,7 @@ class MigrateTransformer(cst.CSTTransformer):
         if not original.args or original.args[0].keyword is not None or original.args[0].star:
             return updated
         before, after = original.args[0].value, updated.args[0].value
-        if (not isinstance(before, cst.Call) or _code(before) == _code(after)
+        if (not isinstance(before, cst.Call) or code_text(before) == code_text(after)
                 or (isinstance(before.func, cst.Name) and before.func.value == "iter")
                 or not self.ctx.types.is_builtin(original.func)):
             return updated
@@ -1183,7 +1184,7 @@ class MigrateTransformer(cst.CSTTransformer):
                 if rule is not None and not rule.is_identity_for(used):
                     self.ctx.uncertain(
                         original, rule.key,
-                        f"receiver type unknown: is `{_code(func.value).strip()}` a torch {self._owner_words(method)}?",
+                        f"receiver type unknown: is `{code_text(func.value).strip()}` a torch {self._owner_words(method)}?",
                     )
             return updated
         assert isinstance(updated.func, cst.Attribute)
@@ -1216,7 +1217,7 @@ class MigrateTransformer(cst.CSTTransformer):
         (tested to agree with the table's renames)."""
         spelled = ", ".join(f"{cls} `{new}`" for cls, new in sorted(renamed.items()))
         self.ctx.converted(original, f"torch.nn.Module.{attr}",
-                           f"the class of `{_code(original.value).strip()}` is not known here, and MindSpore "
+                           f"the class of `{code_text(original.value).strip()}` is not known here, and MindSpore "
                            f"spells `.{attr}` otherwise in some layers ({spelled}): looked up at run time "
                            "(_torch_compat.layer_attr)")
         return cst.Call(func=self.ctx.helper("layer_attr"),
@@ -1240,7 +1241,7 @@ class MigrateTransformer(cst.CSTTransformer):
         if quiet:
             return BOTTOM
         self.ctx.uncertain(site, f"torch.nn.Module.{member}",
-                           f"`{_code(receiver).strip()}` is one of {', '.join(spellings)} here, and MindSpore "
+                           f"`{code_text(receiver).strip()}` is one of {', '.join(spellings)} here, and MindSpore "
                            f"spells `.{member}` differently among them; split the isinstance test by class")
         return BOTTOM
 
@@ -1438,12 +1439,12 @@ def _became_noop(old: cst.BaseSmallStatement, new: cst.BaseSmallStatement) -> bo
                 and all(isinstance(e, cst.Element) for e in (*old.value.elements, *new.value.elements, *target.elements))
                 and any(isinstance(o, cst.Call) for o in olds)
                 and all(isinstance(n, (cst.Name, cst.Attribute)) for n in news)
-                and [_code(t.value).strip() for t in target.elements] == [_code(n).strip() for n in news]
+                and [code_text(t.value).strip() for t in target.elements] == [code_text(n).strip() for n in news]
             )
         return (
             isinstance(old.value, cst.Call)
             and isinstance(new.value, (cst.Name, cst.Attribute))
-            and _code(new.targets[0].target).strip() == _code(new.value).strip()
+            and code_text(new.targets[0].target).strip() == code_text(new.value).strip()
         )
     return False
 

@@ -42,25 +42,25 @@ NOTE_STOPPED = ("in code that can be differentiated (forward, or before .backwar
                 "assigned and returned values are wrapped in ops.stop_gradient")
 
 
-def guard_name(ctx, expr: cst.BaseExpression) -> Optional[str]:
-    """``torch.no_grad``/``torch.inference_mode`` when ``expr`` (a with-item or a decorator,
-    called or not) resolves to one of them through the imports, else None."""
+def _context_name(ctx, expr: cst.BaseExpression, names: tuple) -> Optional[str]:
+    """The torch name ``expr`` (a with-item or a decorator, called or not) resolves to through
+    the imports, when it is one of ``names``, else None."""
     target = expr.func if isinstance(expr, cst.Call) else expr
     if not isinstance(target, (cst.Name, cst.Attribute)):
         return None
     name = ctx.torch_name(target)
-    return name if name in GUARDS else None
+    return name if name in names else None
+
+
+def guard_name(ctx, expr: cst.BaseExpression) -> Optional[str]:
+    """``torch.no_grad``/``torch.inference_mode``/... (the grad-mode guards) for ``expr``, else None."""
+    return _context_name(ctx, expr, GUARDS)
 
 
 def dropped_context(ctx, expr: cst.BaseExpression) -> Optional[str]:
-    """The torch name of a with-item or decorator this transform drops (a grad-mode guard or a
-    mixed-precision autocast), else None."""
-    name = guard_name(ctx, expr)
-    if name is None:
-        target = expr.func if isinstance(expr, cst.Call) else expr
-        if isinstance(target, (cst.Name, cst.Attribute)) and ctx.torch_name(target) in AUTOCASTS + DEVICE_CONTEXTS:
-            return ctx.torch_name(target)
-    return name
+    """The torch name of a with-item or decorator this transform drops (a grad-mode guard, a
+    mixed-precision autocast or a device context), else None."""
+    return _context_name(ctx, expr, GUARDS + AUTOCASTS + DEVICE_CONTEXTS)
 
 
 def _note(name: str, grad_note: str) -> str:
@@ -72,7 +72,7 @@ def _mode(node: cst.BaseExpression, name: str):
     """True where the guard leaves gradients on, False where it turns them off; for
     ``set_grad_enabled(mode)`` with a non-literal mode that expression, and None where its
     argument cannot be read (not exactly one ``mode``)."""
-    if name in ENABLING or name in AUTOCASTS or name in DEVICE_CONTEXTS:
+    if name in ENABLING + AUTOCASTS + DEVICE_CONTEXTS:
         return True
     if name != SWITCH:
         return False

@@ -52,6 +52,7 @@ import re
 
 import libcst as cst
 
+from migrate.codemod import code_text
 from migrate.transforms import Example, Transform, register
 from migrate.transforms.graph_mode import GraphMode, _Checker
 from migrate.transforms.no_grad import guard_name
@@ -266,7 +267,7 @@ def _is_barrier(stmt: cst.BaseStatement) -> bool:
 
 def _first_line(stmt: cst.CSTNode) -> str:
     """A statement's first line of code, shortened, for messages."""
-    text = cst.Module(body=[]).code_for_node(stmt).strip().splitlines()[0]
+    text = code_text(stmt).strip().splitlines()[0]
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -481,7 +482,7 @@ class _Chains(cst.CSTTransformer):
 
     def _module(self, func: cst.BaseExpression) -> bool:
         return (isinstance(func, cst.Attribute) and self._rooted(func)
-                and cst.Module(body=[]).code_for_node(func) in self.modules)
+                and code_text(func) in self.modules)
 
     def visit_Subscript(self, n: cst.Subscript) -> None:
         if self._item(n):  # the item is lifted whole, not the container
@@ -501,7 +502,7 @@ class _Chains(cst.CSTTransformer):
         return isinstance(key, (cst.SimpleString, cst.Integer)) and self._rooted(n.value)
 
     def _lift(self, original: cst.BaseExpression) -> cst.Name:
-        code = cst.Module(body=[]).code_for_node(original)
+        code = code_text(original)
         if code not in self.lifted:
             base = re.sub(r"\W+", "_", code).strip("_")
             name, k = base, 1
@@ -1103,18 +1104,17 @@ def step(loss: mindspore.Tensor):
         ``opt.zero_grad()`` precedes it (this block or an enclosing one) on an object whose type
         the tool could not tell (``optim = self.optim``, set from a user's argument or a string):
         the helper returns a MindSpore optimizer's parameters and refuses anything else at run time."""
-        code = cst.Module(body=[]).code_for_node
         for stmt in orders[0]:
             call = _method_call(stmt, "step")
             target = self._stepped(call) if call is not None else None
             if target is None or call.args and not self._is_scaler(call.func.value) \
                     or self.ctx.type_of(target) is not None:
                 continue
-            owner = code(target)
+            owner = code_text(target)
             for candidates in orders[1:]:
                 for before in candidates:
                     zero = _method_call(before, "zero_grad")
-                    if zero is not None and code(zero.func.value) == owner:
+                    if zero is not None and code_text(zero.func.value) == owner:
                         return cst.Call(func=self.ctx.helper("optimizer_parameters"), args=[cst.Arg(target.deep_clone())])
         return None
 
@@ -1281,7 +1281,7 @@ def step(loss: mindspore.Tensor):
             def visit_Call(self, n: cst.Call) -> None:
                 kind = getattr(ctx.type_of(n.func), "kind", None)
                 if isinstance(n.func, cst.Attribute) and kind == "module":
-                    found.add(cst.Module(body=[]).code_for_node(n.func))
+                    found.add(code_text(n.func))
 
         for stmt in originals:
             stmt.visit(V())
