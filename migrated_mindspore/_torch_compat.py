@@ -533,9 +533,7 @@ class _Loader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.sampler if self.sampler is not None else self.dataset)
-        if self.batch_size is None:
-            return n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return n if self.batch_size is None else _batch_count(n, self.batch_size, self.drop_last)
 
     def _samples(self):
         if self._iterable:
@@ -564,13 +562,7 @@ class _Loader:
                 yield _convert(sample) if collate is None else collate(sample)
             return
         collate = collate or _collate
-        batch = []
-        for sample in self._samples():
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield collate(batch)
-                batch = []
-        if batch and not self.drop_last:
+        for batch in _batches(self._samples(), self.batch_size, self.drop_last):
             yield collate(batch)
 
     def _tensor_batches(self):
@@ -584,6 +576,23 @@ class _Loader:
         for start in range(0, stop, self.batch_size):
             index = order[start:start + self.batch_size]
             yield [_as_tensor(array[index]) for array in arrays]
+
+
+def _batches(items, size, drop_last):
+    """``items`` in lists of ``size`` (the last one shorter unless ``drop_last``), as torch batches."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch and not drop_last:
+        yield batch
+
+
+def _batch_count(n, size, drop_last):
+    """How many lists ``_batches`` makes of ``n`` items."""
+    return n // size if drop_last else -(-n // size)
 
 
 #: DataLoader options with no effect on what an in-process loader yields (api_map drops them)
@@ -694,18 +703,10 @@ class BatchSampler(Sampler):
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self):
-        batch = []
-        for index in self.sampler:
-            batch.append(index)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
-            yield batch
+        return _batches(self.sampler, self.batch_size, self.drop_last)
 
     def __len__(self):
-        n = len(self.sampler)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return _batch_count(len(self.sampler), self.batch_size, self.drop_last)
 
 
 __all__ += ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
@@ -3673,7 +3674,7 @@ class autocast:
     and ignored."""
 
     def __init__(self, device_type=None, dtype=None, enabled=True, cache_enabled=None):
-        self.enabled = bool(enabled)
+        pass
 
     def __enter__(self):
         return self
@@ -3693,7 +3694,7 @@ class GradScaler:
     as ``opt.step()``."""
 
     def __init__(self, *args, enabled=True, **kwargs):
-        self._enabled = bool(enabled)
+        pass
 
     def scale(self, outputs):
         return outputs
