@@ -1318,6 +1318,8 @@ class TypeInfo:
             return T("optimizer", key)
         if kind == "object":
             return T("object", key)  # an instance of that torch class (a GradScaler)
+        if kind == "modules" and key and is_module_container(key):
+            return T("modules", key)  # a ModuleList: modules to iterate, and a Module itself
         return _RETURN_TYPES.get(kind)
 
     # annotations
@@ -1403,7 +1405,15 @@ def owners_of(t: Optional[T]) -> list[str]:
     if t.kind == "optimizer":
         owners = [t.cls] if t.cls and t.cls != "torch.optim.Optimizer" else []
         return owners + ["torch.optim.Optimizer"]
+    if t.kind == "modules" and t.cls and is_module_container(t.cls):
+        return [t.cls, "torch.nn.Module"]  # layers.named_parameters() on an nn.ModuleList
     return []
+
+
+def is_module_container(name: str) -> bool:
+    """A torch container class whose instances are Modules holding modules (nn.ModuleList),
+    as opposed to the generators ``children()``/``modules()`` also typed ``modules``."""
+    return name in ("torch.nn.ModuleList", "torch.nn.modules.container.ModuleList")
 
 
 __all__ = ["T", "TypeInfo", "TENSOR", "TENSORS", "NDARRAY", "OTHER", "BOTTOM", "owners_of", "is_torch_tensor", "base_name"]

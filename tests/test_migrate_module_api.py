@@ -409,3 +409,54 @@ def test_torchscript_markers_keep_what_eager_torch_runs(compat, tmp_path, monkey
     want = t_model(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), want, rtol=1e-6, atol=1e-6)
     assert ms_model.no_weight_decay() == {"fc.bias"}
+
+
+MODULE_LIST_MEMBERS = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class DNN(nn.Module):
+        """DeepCTR's DNN layout: nn.Module members called on an nn.ModuleList."""
+
+        def __init__(self):
+            super().__init__()
+            self.linears = nn.ModuleList([nn.Linear(3, 4), nn.Linear(4, 2)])
+            for name, tensor in self.linears.named_parameters():
+                if "weight" in name:
+                    nn.init.constant_(tensor, 0.25)
+                else:
+                    nn.init.zeros_(tensor)
+            for p in self.linears[1].parameters():
+                p.requires_grad = False
+
+        def forward(self, x):
+            for layer in self.linears:
+                x = layer(x)
+            return x
+
+
+    def names(net: DNN):
+        layers = nn.ModuleList([nn.Linear(2, 2)])
+        return ([n for n, _ in net.linears.named_parameters()], [n for n, _ in layers.named_parameters()],
+                sum(p.numel() for p in net.linears[0].parameters()))
+''')
+
+
+def test_module_members_on_a_module_list_convert_and_run_like_torch(compat, tmp_path, monkeypatch):
+    """A ModuleList is a Module: ``layers.named_parameters()`` is converted as on any module (it
+    was left as it was, and failed at run time, in DeepCTR-Torch's DNN)."""
+    code, ms_mod, t_mod = both_versions(MODULE_LIST_MEMBERS, "module_list_members", tmp_path, monkeypatch)
+    assert "self.linears.named_parameters()" not in code and "layers.named_parameters()" not in code
+    t_net, ms_net = t_mod["DNN"](), ms_mod.DNN()
+    t_names, ms_names = t_mod["names"](t_net), ms_mod.names(ms_net)
+    assert ms_names[2] == t_names[2] == 16
+    assert ms_names[:2] == t_names[:2], (ms_names, t_names)
+    # the weights of both layers are 0.25, as torch's; the second layer is frozen
+    for name, p in ms_net.parameters_and_names():
+        if "weight" in name:
+            assert (p.asnumpy() == 0.25).all(), name
+    assert [p.name.split(".")[-1] for p in ms_net.trainable_params()] == ["weight", "bias"]
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(ms_net(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x)).detach().numpy(),
+                               atol=1e-6)
