@@ -1220,7 +1220,7 @@ class AvgPool2d(nn.AvgPool2d):
                          count_include_pad, divisor_override)
 
 
-def _unbatched_rnn(cell, x, hx, batch_first, is_lstm):
+def _unbatched_rnn(cell, x, hx, batch_first, is_lstm, seq_length=None):
     """torch's RNNs accept an unbatched ``(L, H_in)`` input (and ``(layers, H)`` states);
     MindSpore's want a batch axis: add it, run ``cell``, and take it out again."""
     unbatched = x.ndim == 2
@@ -1228,7 +1228,7 @@ def _unbatched_rnn(cell, x, hx, batch_first, is_lstm):
         x = x.expand_dims(0 if batch_first else 1)
         if hx is not None:
             hx = (hx[0].expand_dims(1), hx[1].expand_dims(1)) if is_lstm else hx.expand_dims(1)
-    output, h_n = cell(x, hx)
+    output, h_n = cell(x, hx, seq_length)
     if unbatched:
         output = output.squeeze(0 if batch_first else 1)
         h_n = (h_n[0].squeeze(1), h_n[1].squeeze(1)) if is_lstm else h_n.squeeze(1)
@@ -1248,8 +1248,13 @@ class LSTM(nn.LSTM):
         super().__init__(input_size, hidden_size, num_layers=num_layers, has_bias=bool(bias),
                          batch_first=bool(batch_first), dropout=float(dropout), bidirectional=bool(bidirectional))
 
-    def construct(self, x, hx=None):
-        return _unbatched_rnn(super().construct, x, hx, self.batch_first, True)
+    def construct(self, x, hx=None, seq_length=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, True, seq_length)
+
+    def __call__(self, x, *args, **kwargs):
+        if isinstance(x, PackedSequence):
+            return _packed_rnn(self, super().__call__, x, *args, **kwargs)
+        return super().__call__(x, *args, **kwargs)
 
 
 class GRU(nn.GRU):
@@ -1260,8 +1265,13 @@ class GRU(nn.GRU):
         super().__init__(input_size, hidden_size, num_layers=num_layers, has_bias=bool(bias),
                          batch_first=bool(batch_first), dropout=float(dropout), bidirectional=bool(bidirectional))
 
-    def construct(self, x, hx=None):
-        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False)
+    def construct(self, x, hx=None, seq_length=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False, seq_length)
+
+    def __call__(self, x, *args, **kwargs):
+        if isinstance(x, PackedSequence):
+            return _packed_rnn(self, super().__call__, x, *args, **kwargs)
+        return super().__call__(x, *args, **kwargs)
 
 
 class RNN(nn.RNN):
@@ -1274,9 +1284,185 @@ class RNN(nn.RNN):
                          has_bias=bool(bias), batch_first=bool(batch_first), dropout=float(dropout),
                          bidirectional=bool(bidirectional))
 
-    def construct(self, x, hx=None):
-        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False)
+    def construct(self, x, hx=None, seq_length=None):
+        return _unbatched_rnn(super().construct, x, hx, self.batch_first, False, seq_length)
 
+    def __call__(self, x, *args, **kwargs):
+        if isinstance(x, PackedSequence):
+            return _packed_rnn(self, super().__call__, x, *args, **kwargs)
+        return super().__call__(x, *args, **kwargs)
+
+
+def _lengths_array(lengths):
+    """``lengths`` (a list, numpy array or Tensor of ints) as a 1-D int64 numpy array."""
+    if isinstance(lengths, mindspore.Tensor):
+        lengths = lengths.asnumpy()
+    return np.asarray(lengths, dtype=np.int64).reshape(-1)
+
+
+class PackedSequence:
+    """torch.nn.utils.rnn.PackedSequence.  It is held as torch pads it: the padded
+    ``(T, B, *)`` tensor (batch in the caller's order) and each sequence's length, which is
+    what MindSpore's RNN layers take (``seq_length``: outputs past a length are zeros and the
+    final state is each sequence's last step, as torch's, measured).  torch's fields are
+    computed from that when read: ``data`` (the steps packed time-major, the batch sorted by
+    length, longest first), ``batch_sizes`` (sequences still running at each step),
+    ``sorted_indices`` and ``unsorted_indices`` (None for a batch packed sorted).  Built from
+    torch's fields, ``PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)``,
+    it unpacks them again.  Sequences of equal length are ordered as numpy's stable sort
+    orders them, which torch's sort does not promise."""
+
+    def __init__(self, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if batch_sizes is None:
+            raise TypeError("PackedSequence: batch_sizes is required (build one with pack_padded_sequence)")
+        sizes = _lengths_array(batch_sizes)
+        order = (np.arange(int(sizes[0])) if sorted_indices is None
+                 else _lengths_array(sorted_indices))
+        sorted_lengths = (sizes[None, :] > np.arange(len(order))[:, None]).sum(axis=1)
+        lengths = np.empty_like(sorted_lengths)
+        lengths[order] = sorted_lengths
+        steps, batch = len(sizes), len(order)
+        # packed row of (step t, sorted position j): the rows of the steps before t, plus j
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        rows = np.zeros((steps, batch), np.int64)
+        valid = np.zeros((steps, batch), bool)
+        rows[:, order] = starts[:, None] + np.arange(batch)[None, :]
+        valid[:, order] = np.arange(batch)[None, :] < sizes[:, None]
+        rows[~valid] = 0
+        padded = data[mindspore.Tensor(rows.reshape(-1))].reshape((steps, batch) + tuple(data.shape[1:]))
+        mask = mindspore.Tensor(valid.reshape((steps, batch) + (1,) * (data.ndim - 1)))
+        self._set(ops.where(mask, padded, ops.zeros_like(padded)), lengths, sorted_indices is not None)
+
+    @classmethod
+    def _from_padded(cls, padded, lengths, unsorted):
+        """A packed sequence of ``padded`` ``(T, B, *)`` with these lengths (numpy int64)."""
+        packed = cls.__new__(cls)
+        packed._set(padded, lengths, unsorted)
+        return packed
+
+    def _set(self, padded, lengths, unsorted):
+        self._padded = padded
+        self._lengths = lengths
+        self._unsorted = unsorted
+
+    def _order(self):
+        return np.argsort(-self._lengths, kind="stable")
+
+    @property
+    def data(self):
+        order = self._order()
+        steps = np.arange(int(self._lengths.max()))[:, None]
+        batch = int(self._padded.shape[1])
+        rows = (steps * batch + order[None, :])[self._lengths[order][None, :] > steps]  # time-major
+        flat = self._padded.reshape((-1,) + tuple(self._padded.shape[2:]))
+        return flat[mindspore.Tensor(rows.astype(np.int64))]
+
+    @property
+    def batch_sizes(self):
+        steps = np.arange(int(self._lengths.max()))
+        return mindspore.Tensor((self._lengths[None, :] > steps[:, None]).sum(axis=1).astype(np.int64))
+
+    @property
+    def sorted_indices(self):
+        return mindspore.Tensor(self._order()) if self._unsorted else None
+
+    @property
+    def unsorted_indices(self):
+        return mindspore.Tensor(np.argsort(self._order(), kind="stable")) if self._unsorted else None
+
+    def __iter__(self):
+        return iter((self.data, self.batch_sizes, self.sorted_indices, self.unsorted_indices))
+
+    def to(self, *args, **kwargs):
+        dtype = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, mindspore.dtype.Type)), None)
+        if dtype is None or dtype == self._padded.dtype:
+            return self  # a device: one per process
+        return PackedSequence._from_padded(ops.cast(self._padded, dtype), self._lengths, self._unsorted)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *args, **kwargs):
+        return self
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def __repr__(self):
+        return f"PackedSequence(lengths={self._lengths.tolist()}, padded shape={tuple(self._padded.shape)})"
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_padded_sequence: a ``PackedSequence`` of ``input`` ((T, B, *),
+    (B, T, *) with batch_first) whose sequences have these lengths, checked as torch checks
+    them (positive, at most T, decreasing when ``enforce_sorted``)."""
+    lengths = _lengths_array(lengths)
+    padded = input if not batch_first else ops.swapaxes(input, 0, 1)
+    if len(lengths) != padded.shape[1]:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got {len(lengths)} "
+                         f"(batch_size={padded.shape[1]})")
+    if enforce_sorted and np.any(np.diff(lengths) > 0):
+        raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. "
+                           "You can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence "
+                           "to sidestep this requirement if you do not need ONNX exportability.")
+    if lengths.size and lengths.min() <= 0:
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
+                           "that is <= 0")
+    if lengths.size and lengths.max() > padded.shape[0]:
+        raise RuntimeError(f"Expected sequence lengths to be at most {padded.shape[0]}, got {lengths.max()}")
+    return PackedSequence._from_padded(padded, lengths, not enforce_sorted)
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """torch.nn.utils.rnn.pad_packed_sequence: ``(padded, lengths)``, the steps past each length
+    set to ``padding_value``, as long as the longest sequence (or ``total_length``), in the
+    batch order the sequence was packed from; lengths is an int64 Tensor."""
+    lengths = sequence._lengths
+    longest = int(lengths.max())
+    if total_length is not None:
+        if total_length < longest:
+            raise ValueError(f"Expected total_length to be at least the length of the longest sequence "
+                             f"in input, but got total_length={total_length} and max sequence length being {longest}")
+        longest = total_length
+    padded = sequence._padded
+    steps = int(padded.shape[0])
+    if steps > longest:
+        padded = padded[:longest]
+    elif steps < longest:
+        padded = ops.cat((padded, ops.zeros((longest - steps,) + tuple(padded.shape[1:]), padded.dtype)), 0)
+    valid = np.arange(longest)[:, None] < lengths[None, :]
+    mask = mindspore.Tensor(valid.reshape(valid.shape + (1,) * (padded.ndim - 2)))
+    padded = ops.where(mask, padded, ops.full_like(padded, padding_value))
+    if batch_first:
+        padded = ops.swapaxes(padded, 0, 1)
+    return padded, mindspore.Tensor(lengths)
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_sequence: ``pad_sequence`` then ``pack_padded_sequence``."""
+    sequences = list(sequences)
+    return pack_padded_sequence(pad_sequence(sequences), [int(s.shape[0]) for s in sequences],
+                                enforce_sorted=enforce_sorted)
+
+
+def unpack_sequence(packed_sequences):
+    """torch.nn.utils.rnn.unpack_sequence: the list of unpadded sequences, in packing order."""
+    padded, lengths = pad_packed_sequence(packed_sequences)
+    return [padded[:int(n), i] for i, n in enumerate(lengths.asnumpy())]
+
+
+def _packed_rnn(rnn, call, x, hx=None):
+    """An RNN layer run on a ``PackedSequence``: MindSpore's ``seq_length`` on the padded
+    batch; returns ``(PackedSequence, h_n)`` as torch's (the states in the batch's order)."""
+    padded = x._padded if not rnn.batch_first else ops.swapaxes(x._padded, 0, 1)
+    output, h_n = call(padded, hx, mindspore.Tensor(x._lengths.astype(np.int32)))
+    if rnn.batch_first:
+        output = ops.swapaxes(output, 0, 1)
+    return PackedSequence._from_padded(output, x._lengths, x._unsorted), h_n
+
+
+__all__ += ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
 
 class ELU(nn.Cell):
     """torch.nn.ELU: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.  MindSpore 2.10's Elu

@@ -28,6 +28,8 @@ What the check refuses (a reason names the first one found):
   a Parameter or buffer, outside ``__init__`` (a graph would keep the old value);
 - calling what it cannot see: functions of other modules than torch, sub-modules
   of another file's classes or of unknown type, builtins outside a small pure set;
+- torch calls whose conversion builds a Python object (``returns: object`` in the table:
+  ``pack_padded_sequence``'s PackedSequence, a GradScaler);
 - decorated ``forward`` methods (and calls of decorated methods and functions), but for the
   decorators ``no_grad.py`` drops, and torch sites in ``forward`` left unconverted;
 - a ``forward`` that returns a dict (a display, a comprehension, ``dict(...)``, or a name
@@ -673,6 +675,9 @@ class Encoder(nn.Cell):
             if name in self.ctx.types.classes:
                 return f"builds {name}() inside forward"
             qualified = self.ctx.qualified_names(func)
+            why = self._object_builder(func, qualified)
+            if why is not None:
+                return why
             if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
                 return None
             if _is_builtin(name, scope):
@@ -687,9 +692,21 @@ class Encoder(nn.Cell):
         qualified = self.ctx.qualified_names(func)
         if not qualified:
             return None
+        why = self._object_builder(func, qualified)
+        if why is not None:
+            return why
         if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
             return None
         return f"calls {_code(func)}(), which graph mode may not compile"
+
+    def _object_builder(self, func: cst.BaseExpression, qualified: set) -> Optional[str]:
+        """A torch call whose conversion builds a helper object (``returns: object`` in the
+        table: a PackedSequence, a GradScaler), which a compiled graph cannot hold."""
+        for name in sorted(qualified):
+            rule = self.ctx.spec.get(name) if _is_torch(name) else None
+            if rule is not None and rule.returns == "object":
+                return f"calls {_code(func)}(), whose conversion is a Python object graph mode does not take"
+        return None
 
     def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
         t = self.ctx.type_of(func)
