@@ -797,6 +797,8 @@ class TypeInfo:
             kinds = [self._type(expr.left, where)] + [self._type(c.comparator, where) for c in expr.comparisons]
             if TENSOR in kinds and NDARRAY not in kinds:
                 return TENSOR
+            if NDARRAY in kinds and TENSOR not in kinds:
+                return NDARRAY  # elementwise on a numpy array: a bool array (or numpy bool)
             return None
         if isinstance(expr, cst.IfExp):
             return self._join([self._type(expr.body, where), self._type(expr.orelse, where)])
