@@ -241,13 +241,27 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
             pos += 1
             continue
         key = arg.keyword.value
+        if key in _NONE_DEFAULTS and key not in plain and _is_none(arg):
+            continue  # torch.sum(x, out=None): the default, whether or not the entry lists it
         if key not in plain:
             raise Unconvertible("unsupported", f"argument `{key}=` has no mapping")
         if key in bound:
             raise Unconvertible("unsupported", f"argument `{key}` given twice")
         bound[key] = [arg] if key == var else arg
         order.append(key)
+    for name in _NONE_DEFAULTS & set(bound):
+        if _is_none(bound[name]):
+            del bound[name]  # out=None, dtype=None: torch's default, the same as leaving it out
+            order.remove(name)
     return bound, order
+
+
+#: torch parameters whose default is None wherever torch has them: passing None is leaving them out
+_NONE_DEFAULTS = frozenset({"out", "dtype", "generator", "layout", "device"})
+
+
+def _is_none(arg) -> bool:
+    return isinstance(arg, cst.Arg) and isinstance(arg.value, cst.Name) and arg.value.value == "None"
 
 
 def bound_arguments(rule: Rule, args: Sequence[cst.Arg]) -> dict:

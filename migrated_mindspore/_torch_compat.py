@@ -832,9 +832,24 @@ def assign_data(param, value):
         value = ops.broadcast_to(value, tuple(param.shape))
     if isinstance(param, mindspore.Parameter):
         ops.assign(param, value)
+    elif _is_view(param):
+        param[...] = value  # writes through into the tensor it was indexed from, as torch's
     else:
         param.copy_(value)
     return param
+
+
+def _is_view(t):
+    """``t`` is a view into a larger tensor (``p[i]``, ``p[:, 1]``: offset, strided or a part
+    of its storage).  Measured in MindSpore 2.10: ``copy_`` into such a view fails
+    ("InplaceCopy ... mem_size") or, past offset 0, writes nothing without a word, and
+    ``ops.assign`` refuses it; ``view[...] = value`` writes into the base tensor (a Parameter
+    too), as torch's ``copy_`` does, but costs ~2 ms where copy_ costs ~0.04 ms."""
+    try:
+        return (t.storage_offset() != 0 or not t.is_contiguous()
+                or t.untyped_storage().nbytes() != t.size * t.itemsize)
+    except (AttributeError, RuntimeError, TypeError):
+        return False
 
 
 # torch's layer Parameter and buffer names that MindSpore spells otherwise for some classes (the
@@ -1092,7 +1107,8 @@ class Conv1d(nn.Cell):
         if in_channels % groups or out_channels % groups:
             raise ValueError("Conv1d: in_channels and out_channels must be divisible by groups")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, 1)  # torch's attribute
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups, kernel_size[0])
         self.weight = mindspore.Parameter(
@@ -1139,6 +1155,9 @@ class Conv2d(nn.Conv2d):
         zeros = pad_op == "constant"
         super().__init__(in_channels, out_channels, kernel_size, stride, "pad",
                          (top, bottom, left, right) if zeros else 0, dilation, groups, bool(bias))
+        # torch's padding attribute ((h, w) or the string), which user code hands on to F.conv2d
+        # (DeepCTR's Conv2dSame); MindSpore's (top, bottom, left, right) went into the kernel above
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, 2)
         self.padding_mode = padding_mode
         self.groups = groups
         # ops.pad takes the last axis first, as torch's F.pad does
@@ -1973,6 +1992,7 @@ _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64
 # lacks a CPU kernel, a form or torch's default (each measured against torch 2.13 in MindSpore
 # 2.10 on CPU; see tests/test_migrate_numeric_shapes.py).
 
+__all__ += ["repeat_interleave"]
 __all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
             "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
 
@@ -4669,6 +4689,15 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         out = ops.logical_xor(later, earlier) if out.dtype == mindspore.bool_ else later - earlier
     return out
 
+
+
+def repeat_interleave(input, repeats, dim=None):
+    """torch.repeat_interleave (and the method): ``ops.repeat_interleave``, whose CPU kernel
+    refuses bool tensors in MindSpore 2.10 ("doesn't support 'Bool'", measured; torch takes
+    them, e.g. a sequence mask): a bool tensor is repeated as uint8 and cast back."""
+    if input.dtype == mindspore.bool_:
+        return ops.cast(ops.repeat_interleave(ops.cast(input, mindspore.uint8), repeats, dim), mindspore.bool_)
+    return ops.repeat_interleave(input, repeats, dim)
 
 def bucketize(input, boundaries, out_int32=False, right=False):
     """torch.bucketize: the index of the bucket of each value of ``input`` among the sorted 1-D

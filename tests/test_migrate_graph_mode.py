@@ -348,6 +348,52 @@ def test_assert_and_standard_raise_are_compiled_and_still_fire(tmp_path, monkeyp
             ms_model(mindspore.Tensor(bad))
 
 
+KMAX = """\
+import torch
+import torch.nn as nn
+
+
+class KMaxPooling(nn.Module):
+    \"\"\"DeepCTR-Torch's KMaxPooling: its raise messages span two lines.\"\"\"
+
+    def __init__(self, k, axis):
+        super().__init__()
+        self.k = k
+        self.axis = axis
+
+    def forward(self, inputs):
+        if self.axis < 0 or self.axis >= len(inputs.shape):
+            raise ValueError("axis must be 0~%d,now is %d" %
+                             (len(inputs.shape) - 1, self.axis))
+        if self.k < 1 or self.k > inputs.shape[self.axis]:
+            raise ValueError("k must be in 1 ~ %d,now k is %d" %
+                             (inputs.shape[self.axis], self.k))
+        return torch.topk(inputs, k=self.k, dim=self.axis, sorted=True)[0]
+"""
+
+
+def test_a_raise_spanning_lines_is_written_on_one_line_and_compiles(compat, tmp_path, monkeypatch):
+    """MindSpore 2.10's graph compiler fails to parse the source of a raise that spans lines
+    ("GetPythonScriptIdAttrs failed"): the compiled construct gets it on one line, and computes
+    and raises as torch's."""
+    mindspore = pytest.importorskip("mindspore")
+    torch = pytest.importorskip("torch")
+    out = convert_source(KMAX, SPEC, "kmax.py")
+    assert "@jit_construct" in out.code
+    assert "raise ValueError('axis must be 0~%d,now is %d' % (len(inputs.shape) - 1, self.axis))" in out.code
+    [graph] = [s for s in out.sites if s.kind == "graph"]
+    assert "2 multi-line raise statement(s) written on one line" in graph.reason
+    kmax_ms, namespace = _both(KMAX, "kmax_ms", tmp_path, monkeypatch)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(kmax_ms.KMaxPooling(2, 2)(mindspore.Tensor(x)).asnumpy(),
+                               namespace["KMaxPooling"](2, 2)(torch.from_numpy(x)).numpy())
+    for args in ((9, 2), (2, 5)):
+        with pytest.raises(ValueError):
+            namespace["KMaxPooling"](*args)(torch.from_numpy(x))
+        with pytest.raises(ValueError):
+            kmax_ms.KMaxPooling(*args)(mindspore.Tensor(x))
+
+
 @pytest.mark.parametrize("statement,why", [
     ("raise MyError('no')", "raises MyError"),  # MindSpore 2.10: "Unsupported exception type"
     ("raise ValueError('no') from None", "raises ValueError"),

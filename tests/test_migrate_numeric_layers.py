@@ -359,3 +359,30 @@ def test_helper_conv_initialization_is_torchs(compat, name, kwargs, shape):
         assert np.abs(tensor).max() <= bound + 1e-7
         assert np.abs(tensor).max() > 0.8 * bound
     assert abs(m.weight.asnumpy().std() - t.weight.detach().numpy().std()) < 0.1 * bound
+
+
+@pytest.mark.parametrize("cls", ["Conv1d", "Conv2d"])
+def test_conv_helpers_keep_torchs_attributes_for_the_functional_form(compat, cls):
+    """``stride``, ``padding``, ``dilation``... read as torch's, so that code handing a layer's own
+    attributes to ``F.conv2d`` (DeepCTR-Torch's Conv2dSame) computes what torch computes
+    (MindSpore's Conv2d keeps ``padding`` as (top, bottom, left, right), which F.conv2d refused)."""
+    rng = np.random.default_rng(0)
+    for kwargs in ({}, {"stride": 2, "padding": 1}, {"padding": "same"}, {"padding": 2, "dilation": 2},
+                   {"padding": 1, "padding_mode": "reflect"}, {"padding": "valid", "bias": False}):
+        t_layer = getattr(torch.nn, cls)(3, 4, 3, **kwargs)
+        ms_layer = getattr(compat, cls)(3, 4, 3, **kwargs)
+        for attr in ("stride", "padding", "dilation", "kernel_size", "groups", "in_channels", "out_channels",
+                     "padding_mode"):
+            assert getattr(ms_layer, attr) == getattr(t_layer, attr), (kwargs, attr)
+    if cls == "Conv2d":
+        t_layer = torch.nn.Conv2d(3, 4, 3, stride=1, padding=(1, 2))
+        ms_layer = compat.Conv2d(3, 4, 3, stride=1, padding=(1, 2))
+        ms_layer.weight.set_data(mindspore.Tensor(t_layer.weight.detach().numpy()))
+        ms_layer.bias.set_data(mindspore.Tensor(t_layer.bias.detach().numpy()))
+        x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+        want = torch.nn.functional.conv2d(torch.from_numpy(x), t_layer.weight, t_layer.bias, t_layer.stride,
+                                          t_layer.padding, t_layer.dilation, t_layer.groups).detach().numpy()
+        got = compat.conv2d(mindspore.Tensor(x), ms_layer.weight, ms_layer.bias, ms_layer.stride, ms_layer.padding,
+                            ms_layer.dilation, ms_layer.groups).asnumpy()
+        np.testing.assert_allclose(got, want, atol=1e-5)
+        np.testing.assert_allclose(ms_layer(mindspore.Tensor(x)).asnumpy(), want, atol=1e-5)

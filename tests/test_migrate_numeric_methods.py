@@ -160,7 +160,8 @@ CASES = {
     "torch.Tensor.tile": "return m.tile(2, 1), m.tile((2, 1)), x.tile(2), m.tile([2, 1]), v.tile(dims=(2, 3)), labels.tile((2,)), v.tile(1, 2, 1), i.tile(2)",
     "torch.Tensor.broadcast_to": "return v.broadcast_to((3, 4)), x1.broadcast_to((2, 3, -1)), c3.broadcast_to(2, 4, 3), labels.broadcast_to([2, 9])",
     "torch.Tensor.repeat_interleave": ("return m.repeat_interleave(2, dim=1), m.repeat_interleave(2), m.repeat_interleave(reps, dim=0), "
-                                       "x.repeat_interleave(repeats=3, dim=-1), labels.repeat_interleave(2), i.repeat_interleave(reps[0])"),
+                                       "x.repeat_interleave(repeats=3, dim=-1), labels.repeat_interleave(2), i.repeat_interleave(reps[0]), "
+                                       "(m > 0).repeat_interleave(2, dim=1)"),
     "torch.Tensor.swapaxes": "return x.swapaxes(0, 2), m.swapaxes(1, 0), x.swapaxes(axis0=-1, axis1=1)",
     "torch.Tensor.unbind": "return x.unbind(1), m.unbind(), x.unbind(dim=-1)",
     "torch.Tensor.unique": ("return (labels.unique(), labels.unique(return_inverse=True, return_counts=True), "
@@ -178,7 +179,7 @@ CASES = {
 #: under mindspore.jit, cases whose body differs (a tensor of repeats does not compile there, as the note says)
 JIT_CASES = {
     "torch.Tensor.repeat_interleave": ("return m.repeat_interleave(2, dim=1), m.repeat_interleave(2), "
-                                       "x.repeat_interleave(repeats=3, dim=-1), labels.repeat_interleave(2)"),
+                                       "x.repeat_interleave(repeats=3, dim=-1), labels.repeat_interleave(2), (x < 0).repeat_interleave(2)"),
 }
 #: not compiled with mindspore.jit: bincount reads its size from the data (its note says PyNative only)
 NOT_JITTED = {"torch.Tensor.bincount"}

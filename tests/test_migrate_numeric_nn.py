@@ -368,3 +368,22 @@ def test_axis_alias_where_args_are_declared_is_reported_not_passed_on(call):
     converted = convert_source(f"import torch\ndef f(x: torch.Tensor):\n    return {call}\n", SPEC, "case.py")
     sites = [s for s in converted.sites if s.rule in ("torch.sum", "torch.mean", "torch.argmax", "torch.Tensor.argmax")]
     assert [(s.kind, s.reason) for s in sites] == [("unsupported", "argument `axis=` has no mapping")], converted.code
+
+
+def test_none_for_a_parameter_whose_default_is_none_is_leaving_it_out(compat, tmp_path, monkeypatch):
+    """``torch.mean(inputs, dim=-1, out=None)`` (DeepCTR-Torch's SENETLayer) and ``dtype=None``,
+    ``device=None``, ``generator=None``: torch's defaults, converted as if left out and computing
+    what torch computes; a value other than None stays refused."""
+    from test_migrate_numeric import both_versions
+
+    source = ("import torch\n\n\ndef f(x: torch.Tensor):\n"
+              "    return (torch.mean(x, dim=-1, out=None), torch.sum(x, 0, out=None), torch.mean(x, -1, False, dtype=None),\n"
+              "            torch.zeros(3, dtype=None, device=None), torch.cumsum(x, 1, dtype=None))\n")
+    code, ms_mod, t_mod = both_versions(source, "none_defaults", tmp_path, monkeypatch)
+    assert "None" not in code.split("def f")[1], code
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for got, want in zip(ms_mod.f(mindspore.Tensor(x)), t_mod["f"](torch.from_numpy(x))):
+        np.testing.assert_allclose(got.asnumpy(), want.numpy(), atol=1e-6)
+    refused = convert_source("import torch\ndef f(x: torch.Tensor, y):\n    return torch.mean(x, dim=-1, out=y)\n",
+                             SPEC, "case.py")
+    assert [s.kind for s in refused.sites if s.rule == "torch.mean"] == ["unsupported"]

@@ -97,7 +97,8 @@ CASES = {
                      "torch.unique(fr, return_inverse=True), torch.unique(rows01, dim=0, return_inverse=True, return_counts=True), "
                      "torch.unique(rows01, dim=1), torch.unique(rows01.t(), return_counts=True, dim=-1))"),
     "torch.repeat_interleave": ("return torch.repeat_interleave(x, 2, dim=1), torch.repeat_interleave(x, 2), "
-                                "torch.repeat_interleave(x, reps, dim=0), torch.repeat_interleave(x3, repeats=3, dim=-1)"),
+                                "torch.repeat_interleave(x, reps, dim=0), torch.repeat_interleave(x3, repeats=3, dim=-1), "
+                                "torch.repeat_interleave(x > 0, 2, dim=1)"),
     "torch.meshgrid": ("return (torch.meshgrid(a3, v), torch.meshgrid([a3, v]), torch.meshgrid(a3, v, indexing='xy'), "
                        "torch.meshgrid(a3, v, v2, indexing='ij'), torch.meshgrid((v, a3), indexing='xy'))"),
     "torch.hstack": "return torch.hstack([x, y]), torch.hstack((v, v2)), torch.hstack([x3, x3])",
@@ -149,7 +150,8 @@ CASES = {
 
 #: under mindspore.jit, cases whose body differs (a tensor of repeats does not compile there)
 JIT_CASES = {
-    "torch.repeat_interleave": "return torch.repeat_interleave(x, 2, dim=1), torch.repeat_interleave(x, 2), torch.repeat_interleave(x, [1, 0, 2], dim=0)",
+    "torch.repeat_interleave": ("return torch.repeat_interleave(x, 2, dim=1), torch.repeat_interleave(x, 2), "
+                                "torch.repeat_interleave(x, [1, 0, 2], dim=0), torch.repeat_interleave(x > 0, 3, 0)"),
 }
 #: not compiled with mindspore.jit: bincount reads its size from the data (int(input.max()) fails there)
 NOT_JITTED = {"torch.bincount"}

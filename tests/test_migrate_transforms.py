@@ -270,8 +270,8 @@ def roundtrip(path):
 def test_random_initialisers_on_data_draw_torch_distributions(tmp_path, monkeypatch):
     """`p.data.normal_(mean, std)` / `p.data.uniform_(a, b)` (the usual weight init) become
     assign_data with the same distribution (another random stream), compound arguments kept
-    grouped, the Parameter's dtype kept; on a named tensor normal_ is written in place too, on an
-    indexed one it stays unsupported."""
+    grouped, the Parameter's dtype kept; on a named tensor or an item of one normal_ is written in
+    place too, on a computed one it stays unsupported."""
     mindspore = pytest.importorskip("mindspore")
     import numpy as np
 
@@ -288,11 +288,13 @@ def init(p: torch.Tensor, q: torch.Tensor, lo: float, hi: float):
 
 def plain(x: torch.Tensor):
     x.normal_()
-    return x[0].normal_()
+    x[0].normal_()
+    return x.abs().normal_()
 """
     out = convert_source(code, SPEC, "init_ms.py")
     assert "(lo + 1) + ((hi * 2) - (lo + 1)) * ops.rand_like(q)" in out.code, out.code
     assert "assign_data(x, 0 + 1 * ops.randn_like(x))" in out.code, out.code
+    assert "assign_data(x[0], 0 + 1 * ops.randn_like(x[0]))" in out.code, out.code
     assert [s.rule for s in out.sites if s.kind == "unsupported"] == ["torch.Tensor.normal_"]
     (tmp_path / "init_ms.py").write_text(out.code)
     (tmp_path / "_torch_compat.py").write_text(helpers.source("_torch_compat"))

@@ -53,6 +53,7 @@ has been called often enough to pay for its compilation.  At run time ``MS_JIT=0
 
 from __future__ import annotations
 
+import ast
 import builtins
 from typing import Optional
 
@@ -115,6 +116,31 @@ def _is_torch(qualified: str) -> bool:
 
 def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
+
+
+class _OneLineRaises(cst.CSTTransformer):
+    """``raise ValueError("... %d" %\n    (len(x.shape), k))`` -> the same exception on one line.
+    MindSpore 2.10's graph compiler reads the source text of a raise it evaluates in Python and
+    fails to parse one that spans lines ("GetPythonScriptIdAttrs failed ... invalid syntax",
+    measured on DeepCTR-Torch's KMaxPooling; the one-line form compiles and raises).  The one
+    line is ``ast.unparse`` of the expression: the same code, in Python's own spelling."""
+
+    def __init__(self) -> None:
+        self.joined = 0
+
+    def leave_Raise(self, original: cst.Raise, updated: cst.Raise) -> cst.Raise:
+        if updated.exc is None:
+            return updated
+        text = _code(updated.exc)
+        if "\n" not in text:
+            return updated
+        try:
+            one_line = ast.unparse(ast.parse(f"({text})", mode="eval"))
+            exc = cst.parse_expression(one_line)
+        except (SyntaxError, ValueError, cst.ParserSyntaxError):
+            return updated
+        self.joined += 1
+        return updated.with_changes(exc=exc)
 
 
 def _self_attr(node: cst.BaseExpression) -> Optional[str]:
@@ -517,6 +543,7 @@ class Encoder(nn.Cell):
         self._mutations: dict[str, _Mutations] = {}
         self._verdicts: dict[str, Optional[str]] = {}  # class name -> reason it cannot compile (None: it can)
         self._callees: dict[str, set] = {}  # class name -> its own pure methods its forward calls
+        self._joined_raises = 0  # raise statements written on one line (_OneLineRaises)
         self._jitted: set[str] = set()  # classes whose construct got mindspore.jit
 
     # -- traversal
@@ -542,12 +569,16 @@ class Encoder(nn.Cell):
         if reason is not None:
             self.ctx.report_graph(original.name, info.name, reason)
             return updated
+        joined = self._joined_raises
         updated, loops, generators = self._loops(original, updated)
         notes = []
         if generators:
             notes.append(f"{generators} generator expression(s) read as lists")
         if loops:
             notes.append(f"{loops} list comprehension(s) written as loops (faster to compile)")
+        if self._joined_raises > joined:
+            notes.append(f"{self._joined_raises - joined} multi-line raise statement(s) written on one line "
+                         "(MindSpore's graph compiler fails to parse them)")
         note = "; ".join(notes)
         self.ctx.report_graph(original.name, info.name, None, note)
         self._jitted.add(info.name)
@@ -572,17 +603,23 @@ class Encoder(nn.Cell):
         for stmt in updated.body.body:
             name = stmt.name.value if isinstance(stmt, cst.FunctionDef) else None
             if name in callees and name != "construct" and name in methods:
+                joined = self._joined_raises
                 stmt, loops, generators = self._loops(methods[name], stmt)
-                total += loops + generators
+                total += loops + generators + self._joined_raises - joined
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body)) if total else updated
 
     def _loops(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> tuple[cst.FunctionDef, int, int]:
         """``loops_for_comprehensions`` on ``updated``, with the consumers that are Python's
-        builtins in ``original``'s scope (none when the scope is not known)."""
+        builtins in ``original``'s scope (none when the scope is not known); and its ``raise``
+        statements' exceptions written on one line (``_OneLineRaises``), counted with the loops."""
         scope = self.ctx.types.scopes.get(id(original))
         builtins = frozenset(name for name in CONSUMERS if scope is not None and _is_builtin(name, scope))
-        return loops_for_comprehensions(updated, consumers=builtins)
+        updated, loops, generators = loops_for_comprehensions(updated, consumers=builtins)
+        joiner = _OneLineRaises()
+        updated = updated.visit(joiner)
+        self._joined_raises += joiner.joined
+        return updated, loops, generators
 
     # -- the check
     def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:

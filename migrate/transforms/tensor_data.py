@@ -15,8 +15,11 @@ In-place forms of out-of-place members (the table's ``inplace_of``: ``x.clamp_(0
 the receiver (``assign_data(x, x.clamp(0, 1))``), and ``x.bernoulli_(p)`` becomes
 ``assign_data(x, ops.bernoulli(x, p=p))``.  A chain of them (``buf.mul_(m).add_(g)``) writes
 each step into the chain's first receiver, ``assign_data(buf, assign_data(buf, buf * m) + g)``
-(torch's in-place methods return their receiver).  On an indexed or computed receiver
-(``x[0].exp_()``, ``h.abs().log_()``) they are unsupported: a copy would be written.
+(torch's in-place methods return their receiver).  An item of a name or attribute
+(``h[1].add_(2)``, ``w[i].normal_()``) is written the same way: basic indexing gives a view in
+MindSpore as in torch, and ``assign_data`` writes a view into its base.  On a computed receiver
+(``h.abs().log_()``), or an item taken with a call in its index, they are unsupported: a copy
+would be written.
 
 ``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
 own storage.  ``Parameter.set_data`` would swap the storage instead, and a
@@ -156,15 +159,17 @@ def scale(t: mindspore.Tensor):
             return self._arithmetic(key, site, original_receiver, fresh)
         base = _data_base(original_receiver)
         if base is None and (fresh or (key != "torch.Tensor.copy_" and (
-                self._module_tensor(original_receiver) or _plain_reference(original_receiver)))):
+                self._module_tensor(original_receiver) or _plain_reference(original_receiver)
+                or _indexed_reference(original_receiver)))):
             # m.weight.zero_(): a Parameter or buffer, written in place like m.weight.data; a tensor
-            # held by a name or attribute (label.fill_(1)): written in place too (assign_data's copy_)
+            # held by a name or attribute (label.fill_(1)), or an item of one (w[i].normal_()):
+            # written in place too (assign_data's copy_, or item assignment for a view)
             base = original_receiver
         chained = None if base is not None else self._chained(site)
         if base is None and chained is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
-            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on an indexed or computed tensor: it has no CPU "
+            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on a computed tensor (or an item taken with a call): it has no CPU "
                                                   "kernel in MindSpore 2.10, and writing a copy would not reach the original")
         target = site.receiver  # already converted from `p.data` to `p` (a chain: the inner write, which returns it)
         if key == "torch.Tensor.copy_":
@@ -226,10 +231,11 @@ def scale(t: mindspore.Tensor):
         write (its Mul/Div keep their inputs for the backward pass): a loud error, tested."""
         name = key.rpartition(".")[2]
         chained = None
-        if not fresh and _data_base(original_receiver) is None and not _plain_reference(original_receiver):
+        if (not fresh and _data_base(original_receiver) is None and not _plain_reference(original_receiver)
+                and not _indexed_reference(original_receiver)):
             chained = self._chained(site)
             if chained is None:
-                raise Unconvertible("unsupported", f"{name} on an indexed or computed tensor: MindSpore 2.10's {name} does "
+                raise Unconvertible("unsupported", f"{name} on a computed tensor (or an item taken with a call): MindSpore 2.10's {name} does "
                                     "not write in place, and assigning to a copy would not reach the original")
         target = site.receiver
         values: dict = {}
@@ -317,6 +323,33 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
     while isinstance(node, cst.Attribute):
         node = node.value
     return isinstance(node, cst.Name)
+
+
+class _HasCall(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        self.found = True
+        return False
+
+
+def _indexed_reference(node: cst.BaseExpression) -> bool:
+    """``h[1]``, ``self.kernels[i]``, ``p[0][:, 1:3]``: items of a plain reference, by indices
+    without calls (the write evaluates the receiver twice).  Basic indexing gives a view in
+    MindSpore 2.10 as in torch, and ``assign_data`` writes a view into its base (measured: ints,
+    negative ints, slices with steps, None, Ellipsis, chains); advanced indexing gives a copy in
+    both, which neither writes back."""
+    if not isinstance(node, cst.Subscript):
+        return False
+    while isinstance(node, cst.Subscript):
+        finder = _HasCall()
+        for element in node.slice:
+            element.visit(finder)
+        if finder.found:
+            return False
+        node = node.value
+    return _plain_reference(node)
 
 
 def _grouped(expr: cst.BaseExpression) -> cst.BaseExpression:
