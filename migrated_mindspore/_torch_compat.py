@@ -839,6 +839,39 @@ def assign_data(param, value):
     return param
 
 
+
+def requires_grad_(tensor, requires_grad=True):
+    """torch's ``t.requires_grad_(flag)``: a Parameter's ``requires_grad`` set (what
+    ``value_and_grad`` over a Cell's trainable parameters reads); returns the tensor.  A plain
+    MindSpore tensor carries no such flag (gradients are taken with respect to function inputs):
+    turning it off is what it already is, turning it on is refused with that reason."""
+    if isinstance(tensor, mindspore.Parameter):
+        tensor.requires_grad = bool(requires_grad)
+    elif requires_grad:
+        raise NotImplementedError("requires_grad_(True) on a plain tensor: MindSpore differentiates with respect "
+                                  "to a function's inputs or a Cell's Parameters (mindspore.value_and_grad); "
+                                  "make it a mindspore.Parameter")
+    return tensor
+
+
+def tensor_set(tensor, source):
+    """torch's ``t.set_(source)`` with a tensor: ``t`` takes ``source``'s values and shape (in
+    place where the shape is the same, by swapping a Parameter's storage where it is not)."""
+    if tuple(source.shape) == tuple(tensor.shape):
+        return assign_data(tensor, source)
+    if not isinstance(tensor, mindspore.Parameter):
+        raise NotImplementedError(f"set_ to another shape ({tuple(tensor.shape)} -> {tuple(source.shape)}) on a "
+                                  "tensor that is not a Parameter: MindSpore cannot resize it in place")
+    tensor.set_data(ops.cast(source, tensor.dtype))
+    return tensor
+
+
+#: torch's memory formats: a MindSpore tensor has one layout, so the arguments taking one
+#: (``memory_format=``) are dropped where the table maps them; these stand for them elsewhere
+preserve_format = "preserve_format"
+contiguous_format = "contiguous_format"
+channels_last = "channels_last"
+
 def _is_view(t):
     """``t`` is a view into a larger tensor (``p[i]``, ``p[:, 1]``: offset, strided or a part
     of its storage).  Measured in MindSpore 2.10: ``copy_`` into such a view fails
@@ -1993,6 +2026,7 @@ _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64
 # 2.10 on CPU; see tests/test_migrate_numeric_shapes.py).
 
 __all__ += ["repeat_interleave"]
+__all__ += ["requires_grad_", "tensor_set", "preserve_format", "contiguous_format", "channels_last"]
 __all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
             "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
 

@@ -261,3 +261,52 @@ def test_in_place_writes_into_rows_of_a_tensor_reach_the_tensor(compat, tmp_path
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.testing.assert_array_equal(ms_mod.f(mindspore.Tensor(x)).asnumpy(), t_mod["f"](torch.from_numpy(x)).numpy())
     np.testing.assert_array_equal(ms_net(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x)).detach().numpy())
+
+
+FREEZE_AND_SET = textwrap.dedent('''\
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.out = nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.out(self.fc(x))
+
+
+    @torch.no_grad()
+    def reset(net: Net):
+        """GRU4Rec's compatibility reset: weights set_ from numpy arrays."""
+        net.fc.weight.set_(torch.tensor(np.full((2, 3), 0.5, np.float32)))
+        net.out.bias.set_(torch.zeros(1))
+
+
+    def freeze(net: Net):
+        for p in net.fc.parameters():
+            p.requires_grad_(False)
+        return sum(p.numel() for p in net.parameters() if p.requires_grad)
+''')
+
+
+def test_requires_grad_and_set_write_what_torch_writes(compat, tmp_path, monkeypatch):
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(FREEZE_AND_SET, "freeze_and_set", tmp_path, monkeypatch)
+    assert "requires_grad_(p, False)" in code and "tensor_set(" in code
+    t_net, ms_net = t_mod["Net"](), ms_mod.Net()
+    t_mod["reset"](t_net)
+    ms_mod.reset(ms_net)
+    np.testing.assert_array_equal(ms_net.fc.weight.asnumpy(), t_net.fc.weight.detach().numpy())
+    np.testing.assert_array_equal(ms_net.out.bias.asnumpy(), t_net.out.bias.detach().numpy())
+    assert ms_mod.freeze(ms_net) == t_mod["freeze"](t_net) == 3
+    assert [p.name for p in ms_net.trainable_params()] == ["out.weight", "out.bias"]
+    with pytest.raises(NotImplementedError, match="Parameter"):
+        compat.requires_grad_(mindspore.Tensor(np.ones(2, np.float32)))
+    kept = mindspore.Parameter(mindspore.Tensor(np.zeros((2, 2), np.float32)), name="w")
+    compat.tensor_set(kept, mindspore.Tensor(np.ones((3,), np.float32)))  # another shape: the storage is swapped
+    assert kept.shape == (3,) and kept.asnumpy().tolist() == [1.0, 1.0, 1.0]

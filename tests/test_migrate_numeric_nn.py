@@ -387,3 +387,29 @@ def test_none_for_a_parameter_whose_default_is_none_is_leaving_it_out(compat, tm
     refused = convert_source("import torch\ndef f(x: torch.Tensor, y):\n    return torch.mean(x, dim=-1, out=y)\n",
                              SPEC, "case.py")
     assert [s.kind for s in refused.sites if s.rule == "torch.mean"] == ["unsupported"]
+
+
+def test_sparse_embeddings_convert_with_dense_gradients_of_the_same_values(compat, tmp_path, monkeypatch):
+    """``nn.Embedding(..., sparse=True)`` (GRU4Rec) and ``F.embedding(..., sparse=True)``: torch's
+    gradient is a sparse tensor, MindSpore's a dense one with the same values."""
+    from migrate.weights import name_map
+    from test_migrate_numeric import both_versions
+
+    source = ("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+              "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.emb = nn.Embedding(10, 3, sparse=True)\n\n"
+              "    def forward(self, ids):\n"
+              "        return (self.emb(ids) * F.embedding(ids, self.emb.weight * 2, sparse=True)).sum()\n")
+    code, ms_mod, t_mod = both_versions(source, "sparse_embedding", tmp_path, monkeypatch)
+    assert "sparse" not in code, code
+    t_net, ms_net = t_mod["Net"](), ms_mod.Net()
+    ms_params = ms_net.parameters_dict()
+    for t_name, ms_name in dict(name_map(t_net)).items():
+        ms_params[ms_name].set_data(mindspore.Tensor(t_net.state_dict()[t_name].numpy()))
+    ids = np.array([[1, 4, 4], [9, 0, 1]], np.int64)
+    loss = t_net(torch.from_numpy(ids))
+    loss.backward()
+    assert t_net.emb.weight.grad.is_sparse
+    ms_loss, (grad,) = mindspore.value_and_grad(ms_net, None, ms_net.trainable_params())(mindspore.Tensor(ids))
+    np.testing.assert_allclose(ms_loss.asnumpy(), loss.item(), rtol=1e-6)
+    np.testing.assert_allclose(grad.asnumpy(), t_net.emb.weight.grad.to_dense().numpy(), atol=1e-6)
