@@ -1175,6 +1175,10 @@ class TypeInfo:
                 if name.startswith("numpy."):
                     last = name.rpartition(".")[2]
                     return OTHER if last in ("dtype", "random", "float32", "float64", "int64", "int32") else NDARRAY
+                if name.startswith(("scipy.", "pandas.")):
+                    # scipy's sparse matrices and pandas' frames: array-likes that are never torch's,
+                    # read as numpy's (their .sum(), .unique(), .nonzero() stay theirs)
+                    return NDARRAY
             found = self._foreign_type(func)
             if found is not None or not isinstance(func, cst.Name):
                 return found

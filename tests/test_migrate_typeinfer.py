@@ -528,3 +528,17 @@ def test_what_torch_load_returns_is_any_object():
     reported = {s.rule for s in out.sites if s.kind != "converted"}
     assert not {"torch.Tensor.keys", "torch.Tensor.pop"} & reported, reported
     assert [s.kind for s in out.sites if s.rule == "torch.Tensor.log_softmax"] == ["converted"]
+
+
+def test_scipy_and_pandas_values_are_not_taken_for_tensors():
+    """scipy's sparse matrices and pandas' frames have methods named like torch's (sum, unique,
+    nonzero, dot): read as numpy's, they stay as they are and are not reported uncertain."""
+    source = ("import pandas as pd\nimport scipy.sparse as sp\nfrom scipy.sparse import csr_matrix\n\n\n"
+              "def stats(path, rows, cols):\n"
+              "    df = pd.read_csv(path)\n"
+              "    net = csr_matrix((rows, (rows, cols)))\n"
+              "    adj = sp.dok_matrix((4, 4)).tolil()\n"
+              "    return df['item'].unique(), net.sum(axis=1), net[0].nonzero(), adj.dot(adj), df.values.sum()\n")
+    out = convert_source(source, SPEC, "stats.py")
+    assert out.code == source
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites

@@ -29,7 +29,8 @@ What the check refuses (a reason names the first one found):
 - calling what it cannot see: functions of other modules than torch, sub-modules
   of another file's classes or of unknown type, builtins outside a small pure set;
 - torch calls whose conversion builds a Python object (``returns: object`` in the table:
-  ``pack_padded_sequence``'s PackedSequence, a GradScaler);
+  ``pack_padded_sequence``'s PackedSequence, a GradScaler, a sparse tensor) or takes one
+  (``torch.sparse.mm``);
 - decorated ``forward`` methods (and calls of decorated methods and functions), but for the
   decorators ``no_grad.py`` drops, and torch sites in ``forward`` left unconverted;
 - a ``forward`` that returns a dict (a display, a comprehension, ``dict(...)``, or a name
@@ -71,6 +72,8 @@ _PURE_BUILTINS = frozenset({
     "min", "max", "abs", "reversed", "sum", "all", "any", "slice", "super",
 })
 _BUILTINS = frozenset(dir(builtins))
+#: torch functions whose conversions take a helper object (the helper's SparseTensor) as an argument
+_OBJECT_TAKERS = frozenset({"torch.sparse.mm", "torch.spmm"})
 #: functions of Python's math module, which MindSpore's graph compiler evaluates (measured in
 #: 2.10 on ints, floats, shapes and even a 0-d Parameter: math.sqrt, log, exp, floor, cos
 #: compiled and gave Python's values)
@@ -738,11 +741,14 @@ class Encoder(nn.Cell):
 
     def _object_builder(self, func: cst.BaseExpression, qualified: set) -> Optional[str]:
         """A torch call whose conversion builds a helper object (``returns: object`` in the
-        table: a PackedSequence, a GradScaler), which a compiled graph cannot hold."""
+        table: a PackedSequence, a GradScaler, a sparse tensor) or takes one (``_OBJECT_TAKERS``:
+        the sparse product), which a compiled graph cannot hold."""
         for name in sorted(qualified):
             rule = self.ctx.spec.get(name) if _is_torch(name) else None
             if rule is not None and rule.returns == "object":
                 return f"calls {_code(func)}(), whose conversion is a Python object graph mode does not take"
+            if name in _OBJECT_TAKERS:
+                return f"calls {_code(func)}(), which takes the helper's sparse tensor, a Python object graph mode does not take"
         return None
 
     def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
