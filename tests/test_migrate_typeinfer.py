@@ -533,12 +533,17 @@ def test_what_torch_load_returns_is_any_object():
 def test_scipy_and_pandas_values_are_not_taken_for_tensors():
     """scipy's sparse matrices and pandas' frames have methods named like torch's (sum, unique,
     nonzero, dot): read as numpy's, they stay as they are and are not reported uncertain."""
-    source = ("import pandas as pd\nimport scipy.sparse as sp\nfrom scipy.sparse import csr_matrix\n\n\n"
-              "def stats(path, rows, cols):\n"
-              "    df = pd.read_csv(path)\n"
-              "    net = csr_matrix((rows, (rows, cols)))\n"
-              "    adj = sp.dok_matrix((4, 4)).tolil()\n"
-              "    return df['item'].unique(), net.sum(axis=1), net[0].nonzero(), adj.dot(adj), df.values.sum()\n")
+    source = ("import numpy as np\nimport pandas as pd\nimport scipy.sparse as sp\nimport torch\nfrom scipy.sparse import csr_matrix\n\n\n"
+              "class Loader:\n"
+              "    def __init__(self, path, rows, cols):\n"
+              "        self.df = pd.read_csv(path)\n"
+              "        self.net = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(4, 4))\n"
+              "        self.degree = np.array(self.net.sum(axis=1)).squeeze()\n"
+              "        adj = sp.dok_matrix((4, 4), dtype=np.float32).tolil().todok()\n"
+              "        d_mat = sp.diags(np.ones(4))\n"
+              "        self.norm = d_mat.dot(adj).dot(d_mat)\n"
+              "        self.items = self.df.item.unique()\n"
+              "        self.first = self.net[0].nonzero()\n")
     out = convert_source(source, SPEC, "stats.py")
     assert out.code == source
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
