@@ -1345,6 +1345,20 @@ class RNN(nn.RNN):
         return super().__call__(x, *args, **kwargs)
 
 
+
+def numpy_index(index):
+    """A numpy value used as a tensor's index, as torch reads it: a numpy integer is an int, an
+    array a Tensor (integer arrays and bool masks), a tuple of them (``np.where(mask)``) one
+    index per axis.  MindSpore 2.10's indexing refuses numpy integers and arrays (measured).
+    Anything else is returned as it is.  Compiles inside mindspore.jit (a numpy constant)."""
+    if isinstance(index, tuple):
+        return tuple(numpy_index(i) for i in index)
+    if isinstance(index, np.ndarray):
+        return mindspore.Tensor(index)
+    if isinstance(index, np.generic):
+        return index.item()
+    return index
+
 def _index_tensor(x):
     """Indices (a Tensor, numpy array or nested list) as an int64 MindSpore tensor."""
     if isinstance(x, mindspore.Tensor):
@@ -2216,6 +2230,7 @@ _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64
 
 __all__ += ["repeat_interleave"]
 __all__ += ["requires_grad_", "tensor_set", "preserve_format", "contiguous_format", "channels_last"]
+__all__ += ["numpy_index"]
 __all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
             "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
 

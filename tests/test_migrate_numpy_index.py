@@ -42,7 +42,8 @@ SOURCE = textwrap.dedent('''\
         out = x.clone()
         out[perm[:2]] = -1.0
         out[mask, 1:3] = 5.0
-        return x[perm], x[:, best], x[mask], x[best:best + 2], out, x[perm[0]]
+        pairs = np.where(np.eye(6, 7) > 0)
+        return x[perm], x[:, best], x[mask], x[best:best + 2], out, x[perm[0]], x[pairs], x[np.nonzero(mask)]
 
 
     def run(x: torch.Tensor):
@@ -54,11 +55,12 @@ SOURCE = textwrap.dedent('''\
 def test_numpy_slice_bounds_and_indices_read_and_write_as_torchs(tmp_path, monkeypatch):
     code, ms_mod, t_mod = both_versions(SOURCE, "numpy_index_case", tmp_path, monkeypatch)
     assert "X[:, int(lookup_idx[0]):int(lookup_idx[1])]" in code
-    assert "out[mindspore.Tensor(perm[:2])] = -1.0" in code and "x[mindspore.Tensor(perm)]" in code
+    assert "out[numpy_index(perm[:2])] = -1.0" in code and "x[numpy_index(perm)]" in code
+    assert "x[numpy_index(pairs)]" in code  # np.where's tuple: one index per axis, as torch reads it
     x = np.arange(42, dtype=np.float32).reshape(6, 7)
     got = ms_mod.run(mindspore.Tensor(x))
     want = t_mod["run"](torch.from_numpy(x))
-    assert len(got) == len(want) == 8
+    assert len(got) == len(want) == 10
     for i, (g, w) in enumerate(zip(got, want)):
         assert tuple(g.shape) == tuple(w.shape), i
         np.testing.assert_array_equal(g.asnumpy(), w.numpy(), err_msg=str(i))

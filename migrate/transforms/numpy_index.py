@@ -12,9 +12,12 @@ or arithmetic of one: ``typeinfer``'s ``ndarray``):
 
 * a slice bound becomes ``int(bound)``, whatever the receiver: a slice bound is read through
   ``__index__`` by a list, a numpy array or a tensor alike, so ``int`` changes nothing for them;
-* an index on a receiver known to be a tensor becomes ``mindspore.Tensor(index)``: integer
-  scalars, integer arrays and bool masks then index as torch's do (measured equal, reading
-  and assigning).  On a receiver of unknown type (which may be a numpy array) it is left.
+* an index on a receiver known to be a tensor becomes ``numpy_index(index)`` (the helper):
+  a numpy integer becomes an int, an array a ``mindspore.Tensor`` (integer arrays and bool
+  masks then index as torch's do, measured equal reading and assigning), and a tuple of them
+  (``np.where(m)``, ``a.nonzero()``) a tuple of tensors, which torch reads as one index per
+  axis; it compiles inside mindspore.jit too.  On a receiver of unknown type (which may be a
+  numpy array) it is left.
 """
 
 from __future__ import annotations
@@ -48,11 +51,12 @@ def lookup(X, spans, name):
 def sample(x: torch.Tensor, n: int):
     perm = np.random.permutation(x.shape[0])[:n]
     x[perm[:1]] = 0.0
-    return x[perm], x[:, np.argmax(perm)]
+    return x[perm], x[:, np.argmax(perm)], x[np.where(perm > 1)]
 """,
             after="""\
 import numpy as np
 import mindspore
+from _torch_compat import numpy_index
 
 
 def lookup(X, spans, name):
@@ -62,8 +66,8 @@ def lookup(X, spans, name):
 
 def sample(x: mindspore.Tensor, n: int):
     perm = np.random.permutation(x.shape[0])[:n]
-    x[mindspore.Tensor(perm[:1])] = 0.0
-    return x[mindspore.Tensor(perm)], x[:, mindspore.Tensor(np.argmax(perm))]
+    x[numpy_index(perm[:1])] = 0.0
+    return x[numpy_index(perm)], x[:, numpy_index(np.argmax(perm))], x[numpy_index(np.where(perm > 1))]
 """,
         ),
         Example(
@@ -99,12 +103,12 @@ def pick(table, n):
                     new = new.with_changes(slice=new.slice.with_changes(**parts))
                     changed = True
             elif receiver == TENSOR and self._numpy(old.slice.value):
-                tensor = cst.Call(func=self.ctx.name_for("mindspore.Tensor"), args=[cst.Arg(new.slice.value)])
+                tensor = cst.Call(func=self.ctx.helper("numpy_index"), args=[cst.Arg(new.slice.value)])
                 new = new.with_changes(slice=new.slice.with_changes(value=tensor))
                 changed = True
             elements.append(new)
         if not changed:
             return updated
         self.ctx.converted(original, RULE, "numpy values in a subscript: a slice bound becomes int(...), an index "
-                           "on a tensor mindspore.Tensor(...) (MindSpore's indexing refuses numpy integers and arrays)")
+                           "on a tensor numpy_index(...) (MindSpore's indexing refuses numpy integers and arrays)")
         return updated.with_changes(slice=elements)
