@@ -1373,7 +1373,8 @@ class SparseTensor:
     indices sorted), ``to_dense()``, ``t()``, ``to(...)`` and ``@``/``torch.sparse.mm`` against a
     dense matrix.  MindSpore's own ``COOTensor`` takes (nnz, ndim) int32 indices and few ops
     accept it; here the product is ``ops.SparseTensorDenseMatmul``, whose gradients with
-    respect to the values and the dense matrix are torch's (measured within 4e-6).  Reading
+    respect to the values and the dense matrix are torch's (measured within 4e-6; MindSpore
+    2.10 calls the primitive deprecated since 2.8 and names no successor taking gradients).  Reading
     ``indices()``/``values()`` of an uncoalesced tensor raises, as torch's does."""
 
     is_sparse = True
@@ -1528,7 +1529,13 @@ sparse_DoubleTensor = _legacy_sparse(mindspore.float64)
 sparse_LongTensor = _legacy_sparse(mindspore.int64)
 sparse_IntTensor = _legacy_sparse(mindspore.int32)
 
-_SPARSE_DENSE_MATMUL = ops.SparseTensorDenseMatmul()
+_SPARSE_DENSE_MATMUL = []  # the primitive, made on first use: MindSpore 2.10 warns it is deprecated when made
+
+
+def _sparse_dense_matmul():
+    if not _SPARSE_DENSE_MATMUL:
+        _SPARSE_DENSE_MATMUL.append(ops.SparseTensorDenseMatmul())
+    return _SPARSE_DENSE_MATMUL[0]
 
 
 def sparse_mm(mat1, mat2):
@@ -1542,7 +1549,7 @@ def sparse_mm(mat1, mat2):
     if mat1.shape[1] != mat2.shape[0]:
         raise RuntimeError(f"sparse.mm: shapes {mat1.shape} and {tuple(mat2.shape)} cannot be multiplied")
     values = mat1._vals if mat1.dtype == mat2.dtype else ops.cast(mat1._vals, mat2.dtype)
-    return _SPARSE_DENSE_MATMUL(ops.transpose(mat1._idx, (1, 0)), values, mat1.shape, mat2)
+    return _sparse_dense_matmul()(ops.transpose(mat1._idx, (1, 0)), values, mat1.shape, mat2)
 
 
 __all__ += ["SparseTensor", "sparse_coo_tensor", "sparse_FloatTensor", "sparse_DoubleTensor", "sparse_LongTensor",
