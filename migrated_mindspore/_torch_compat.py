@@ -1291,7 +1291,11 @@ class LSTM(nn.LSTM):
     """torch.nn.LSTM's arguments on ``mindspore.nn.LSTM`` (same parameter names, shapes, gate
     order and U(-1/sqrt(hidden), 1/sqrt(hidden)) initialization; ``(output, (h_n, c_n))`` as
     torch's): ``bias`` is ``has_bias``, an int ``dropout`` (``dropout=0``) is accepted (MindSpore
-    takes floats only) and an unbatched 2-D input works.  No ``proj_size``."""
+    takes floats only) and an unbatched 2-D input works.  No ``proj_size``.
+
+    ``construct`` and ``__call__`` are written out in each of LSTM, GRU and RNN, not shared by a
+    mixin: MindSpore 2.10's graph compiler reads a mixin's ``super().construct`` against the
+    instance's class and recursed without end (measured)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0):
