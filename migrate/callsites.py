@@ -142,7 +142,7 @@ class _Collector(cst.CSTVisitor):
             return None
         project = self.project
         for name in self.a.names.qualified(node):
-            full = project.local(project.resolve(name, self.mod, self.is_package))
+            full = project.defined_as(project.local(project.resolve(name, self.mod, self.is_package)))
             if full and (full in project.functions or full in project.classes):
                 return full
         if isinstance(node, cst.Name):

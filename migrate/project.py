@@ -54,6 +54,10 @@ class ProjectIndex:
     #: modules that do not import torch but that a module importing torch imports from: their
     #: functions are likely handed tensors (``utils.flatten(x)``), so they are converted too
     tensor_neighbours: frozenset = field(default_factory=frozenset, compare=False, hash=False)
+    #: "lib.Trainer" -> "lib.trainer.Trainer": the names a module re-exports (``from .trainer
+    #: import Trainer`` in lib/__init__.py) of the project's classes and functions, by where they
+    #: are defined (callsites.py keys what calls pass by the defining name)
+    canonical: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def short_names(self) -> frozenset:
@@ -74,6 +78,10 @@ class ProjectIndex:
         ``code/main.py`` is ``code.model.Net``, see the module docstring)."""
         full = absolute(qualified, importer, is_package) if qualified else qualified
         return resolve_import(full, importer, is_package, self.modules, self.aliases)
+
+    def defined_as(self, qualified: Optional[str]) -> Optional[str]:
+        """A re-exported class or function by the name it is defined under; other names as given."""
+        return self.canonical.get(qualified, qualified) if qualified else qualified
 
     def param_type(self, function: str, param: str):
         """The type every call in SRC passes ``param`` of ``function``, or None."""
@@ -280,11 +288,33 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     def with_prefix(names: set) -> frozenset:
         return frozenset(names | ({f"{prefix}.{n}" for n in names} if prefix else set()))
 
+    canonical = _reexports(imports, set(bases) | functions, prefix)
+    if prefix:
+        canonical.update({f"{prefix}.{k}": f"{prefix}.{v}" for k, v in list(canonical.items())})
+
     if prefix:
         exports.update({f"{prefix}.{mod}" if mod else prefix: names for mod, names in list(exports.items())})
     return ProjectIndex(with_prefix(known), with_prefix(everything | known | optimizers), exports, frozenset(functions), prefix,
                         aliases=aliases, modules=modules, method_names=frozenset(method_names),
-                        optimizer_classes=with_prefix(optimizers), tensor_neighbours=neighbours)
+                        optimizer_classes=with_prefix(optimizers), tensor_neighbours=neighbours,
+                        canonical=canonical)
+
+
+def _reexports(imports: dict, defined: set, prefix: Optional[str]) -> dict:
+    """{name a module binds by import: the name the class or function is defined under}, for
+    the project's own classes and functions, chains of re-exports followed."""
+    found = {}
+    for mod, names in imports.items():
+        for local, target in names.items():
+            here, there = (f"{mod}.{local}" if mod else local), _unprefixed(target, prefix)
+            if here != there and (there in defined or there in found):
+                found[here] = there
+    for name in list(found):
+        seen = {name}
+        while found[name] in found and found[name] not in seen:
+            seen.add(found[name])
+            found[name] = found[found[name]]
+    return {k: v for k, v in found.items() if v in defined}
 
 
 def _is_torch(qualified: str) -> bool:

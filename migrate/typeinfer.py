@@ -691,7 +691,7 @@ class TypeInfo:
         for name in self.names.qualified(node):
             full = self.project.resolve(name, self.module_name, self.is_package)
             if self.project.is_module_class(full) or (not modules_only and self.project.is_class(full)):
-                return full
+                return self.project.defined_as(full)  # a re-export (lib.Trainer) by its defining name
         return None
 
     def _foreign_type(self, node: cst.BaseExpression) -> Optional[T]:
@@ -703,8 +703,8 @@ class TypeInfo:
             return T(kind, f"project:{full}")
         if self.project is not None:  # a function of another file: what its returns give
             for name in self.names.qualified(node):
-                function = self.project.local(
-                    self.project.resolve(name, self.module_name, self.is_package))
+                function = self.project.defined_as(self.project.local(
+                    self.project.resolve(name, self.module_name, self.is_package)))
                 if function in self.project.functions:
                     return self.fact("return", function)
         for name in self.names.qualified(node):

@@ -368,3 +368,36 @@ def test_a_class_a_package_re_exports_through_a_star_import_is_known(tmp_path):
     out = convert_source((tmp_path / "pkg/models/m.py").read_text(), SPEC, "pkg/models/m.py", project=index)
     assert "self.dnn.parameters_and_names()" in out.code, out.code
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
+
+
+def test_calls_through_a_package_reexport_type_the_defining_class(tmp_path):
+    """GRU4REC-pytorch's layout: ``lib/__init__.py`` re-exports ``Trainer`` and ``LossFunction``
+    (``from .trainer import Trainer``), and main.py builds them as ``lib.Trainer(...,
+    loss_func=lib.LossFunction())``.  What those calls pass types ``Trainer.__init__``'s
+    parameters as calls of ``lib.trainer.Trainer`` would, so its ``loss.backward()`` is a
+    training step, not a receiver of unknown type."""
+    src = tmp_path / "src"
+    files = write(src, {
+        "lib/__init__.py": "from .loss import LossFunction\nfrom .trainer import Trainer\nfrom .util import scale\n",
+        "lib/loss.py": "import torch.nn as nn\n\n\nclass LossFunction(nn.Module):\n    def forward(self, x):\n        return x.sum()\n",
+        "lib/util.py": "def scale(x, k):\n    return x * k\n",
+        "lib/trainer.py": (
+            "import torch\n\n\nclass Trainer:\n    def __init__(self, model, optim, loss_func):\n        self.model = model\n"
+            "        self.optim = optim\n        self.loss_func = loss_func\n\n"
+            "    def train_epoch(self, x):\n        self.optim.zero_grad()\n"
+            "        loss = self.loss_func(self.model(x))\n        loss.backward()\n        self.optim.step()\n"
+            "        return loss.item()\n"),
+        "main.py": (
+            "import torch\nimport lib\n\n\ndef main():\n    model = torch.nn.Linear(3, 1)\n"
+            "    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)\n"
+            "    trainer = lib.Trainer(model, optim=optimizer, loss_func=lib.LossFunction())\n"
+            "    trainer.train_epoch(lib.scale(torch.ones(2, 3), 2))\n"),
+    })
+    index = build_index(src, files)
+    assert index.defined_as("lib.Trainer") == "lib.trainer.Trainer"
+    assert index.defined_as("lib.scale") == "lib.util.scale"
+    assert index.defined_as("lib.trainer.Trainer") == "lib.trainer.Trainer"
+    result = runner.run(src, tmp_path / "out")
+    sites = [s for r in result.files for s in r.sites if s.kind in ("uncertain", "unsupported")]
+    assert not sites, sites
+    assert "value_and_grad" in (tmp_path / "out" / "lib" / "trainer.py").read_text()
