@@ -401,3 +401,21 @@ def test_calls_through_a_package_reexport_type_the_defining_class(tmp_path):
     sites = [s for r in result.files for s in r.sites if s.kind in ("uncertain", "unsupported")]
     assert not sites, sites
     assert "value_and_grad" in (tmp_path / "out" / "lib" / "trainer.py").read_text()
+
+
+def test_a_backward_stepped_by_a_project_wrapper_says_so(tmp_path):
+    """GRU4REC-pytorch steps a wrapper class of its own (``lib.Optimizer``, holding a torch
+    optimizer): the backward is reported with that reason, not as having no optimizer."""
+    src = tmp_path / "src"
+    write(src, {
+        "opt.py": ("import torch\n\n\nclass Optimizer:\n    def __init__(self, params):\n"
+                   "        self.optimizer = torch.optim.SGD(params, lr=0.1)\n\n"
+                   "    def zero_grad(self):\n        self.optimizer.zero_grad()\n\n"
+                   "    def step(self):\n        self.optimizer.step()\n"),
+        "main.py": ("import torch\nfrom opt import Optimizer\n\n\ndef main():\n    model = torch.nn.Linear(3, 1)\n"
+                    "    optim = Optimizer(model.parameters())\n    optim.zero_grad()\n"
+                    "    loss = model(torch.ones(2, 3)).sum()\n    loss.backward()\n    optim.step()\n"),
+    })
+    result = runner.run(src, tmp_path / "out")
+    [site] = [s for r in result.files for s in r.sites if s.rule == "torch.Tensor.backward"]
+    assert site.kind == "unsupported" and "`optim`, an instance of opt.Optimizer" in site.reason, site.reason

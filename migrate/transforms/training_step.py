@@ -905,8 +905,14 @@ def step(loss: mindspore.Tensor):
             return None
         weights = self._weights(block, j)
         if weights is None:
-            self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
-                                             "backward(): the parameters it differentiates are unknown")
+            stepper = self._project_stepper(block, j)
+            if stepper is not None:
+                self.ctx.unsupported(call, rule, f"the step() after this backward() is called on {stepper}: a class "
+                                                 "of this project, not a torch optimizer, so the parameters it "
+                                                 "differentiates are unknown (step the optimizer it holds)")
+            else:
+                self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
+                                                 "backward(): the parameters it differentiates are unknown")
             return None
         found = self._slice(block, j, loss.value, call, rule)
         if found is None:
@@ -1090,6 +1096,18 @@ def step(loss: mindspore.Tensor):
                     if kind == "module" and method == "zero_grad":
                         return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
         return self._untyped_optimizer(orders)
+
+    def _project_stepper(self, block, j: int) -> Optional[str]:
+        """``self.optim`` when the ``step()`` after the backward is called on an instance of one of
+        the project's own classes that is no optimizer (a wrapper around one)."""
+        for stmt in block[j + 1:]:
+            call = _method_call(stmt, "step")
+            if call is None:
+                continue
+            t = self.ctx.type_of(call.func.value)
+            if t is not None and t.kind == "object" and (t.cls or "").startswith(("project:", "local:")):
+                return f"`{code_text(call.func.value).strip()}`, an instance of {t.cls.split(':', 1)[1]}"
+        return None
 
     def _stepped(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """What a ``step()`` call steps: its receiver, or the optimizer of ``scaler.step(opt)``
