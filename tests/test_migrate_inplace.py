@@ -85,7 +85,7 @@ def test_an_initializer_on_a_named_tensor_writes_it_in_place(key, compat, tmp_pa
 
 
 @pytest.mark.parametrize("line, why", [
-    ("x.abs().mul_(2)", "computed tensor"),
+    ("x.view(-1).mul_(2)", "computed tensor"),
     ("x[x.argmax()].fill_(2)", "computed tensor"),
     ("x.div_(2, rounding_mode='floor')", "rounding_mode"),
 ])
@@ -310,3 +310,34 @@ def test_requires_grad_and_set_write_what_torch_writes(compat, tmp_path, monkeyp
     kept = mindspore.Parameter(mindspore.Tensor(np.zeros((2, 2), np.float32)), name="w")
     compat.tensor_set(kept, mindspore.Tensor(np.ones((3,), np.float32)))  # another shape: the storage is swapped
     assert kept.shape == (3,) and kept.asnumpy().tolist() == [1.0, 1.0, 1.0]
+
+
+NEW_RESULTS = textwrap.dedent('''\
+    import torch
+
+
+    def sample(eps: torch.Tensor, std: torch.Tensor, mu: torch.Tensor):
+        """TaNP's reparameterisation: an in-place add on a product nothing else holds."""
+        z = eps.mul(std).add_(mu)
+        y = (eps * 2).mul_(std)
+        k = torch.exp(std).sub_(1)
+        return z, y, k, eps, std
+''')
+
+
+def test_in_place_updates_of_new_tensors_are_their_values(compat, tmp_path, monkeypatch):
+    """``eps.mul(std).add_(mu)``: the receiver is a new tensor nobody else holds (a product, an
+    exp, an arithmetic expression), so the update is the out-of-place value; the inputs are left
+    as they were, as in torch.  A view (``w.view(-1).add_(1)``) is still refused."""
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(NEW_RESULTS, "inplace_new_results", tmp_path, monkeypatch)
+    assert "eps.mul(std) + mu" in code and "assign_data" not in code
+    rng = np.random.default_rng(5)
+    args = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(3)]
+    got = ms_mod.sample(*[mindspore.Tensor(a) for a in args])
+    want = t_mod["sample"](*[torch.from_numpy(a.copy()) for a in args])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-6, atol=1e-6)
+    refused = convert_source("import torch\ndef f(w: torch.Tensor):\n    return w.view(-1).add_(1)\n", SPEC, "v.py")
+    assert [s.kind for s in refused.sites if s.rule == "torch.Tensor.add_"] == ["unsupported"]

@@ -17,8 +17,10 @@ the receiver (``assign_data(x, x.clamp(0, 1))``), and ``x.bernoulli_(p)`` become
 each step into the chain's first receiver, ``assign_data(buf, assign_data(buf, buf * m) + g)``
 (torch's in-place methods return their receiver).  An item of a name or attribute
 (``h[1].add_(2)``, ``w[i].normal_()``) is written the same way: basic indexing gives a view in
-MindSpore as in torch, and ``assign_data`` writes a view into its base.  On a computed receiver
-(``h.abs().log_()``), or an item taken with a call in its index, they are unsupported: a copy
+MindSpore as in torch, and ``assign_data`` writes a view into its base.  On a new tensor
+nothing else holds (a factory's, or a product, an exp, arithmetic: ``eps.mul(std).add_(mu)``)
+the update is the out-of-place value.  On another computed receiver (a view,
+``x.view(-1).exp_()``), or an item taken with a call in its index, they are unsupported: a copy
 would be written.
 
 ``assign_data`` (in the emitted ``_torch_compat``) writes into the parameter's
@@ -169,7 +171,7 @@ def scale(t: mindspore.Tensor):
         if base is None and chained is None:
             if key == "torch.Tensor.copy_":
                 return site.updated  # Tensor.copy_ mutates in MindSpore 2.10 too
-            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on a computed tensor (or an item taken with a call): it has no CPU "
+            raise Unconvertible("unsupported", f"{key.rpartition('.')[2]} on a computed tensor that may share its storage (a view), or an item taken with a call: it has no CPU "
                                                   "kernel in MindSpore 2.10, and writing a copy would not reach the original")
         target = site.receiver  # already converted from `p.data` to `p` (a chain: the inner write, which returns it)
         if key == "torch.Tensor.copy_":
@@ -215,11 +217,18 @@ def scale(t: mindspore.Tensor):
         """``torch.empty(3, 4)``, ``torch.zeros_like(x)``, ``torch.FloatTensor(3, 4)``: a call of a
         torch factory, whose new tensor nothing else references, so an in-place initializer on it
         (``torch.empty(n, d).normal_(0, 0.1)``) can be its value instead."""
+        if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+            return self.ctx.type_of(node) == TENSOR  # (a * b).add_(c): arithmetic makes a new tensor
         if not isinstance(node, cst.Call):
             return False
         if getattr(self.ctx.type_of(node.func), "kind", None) == "tensor_type":
             return True  # Tensor(n, 1) with Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor
-        return self.ctx.torch_name(node.func) in _FACTORIES
+        name = self.ctx.torch_name(node.func)
+        if name in _FACTORIES or name in _NEW_TENSOR_FUNCTIONS:
+            return True
+        # eps.mul(std).add_(mu): a method that always returns a new tensor (never its receiver or a view)
+        return (isinstance(node.func, cst.Attribute) and node.func.attr.value in _NEW_TENSOR_METHODS
+                and self.ctx.type_of(node.func.value) == TENSOR)
 
     def _arithmetic(self, key: str, site, original_receiver: cst.BaseExpression,
                     fresh: bool = False) -> cst.BaseExpression:
@@ -235,7 +244,7 @@ def scale(t: mindspore.Tensor):
                 and not _indexed_reference(original_receiver)):
             chained = self._chained(site)
             if chained is None:
-                raise Unconvertible("unsupported", f"{name} on a computed tensor (or an item taken with a call): MindSpore 2.10's {name} does "
+                raise Unconvertible("unsupported", f"{name} on a computed tensor that may share its storage (a view), or an item taken with a call: MindSpore 2.10's {name} does "
                                     "not write in place, and assigning to a copy would not reach the original")
         target = site.receiver
         values: dict = {}
@@ -312,6 +321,20 @@ _FACTORIES = frozenset({
     "torch.empty_like", "torch.zeros_like", "torch.ones_like", "torch.full_like", "torch.rand_like",
     "torch.randn_like", "torch.tensor", "torch.arange", "torch.linspace", "torch.eye",
     "torch.Tensor", "torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.IntTensor",
+})
+
+#: tensor methods and torch functions whose result is always a new tensor, never their input or a
+#: view of it (unlike view/reshape/transpose/detach/float/to/contiguous, which may return either):
+#: an in-place update of their result (``eps.mul(std).add_(mu)``) touches nothing else
+_NEW_TENSOR_METHODS = frozenset({
+    "add", "sub", "mul", "div", "true_divide", "pow", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "reciprocal",
+    "square", "sigmoid", "tanh", "relu", "clamp", "clip", "floor", "ceil", "round", "sin", "cos", "matmul", "mm",
+    "bmm", "clone", "sum", "mean", "softmax", "log_softmax", "masked_fill", "cumsum",
+})
+_NEW_TENSOR_FUNCTIONS = frozenset(f"torch.{n}" for n in _NEW_TENSOR_METHODS - {"clone"}) | frozenset({
+    "torch.cat", "torch.stack", "torch.where", "torch.nn.functional.relu", "torch.nn.functional.sigmoid",
+    "torch.nn.functional.softmax", "torch.nn.functional.log_softmax", "torch.nn.functional.linear",
+    "torch.clone",
 })
 
 #: in-place arithmetic: MindSpore 2.10's methods of these names do not write in place on a CPU
