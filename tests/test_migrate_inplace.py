@@ -341,3 +341,34 @@ def test_in_place_updates_of_new_tensors_are_their_values(compat, tmp_path, monk
         np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-6, atol=1e-6)
     refused = convert_source("import torch\ndef f(w: torch.Tensor):\n    return w.view(-1).add_(1)\n", SPEC, "v.py")
     assert [s.kind for s in refused.sites if s.rule == "torch.Tensor.add_"] == ["unsupported"]
+
+
+LEGACY_NEW = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class RNNModel(nn.Module):
+        """pytorch/examples' word_language_model: the hidden state from the weights' legacy new()."""
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 4).double()
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters()).data
+            return (weight.new(2, bsz, 4).zero_(), weight.new(2, bsz, 4).fill_(0.5),
+                    weight.new([1, 2, 3]), weight.new())
+''')
+
+
+def test_legacy_new_builds_tensors_of_the_receivers_dtype(compat, tmp_path, monkeypatch):
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(LEGACY_NEW, "legacy_new", tmp_path, monkeypatch)
+    assert "tensor_new(weight, 2, bsz, 4)" in code
+    got = ms_mod.RNNModel().init_hidden(5)
+    want = t_mod["RNNModel"]().init_hidden(5)
+    for g, w in zip(got, want):
+        assert tuple(g.shape) == tuple(w.shape) and g.dtype == mindspore.float64 and w.dtype == torch.float64
+        np.testing.assert_array_equal(g.asnumpy(), w.numpy())

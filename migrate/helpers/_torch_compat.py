@@ -2242,6 +2242,7 @@ _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64
 __all__ += ["repeat_interleave"]
 __all__ += ["requires_grad_", "tensor_set", "preserve_format", "contiguous_format", "channels_last"]
 __all__ += ["numpy_index"]
+__all__ += ["tensor_new"]
 __all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
             "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
 
@@ -3371,6 +3372,14 @@ def legacy_tensor(*args, dtype):
         return mindspore.Tensor(np.asarray(data), dtype)
     raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
 
+
+
+def tensor_new(x, *args):
+    """torch's legacy ``x.new(...)``: ``legacy_tensor`` in ``x``'s dtype (integer sizes give
+    zeros of that shape, uninitialised in torch; one sequence, array or tensor its data; no
+    argument an empty tensor).  A ``torch.Size`` is a plain tuple once converted, so
+    ``x.new(size)`` reads it as data: pass the sizes unpacked (``x.new(*size)``)."""
+    return legacy_tensor(*args, dtype=x.dtype)
 
 class _LegacyTensorType(type):
     """The metaclass of the legacy tensor types (``torch.FloatTensor`` held as a value:

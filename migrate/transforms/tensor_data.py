@@ -329,9 +329,9 @@ _FACTORIES = frozenset({
 _NEW_TENSOR_METHODS = frozenset({
     "add", "sub", "mul", "div", "true_divide", "pow", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "reciprocal",
     "square", "sigmoid", "tanh", "relu", "clamp", "clip", "floor", "ceil", "round", "sin", "cos", "matmul", "mm",
-    "bmm", "clone", "sum", "mean", "softmax", "log_softmax", "masked_fill", "cumsum",
+    "bmm", "clone", "sum", "mean", "softmax", "log_softmax", "masked_fill", "cumsum", "new",
 })
-_NEW_TENSOR_FUNCTIONS = frozenset(f"torch.{n}" for n in _NEW_TENSOR_METHODS - {"clone"}) | frozenset({
+_NEW_TENSOR_FUNCTIONS = frozenset(f"torch.{n}" for n in _NEW_TENSOR_METHODS - {"clone", "new"}) | frozenset({
     "torch.cat", "torch.stack", "torch.where", "torch.nn.functional.relu", "torch.nn.functional.sigmoid",
     "torch.nn.functional.softmax", "torch.nn.functional.log_softmax", "torch.nn.functional.linear",
     "torch.clone",
