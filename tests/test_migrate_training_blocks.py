@@ -413,3 +413,59 @@ def test_a_mixed_precision_loop_trains_as_torchs_float32_run(compat, tmp_path, m
     np.testing.assert_allclose(got, want, rtol=1e-5)
     scaler = compat.GradScaler(enabled=True)
     assert scaler.get_scale() == 1.0 and not scaler.is_enabled()
+
+
+UNKNOWN_LOSS = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    def build():
+        return nn.Linear(4, 1)
+
+
+    class Trainer:
+        \"\"\"LightGCN's BPRLoss.stageOne: the loss comes from a module handed in, of unknown type.\"\"\"
+
+        def __init__(self, model, loss_fn, lr):
+            self.model = model
+            self.loss_fn = loss_fn
+            self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+        def stage(self, x, y):
+            loss = self.loss_fn(self.model(x), y)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            return loss.item()
+
+
+    def no_optimizer(loss):
+        loss.backward()
+    """)
+
+
+def test_a_backward_on_a_loss_of_unknown_type_between_an_optimizers_calls_is_a_training_step(
+        compat, tmp_path, monkeypatch):
+    """``loss`` is of unknown type (what an unknown loss module returns), but an optimizer's
+    ``zero_grad()`` and ``step()`` surround its ``backward()``: a tensor's, converted and trained
+    as torch trains; a bare ``loss.backward()`` with no optimizer stays a question for a person."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(UNKNOWN_LOSS, SPEC, "unknown_loss.py")
+    left = [(s.kind, s.rule, s.line) for s in out.sites if s.kind in ("uncertain", "unsupported")]
+    assert left == [("uncertain", "torch.Tensor.backward", 26)], left  # no_optimizer()
+    assert "value_and_grad" in out.code
+    ms_mod = load_converted(out.code, "unknown_loss_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(UNKNOWN_LOSS, ms_mod)
+    t_trainer = t_mod["Trainer"](t_model, torch.nn.MSELoss(), 0.05)
+    ms_trainer = ms_mod.Trainer(ms_model, mindspore.nn.MSELoss(), 0.05)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 1)).astype(np.float32)
+        want = t_trainer.stage(torch.from_numpy(x), torch.from_numpy(y))
+        got = ms_trainer.stage(mindspore.Tensor(x), mindspore.Tensor(y))
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(ms_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -866,9 +866,21 @@ def step(loss: mindspore.Tensor):
         if call is None:
             return
         loss = self._unscaled(call.func.value) or call.func.value
-        if getattr(self.ctx.type_of(loss), "kind", None) != "tensor":
+        kind = getattr(self.ctx.type_of(loss), "kind", None)
+        if kind != "tensor" and not (kind is None and self._optimizer_brackets(node, call)):
             return  # not a tensor's backward(): the table reports it (or it is not torch at all)
         self._register(node, call, lambda block, j: self._plan(block, j, call))
+
+    def _optimizer_brackets(self, node: cst.SimpleStatementLine, call: cst.Call) -> bool:
+        """``loss.backward()`` on a ``loss`` of unknown type (``loss = self.loss_func(out)``, the
+        loss module an argument) is a tensor's when it takes no argument and an optimizer's
+        ``zero_grad()``/``step()`` (or a module's ``zero_grad()``) surround it, as they do a
+        torch training step: the parameters ``_weights`` finds."""
+        if call.args or not isinstance(call.func.value, cst.Name) or not self._blocks:
+            return False
+        block = self._blocks[-1]
+        index = next((i for i, s in enumerate(block) if s is node), None)
+        return index is not None and self._weights(block, index) is not None
 
     def _register(self, node: cst.SimpleStatementLine, call: cst.Call, make_plan) -> None:
         """Claim ``call`` and keep ``make_plan(block, index of node)``'s plan (None: reported)
