@@ -469,3 +469,46 @@ def test_a_backward_on_a_loss_of_unknown_type_between_an_optimizers_calls_is_a_t
         got = ms_trainer.stage(mindspore.Tensor(x), mindspore.Tensor(y))
         np.testing.assert_allclose(got, want, rtol=1e-5)
     np.testing.assert_allclose(ms_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+ZERO_GRAD_AFTER = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    def build():
+        return nn.Linear(3, 2)
+
+
+    def run_epoch(model: nn.Module, optimizer, batches):
+        \"\"\"The optimizer comes in untyped and is cleared after its step, ready for the next batch.\"\"\"
+        losses = []
+        for x, y in batches:
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+        return losses
+    """)
+
+
+def test_an_untyped_optimizer_cleared_after_its_step_is_the_one_differentiated(compat, tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(ZERO_GRAD_AFTER, SPEC, "zero_after.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "optimizer_parameters(optimizer)" in out.code
+    ms_mod = load_converted(out.code, "zero_after_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(ZERO_GRAD_AFTER, ms_mod)
+    rng = np.random.default_rng(2)
+    data = [(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32))
+            for _ in range(4)]
+    want = t_mod["run_epoch"](t_model, torch.optim.SGD(t_model.parameters(), lr=0.1, momentum=0.9),
+                              [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data])
+    got = ms_mod.run_epoch(ms_model, compat.SGD(ms_model.trainable_params(), lr=0.1, momentum=0.9),
+                           [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(ms_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)

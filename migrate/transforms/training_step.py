@@ -1107,7 +1107,7 @@ def step(loss: mindspore.Tensor):
                         return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
                     if kind == "module" and method == "zero_grad":
                         return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
-        return self._untyped_optimizer(orders)
+        return self._untyped_optimizer(orders, after)
 
     def _project_stepper(self, block, j: int) -> Optional[str]:
         """``self.optim`` when the ``step()`` after the backward is called on an instance of one of
@@ -1129,11 +1129,13 @@ def step(loss: mindspore.Tensor):
             return first.value if first is not None and first.keyword is None and not first.star else None
         return call.func.value
 
-    def _untyped_optimizer(self, orders) -> Optional[cst.BaseExpression]:
+    def _untyped_optimizer(self, orders, after=()) -> Optional[cst.BaseExpression]:
         """``optimizer_parameters(opt)`` where ``opt.step()`` follows the backward and
-        ``opt.zero_grad()`` precedes it (this block or an enclosing one) on an object whose type
-        the tool could not tell (``optim = self.optim``, set from a user's argument or a string):
-        the helper returns a MindSpore optimizer's parameters and refuses anything else at run time."""
+        ``opt.zero_grad()`` precedes it (this block or an enclosing one), or follows the step in
+        this block (``loss.backward(); opt.step(); opt.zero_grad()``, ready for the next
+        iteration), on an object whose type the tool could not tell (``optim = self.optim``, set
+        from a user's argument or a string): the helper returns a MindSpore optimizer's parameters
+        and refuses anything else at run time."""
         for stmt in orders[0]:
             call = _method_call(stmt, "step")
             target = self._stepped(call) if call is not None else None
@@ -1141,7 +1143,7 @@ def step(loss: mindspore.Tensor):
                     or self.ctx.type_of(target) is not None:
                 continue
             owner = code_text(target)
-            for candidates in orders[1:]:
+            for candidates in [list(after)[list(after).index(stmt) + 1:], *orders[1:]]:
                 for before in candidates:
                     zero = _method_call(before, "zero_grad")
                     if zero is not None and code_text(zero.func.value) == owner:
