@@ -48,14 +48,12 @@ from typing import Optional, Sequence
 
 import libcst as cst
 
+from migrate.codemod import code_text
+
 #: builtins that consume an iterable whole: a generator passed to them may be a list
 CONSUMERS = frozenset({"sum", "tuple", "list", "min", "max", "sorted"})
 
 _BLOCKING = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp, cst.BooleanOperation)
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
@@ -193,12 +191,12 @@ class _Function:
         """``acc = []`` and the loop filling it."""
         lines, depth = [f"{acc} = []"], 0
         for clause in _clauses(comp):
-            lines.append("    " * depth + f"for {_code(clause.target)} in {_code(clause.iter)}:")
+            lines.append("    " * depth + f"for {code_text(clause.target)} in {code_text(clause.iter)}:")
             depth += 1
             for test in clause.ifs:
-                lines.append("    " * depth + f"if {_code(test.test)}:")
+                lines.append("    " * depth + f"if {code_text(test.test)}:")
                 depth += 1
-        lines.append("    " * depth + f"{acc}.append({_code(comp.elt)})")
+        lines.append("    " * depth + f"{acc}.append({code_text(comp.elt)})")
         module = cst.parse_module("\n".join(lines) + "\n")
         return list(module.body)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from migrate.codemod import code_text
 from migrate.transforms import Example, Transform, Unconvertible, register
 from migrate.typeinfer import STATE_DICT
 
@@ -148,7 +149,7 @@ def restore(model: nn.Cell, path):
         elif t is not None and t.kind == "module":
             pass  # save_checkpoint(cell, f) stores the cell's parameters
         else:
-            code = cst.Module(body=[]).code_for_node(obj).strip()
+            code = code_text(obj).strip()
             raise Unconvertible("uncertain", f"only state dicts map to mindspore.save_checkpoint; cannot tell what `{code}` is")
         return cst.Call(func=self.ctx.helper("save_checkpoint"), args=[cst.Arg(args[0].value), cst.Arg(args[1].value)])
 

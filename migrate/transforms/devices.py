@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.codemod import bound_arguments
+from migrate.codemod import bound_arguments, code_text
 from migrate.transforms import Example, Transform, Unconvertible, register
 from migrate.typeinfer import DEVICE, DTYPE, OTHER, TENSOR
 
@@ -220,7 +220,7 @@ job = Job().cuda()
             elif kind == "tensor":
                 dtype = cst.Attribute(value=new.value, attr=cst.Name("dtype"))
             else:
-                unknown = f"cannot tell whether `{cst.Module(body=[]).code_for_node(old.value).strip()}` is a device or a dtype"
+                unknown = f"cannot tell whether `{code_text(old.value).strip()}` is a device or a dtype"
                 if not site.rule.untyped:
                     raise Unconvertible("uncertain", unknown)
                 call, helper = self.ctx.untyped_call(site.rule, site.receiver, site.updated.args)

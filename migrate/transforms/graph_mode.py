@@ -60,7 +60,7 @@ from typing import Optional
 
 import libcst as cst
 
-from migrate.codemod import NEEDS_PERSON
+from migrate.codemod import NEEDS_PERSON, code_text
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
 from migrate.transforms.no_grad import dropped_context
 from migrate.transforms import Example, Transform, register
@@ -117,10 +117,6 @@ def _is_torch(qualified: str) -> bool:
     return qualified == "torch" or qualified.startswith("torch.")
 
 
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
-
-
 class _OneLineRaises(cst.CSTTransformer):
     """``raise ValueError("... %d" %\n    (len(x.shape), k))`` -> the same exception on one line.
     MindSpore 2.10's graph compiler reads the source text of a raise it evaluates in Python and
@@ -134,7 +130,7 @@ class _OneLineRaises(cst.CSTTransformer):
     def leave_Raise(self, original: cst.Raise, updated: cst.Raise) -> cst.Raise:
         if updated.exc is None:
             return updated
-        text = _code(updated.exc)
+        text = code_text(updated.exc)
         if "\n" not in text:
             return updated
         try:
@@ -260,16 +256,16 @@ class _Checker(_Stores):
             name = exc.value if isinstance(exc, cst.Name) else None
             if (node.cause is not None or name not in _GRAPH_EXCEPTIONS or self.scope is None
                     or not _is_builtin(name, self.scope)):
-                what = _code(exc) if exc is not None else "again"
+                what = code_text(exc) if exc is not None else "again"
                 return self._fail(f"raises {what}, which graph mode cannot (only Python's standard exceptions)")
             self.raised.add(id(node.exc))  # building the exception is not a call to check
         return super().on_visit(node)
 
     def store(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Attribute):
-            self._fail(f"assigns the attribute {_code(target)}")
+            self._fail(f"assigns the attribute {code_text(target)}")
         elif isinstance(target, cst.Subscript):
-            self._fail(f"assigns an item of {_code(target.value)}")
+            self._fail(f"assigns an item of {code_text(target.value)}")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         name = _self_attr(node)
@@ -672,7 +668,7 @@ class Encoder(nn.Cell):
 
     def call_problem(self, call: cst.Call, info: Optional[ClassInfo], seen: set, scope) -> Optional[str]:
         func = call.func
-        code = _code(func)
+        code = code_text(func)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in _HOST_METHODS:
@@ -681,7 +677,7 @@ class Encoder(nn.Cell):
                 return f"calls the in-place .{method}()"
             attr = _self_attr(func)
             if attr is None:
-                if isinstance(func.value, cst.Call) and _code(func.value.func) == "super":
+                if isinstance(func.value, cst.Call) and code_text(func.value.func) == "super":
                     if method != "forward":
                         return f"calls super().{method}()"
                     base = self.ctx.types._local_base(info) if info is not None else None
@@ -737,7 +733,7 @@ class Encoder(nn.Cell):
             return why
         if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
             return None
-        return f"calls {_code(func)}(), which graph mode may not compile"
+        return f"calls {code_text(func)}(), which graph mode may not compile"
 
     def _object_builder(self, func: cst.BaseExpression, qualified: set) -> Optional[str]:
         """A torch call whose conversion builds a helper object (``returns: object`` in the
@@ -746,9 +742,9 @@ class Encoder(nn.Cell):
         for name in sorted(qualified):
             rule = self.ctx.spec.get(name) if _is_torch(name) else None
             if rule is not None and rule.returns == "object":
-                return f"calls {_code(func)}(), whose conversion is a Python object graph mode does not take"
+                return f"calls {code_text(func)}(), whose conversion is a Python object graph mode does not take"
             if name in _OBJECT_TAKERS:
-                return f"calls {_code(func)}(), which takes the helper's sparse tensor, a Python object graph mode does not take"
+                return f"calls {code_text(func)}(), which takes the helper's sparse tensor, a Python object graph mode does not take"
         return None
 
     def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:

@@ -31,6 +31,7 @@ from typing import Optional
 
 import libcst as cst
 
+from migrate.codemod import code_text
 from migrate.transforms import Example, Transform, register
 
 #: torch layers whose result depends on the training mode
@@ -280,12 +281,12 @@ class Net(nn.Module):
     def _training_mode(self, info, original: cst.FunctionDef, self_name: str) -> Optional[cst.BaseStatement]:
         """``self.set_train(True)``, where ``__init__`` builds a layer that behaves differently in
         training (or the class reads ``.training``) and picks no mode itself."""
-        code = cst.Module([]).code_for_node(original.body)
+        code = code_text(original.body)
         if any(mark in code for mark in (".eval(", ".train(", "set_train(", ".training =", ".training=")):
             return None
         layers = _Calls(self.ctx)
         original.body.visit(layers)
-        if not layers.mode_layers and ".training" not in cst.Module([]).code_for_node(info.node):
+        if not layers.mode_layers and ".training" not in code_text(info.node):
             return None  # nothing here behaves differently in training
         self.ctx.converted(original.name, "torch.nn.Module",
                            "a Cell starts in inference mode: __init__ ends with set_train(True), as a torch Module trains")
