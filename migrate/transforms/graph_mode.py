@@ -542,7 +542,6 @@ class Encoder(nn.Cell):
         self._mutations: dict[str, _Mutations] = {}
         self._verdicts: dict[str, Optional[str]] = {}  # class name -> reason it cannot compile (None: it can)
         self._callees: dict[str, set] = {}  # class name -> its own pure methods its forward calls
-        self._joined_raises = 0  # raise statements written on one line (_OneLineRaises)
         self._jitted: set[str] = set()  # classes whose construct got mindspore.jit
 
     # -- traversal
@@ -568,15 +567,14 @@ class Encoder(nn.Cell):
         if reason is not None:
             self.ctx.report_graph(original.name, info.name, reason)
             return updated
-        joined = self._joined_raises
-        updated, loops, generators = self._loops(original, updated)
+        updated, loops, generators, joined = self._loops(original, updated)
         notes = []
         if generators:
             notes.append(f"{generators} generator expression(s) read as lists")
         if loops:
             notes.append(f"{loops} list comprehension(s) written as loops (faster to compile)")
-        if self._joined_raises > joined:
-            notes.append(f"{self._joined_raises - joined} multi-line raise statement(s) written on one line "
+        if joined:
+            notes.append(f"{joined} multi-line raise statement(s) written on one line "
                          "(MindSpore's graph compiler fails to parse them)")
         note = "; ".join(notes)
         self.ctx.report_graph(original.name, info.name, None, note)
@@ -602,23 +600,21 @@ class Encoder(nn.Cell):
         for stmt in updated.body.body:
             name = stmt.name.value if isinstance(stmt, cst.FunctionDef) else None
             if name in callees and name != "construct" and name in methods:
-                joined = self._joined_raises
-                stmt, loops, generators = self._loops(methods[name], stmt)
-                total += loops + generators + self._joined_raises - joined
+                stmt, loops, generators, joined = self._loops(methods[name], stmt)
+                total += loops + generators + joined
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body)) if total else updated
 
-    def _loops(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> tuple[cst.FunctionDef, int, int]:
+    def _loops(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> tuple[cst.FunctionDef, int, int, int]:
         """``loops_for_comprehensions`` on ``updated``, with the consumers that are Python's
-        builtins in ``original``'s scope (none when the scope is not known); and its ``raise``
-        statements' exceptions written on one line (``_OneLineRaises``), counted with the loops."""
+        builtins in ``original``'s scope (none when the scope is not known), and its ``raise``
+        statements' exceptions written on one line (``_OneLineRaises``): the function, and how
+        many loops, generators and raises were rewritten."""
         scope = self.ctx.types.scopes.get(id(original))
         builtins = frozenset(name for name in CONSUMERS if scope is not None and _is_builtin(name, scope))
         updated, loops, generators = loops_for_comprehensions(updated, consumers=builtins)
         joiner = _OneLineRaises()
-        updated = updated.visit(joiner)
-        self._joined_raises += joiner.joined
-        return updated, loops, generators
+        return updated.visit(joiner), loops, generators, joiner.joined
 
     # -- the check
     def class_problem(self, info: ClassInfo, seen: set) -> Optional[str]:
