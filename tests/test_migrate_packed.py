@@ -170,6 +170,11 @@ def test_packed_sequence_built_from_torchs_fields_unpacks_them(compat):
     assert ms_len.asnumpy().tolist() == t_len.tolist() == lengths
     data, batch_sizes, sorted_indices, unsorted_indices = ms_new  # torch's is a namedtuple
     _close(batch_sizes, t_new.batch_sizes, 0)
+    # a device changes nothing; a dtype casts, as torch's PackedSequence.to does
+    assert ms_new.to("cuda") is ms_new and ms_new.cpu() is ms_new and not ms_new.is_cuda
+    wide = ms_new.to(mindspore.float64)
+    assert wide.dtype == mindspore.float64 and wide.data.dtype == mindspore.float64
+    _close(wide.data, t_new.to(torch.float64).data, 5e-6)
 
 
 def test_pack_sequence_and_unpack_sequence_as_torch(compat):

@@ -839,6 +839,18 @@ def assign_data(param, value):
     return param
 
 
+def _is_view(t):
+    """``t`` is a view into a larger tensor (``p[i]``, ``p[:, 1]``: offset, strided or a part
+    of its storage).  Measured in MindSpore 2.10: ``copy_`` into such a view fails
+    ("InplaceCopy ... mem_size") or, past offset 0, writes nothing without a word, and
+    ``ops.assign`` refuses it; ``view[...] = value`` writes into the base tensor (a Parameter
+    too), as torch's ``copy_`` does, but costs ~2 ms where copy_ costs ~0.04 ms."""
+    try:
+        return (t.storage_offset() != 0 or not t.is_contiguous()
+                or t.untyped_storage().nbytes() != t.size * t.itemsize)
+    except (AttributeError, RuntimeError, TypeError):
+        return False
+
 
 def requires_grad_(tensor, requires_grad=True):
     """torch's ``t.requires_grad_(flag)``: a Parameter's ``requires_grad`` set (what
@@ -872,17 +884,7 @@ preserve_format = "preserve_format"
 contiguous_format = "contiguous_format"
 channels_last = "channels_last"
 
-def _is_view(t):
-    """``t`` is a view into a larger tensor (``p[i]``, ``p[:, 1]``: offset, strided or a part
-    of its storage).  Measured in MindSpore 2.10: ``copy_`` into such a view fails
-    ("InplaceCopy ... mem_size") or, past offset 0, writes nothing without a word, and
-    ``ops.assign`` refuses it; ``view[...] = value`` writes into the base tensor (a Parameter
-    too), as torch's ``copy_`` does, but costs ~2 ms where copy_ costs ~0.04 ms."""
-    try:
-        return (t.storage_offset() != 0 or not t.is_contiguous()
-                or t.untyped_storage().nbytes() != t.size * t.itemsize)
-    except (AttributeError, RuntimeError, TypeError):
-        return False
+__all__ += ["requires_grad_", "tensor_set", "preserve_format", "contiguous_format", "channels_last"]
 
 
 # torch's layer Parameter and buffer names that MindSpore spells otherwise for some classes (the
@@ -1363,6 +1365,10 @@ def numpy_index(index):
         return index.item()
     return index
 
+
+__all__ += ["numpy_index"]
+
+
 def _index_tensor(x):
     """Indices (a Tensor, numpy array or nested list) as an int64 MindSpore tensor."""
     if isinstance(x, mindspore.Tensor):
@@ -1370,7 +1376,25 @@ def _index_tensor(x):
     return mindspore.Tensor(np.asarray(x, dtype=np.int64))
 
 
-class SparseTensor:
+class _HostObject:
+    """What the helper's tensor-like objects (``SparseTensor``, ``PackedSequence``) share:
+    ``to(dtype)`` casts them (through ``_cast``), a device changes nothing (MindSpore places
+    tensors per process), as ``cpu()`` and ``cuda()`` do not."""
+
+    is_cuda = False
+
+    def to(self, *args, **kwargs):
+        dtype = next((a for a in (*args, kwargs.get("dtype")) if isinstance(a, mindspore.dtype.Type)), None)
+        return self if dtype is None or dtype == self.dtype else self._cast(dtype)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *args, **kwargs):
+        return self
+
+
+class SparseTensor(_HostObject):
     """torch's sparse COO tensor (``torch.sparse_coo_tensor``, the legacy
     ``torch.sparse.FloatTensor(indices, values, size)``): ``indices()`` (ndim, nnz) int64 and
     ``values()`` (nnz, ...) as torch gives them, ``size()``, ``coalesce()`` (duplicates summed,
@@ -1438,10 +1462,6 @@ class SparseTensor:
     def device(self):
         return self._vals.device if hasattr(self._vals, "device") else "CPU"
 
-    @property
-    def is_cuda(self):
-        return False
-
     def dim(self):
         return len(self._size)
 
@@ -1468,20 +1488,8 @@ class SparseTensor:
             raise RuntimeError(f"t() expects a 2-D sparse tensor, got {len(self._size)}-D")
         return SparseTensor(ops.stack((self._idx[1], self._idx[0])), self._vals, (self._size[1], self._size[0]))
 
-    def to(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        for arg in args:
-            if isinstance(arg, mindspore.dtype.Type):
-                dtype = arg
-        if dtype is None or dtype == self.dtype:
-            return self  # a device: one per process
+    def _cast(self, dtype):
         return SparseTensor(self._idx, ops.cast(self._vals, dtype), self._size, coalesced=self._coalesced)
-
-    def cpu(self):
-        return self
-
-    def cuda(self, *args, **kwargs):
-        return self
 
     def float(self):
         return self.to(mindspore.float32)
@@ -1559,6 +1567,7 @@ def sparse_mm(mat1, mat2):
 __all__ += ["SparseTensor", "sparse_coo_tensor", "sparse_FloatTensor", "sparse_DoubleTensor", "sparse_LongTensor",
             "sparse_IntTensor", "sparse_mm"]
 
+
 def _lengths_array(lengths):
     """``lengths`` (a list, numpy array or Tensor of ints) as a 1-D int64 numpy array."""
     if isinstance(lengths, mindspore.Tensor):
@@ -1566,7 +1575,7 @@ def _lengths_array(lengths):
     return np.asarray(lengths, dtype=np.int64).reshape(-1)
 
 
-class PackedSequence:
+class PackedSequence(_HostObject):
     """torch.nn.utils.rnn.PackedSequence.  It is held as torch pads it: the padded
     ``(T, B, *)`` tensor (batch in the caller's order) and each sequence's length, which is
     what MindSpore's RNN layers take (``seq_length``: outputs past a length are zeros and the
@@ -1639,21 +1648,12 @@ class PackedSequence:
     def __iter__(self):
         return iter((self.data, self.batch_sizes, self.sorted_indices, self.unsorted_indices))
 
-    def to(self, *args, **kwargs):
-        dtype = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, mindspore.dtype.Type)), None)
-        if dtype is None or dtype == self._padded.dtype:
-            return self  # a device: one per process
-        return PackedSequence._from_padded(ops.cast(self._padded, dtype), self._lengths, self._unsorted)
-
-    def cpu(self):
-        return self
-
-    def cuda(self, *args, **kwargs):
-        return self
-
     @property
-    def is_cuda(self):
-        return False
+    def dtype(self):
+        return self._padded.dtype
+
+    def _cast(self, dtype):
+        return PackedSequence._from_padded(ops.cast(self._padded, dtype), self._lengths, self._unsorted)
 
     def __repr__(self):
         return f"PackedSequence(lengths={self._lengths.tolist()}, padded shape={tuple(self._padded.shape)})"
@@ -1729,6 +1729,7 @@ def _packed_rnn(rnn, call, x, hx=None):
 
 
 __all__ += ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
+
 
 class ELU(nn.Cell):
     """torch.nn.ELU: ``x`` where ``x > 0``, else ``alpha * expm1(x)``.  MindSpore 2.10's Elu
@@ -2239,10 +2240,6 @@ _INT_DTYPES = (mindspore.int8, mindspore.int16, mindspore.int32, mindspore.int64
 # lacks a CPU kernel, a form or torch's default (each measured against torch 2.13 in MindSpore
 # 2.10 on CPU; see tests/test_migrate_numeric_shapes.py).
 
-__all__ += ["repeat_interleave"]
-__all__ += ["requires_grad_", "tensor_set", "preserve_format", "contiguous_format", "channels_last"]
-__all__ += ["numpy_index"]
-__all__ += ["tensor_new"]
 __all__ += ["roll", "trace", "nonzero", "take", "unique", "meshgrid", "cross", "cartesian_prod", "searchsorted",
             "bincount", "isin", "equal", "full", "randperm", "normal", "scatter", "scatter_add", "dist"]
 
@@ -3373,13 +3370,16 @@ def legacy_tensor(*args, dtype):
     raise TypeError(f"legacy_tensor(): sizes or one sequence expected, got {len(args)} arguments")
 
 
-
 def tensor_new(x, *args):
     """torch's legacy ``x.new(...)``: ``legacy_tensor`` in ``x``'s dtype (integer sizes give
     zeros of that shape, uninitialised in torch; one sequence, array or tensor its data; no
     argument an empty tensor).  A ``torch.Size`` is a plain tuple once converted, so
     ``x.new(size)`` reads it as data: pass the sizes unpacked (``x.new(*size)``)."""
     return legacy_tensor(*args, dtype=x.dtype)
+
+
+__all__ += ["tensor_new"]
+
 
 class _LegacyTensorType(type):
     """The metaclass of the legacy tensor types (``torch.FloatTensor`` held as a value:
@@ -4948,7 +4948,6 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     return out
 
 
-
 def repeat_interleave(input, repeats, dim=None):
     """torch.repeat_interleave (and the method): ``ops.repeat_interleave``, whose CPU kernel
     refuses bool tensors in MindSpore 2.10 ("doesn't support 'Bool'", measured; torch takes
@@ -4956,6 +4955,10 @@ def repeat_interleave(input, repeats, dim=None):
     if input.dtype == mindspore.bool_:
         return ops.cast(ops.repeat_interleave(ops.cast(input, mindspore.uint8), repeats, dim), mindspore.bool_)
     return ops.repeat_interleave(input, repeats, dim)
+
+
+__all__ += ["repeat_interleave"]
+
 
 def bucketize(input, boundaries, out_int32=False, right=False):
     """torch.bucketize: the index of the bucket of each value of ``input`` among the sorted 1-D
