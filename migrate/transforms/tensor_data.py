@@ -214,9 +214,10 @@ def scale(t: mindspore.Tensor):
         return write[1] if write is not None and write[0] is site.receiver else None
 
     def _fresh(self, node: cst.BaseExpression) -> bool:
-        """``torch.empty(3, 4)``, ``torch.zeros_like(x)``, ``torch.FloatTensor(3, 4)``: a call of a
-        torch factory, whose new tensor nothing else references, so an in-place initializer on it
-        (``torch.empty(n, d).normal_(0, 0.1)``) can be its value instead."""
+        """A new tensor nothing else references, so an in-place update of it can be its value
+        instead: a torch factory's (``torch.empty(n, d).normal_(0, 0.1)``), a legacy typed
+        constructor's, tensor arithmetic (``(a * b).add_(c)``), or a method or function that
+        always returns a new tensor (``eps.mul(std).add_(mu)``, ``_NEW_TENSOR_METHODS``)."""
         if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
             return self.ctx.type_of(node) == TENSOR  # (a * b).add_(c): arithmetic makes a new tensor
         if not isinstance(node, cst.Call):

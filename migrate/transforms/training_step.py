@@ -876,19 +876,22 @@ def step(loss: mindspore.Tensor):
         loss module an argument) is a tensor's when it takes no argument and an optimizer's
         ``zero_grad()``/``step()`` (or a module's ``zero_grad()``) surround it, as they do a
         torch training step: the parameters ``_weights`` finds."""
-        if call.args or not isinstance(call.func.value, cst.Name) or not self._blocks:
+        if call.args or not isinstance(call.func.value, cst.Name):
             return False
-        block = self._blocks[-1]
-        index = next((i for i, s in enumerate(block) if s is node), None)
+        block, index = self._position(node)
         return index is not None and self._weights(block, index) is not None
+
+    def _position(self, node: cst.SimpleStatementLine) -> tuple:
+        """The innermost block being visited and ``node``'s index in it (None: not there)."""
+        if not self._blocks:
+            return None, None
+        block = self._blocks[-1]
+        return block, next((i for i, s in enumerate(block) if s is node), None)
 
     def _register(self, node: cst.SimpleStatementLine, call: cst.Call, make_plan) -> None:
         """Claim ``call`` and keep ``make_plan(block, index of node)``'s plan (None: reported)
         for when the block that holds ``node`` is left."""
-        if not self._blocks:
-            return
-        block = self._blocks[-1]
-        index = next((i for i, s in enumerate(block) if s is node), None)
+        block, index = self._position(node)
         if index is None:
             return
         self.ctx.claim(call)
@@ -1129,7 +1132,7 @@ def step(loss: mindspore.Tensor):
             return first.value if first is not None and first.keyword is None and not first.star else None
         return call.func.value
 
-    def _untyped_optimizer(self, orders, after=()) -> Optional[cst.BaseExpression]:
+    def _untyped_optimizer(self, orders, after: list) -> Optional[cst.BaseExpression]:
         """``optimizer_parameters(opt)`` where ``opt.step()`` follows the backward and
         ``opt.zero_grad()`` precedes it (this block or an enclosing one), or follows the step in
         this block (``loss.backward(); opt.step(); opt.zero_grad()``, ready for the next
@@ -1143,7 +1146,7 @@ def step(loss: mindspore.Tensor):
                     or self.ctx.type_of(target) is not None:
                 continue
             owner = code_text(target)
-            for candidates in [list(after)[list(after).index(stmt) + 1:], *orders[1:]]:
+            for candidates in [after[after.index(stmt) + 1:], *orders[1:]]:
                 for before in candidates:
                     zero = _method_call(before, "zero_grad")
                     if zero is not None and code_text(zero.func.value) == owner:
