@@ -25,6 +25,7 @@ import bisect
 import functools
 import math
 import os
+import re
 import shutil
 import tempfile
 import types
@@ -3746,7 +3747,23 @@ class _TorchNames:
         prefix = getattr(self, "_torch_prefix", None)
         if prefix:
             for key, cell in self.name_cells().items():
-                cell.update_parameters_name(f"{prefix}{key}.")
+                _prefix_parameters(cell, f"{prefix}{key}.")
+
+
+def _prefix_parameters(cell, prefix):
+    """``cell.update_parameters_name(prefix)`` for any prefix torch allows.  MindSpore checks a
+    prefix against ``[\\w.-]*``; torch allows any ModuleDict key without a dot (DeepCTR's ONN
+    keys its embeddings ``'user+gender'``), and a Parameter's own name takes any string."""
+    if _LEGAL_PREFIX.match(prefix):
+        cell.update_parameters_name(prefix)
+        return
+    for name, param in cell.parameters_and_names():
+        param.is_init = False  # as update_parameters_name does for a non-empty prefix
+        param.name = prefix + name
+
+
+#: the prefixes Cell.update_parameters_name accepts (its check, MindSpore 2.10)
+_LEGAL_PREFIX = re.compile(r"^\w*[0-9a-zA-Z_.\-]*$", re.ASCII)
 
 
 class ModuleList(_TorchNames, nn.CellList):
@@ -3776,6 +3793,12 @@ class ModuleDict(_TorchNames, nn.CellDict):
     def __setitem__(self, key, cell):
         super().__setitem__(key, cell)
         self._rename()
+
+    def _update_cell_para_name(self, key, cell):
+        if _LEGAL_PREFIX.match(key):
+            super()._update_cell_para_name(key, cell)
+        elif self._auto_prefix:  # a key MindSpore refuses as a prefix: named as a first Cell is
+            _prefix_parameters(cell, f"{getattr(self, '_torch_prefix', '')}{key}.")
 
     def update(self, cells):
         super().update(cells)

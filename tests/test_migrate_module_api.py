@@ -113,15 +113,16 @@ LISTS = textwrap.dedent('''\
             self.tail.extend([nn.Linear(3, 3)])
             self.heads = nn.ModuleDict()
             self.more = nn.ModuleDict()
-            for key in ("rating", "click"):
+            for key in ("rating", "user+click"):  # torch allows '+' in a key, MindSpore's names not
                 self.heads[key] = nn.Linear(3, 1)
                 self.more[key] = nn.Linear(3, 1)
+            self.pairs = nn.ModuleDict({"user+item": nn.Linear(3, 1)})
 
         def forward(self, x):
             for norm, layer in zip(self.norms, self.layers):
                 x = layer(norm(x))
             x = self.tail[1](self.tail[0](x))
-            return self.heads["rating"](x) + self.more["click"](x)
+            return self.heads["rating"](x) + self.more["user+click"](x) + self.pairs["user+item"](x)
 ''')
 
 
@@ -130,7 +131,8 @@ def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat
     """Two ModuleLists and two ModuleDicts assigned empty and filled in a loop (SASRec's layout):
     with a plain nn.CellList / nn.CellDict the lists would name their Parameters 0.gamma,
     0.weight, ... and the dicts rating.weight, ... (20 Parameters under 12 names); the helpers
-    name them as torch does, and the model runs as torch's."""
+    name them as torch does, and the model runs as torch's.  Keys with a '+' (DeepCTR's ONN), which
+    MindSpore's CellDict refuses as a name prefix, name their Parameters as torch does too."""
     from migrate.weights import name_map, to_mindspore
 
     code, ms_mod, t_mod = both_versions(LISTS, f"module_api_lists_{int(jit)}", tmp_path, monkeypatch,
@@ -139,7 +141,7 @@ def test_module_lists_filled_after_assignment_keep_torchs_parameter_names(compat
     t_net, ms_net = t_mod["Blocks"](2), ms_mod.Blocks(2)
     mapping = name_map(t_net)
     assert sorted(ms_net.parameters_dict()) == sorted(mapping.values())
-    assert len({p.name for p in ms_net.trainable_params()}) == len(ms_net.trainable_params()) == 20
+    assert len({p.name for p in ms_net.trainable_params()}) == len(ms_net.trainable_params()) == 22
     state, _ = to_mindspore(t_net.state_dict(), mapping)
     params = ms_net.parameters_dict()
     for name, array in state.items():
