@@ -231,6 +231,10 @@ class Binding:
     path: tuple = ()
 
 
+#: torch's base class of custom autograd functions, under both of its names
+_AUTOGRAD_FUNCTIONS = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+
+
 @dataclass(eq=False)
 class ClassInfo:
     name: str
@@ -660,6 +664,10 @@ class TypeInfo:
         """A class defined in this file that (transitively) subclasses a torch optimizer."""
         return self._derives(info, "optimizer")
 
+    def is_autograd_function_class(self, info: ClassInfo) -> bool:
+        """A class defined in this file that (transitively) subclasses torch.autograd.Function."""
+        return self._derives(info, "function")
+
     def _derives(self, info: ClassInfo, kind: str) -> bool:
         key = (kind, info.name)
         cached = self._derives_cache.get(key)
@@ -670,6 +678,8 @@ class TypeInfo:
         for base in info.node.bases:
             if kind == "module":
                 result = self.names.startswith(base.value, "torch.nn") or bool(self.project_class(base.value))
+            elif kind == "function":
+                result = bool(self.names.qualified(base.value) & _AUTOGRAD_FUNCTIONS)
             else:
                 result = any(is_torch_optimizer_class(n) for n in self.names.qualified(base.value)) or bool(
                     self.project is not None and any(

@@ -23,6 +23,7 @@ sometimes takes whole scheduler ticks (``clip_grad_norm_`` of 17 parameters: 2.6
 import ast
 import bisect
 import functools
+import inspect
 import math
 import os
 import re
@@ -4284,6 +4285,43 @@ def grad_of(loss_fn, inputs, has_aux=False):
 
 
 __all__ += ["grad_of"]
+
+
+try:  # MindSpore's own torch-style custom gradient (private in 2.10, added in 2.6)
+    from mindspore.common import _Function as _MindSporeFunction
+except ImportError:  # pragma: no cover - an older MindSpore
+    _MindSporeFunction = None
+
+
+class Function(_MindSporeFunction or object):
+    """torch.autograd.Function: subclass it with static ``forward(ctx, *inputs)`` and
+    ``backward(ctx, *grad_outputs)`` (one gradient or None per input) and call ``apply``.
+    MindSpore 2.10 implements torch's API itself (``mindspore.common._Function``: ``ctx`` with
+    ``save_for_backward``/``saved_tensors``, ``needs_input_grad``, ``mark_non_differentiable``,
+    ``mark_dirty``, ``set_materialize_grads``); it runs in PyNative only, which is why
+    ``python -m migrate`` leaves a construct that applies one uncompiled.  ``apply`` also takes
+    keyword arguments, bound to ``forward``'s parameters as torch does."""
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if _MindSporeFunction is None:
+            raise NotImplementedError(f"{cls.__name__}.apply: this MindSpore has no custom autograd Function "
+                                      "(mindspore.common._Function, 2.6 and later); write the gradient as a "
+                                      "Cell with a bprop method")
+        if kwargs:  # MindSpore's apply takes positional arguments only
+            bound = inspect.signature(cls.forward).bind(None, *args, **kwargs)
+            bound.apply_defaults()
+            args = bound.args[1:]
+        return super().apply(*args)
+
+
+def once_differentiable(backward):
+    """torch.autograd.function.once_differentiable: marks a ``backward`` that is not itself
+    differentiated; MindSpore never differentiates a Function's backward, so it is kept as it is."""
+    return backward
+
+
+__all__ += ["Function", "once_differentiable"]
 
 
 def _refuse_generator(generator):

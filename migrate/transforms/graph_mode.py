@@ -679,6 +679,8 @@ class Encoder(nn.Cell):
                     base = self.ctx.types._local_base(info) if info is not None else None
                     why = self.class_problem(base, seen) if base is not None else None
                     return f"calls super().forward(), and {base.name}'s forward {why}" if why else None
+                if isinstance(func.value, cst.Name) and func.value.value in self.ctx.types.classes:
+                    return self._class_member_problem(func, self.ctx.types.classes[func.value.value], seen)
                 return self._module_function(func)
             if info is not None:
                 method_def = self._method(info, attr)
@@ -718,6 +720,23 @@ class Encoder(nn.Cell):
                 return None  # a local variable (a tensor or a sub-module held in a local)
             return f"calls {code}(), which graph mode may not compile"
         return None
+
+    def _class_member_problem(self, func: cst.Attribute, info: ClassInfo, seen: set) -> Optional[str]:
+        """``Cls.member(...)`` on a class of this file: a custom autograd Function's ``apply``
+        runs in PyNative only (MindSpore 2.10 fails to compile it, measured), a static method is
+        checked as a function is, anything else (a class method, a constructor) is refused."""
+        name, method = info.name, func.attr.value
+        if self.ctx.types.is_autograd_function_class(info):
+            return f"applies the custom autograd Function {name}, which MindSpore runs in PyNative only"
+        fdef = self._method(info, method)
+        decorators = [code_text(d.decorator) for d in fdef.decorators] if fdef is not None else None
+        if decorators != ["staticmethod"]:
+            return f"calls {code_text(func)}(), which graph mode may not compile"
+        key = (name, method)
+        if key in seen:
+            return None
+        seen.add(key)
+        return self.body_problem(fdef, None, seen)
 
     def _module_function(self, func: cst.Attribute) -> Optional[str]:
         """``torch.cat`` is fine, ``np.random.rand`` is not; ``x.view`` (a local receiver) is."""

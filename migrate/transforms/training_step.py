@@ -525,7 +525,21 @@ class _Chains(cst.CSTTransformer):
 class _StepCheck(GraphMode):
     """graph_mode's check, for a loss closure: a module of a class defined in another file
     is accepted (a construct graph mode cannot compile makes the helper fall back to PyNative
-    at run time; that file's own report says whether its construct compiles)."""
+    at run time; that file's own report says whether its construct compiles).  A module held
+    in a local name (``model(x)``) of a class of this file is checked as ``self.x`` is: a
+    construct that cannot compile keeps the step in PyNative instead of failing to compile
+    at run time (a custom autograd Function's ``apply``, measured)."""
+
+    def call_problem(self, call: cst.Call, info, seen: set, scope) -> Optional[str]:
+        why = super().call_problem(call, info, seen, scope)
+        if why is None and isinstance(call.func, cst.Name):
+            t = self.ctx.type_of(call.func)
+            other = (self.ctx.types.classes.get(t.cls[len("local:"):])
+                     if t is not None and t.kind == "module" and (t.cls or "").startswith("local:") else None)
+            inner = self.class_problem(other, seen) if other is not None else None
+            if inner:
+                return f"calls {call.func.value}, a {other.name} whose forward {inner}"
+        return why
 
     def _submodule_problem(self, func: cst.Attribute, attr: str, seen: set) -> Optional[str]:
         why = super()._submodule_problem(func, attr, seen)
