@@ -243,6 +243,9 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
         key = arg.keyword.value
         if key in _NONE_DEFAULTS and key not in plain and _is_none(arg):
             continue  # torch.sum(x, out=None): the default, whether or not the entry lists it
+        alias = _NUMPY_ALIASES.get(key)
+        if key not in plain and alias in plain and _parses_numpy_aliases(rule.key):
+            key = alias  # torch.sum(x, axis=1) is torch.sum(x, dim=1)
         if key not in plain:
             raise Unconvertible("unsupported", f"argument `{key}=` has no mapping")
         if key in bound:
@@ -254,6 +257,25 @@ def _bind(rule: Rule, args: Sequence[cst.Arg]) -> tuple[dict, list]:
             del bound[name]  # out=None, dtype=None: torch's default, the same as leaving it out
             order.remove(name)
     return bound, order
+
+
+#: the numpy spellings torch's argument parser takes for its own parameter names, on every
+#: function and tensor method it parses (torch/csrc/utils/python_arg_parser.cpp)
+_NUMPY_ALIASES = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}
+
+
+def _torch_keyword(rule: Rule, key: str) -> str:
+    """A keyword of a call under its torch name, on an entry without ``args`` (numpy's
+    spellings, unless the entry renames them itself)."""
+    if key not in rule.kwargs and key in _NUMPY_ALIASES and _parses_numpy_aliases(rule.key):
+        return _NUMPY_ALIASES[key]
+    return key
+
+
+def _parses_numpy_aliases(name: str) -> bool:
+    """torch.sum, torch.Tensor.sum: parsed by torch's argument parser (torch.nn.functional's
+    Python functions are not)."""
+    return name.startswith("torch.Tensor.") or (name.startswith("torch.") and name.count(".") == 1)
 
 
 #: torch parameters whose default is None wherever torch has them: passing None is leaving them out
@@ -391,9 +413,11 @@ def map_arguments(
     """Rewrite a call's arguments per the rule; raise Unconvertible when it cannot."""
     if rule.args is None:
         out = [] if receiver is None else [cst.Arg(receiver)]
-        given = {a.keyword.value for a in args if a.keyword is not None}
+        given = {_torch_keyword(rule, a.keyword.value) for a in args if a.keyword is not None}
         for arg in args:
-            key = arg.keyword.value if arg.keyword is not None else None
+            key = _torch_keyword(rule, arg.keyword.value) if arg.keyword is not None else None
+            if arg.keyword is not None and key != arg.keyword.value:
+                arg = _as_keyword(arg, key)  # x.mean(keepdims=True) is x.mean(keepdim=True)
             for cond in rule.unsupported_args:
                 if key == cond.name and cond.without not in given and _refuses(rule, cond, arg.value):
                     raise Unconvertible("unsupported", f"`{cond.describe()}`: {cond.reason}")

@@ -98,6 +98,11 @@ def is_parameter_list(t: Optional[T]) -> bool:
     return t is not None and t.kind == "module" and t.cls == "torch.nn.ParameterList"
 
 
+def is_parameter_dict(t: Optional[T]) -> bool:
+    """A ``torch.nn.ParameterDict``: its items (indexed) are Parameters, iterating it gives keys."""
+    return t is not None and t.kind == "module" and t.cls == "torch.nn.ParameterDict"
+
+
 #: torch functions whose first argument can only be a tensor (not a number, list or size)
 _TENSOR_FIRST_ARG = frozenset(
     [f"torch.{n}" for n in (
@@ -776,7 +781,7 @@ class TypeInfo:
                 if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
                     i = int(idx.value.value, 0)
                     return inner.items[i] if i < len(inner.items) else None
-            if is_parameter_list(inner):
+            if is_parameter_list(inner) or is_parameter_dict(inner):
                 return TENSOR
             if inner.kind in ("modules", "module"):
                 return T("module", "torch.nn.Module")  # an item of a ModuleList/Sequential

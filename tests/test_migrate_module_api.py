@@ -462,3 +462,93 @@ def test_module_members_on_a_module_list_convert_and_run_like_torch(compat, tmp_
     x = np.ones((2, 3), np.float32)
     np.testing.assert_allclose(ms_net(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x)).detach().numpy(),
                                atol=1e-6)
+
+
+PARAM_DICT = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Graph(nn.Module):
+        """NGCF's layout: embeddings and per-layer weights in ParameterDicts, looked up by formatted keys."""
+
+        def __init__(self, n_layers):
+            super().__init__()
+            self.n_layers = n_layers
+            self.embedding_dict = nn.ParameterDict({
+                "user_emb": nn.Parameter(torch.randn(4, 3)),
+                "item_emb": nn.Parameter(torch.randn(5, 3)),
+            })
+            self.weight_dict = nn.ParameterDict()
+            for k in range(n_layers):
+                self.weight_dict.update({"W_gc_%d" % k: nn.Parameter(torch.randn(3, 3))})
+                self.weight_dict["b_gc_%d" % k] = nn.Parameter(torch.randn(1, 3))
+
+        def forward(self, users, items):
+            ego = torch.cat([self.embedding_dict["user_emb"], self.embedding_dict["item_emb"]], 0)
+            for k in range(self.n_layers):
+                ego = torch.tanh(torch.matmul(ego, self.weight_dict["W_gc_%d" % k]) + self.weight_dict["b_gc_%d" % k])
+            u, i = ego[:4], ego[4:]
+            reg = 0
+            for name, p in self.embedding_dict.items():
+                reg = reg + (p ** 2).sum()
+            return (u[users] * i[items]).sum(1), reg
+''')
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "pynative"])
+def test_parameter_dicts_keep_torchs_names_values_and_gradients(compat, tmp_path, monkeypatch, jit):
+    """nn.ParameterDict (MindSpore has none) is the helper's: torch's names (weight_dict.W_gc_0,
+    also for Parameters set after the dict became an attribute), ``pdict[key]`` as ``pdict.at(key)``
+    (a Cell's __getitem__ gives constants in a graph: silently zero gradients), and the model's
+    values and gradients as torch's."""
+    from migrate.weights import name_map, to_mindspore
+
+    code, ms_mod, t_mod = both_versions(PARAM_DICT, f"module_api_pdict_{int(jit)}", tmp_path, monkeypatch, jit=jit)
+    assert "ParameterDict()" in code and 'self.weight_dict.at("W_gc_%d" % k)' in code, code
+    assert ("@jit_construct" in code) == jit, code
+    t_net, ms_net = t_mod["Graph"](2), ms_mod.Graph(2)
+    mapping = name_map(t_net)
+    assert sorted(p.name for p in ms_net.trainable_params()) == sorted(mapping.values()) == sorted(
+        ["embedding_dict.user_emb", "embedding_dict.item_emb", "weight_dict.W_gc_0", "weight_dict.b_gc_0",
+         "weight_dict.W_gc_1", "weight_dict.b_gc_1"])
+    state, _ = to_mindspore(t_net.state_dict(), mapping)
+    params = ms_net.parameters_dict()
+    for name, array in state.items():
+        params[name].set_data(mindspore.Tensor(array.copy()))
+    users, items = np.array([0, 3, 1]), np.array([4, 0, 2])
+    t_out, t_reg = t_net(torch.from_numpy(users), torch.from_numpy(items))
+    (t_out.sum() + t_reg).backward()
+
+    def loss(u, i):
+        out, reg = ms_net(u, i)
+        return out.sum() + reg
+
+    value, grads = mindspore.value_and_grad(loss, None, ms_net.trainable_params())(
+        mindspore.Tensor(users, mindspore.int32), mindspore.Tensor(items, mindspore.int32))
+    np.testing.assert_allclose(float(value), float(t_out.sum() + t_reg), rtol=1e-5)
+    t_grads = {mapping[n]: p.grad.numpy() for n, p in t_net.named_parameters()}
+    for p, g in zip(ms_net.trainable_params(), grads):
+        assert np.abs(g.asnumpy()).sum() > 0, p.name  # a constant lookup would give zeros
+        np.testing.assert_allclose(g.asnumpy(), t_grads[p.name], rtol=1e-4, atol=1e-5, err_msg=p.name)
+
+
+def test_the_parameter_dict_helper_behaves_as_torchs(compat):
+    torch_dict = torch.nn.ParameterDict({"b": torch.nn.Parameter(torch.ones(2)), "a": torch.nn.Parameter(torch.zeros(1))})
+    ms_dict = compat.ParameterDict({"b": mindspore.Parameter(mindspore.ops.ones(2)),
+                                    "a": mindspore.ops.zeros(1)})  # a tensor is wrapped, as torch does
+    assert list(ms_dict) == list(torch_dict) == ["a", "b"]  # torch sorts a plain dict's keys
+    pairs = [("b", torch.nn.Parameter(torch.ones(1))), ("a", torch.nn.Parameter(torch.ones(1)))]
+    assert list(compat.ParameterDict([(k, mindspore.ops.ones(1)) for k, _ in pairs])) == list(
+        torch.nn.ParameterDict(pairs)) == ["b", "a"]  # pairs keep their order
+    assert list(ms_dict.keys()) == list(torch_dict.keys()) and len(ms_dict) == len(torch_dict) == 2
+    assert isinstance(ms_dict["a"], mindspore.Parameter) and "a" in ms_dict and "c" not in ms_dict
+    ms_dict["c"] = mindspore.ops.ones(3)
+    torch_dict["c"] = torch.ones(3)
+    assert [k for k, _ in ms_dict.items()] == [k for k, _ in torch_dict.items()] == ["a", "b", "c"]
+    assert ms_dict.pop("b").shape == (2,) and list(ms_dict) == ["a", "c"]
+    assert ms_dict.get("b") is None and len(ms_dict.values()) == 2
+    with pytest.raises(KeyError):
+        ms_dict["b"]
+    with pytest.raises(KeyError):
+        ms_dict["x.y"] = mindspore.ops.ones(1)

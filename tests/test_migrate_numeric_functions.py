@@ -47,6 +47,8 @@ INPUTS = {
     "kern": ("normal", (4, 3, 3, 3)),
     "kern2": ("normal", (4, 3, 2, 4)),
     "gkern": ("normal", (6, 1, 3, 3)),
+    "tkern": ("normal", (3, 4, 3, 3)),
+    "tkern_g": ("normal", (3, 2, 2, 4)),
     "b4": ("normal", (4,)),
     "seq": ("normal", (2, 3, 9)),
     "labels": ("int", (6,), 5),
@@ -87,6 +89,15 @@ CASES = {
     "torch.nn.functional.conv2d": ("return F.conv2d(img, kern), F.conv2d(img, kern, b4, stride=2, padding=1), "
                                    "F.conv2d(img, kern, b4, padding='same'), F.conv2d(img, kern2, padding=(1, 2), dilation=2), "
                                    "F.conv2d(img, gkern, None, 1, 1, 1, 3), F.conv2d(img3, kern, b4, 1, 'valid')"),
+    "torch.nn.functional.conv_transpose2d": (
+        "return F.conv_transpose2d(img, tkern), F.conv_transpose2d(img, tkern, b4, stride=2, padding=1), "
+        "F.conv_transpose2d(img, tkern, b4, 2, 1, 1), F.conv_transpose2d(img, tkern_g, None, (2, 1), (0, 1), (1, 0), 3), "
+        "F.conv_transpose2d(img, tkern, dilation=2), F.conv_transpose2d(img3, tkern, b4, 1, 1)"),
+    "torch.nn.functional.upsample": ("return F.upsample(img, scale_factor=2), F.upsample(img, size=(9, 12), mode='bilinear', "
+                                     "align_corners=False), F.upsample(seq, size=14, mode='linear')"),
+    "torch.nn.functional.upsample_nearest": "return F.upsample_nearest(img, scale_factor=2), F.upsample_nearest(img, (10, 5))",
+    "torch.nn.functional.upsample_bilinear": ("return F.upsample_bilinear(img, size=(9, 12)), "
+                                              "F.upsample_bilinear(img, scale_factor=2)"),
     "torch.nn.functional.interpolate": ("return F.interpolate(img, scale_factor=2), F.interpolate(img, size=(10, 5)), "
                                         "F.interpolate(img, scale_factor=1.5, mode='bilinear'), "
                                         "F.interpolate(img, size=(9, 12), mode='bilinear', align_corners=True), "
@@ -675,3 +686,26 @@ def test_trunc_normal_draws_torchs_distribution(compat, kwargs):
             assert got.min() < a + 0.02 * (b - a) and got.max() > b - 0.02 * (b - a)
         assert abs(got.mean() - want.mean()) < 0.025 * want.std()
         assert abs(got.std() / want.std() - 1) < 0.025
+
+
+NUMPY_KEYWORDS = HEADER + '''\
+def f(x, y):
+    return (torch.sum(x, axis=1), torch.mean(x, axis=0, keepdims=True), x.sum(axis=-1, keepdims=True),
+            x.mean(keepdims=True, axis=1), torch.max(x, axis=1)[0], x.argmax(axis=0), torch.cat([x, y], axis=0),
+            torch.std(x, axis=1), x.prod(axis=0), torch.add(x1=x, x2=y))
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["pynative", "jit"])
+def test_numpy_keyword_spellings_are_torchs_own(jit, tmp_path, monkeypatch):
+    """torch's argument parser takes numpy's ``axis``/``keepdims``/``x1``/``x2`` for ``dim``/
+    ``keepdim``/``input``/``other`` on every function and tensor method it parses (NGCF's
+    ``torch.sum(..., axis=1)``): converted as those, with torch's values."""
+    out = convert_source(NUMPY_KEYWORDS, SPEC, "numpy_keywords.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    f = converted_f(NUMPY_KEYWORDS, "torch.sum", f"numpy_keywords_{int(jit)}", tmp_path, monkeypatch)
+    rng = np.random.default_rng(5)
+    inputs = {"x": rng.standard_normal((3, 4)).astype(np.float32), "y": rng.standard_normal((3, 4)).astype(np.float32)}
+    got, want = run_both(NUMPY_KEYWORDS, mindspore.jit(f) if jit else f, inputs)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

@@ -2756,6 +2756,31 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose2d (MindSpore 2.10's ``ops.conv_transpose2d`` has no CPU
+    kernel): the ``Conv2DTranspose`` primitive ``ConvTranspose2d`` runs, asked for the output
+    size torch computes (``output_padding`` included, as that helper does); ``weight`` is
+    torch's ``(in, out / groups, kh, kw)``, a 3-D (unbatched) input is accepted."""
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.expand_dims(0)
+    stride, padding, output_padding, dilation = (_ntuple(v, 2) for v in (stride, padding, output_padding, dilation))
+    in_channels, per_group, kh, kw = weight.shape
+    n, _, h, w = input.shape
+    out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    out_w = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    op = ops.Conv2DTranspose(out_channel=in_channels, kernel_size=(kh, kw), mode=1, pad_mode="pad",
+                             pad=(padding[0], padding[0], padding[1], padding[1]), stride=stride,
+                             dilation=dilation, group=groups)
+    out = op(input, weight, (n, per_group * groups, out_h, out_w))
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+__all__ += ["conv_transpose2d"]
+
+
 _INTERPOLATE_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "trilinear": 3}
 
 
@@ -3892,6 +3917,112 @@ class ParameterList(_TorchNames, nn.Cell):
 __all__ += ["ParameterList"]
 
 
+class ParameterDict(_TorchNames, nn.Cell):
+    """torch.nn.ParameterDict (MindSpore 2.10 has none): a Cell holding Parameters as attributes
+    named by their keys, so they are registered, trainable and differentiated, with torch's
+    names (``weights.W_0``); keys in insertion order, ``update`` (a mapping or (key, value)
+    pairs), item assignment and deletion, ``in``, ``len``, iteration over the keys, ``keys``,
+    ``values``, ``items``, ``get`` and ``pop`` as torch's.  A value that is not a Parameter is
+    wrapped in one, as torch does.  As torch's, it takes a plain dict's items in sorted key order
+    (an OrderedDict's, another ParameterDict's or a sequence of pairs in their own order).
+
+    Inside ``mindspore.jit`` a Cell's ``__getitem__`` gives the Parameter as a constant (see
+    ParameterList), so the tool writes ``pdict[key]`` as ``pdict.at(key)``; ``values()`` and
+    ``items()`` compile as they are."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        object.__setattr__(self, "_keys", [])
+        if parameters is not None:
+            self.update(parameters)
+
+    def _prefix(self):
+        if self._keys:
+            first = self._keys[0]
+            name = getattr(self, first).name
+            if name.endswith(first):
+                return name[:-len(first)]
+        return getattr(self, "_torch_prefix", "")
+
+    def _checked(self, key):
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys are strings, not {type(key).__name__}")
+        if "." in key or not key:
+            raise KeyError(f"ParameterDict key {key!r} cannot be empty or contain '.'")
+        return key
+
+    def at(self, key):
+        """``pdict[key]``, also inside ``mindspore.jit``."""
+        return getattr(self, key)
+
+    def __getitem__(self, key):
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        value = ParameterList._parameter(value)
+        prefix = self._prefix()
+        setattr(self, self._checked(key), value)
+        value.name = prefix + key
+        if key not in self._keys:
+            self._keys.append(key)
+
+    def __delitem__(self, key):
+        if key not in self._keys:
+            raise KeyError(key)
+        delattr(self, key)
+        self._keys.remove(key)
+
+    def __contains__(self, key):
+        return key in self._keys
+
+    def __len__(self):
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(list(self._keys))
+
+    def keys(self):
+        return tuple(self._keys)
+
+    def values(self):
+        """The Parameters in key order (a tuple), also inside ``mindspore.jit``."""
+        items = ()
+        for key in self._keys:
+            items = items + (getattr(self, key),)
+        return items
+
+    def items(self):
+        """(key, Parameter) pairs in key order (a tuple), also inside ``mindspore.jit``."""
+        pairs = ()
+        for key in self._keys:
+            pairs = pairs + ((key, getattr(self, key)),)
+        return pairs
+
+    def get(self, key, default=None):
+        return getattr(self, key) if key in self._keys else default
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def update(self, parameters):
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())  # torch sorts a plain mapping's keys (not an OrderedDict's)
+        else:
+            pairs = parameters
+        for key, value in pairs:
+            self[key] = value
+        return self
+
+
+__all__ += ["ParameterDict"]
+
+
 # --------------------------------------------------------------------------- .to / .cuda / .cpu
 _PYTHON_DTYPES = {float: mindspore.float64, int: mindspore.int64, bool: mindspore.bool_}
 
@@ -4150,7 +4281,14 @@ def synchronize(device=None):
         mindspore.runtime.synchronize()
 
 
-__all__ += ["synchronize"]
+def set_cuda_device(device):
+    """torch.cuda.set_device: a MindSpore process runs on the one device ``mindspore.set_context``
+    / ``mindspore.set_device`` chose, and the converted code answers ``torch.cuda.is_available()``
+    False (CPU branches), so there is no device to switch to; the call changes nothing."""
+    return None
+
+
+__all__ += ["synchronize", "set_cuda_device"]
 
 
 class autocast:

@@ -1,7 +1,7 @@
 """Devices: ``.to(device)``/``.cuda()``/``.cpu()`` become the receiver itself,
 ``.to(dtype)`` becomes ``.astype(dtype)``, ``torch.device(s)`` the plain value
 ``s`` and ``torch.cuda.is_available()`` (and ``torch.backends.mps.is_available()``/``is_built()``)
-``False``, ``torch.cuda.device_count()``/``current_device()`` ``0``; ``nn.DataParallel(m)`` is ``m``
+``False`` (and a tensor's ``is_cuda``), ``torch.cuda.device_count()``/``current_device()`` ``0``; ``nn.DataParallel(m)`` is ``m``
 and ``nn.parallel.data_parallel(m, x)`` is ``m(x)``.
 
 A MindSpore process places every tensor on the one device chosen with
@@ -146,6 +146,10 @@ job = Job().cuda()
     def rewrite(self, site):
         key = site.rule.key
         if key in ("torch.cuda.is_available", "torch.backends.mps.is_available", "torch.backends.mps.is_built"):
+            return cst.Name("False")
+        if key == "torch.Tensor.is_cuda":
+            if site.is_call:
+                raise Unconvertible("unsupported", "x.is_cuda is an attribute, not a method")
             return cst.Name("False")
         if key == "torch.device":
             return self._device(site)

@@ -8,6 +8,10 @@ plain methods ``at`` and ``values`` compile as graph code and differentiate (mea
 to torch).  Indexing with a slice, an assignment into the list, or a list whose type the tool
 does not know keep their own spelling (the helper's ``__getitem__`` still answers them
 outside a graph).
+
+A ``torch.nn.ParameterDict`` (the helper's ``ParameterDict``) likewise: ``pdict[key]`` ->
+``pdict.at(key)``; iterating it gives its keys, and its ``values()``/``items()`` compile as
+they are, so only the subscript changes.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.transforms import Example, Transform, register
-from migrate.typeinfer import is_parameter_list
+from migrate.typeinfer import is_parameter_dict, is_parameter_list
 
 PARAMETER_LIST = "torch.nn.ParameterList"
+PARAMETER_DICT = "torch.nn.ParameterDict"
 
 
 @register
@@ -68,10 +73,16 @@ class Cross(nn.Cell):
         if self.ctx.is_store(original) or len(original.slice) != 1:
             return updated
         index = original.slice[0].slice
-        if not isinstance(index, cst.Index) or not self._is_list(original.value):
+        if not isinstance(index, cst.Index):
             return updated
-        self.ctx.converted(original, f"{PARAMETER_LIST}.__getitem__",
-                           "plist.at(i): a Cell's __getitem__ gives constants inside a compiled graph")
+        if self._is_list(original.value):
+            self.ctx.converted(original, f"{PARAMETER_LIST}.__getitem__",
+                               "plist.at(i): a Cell's __getitem__ gives constants inside a compiled graph")
+        elif is_parameter_dict(self.ctx.type_of(original.value)):
+            self.ctx.converted(original, f"{PARAMETER_DICT}.__getitem__",
+                               "pdict.at(key): a Cell's __getitem__ gives constants inside a compiled graph")
+        else:
+            return updated
         return cst.Call(func=cst.Attribute(value=updated.value, attr=cst.Name("at")),
                         args=[cst.Arg(updated.slice[0].slice.value)])
 
