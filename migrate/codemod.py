@@ -326,6 +326,20 @@ def _check_conditions(rule: Rule, bound: dict) -> None:
             raise Unconvertible("unsupported", f"no `{name}`: {reason}")
 
 
+def is_sparse_object(t: Optional[T], spec) -> bool:
+    """A value built by an entry that converts to the helper's SparseTensor
+    (``torch.sparse_coo_tensor``, ``torch.sparse.FloatTensor``, ...)."""
+    if t is None or t.kind != "object" or not t.cls:
+        return False
+    rule = spec.get(t.cls)
+    return rule is not None and rule.returns == "object" and (rule.target or "").startswith(
+        f"{HELPER_PREFIX}sparse_")
+
+
+#: torch's products that take a sparse first argument (torch.sparse.mm's conversion then)
+_SPARSE_PRODUCTS = frozenset({"torch.mm", "torch.matmul"})
+
+
 def _without_variant(rule: Rule, args: Sequence[cst.Arg]) -> Rule:
     """``rule`` itself, or, where the call does not pass an argument the rule's
     ``target_without`` names, the rule with that argument's own target (F.softmax(x) without
@@ -1283,6 +1297,18 @@ class MigrateTransformer(cst.CSTTransformer):
                            f"spells `.{member}` differently among them; split the isinstance test by class")
         return BOTTOM
 
+    def _sparse_variant(self, rule: Rule, site: CallSite) -> Rule:
+        """``torch.mm(a, b)``/``torch.matmul(a, b)`` where ``a`` is known to be a sparse tensor
+        (built by an entry whose conversion is the helper's SparseTensor): torch.sparse.mm's rule
+        (MindSpore's matmul does not take the helper's object)."""
+        if rule.key not in _SPARSE_PRODUCTS or not isinstance(site.original, cst.Call):
+            return rule
+        first = next((a.value for a in site.original.args if a.keyword is None and not a.star), None)
+        sparse = self.ctx.spec.get("torch.sparse.mm")
+        if first is None or sparse is None or not is_sparse_object(self.ctx.type_of(first), self.ctx.spec):
+            return rule
+        return sparse
+
     def _project_defines(self, method: str) -> bool:
         """Does a class of this file or of SRC define a method of this name (which a call on one of
         its instances would reach instead of torch's)?"""
@@ -1292,7 +1318,7 @@ class MigrateTransformer(cst.CSTTransformer):
         return project is not None and method in project.method_names
 
     def _apply(self, site: CallSite):
-        rule = site.rule = _without_variant(site.rule, site.updated.args)
+        rule = site.rule = self._sparse_variant(_without_variant(site.rule, site.updated.args), site)
         if rule.transform:
             return self._run_transform(site)
         if rule.target is None:

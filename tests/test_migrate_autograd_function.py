@@ -173,3 +173,102 @@ def test_the_helpers_function_binds_keywords_and_reverses_a_gradient(compat):
     value, grad = mindspore.value_and_grad(lambda t: Scale.apply(t, flip=True, factor=3.0).sum())(x)
     assert float(value) == pytest.approx(6.0)
     np.testing.assert_allclose(grad.asnumpy(), [-3.0, -3.0, -3.0])
+
+
+SPARSE_SPMM = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class SpecialSpmmFunction(torch.autograd.Function):
+        \"\"\"pyGAT's: a sparse product whose backward reaches only the nonzero values.\"\"\"
+
+        @staticmethod
+        def forward(ctx, indices, values, shape, b):
+            a = torch.sparse_coo_tensor(indices, values, shape)
+            ctx.save_for_backward(a, b)
+            ctx.N = shape[0]
+            return torch.matmul(a, b)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            a, b = ctx.saved_tensors
+            grad_values = grad_b = None
+            if ctx.needs_input_grad[1]:
+                grad_a_dense = grad_output.matmul(b.t())
+                edge_idx = a._indices()[0, :] * ctx.N + a._indices()[1, :]
+                grad_values = grad_a_dense.view(-1)[edge_idx]
+            if ctx.needs_input_grad[3]:
+                grad_b = a.t().matmul(grad_output)
+            return None, grad_values, None, grad_b
+
+
+    class Attention(nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+            self.fc = nn.Linear(3, 4)
+            self.a = nn.Parameter(torch.randn(8) * 0.3)
+
+        def forward(self, x, edge):
+            h = self.fc(x)
+            e = torch.exp(-torch.tanh(torch.cat((h[edge[0, :], :], h[edge[1, :], :]), dim=1) @ self.a))
+            rowsum = SpecialSpmmFunction.apply(edge, e, torch.Size([self.n, self.n]), torch.ones(self.n, 1))
+            return SpecialSpmmFunction.apply(edge, e, torch.Size([self.n, self.n]), h) / rowsum
+
+
+    def build():
+        return Attention(6)
+    """)
+
+
+def test_a_function_saving_a_sparse_tensor_converts_and_gives_torchs_gradients(compat, tmp_path, monkeypatch):
+    """pyGAT's SpecialSpmmFunction: torch.matmul on the sparse tensor it builds is the helper's
+    sparse product, ``save_for_backward`` keeps the sparse tensor (MindSpore's takes tensors only),
+    and values and gradients are torch's."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import load_converted, twin_models
+
+    out = convert_source(SPARSE_SPMM, SPEC, "spmm.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "return sparse_mm(a, b)" in out.code, out.code
+    ms_mod = load_converted(out.code, "spmm_ms", tmp_path, monkeypatch)
+    t_mod, t_model, ms_model = twin_models(SPARSE_SPMM, ms_mod)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    edge = np.array([[0, 0, 1, 2, 3, 4, 5, 5, 2], [0, 1, 1, 2, 0, 4, 5, 2, 3]])
+    t_out = t_model(torch.from_numpy(x), torch.from_numpy(edge))
+    (t_out ** 2).sum().backward()
+
+    def loss(xx, ee):
+        return (ms_model(xx, ee) ** 2).sum()
+
+    value, grads = mindspore.value_and_grad(loss, None, ms_model.trainable_params())(
+        mindspore.Tensor(x), mindspore.Tensor(edge))
+    np.testing.assert_allclose(float(value), float((t_out ** 2).sum()), rtol=1e-5)
+    t_grads = dict(t_model.named_parameters())
+    for p, g in zip(ms_model.trainable_params(), grads):
+        np.testing.assert_allclose(g.asnumpy(), t_grads[p.name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=p.name)
+
+
+def test_a_sparse_tensor_held_in_an_attribute_keeps_its_construct_in_pynative():
+    src = textwrap.dedent("""\
+        import torch
+        import torch.nn as nn
+
+
+        class Prop(nn.Module):
+            def __init__(self, idx, vals, n):
+                super().__init__()
+                self.adj = torch.sparse_coo_tensor(idx, vals, (n, n))
+                self.fc = nn.Linear(3, 3)
+
+            def forward(self, x):
+                return torch.matmul(self.adj, self.fc(x)) + torch.mm(x, x.t())
+        """)
+    out = convert_source(src, SPEC, "prop.py")
+    assert "sparse_mm(self.adj, self.fc(x)) + ops.matmul(x, x.t())" in out.code, out.code
+    reasons = [s.reason for s in out.sites if s.kind == "pynative"]
+    assert reasons == ["Prop.construct stays in PyNative: calls torch.matmul() with self.adj, a Python object "
+                       "(the helper's) graph mode does not take"], reasons

@@ -1517,6 +1517,12 @@ class SparseTensor(_HostObject):
     def __matmul__(self, other):
         return sparse_mm(self, other)
 
+    def matmul(self, other):
+        """``a.matmul(dense)`` / ``a.mm(dense)``: ``torch.sparse.mm(a, dense)``."""
+        return sparse_mm(self, other)
+
+    mm = matmul
+
     def __repr__(self):
         return f"SparseTensor(size={self._size}, nnz={self._nnz()}, dtype={self.dtype})"
 
@@ -4451,6 +4457,22 @@ class Function(_MindSporeFunction or object):
             bound.apply_defaults()
             args = bound.args[1:]
         return super().apply(*args)
+
+    def save_for_backward(self, *values):
+        """torch saves any tensor, a sparse one too; MindSpore's ``save_for_backward`` takes
+        tensors and None only, so other objects (the helper's SparseTensor) are kept here and put
+        back in their places when ``saved_tensors`` is read."""
+        objects = {i: v for i, v in enumerate(values) if v is not None and not isinstance(v, mindspore.Tensor)}
+        object.__setattr__(self, "_saved_objects", objects)
+        super().save_for_backward(*(None if i in objects else v for i, v in enumerate(values)))
+
+    def __getattribute__(self, name):
+        value = object.__getattribute__(self, name)
+        if name == "saved_tensors":
+            objects = object.__getattribute__(self, "__dict__").get("_saved_objects")
+            if objects:
+                value = tuple(objects.get(i, v) for i, v in enumerate(value))
+        return value
 
 
 def once_differentiable(backward):

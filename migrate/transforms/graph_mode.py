@@ -30,7 +30,8 @@ What the check refuses (a reason names the first one found):
   of another file's classes or of unknown type, builtins outside a small pure set;
 - torch calls whose conversion builds a Python object (``returns: object`` in the table:
   ``pack_padded_sequence``'s PackedSequence, a GradScaler, a sparse tensor) or takes one
-  (``torch.sparse.mm``);
+  (``torch.sparse.mm``), and any call handed a value known to hold one (``self.adj`` built
+  by ``torch.sparse_coo_tensor`` in ``__init__``);
 - decorated ``forward`` methods (and calls of decorated methods and functions), but for the
   decorators ``no_grad.py`` drops, and torch sites in ``forward`` left unconverted;
 - a ``forward`` that returns a dict (a display, a comprehension, ``dict(...)``, or a name
@@ -665,6 +666,9 @@ class Encoder(nn.Cell):
     def call_problem(self, call: cst.Call, info: Optional[ClassInfo], seen: set, scope) -> Optional[str]:
         func = call.func
         code = code_text(func)
+        held = self._object_argument(call)
+        if held is not None:
+            return f"calls {code}() with {held}, a Python object (the helper's) graph mode does not take"
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in _HOST_METHODS:
@@ -749,6 +753,17 @@ class Encoder(nn.Cell):
         if any(_is_torch(q) for q in qualified) or qualified & _PURE_MATH:
             return None
         return f"calls {code_text(func)}(), which graph mode may not compile"
+
+    def _object_argument(self, call: cst.Call) -> Optional[str]:
+        """The first argument known to hold what a ``returns: object`` entry builds (a sparse
+        tensor kept in ``self.adj``, a PackedSequence passed along), as code; None otherwise."""
+        for arg in call.args:
+            t = self.ctx.type_of(arg.value)
+            if t is not None and t.kind == "object" and t.cls and _is_torch(t.cls):
+                rule = self.ctx.spec.get(t.cls)
+                if rule is not None and rule.returns == "object":
+                    return code_text(arg.value)
+        return None
 
     def _object_builder(self, func: cst.BaseExpression, qualified: set) -> Optional[str]:
         """A torch call whose conversion builds a helper object (``returns: object`` in the
