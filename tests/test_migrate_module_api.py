@@ -552,3 +552,91 @@ def test_the_parameter_dict_helper_behaves_as_torchs(compat):
         ms_dict["b"]
     with pytest.raises(KeyError):
         ms_dict["x.y"] = mindspore.ops.ones(1)
+
+
+FAST_WEIGHTS = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class Learner(nn.Module):
+        """MAML's functional learner (dragen1860/MAML-Pytorch): weights in a ParameterList, or the
+        fast weights handed in."""
+
+        def __init__(self):
+            super().__init__()
+            self.vars = nn.ParameterList()
+            for a, b in ((4, 6), (6, 3)):
+                self.vars.append(nn.Parameter(torch.randn(b, a) * 0.5))
+                self.vars.append(nn.Parameter(torch.zeros(b)))
+
+        def forward(self, x, vars=None):
+            if vars is None:
+                vars = self.vars
+            idx = 0
+            for _ in range(2):
+                x = F.linear(x, vars[idx], vars[idx + 1])
+                idx += 2
+            return x
+''')
+
+
+def test_a_local_that_may_hold_a_parameter_list_keeps_its_construct_in_pynative(compat, tmp_path, monkeypatch):
+    """``vars = self.vars`` under ``if vars is None``: the tool cannot write ``vars.at(i)`` (vars
+    may be a plain list), and compiled, ``vars[i]`` would give the Parameters zero gradients; the
+    construct stays in PyNative, where gradients and fast-weight passes are torch's."""
+    from migrate.weights import name_map, to_mindspore
+
+    code, ms_mod, t_mod = both_versions(FAST_WEIGHTS, "module_api_fast", tmp_path, monkeypatch)
+    assert "@jit_construct" not in code, code
+    out = convert_source(FAST_WEIGHTS, SPEC, "fast.py")
+    assert [s.reason for s in out.sites if s.kind == "pynative"] == [
+        "Learner.construct stays in PyNative: reads the items of vars, which may be a ParameterList: a compiled "
+        "graph takes a Cell's items as constants (their gradients would be zero)"]
+    t_net, ms_net = t_mod["Learner"](), ms_mod.Learner()
+    state, _ = to_mindspore(t_net.state_dict(), name_map(t_net))
+    params = ms_net.parameters_dict()
+    for name, array in state.items():
+        params[name].set_data(mindspore.Tensor(array.copy()))
+    x = np.random.default_rng(4).standard_normal((5, 4)).astype(np.float32)
+    t_loss = (t_net(torch.from_numpy(x)) ** 2).sum()
+    t_grads = torch.autograd.grad(t_loss, list(t_net.parameters()))
+    fast = [p - 0.1 * g for p, g in zip(t_net.parameters(), t_grads)]
+    value, grads = mindspore.value_and_grad(lambda xx: (ms_net(xx) ** 2).sum(), None, ms_net.trainable_params())(
+        mindspore.Tensor(x))
+    np.testing.assert_allclose(float(value), float(t_loss), rtol=1e-5)
+    for g, t_g in zip(grads, t_grads):
+        np.testing.assert_allclose(g.asnumpy(), t_g.numpy(), rtol=1e-4, atol=1e-6)
+    ms_fast = [p - 0.1 * g for p, g in zip(ms_net.trainable_params(), grads)]
+    np.testing.assert_allclose(ms_net(mindspore.Tensor(x), ms_fast).asnumpy(),
+                               t_net(torch.from_numpy(x), fast).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_parameter_containers_refuse_to_be_read_by_the_graph_compiler(compat):
+    """Compiled, ``plist[i]`` would be a constant (zero gradient, measured); the helper raises
+    instead, so mindspore.jit says so and a compiled training step falls back to PyNative with
+    torch's gradients."""
+
+    class Net(mindspore.nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.vars = compat.ParameterList([mindspore.Parameter(mindspore.ops.ones(3))])
+
+        def construct(self, x, vars=None):
+            if vars is None:
+                vars = self.vars
+            return (x * vars[0] * 2).sum()
+
+    net, x = Net(), mindspore.Tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    with pytest.raises(RuntimeError, match="ParameterList indexed inside a compiled graph"):
+        mindspore.jit(mindspore.value_and_grad(net, None, net.trainable_params()))(x)
+
+    def loss(model, inputs):
+        return model(inputs)
+
+    with pytest.warns(RuntimeWarning, match="runs uncompiled"):
+        value, grads = compat.compiled_value_and_grad(loss, net.trainable_params())(net, x)
+    assert float(value) == pytest.approx(12.0)
+    np.testing.assert_allclose(grads[0].asnumpy(), [2.0, 4.0, 6.0])
+    assert [p.name for p in net.vars] == ["vars.0"]  # outside a graph, indexing and iterating work

@@ -267,9 +267,10 @@ def test_names_from_torch_implementation_modules_convert_as_their_package_spelli
     assert "torch" not in out.code.replace("_torch_compat", ""), out.code
     rules = {s.rule for s in out.sites}
     assert {"torch.nn.Module", "torch.nn.Linear", "torch.nn.Parameter", "torch.optim.Adam"} <= rules
-    # an entry without target keeps its reason under either spelling
+    # a helper entry converts under either spelling
     params = convert_source("from torch.nn.modules.container import ParameterDict\np = ParameterDict()\n", SPEC, "s.py")
-    assert [(s.kind, s.rule) for s in params.sites] == [("unsupported", "torch.nn.ParameterDict")]
+    assert [(s.kind, s.rule) for s in params.sites] == [("converted", "torch.nn.ParameterDict")]
+    assert "from _torch_compat import ParameterDict" in params.code, params.code
     sampler = convert_source("from torch.utils.data.sampler import SubsetRandomSampler\ns = SubsetRandomSampler(idx)\n",
                              SPEC, "s.py")
     assert [(s.kind, s.rule) for s in sampler.sites] == [("converted", "torch.utils.data.SubsetRandomSampler")]

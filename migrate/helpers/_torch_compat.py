@@ -28,6 +28,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import types
 import typing
@@ -3837,6 +3838,19 @@ class ModuleDict(_TorchNames, nn.CellDict):
         self._rename()
 
 
+def _refuse_in_graph(container, how):
+    """Raise when MindSpore's graph compiler runs a ParameterList's/ParameterDict's ``__getitem__``
+    or ``__iter__`` (its caller is then MindSpore's own code): it takes the Parameters they return
+    as constants, so the graph would compute with them but give them zero gradients, silently
+    (measured in 2.10).  Failing makes a compiled training step fall back to PyNative, and a
+    compiled construct say so, instead."""
+    caller = sys._getframe(2).f_globals.get("__name__", "")
+    if caller.startswith("mindspore."):
+        raise RuntimeError(f"{type(container).__name__} {how} inside a compiled graph, where MindSpore takes its "
+                           "Parameters as constants (their gradients would be zero): use .at(i) / .values(), "
+                           "which python -m migrate writes where it knows the type, or run this in PyNative")
+
+
 class ParameterList(_TorchNames, nn.Cell):
     """torch.nn.ParameterList (MindSpore 2.10 has none): a Cell holding Parameters under their
     index, so they are registered, trainable and differentiated, with torch's names
@@ -3899,6 +3913,7 @@ class ParameterList(_TorchNames, nn.Cell):
         return self._size
 
     def __iter__(self):
+        _refuse_in_graph(self, "iterated")
         return iter(self.values())
 
     def _checked(self, idx):
@@ -3908,6 +3923,7 @@ class ParameterList(_TorchNames, nn.Cell):
         return idx % self._size
 
     def __getitem__(self, idx):
+        _refuse_in_graph(self, "indexed")
         if isinstance(idx, slice):
             return list(self.values()[idx])
         return self.at(self._checked(idx))
@@ -3962,6 +3978,7 @@ class ParameterDict(_TorchNames, nn.Cell):
         return getattr(self, key)
 
     def __getitem__(self, key):
+        _refuse_in_graph(self, "indexed")
         if key not in self._keys:
             raise KeyError(key)
         return getattr(self, key)

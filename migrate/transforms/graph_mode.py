@@ -65,7 +65,7 @@ from migrate.codemod import NEEDS_PERSON, code_text
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
 from migrate.transforms.no_grad import dropped_context
 from migrate.transforms import Example, Transform, register
-from migrate.typeinfer import ClassInfo
+from migrate.typeinfer import ClassInfo, is_parameter_dict, is_parameter_list
 
 #: builtins that are pure and that MindSpore's graph compiler evaluates
 _PURE_BUILTINS = frozenset({
@@ -237,6 +237,7 @@ class _Checker(_Stores):
         self.seen = seen
         self.reason: Optional[str] = None
         self.raised: set[int] = set()
+        self.holders: dict[str, str] = {}  # local name -> ParameterList/ParameterDict it is bound to
 
     def _fail(self, why: str) -> bool:
         if self.reason is None:
@@ -261,6 +262,37 @@ class _Checker(_Stores):
                 return self._fail(f"raises {what}, which graph mode cannot (only Python's standard exceptions)")
             self.raised.add(id(node.exc))  # building the exception is not a call to check
         return super().on_visit(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        kind = self._parameter_container(node.value)
+        if kind:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.holders[target.target.value] = kind
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        self._unrewritten(node.value, ("ParameterList", "ParameterDict"))
+
+    def visit_For(self, node: cst.For) -> None:
+        self._unrewritten(node.iter, ("ParameterList",))  # a ParameterDict's iteration gives its keys
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._unrewritten(node.iter, ("ParameterList",))
+
+    def _parameter_container(self, expr: cst.BaseExpression) -> Optional[str]:
+        t = self.owner.ctx.type_of(expr)
+        return "ParameterList" if is_parameter_list(t) else "ParameterDict" if is_parameter_dict(t) else None
+
+    def _unrewritten(self, value: cst.BaseExpression, kinds: tuple) -> None:
+        """A name bound to a ParameterList/ParameterDict somewhere in the function, read where its
+        type is not known to be one (``vars = self.vars`` under ``if vars is None``, MAML's
+        learner): parameter_list.py could not write ``.at``/``.values()``, and a compiled graph
+        takes what a Cell's ``__getitem__``/``__iter__`` returns as constants (zero gradients,
+        measured)."""
+        if (isinstance(value, cst.Name) and self.holders.get(value.value) in kinds
+                and self._parameter_container(value) is None):
+            self._fail(f"reads the items of {value.value}, which may be a {self.holders[value.value]}: a compiled "
+                       "graph takes a Cell's items as constants (their gradients would be zero)")
 
     def store(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Attribute):
