@@ -154,6 +154,12 @@ class NameResolver:
         except KeyError:
             return None
 
+    def is_unbound(self, node: cst.Name) -> bool:
+        """Nothing binds ``node`` where it is read: no assignment, import, parameter or builtin
+        (libcst's scopes; False when the scope is unknown or a star import may bind it)."""
+        scope = self.scope_of(node)
+        return scope is not None and not self._star and node.value not in scope
+
     def star_name(self, name: str) -> Optional[str]:
         """What ``from <project module> import *`` binds ``name`` to (its qualified name), if so."""
         return self._star.get(name)

@@ -643,3 +643,45 @@ def test_autocast_blocks_are_dropped_and_the_forward_compiles_as_torch_computes(
     x = np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32)
     np.testing.assert_allclose(ms_model(mindspore.Tensor(x)).asnumpy(), t_model(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-6, atol=1e-6)
+
+
+UNDEFINED = """\
+import torch
+import torch.nn as nn
+
+
+class Text(nn.Module):
+    def __init__(self, static):
+        super().__init__()
+        self.static = static
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        if self.static:
+            x = Variable(x)  # never imported: torch never takes this branch here
+        return self.fc(x)
+"""
+
+
+def test_a_name_nothing_defines_keeps_the_construct_in_pynative(compat, tmp_path, monkeypatch):
+    """cnn-text-classification-pytorch's CNN_Text: ``Variable`` is never imported, on a branch torch
+    never takes.  Compiled, MindSpore resolves every name and fails (NameError); in PyNative the
+    model runs as torch's.  A file with a star import is not judged (the name may come from it)."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import both_versions
+
+    found = decisions(UNDEFINED)
+    assert found["Text"] == ("pynative", "Text.construct stays in PyNative: calls Variable, but nothing in the file "
+                             "defines Variable (graph mode resolves every name when it compiles, on a branch never "
+                             "taken too)")
+    assert decisions("from helpers_of_mine import *\n" + UNDEFINED)["Text"][0] == "graph"
+    assert decisions(UNDEFINED.replace("import torch\n", "import torch\nfrom torch.autograd import Variable\n"))[
+        "Text"][0] == "graph"
+    _, ms_mod, t_mod = both_versions(UNDEFINED, "graph_undefined", tmp_path, monkeypatch, complete=False)
+    t_net, ms_net = t_mod["Text"](False), ms_mod.Text(False)
+    ms_net.fc.weight.set_data(mindspore.Tensor(t_net.fc.weight.detach().numpy()))
+    ms_net.fc.bias.set_data(mindspore.Tensor(t_net.fc.bias.detach().numpy()))
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(ms_net(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
