@@ -187,7 +187,9 @@ def name_map(torch_module, spec=None) -> NameMap:
     """Every ``torch_module.state_dict()`` key (parameters and buffers) -> its MindSpore name.
 
     The owning module of each tensor comes from ``named_modules()``; the table's
-    attribute renames apply to instances of their class and of its subclasses.
+    attribute renames apply to instances of their class and of its subclasses, to the
+    tensor's own name and to each submodule on its path (``linear1`` -> ``dense1`` in a
+    TransformerEncoderLayer).
     ``num_batches_tracked`` of a BatchNorm is listed in ``.unmapped`` (not in the
     dict).  Names kept as they are but that nothing confirms are listed in
     ``.unchecked``: tensors of a torch.nn class the table does not know (e.g.
@@ -213,7 +215,7 @@ def name_map(torch_module, spec=None) -> NameMap:
             result.unmapped[key] = REASON_NUM_BATCHES
             continue
         new = renames.lookup(type(owner), attr)
-        result[key] = f"{prefix}.{new}" if (new and prefix) else (new or key)
+        result[key] = f"{_renamed_path(prefix, modules, renames)}.{new or attr}" if prefix else (new or key)
         tensor = owner._parameters.get(attr) if attr in owner._parameters else owner._buffers.get(attr)
         if tensor is not None:
             if id(tensor) in seen:
@@ -231,6 +233,17 @@ def name_map(torch_module, spec=None) -> NameMap:
                 )
     _invert(result)  # raises on two keys becoming one name
     return result
+
+
+def _renamed_path(prefix: str, modules: dict, renames: Renames) -> str:
+    """A submodule's path with the table's renames of submodule attributes applied to each step
+    (``layers.0.linear1`` -> ``layers.0.dense1``: TransformerEncoderLayer's feed-forward layers)."""
+    parts = prefix.split(".")
+    out = []
+    for i, part in enumerate(parts):
+        parent = modules.get(".".join(parts[:i]))
+        out.append((renames.lookup(type(parent), part) if parent is not None else None) or part)
+    return ".".join(out)
 
 
 def guess_name_map(keys: Iterable[str], spec=None, side: str = "torch") -> NameMap:

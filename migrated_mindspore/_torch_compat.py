@@ -1894,6 +1894,25 @@ class MultiheadAttention(nn.MultiheadAttention):
         return outputs[0], None
 
 
+class TransformerEncoder(nn.TransformerEncoder):
+    """torch.nn.TransformerEncoder on ``mindspore.nn.TransformerEncoder`` (the layer deep-copied
+    ``num_layers`` times under ``layers.<i>``, an optional final ``norm``: torch's structure and
+    parameter names, but for the layers' own renames, see TransformerEncoderLayer): torch's forward
+    names its mask ``mask`` (MindSpore's ``src_mask``) and takes ``is_causal`` as a hint (the mask
+    itself must be given); ``enable_nested_tensor``/``mask_check`` only tune torch's fast path."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__(encoder_layer, num_layers, norm)
+
+    def construct(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        if is_causal and mask is None:
+            raise RuntimeError("TransformerEncoder: is_causal is a hint that mask is the causal mask; pass mask")
+        return super().construct(src, mask, src_key_padding_mask)
+
+
+__all__ += ["TransformerEncoder"]
+
+
 class CrossEntropyLoss(nn.Cell):
     """torch.nn.CrossEntropyLoss: takes int64 class indices as torch does.
 

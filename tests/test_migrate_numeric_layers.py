@@ -171,10 +171,16 @@ CASES = {
         "self.b = nn.TransformerEncoderLayer(8, 2, 16, 0.1, 'gelu', 1e-3, batch_first=True, norm_first=True)",
         "return self.a(x, src_key_padding_mask=pad), self.b(x.transpose(0, 1), src_mask=mask)", "x, pad, mask"),
         {"x": ("normal", (5, 3, 8)), "pad": ("mask", (3, 5)), "mask": ("causal", (5, 5))}, False),
+    "torch.nn.TransformerEncoder": (_net(
+        "self.a = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8))\n"
+        "self.b = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1, "
+        "enable_nested_tensor=False)",
+        "return self.a(x, src_key_padding_mask=pad), self.b(x.transpose(0, 1), mask=mask), self.a(x)", "x, pad, mask"),
+        {"x": ("normal", (5, 3, 8)), "pad": ("mask", (3, 5)), "mask": ("causal", (5, 5))}, False),
 }
 
 #: torch parameter names -> MindSpore names that ``name_map`` does not give (see the entry's note)
-EXTRA_RENAMES = {"torch.nn.TransformerEncoderLayer": (("linear1.", "dense1."), ("linear2.", "dense2."))}
+EXTRA_RENAMES: dict = {}
 #: torch state that MindSpore does not save: a loss's class weights (a plain attribute there)
 TORCH_ONLY = {"torch.nn.NLLLoss": {"b.weight", "c.weight"}}
 #: MindSpore parameters torch does not have: affine=False keeps a fixed (untrained) gamma = 1, beta = 0
