@@ -60,6 +60,8 @@ INPUTS = {
 
 #: case id -> (entry, body of `def f(<inputs used>)`)
 FN_CASES = {
+    "softmin": ("torch.nn.functional.softmin", "return F.softmin(x, dim=1), F.softmin(x3, -1), F.softmin(x), "
+                "F.softmin(x3), F.softmin(x, 0, dtype=torch.float64)"),
     "relu6": ("torch.nn.functional.relu6", "return F.relu6(x * 4), F.relu6(x, inplace=False)"),
     "elu": ("torch.nn.functional.elu", "return F.elu(x * 4), F.elu(x, alpha=0.5), F.elu(x, 2.0, False)"),
     "selu": ("torch.nn.functional.selu", "return F.selu(x * 4), F.selu(x3.double())"),
@@ -236,6 +238,20 @@ LAYER_CASES = {
         "self.a = nn.GRUCell(4, 5)\nself.b = nn.GRUCell(5, 3, False)",
         "h = self.a(x, h0)\nreturn h, self.b(h), self.a(x[0], h0[0])", "x, h0"),
         {"x": ("normal", (6, 4)), "h0": ("normal", (6, 5))}, False),
+    "torch.nn.RNNCell": (_net(
+        "self.a = nn.RNNCell(4, 5)\nself.b = nn.RNNCell(5, 3, False, nonlinearity='relu')",
+        "h = self.a(x, h0)\nreturn h, self.b(h), self.a(x[0], h0[0]), self.a(x)", "x, h0"),
+        {"x": ("normal", (6, 4)), "h0": ("normal", (6, 5))}, False),
+    "torch.nn.Softmin": (_net(
+        "self.a = nn.Softmin(dim=1)\nself.b = nn.Softmin()\nself.c = nn.Softmin(-1)",
+        "return self.a(x), self.b(x), self.b(x3), self.c(x3)", "x, x3"),
+        {"x": ("normal", (4, 5)), "x3": ("normal", (2, 3, 4))}, False),
+    "torch.nn.UpsamplingNearest2d": (_net(
+        "self.a = nn.UpsamplingNearest2d(scale_factor=2)\nself.b = nn.UpsamplingNearest2d(size=(7, 9))",
+        "return self.a(x), self.b(x)"), {"x": ("normal", (2, 3, 5, 6))}, False),
+    "torch.nn.UpsamplingBilinear2d": (_net(
+        "self.a = nn.UpsamplingBilinear2d(scale_factor=2)\nself.b = nn.UpsamplingBilinear2d((7, 9))",
+        "return self.a(x), self.b(x)"), {"x": ("normal", (2, 3, 5, 6))}, False),
     "torch.nn.ZeroPad2d": (_net(
         "self.a = nn.ZeroPad2d(2)\nself.b = nn.ZeroPad2d((1, 2, 0, 3))\nself.c = nn.ZeroPad2d((-1, 2, 1, -2))",
         "return self.a(x), self.b(x), self.c(x), self.c(x), self.b(x[0])"), {"x": ("normal", (2, 3, 4, 5))}, False),

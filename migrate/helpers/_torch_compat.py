@@ -1017,6 +1017,28 @@ class Softmax(nn.Cell):
         return softmax(input)
 
 
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """torch.nn.functional.softmin: ``softmax(-input)`` over ``dim``, or over torch's implicit dim
+    (0 for 0-, 1- and 3-D input, else 1) when it is left out."""
+    if dtype is not None:
+        input = ops.cast(input, dtype)
+    return ops.softmax(-input, _implicit_dim(input.ndim) if dim is None else dim)
+
+
+class Softmin(nn.Cell):
+    """torch.nn.Softmin(dim): ``softmin`` over ``dim`` (torch's implicit dim when left out)."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def construct(self, input):
+        return softmin(input, self.dim)
+
+
+__all__ += ["softmin", "Softmin"]
+
+
 class LogSoftmax(nn.Cell):
     """torch.nn.LogSoftmax() without dim: over torch's implicit dim (see Softmax)."""
 
@@ -3682,6 +3704,21 @@ class GRUCell(nn.GRUCell):
 
     def construct(self, input, hx=None):
         return _unbatched_cell(super().construct, input, hx, self.hidden_size, False)
+
+
+class RNNCell(nn.RNNCell):
+    """torch.nn.RNNCell on ``mindspore.nn.RNNCell`` (same parameter names weight_ih, weight_hh,
+    bias_ih, bias_hh, shapes and initialization; see ``LSTMCell``): ``bias`` is ``has_bias``,
+    ``nonlinearity`` 'tanh' or 'relu', an optional ``hx`` and unbatched input; returns ``h``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+        super().__init__(input_size, hidden_size, has_bias=bool(bias), nonlinearity=nonlinearity)
+
+    def construct(self, input, hx=None):
+        return _unbatched_cell(super().construct, input, hx, self.hidden_size, False)
+
+
+__all__ += ["RNNCell"]
 
 
 class ZeroPad2d(nn.Cell):
