@@ -3184,6 +3184,77 @@ class _PretrainedEmbedding(nn.Embedding):
         return flat.reshape(tuple(ids.shape) + (self.embedding_size,))
 
 
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """torch.nn.functional.embedding_bag: each bag's rows of ``weight`` summed, averaged or
+    maximised.  Bags are the rows of a 2-D ``input``, or the runs of a 1-D ``input`` that
+    ``offsets`` starts (with ``include_last_offset`` its last entry is the end).  Rows at
+    ``padding_idx`` are left out (of a mean's count too); an empty bag gives zeros;
+    ``per_sample_weights`` scales each row (``mode='sum'`` only), as torch.  Gathers and segment
+    sums, so gradients reach ``weight`` (and the sample weights); ``sparse`` changes nothing here."""
+    if max_norm is not None or scale_grad_by_freq:
+        raise NotImplementedError("embedding_bag: max_norm and scale_grad_by_freq have no MindSpore equivalent")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', not {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights is only supported for mode='sum' (as in torch)")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None for a 2-D input")
+        bags, length = input.shape
+        flat = input.reshape(-1)
+        bag = ops.arange(bags).reshape(-1, 1).broadcast_to((bags, length)).reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None or offsets.ndim != 1:
+            raise ValueError("embedding_bag: a 1-D input needs 1-D offsets")
+        starts = offsets[:-1] if include_last_offset else offsets
+        bags, flat = starts.shape[0], input
+        bag = ops.searchsorted(starts.astype(mindspore.int64), ops.arange(flat.shape[0]).astype(mindspore.int64),
+                               right=True) - 1
+    else:
+        raise ValueError(f"embedding_bag: input must be 1-D or 2-D, got {input.ndim}-D")
+    bag = bag.astype(mindspore.int32)
+    rows = ops.gather(weight, flat, 0)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1).astype(rows.dtype)
+    keep = ops.ones(flat.shape, rows.dtype) if padding_idx is None else (flat != padding_idx).astype(rows.dtype)
+    counts = ops.unsorted_segment_sum(keep, bag, bags).reshape(-1, 1)
+    if mode == "max":
+        lowest = ops.full(rows.shape, float(np.finfo(np.float32).min), dtype=rows.dtype)
+        out = ops.unsorted_segment_max(ops.where(keep.reshape(-1, 1) > 0, rows, lowest), bag, bags)
+        return ops.where(counts > 0, out, ops.zeros_like(out))
+    out = ops.unsorted_segment_sum(rows * keep.reshape(-1, 1), bag, bags)
+    return out / ops.maximum(counts, ops.ones_like(counts)) if mode == "mean" else out
+
+
+class EmbeddingBag(nn.Cell):
+    """torch.nn.EmbeddingBag: a ``weight`` (num_embeddings, embedding_dim) drawn from N(0, 1) as
+    torch's (the row at ``padding_idx`` zero), under torch's parameter name, computing
+    ``embedding_bag`` (see there) in ``forward(input, offsets=None, per_sample_weights=None)``."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                 mode="mean", sparse=False, _weight=None, include_last_offset=False, padding_idx=None):
+        super().__init__()
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += num_embeddings
+        if _weight is None:
+            table = np.random.standard_normal((num_embeddings, embedding_dim)).astype(np.float32)
+            if padding_idx is not None:
+                table[padding_idx] = 0
+            _weight = mindspore.Tensor(table)
+        self.weight = mindspore.Parameter(_weight, name="weight")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.max_norm, self.scale_grad_by_freq, self.mode = max_norm, scale_grad_by_freq, mode
+        self.include_last_offset, self.padding_idx = include_last_offset, padding_idx
+
+    def construct(self, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, self.weight, offsets, self.max_norm, 2, self.scale_grad_by_freq, self.mode,
+                             False, per_sample_weights, self.include_last_offset, self.padding_idx)
+
+
+__all__ += ["embedding_bag", "EmbeddingBag"]
+
+
 def embedding_from_pretrained(embeddings, freeze=True, padding_idx=None):
     """torch.nn.Embedding.from_pretrained: an Embedding Cell whose ``embedding_table`` is a copy
     of ``embeddings`` (rows, dim), untouched (torch keeps the padding_idx row as given; MindSpore's

@@ -56,12 +56,20 @@ INPUTS = {
     "rv": ("positive", (3,)),
     "g3": ("normal", (3,)),
     "img": ("normal", (4, 3, 5, 6)),
+    "ids": ("int", (9,), 10),
+    "ids2": ("int", (3, 4), 10),
+    "offs": ("offsets", (0, 3, 3, 5)),
+    "w10": ("normal", (10, 4)),
+    "psw": ("normal", (9,)),
 }
 
 #: case id -> (entry, body of `def f(<inputs used>)`)
 FN_CASES = {
     "softmin": ("torch.nn.functional.softmin", "return F.softmin(x, dim=1), F.softmin(x3, -1), F.softmin(x), "
                 "F.softmin(x3), F.softmin(x, 0, dtype=torch.float64)"),
+    "embedding_bag": ("torch.nn.functional.embedding_bag",
+                      "return F.embedding_bag(ids2, w10), F.embedding_bag(ids, w10, offs, mode='max'), "
+                      "F.embedding_bag(ids, w10, offs, mode='sum', per_sample_weights=psw, padding_idx=2)"),
     "relu6": ("torch.nn.functional.relu6", "return F.relu6(x * 4), F.relu6(x, inplace=False)"),
     "elu": ("torch.nn.functional.elu", "return F.elu(x * 4), F.elu(x, alpha=0.5), F.elu(x, 2.0, False)"),
     "selu": ("torch.nn.functional.selu", "return F.selu(x * 4), F.selu(x3.double())"),
@@ -148,6 +156,8 @@ def _draw(spec, rng):
     kind, shape = spec[0], spec[1]
     if kind == "int":
         return rng.integers(0, spec[2], shape).astype(np.int64)
+    if kind == "offsets":  # fixed bag starts (EmbeddingBag)
+        return np.array(shape, np.int64)
     if kind == "prob":
         return rng.dirichlet(np.ones(shape[-1]), shape[:-1]).astype(np.float32)
     if kind == "logprob":
@@ -238,6 +248,13 @@ LAYER_CASES = {
         "self.a = nn.GRUCell(4, 5)\nself.b = nn.GRUCell(5, 3, False)",
         "h = self.a(x, h0)\nreturn h, self.b(h), self.a(x[0], h0[0])", "x, h0"),
         {"x": ("normal", (6, 4)), "h0": ("normal", (6, 5))}, False),
+    "torch.nn.EmbeddingBag": (_net(
+        "self.a = nn.EmbeddingBag(10, 4)\nself.b = nn.EmbeddingBag(10, 4, mode='max', include_last_offset=True)\n"
+        "self.c = nn.EmbeddingBag(10, 4, mode='sum', padding_idx=0)",
+        "return self.a(ids2), self.a(ids, offs), self.b(ids, offs_last), self.c(ids, offs, per_sample_weights=w), "
+        "self.c(ids2)", "ids, ids2, offs, offs_last, w"),
+        {"ids": ("int", (9,), 10), "ids2": ("int", (3, 4), 10), "offs": ("offsets", (0, 3, 3, 5)),
+         "offs_last": ("offsets", (0, 4, 4, 9)), "w": ("normal", (9,))}, False),
     "torch.nn.RNNCell": (_net(
         "self.a = nn.RNNCell(4, 5)\nself.b = nn.RNNCell(5, 3, False, nonlinearity='relu')",
         "h = self.a(x, h0)\nreturn h, self.b(h), self.a(x[0], h0[0]), self.a(x)", "x, h0"),
