@@ -709,3 +709,37 @@ def test_numpy_keyword_spellings_are_torchs_own(jit, tmp_path, monkeypatch):
     got, want = run_both(NUMPY_KEYWORDS, mindspore.jit(f) if jit else f, inputs)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+GUMBEL = HEADER + '''\
+def f(logits):
+    return F.gumbel_softmax(logits, tau=0.5), F.gumbel_softmax(logits, hard=True), F.gumbel_softmax(logits, 1.0, True, 1e-10, 0)
+
+
+def straight_through(logits, weights):
+    return (F.gumbel_softmax(logits, tau=2.0, hard=True) * weights).sum()
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["pynative", "jit"])
+def test_gumbel_softmax_samples_as_torchs_does(jit, tmp_path, monkeypatch):
+    """Random, so checked by its properties: soft rows sum to 1, hard ones are one-hot (along dim),
+    the hard sample's argmax follows softmax(logits), and its gradient is the soft sample's
+    (straight-through: nonzero, summing to zero over the softmax axis)."""
+    out = convert_source(GUMBEL, SPEC, "gumbel.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    (tmp_path / f"gumbel_{int(jit)}.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(f"gumbel_{int(jit)}")
+    f = mindspore.jit(module.f) if jit else module.f
+    probs = np.array([0.1, 0.2, 0.7], np.float32)
+    logits = mindspore.Tensor(np.log(np.tile(probs, (20000, 1))))
+    soft, hard, hard0 = (t.asnumpy() for t in f(logits))
+    np.testing.assert_allclose(soft.sum(-1), 1.0, atol=1e-5)
+    assert set(np.unique(hard)) == {0.0, 1.0} and (hard.sum(-1) == 1).all() and (hard0.sum(0) == 1).all()
+    np.testing.assert_allclose(hard.mean(0), probs, atol=0.015)
+    rng = np.random.default_rng(1)
+    grad = mindspore.grad(module.straight_through)(mindspore.Tensor(rng.standard_normal((6, 4)).astype(np.float32)),
+                                                   mindspore.Tensor(rng.standard_normal((6, 4)).astype(np.float32)))
+    assert np.abs(grad.asnumpy()).max() > 1e-3
+    np.testing.assert_allclose(grad.asnumpy().sum(-1), 0.0, atol=1e-5)
