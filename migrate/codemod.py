@@ -265,9 +265,11 @@ _NUMPY_ALIASES = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "inpu
 
 
 def _torch_keyword(rule: Rule, key: str) -> str:
-    """A keyword of a call under its torch name, on an entry without ``args`` (numpy's
-    spellings, unless the entry renames them itself)."""
-    if key not in rule.kwargs and key in _NUMPY_ALIASES and _parses_numpy_aliases(rule.key):
+    """A keyword of a call under its torch name, on an entry without ``args``: ``axis=``/
+    ``keepdims=`` as ``dim=``/``keepdim=``, unless the entry renames them itself.  (Not the
+    aliases of ``input``/``other``: without ``args`` the tool cannot tell them from a parameter
+    torch names ``x`` itself, as ``torch.trapezoid``'s.)"""
+    if key in ("axis", "keepdims") and key not in rule.kwargs and _parses_numpy_aliases(rule.key):
         return _NUMPY_ALIASES[key]
     return key
 
@@ -326,14 +328,20 @@ def _check_conditions(rule: Rule, bound: dict) -> None:
             raise Unconvertible("unsupported", f"no `{name}`: {reason}")
 
 
+def object_rule(t: Optional[T], spec) -> Optional[Rule]:
+    """The entry whose conversion built the helper object a value of type ``t`` holds (``returns:
+    object``: a SparseTensor, a PackedSequence, a GradScaler), or None."""
+    if t is None or t.kind != "object" or not t.cls or not t.cls.startswith("torch."):
+        return None
+    rule = spec.get(t.cls)
+    return rule if rule is not None and rule.returns == "object" else None
+
+
 def is_sparse_object(t: Optional[T], spec) -> bool:
     """A value built by an entry that converts to the helper's SparseTensor
     (``torch.sparse_coo_tensor``, ``torch.sparse.FloatTensor``, ...)."""
-    if t is None or t.kind != "object" or not t.cls:
-        return False
-    rule = spec.get(t.cls)
-    return rule is not None and rule.returns == "object" and (rule.target or "").startswith(
-        f"{HELPER_PREFIX}sparse_")
+    rule = object_rule(t, spec)
+    return rule is not None and (rule.target or "").startswith(f"{HELPER_PREFIX}sparse_")
 
 
 #: torch's products that take a sparse first argument (torch.sparse.mm's conversion then)

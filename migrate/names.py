@@ -156,7 +156,8 @@ class NameResolver:
 
     def is_unbound(self, node: cst.Name) -> bool:
         """Nothing binds ``node`` where it is read: no assignment, import, parameter or builtin
-        (libcst's scopes; False when the scope is unknown or a star import may bind it)."""
+        (libcst's scopes; False when the scope is unknown or a star import of a project module
+        may bind it: a caller that cares about other star imports checks the file for them)."""
         scope = self.scope_of(node)
         return scope is not None and not self._star and node.value not in scope
 

@@ -61,7 +61,7 @@ from typing import Optional
 
 import libcst as cst
 
-from migrate.codemod import NEEDS_PERSON, code_text
+from migrate.codemod import NEEDS_PERSON, code_text, object_rule
 from migrate.comprehensions import CONSUMERS, loops_for_comprehensions
 from migrate.transforms.no_grad import dropped_context
 from migrate.transforms import Example, Transform, register
@@ -807,11 +807,8 @@ class Encoder(nn.Cell):
         """The first argument known to hold what a ``returns: object`` entry builds (a sparse
         tensor kept in ``self.adj``, a PackedSequence passed along), as code; None otherwise."""
         for arg in call.args:
-            t = self.ctx.type_of(arg.value)
-            if t is not None and t.kind == "object" and t.cls and _is_torch(t.cls):
-                rule = self.ctx.spec.get(t.cls)
-                if rule is not None and rule.returns == "object":
-                    return code_text(arg.value)
+            if object_rule(self.ctx.type_of(arg.value), self.ctx.spec) is not None:
+                return code_text(arg.value)
         return None
 
     def _object_builder(self, func: cst.BaseExpression, qualified: set) -> Optional[str]:
