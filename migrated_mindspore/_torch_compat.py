@@ -1935,6 +1935,16 @@ class TransformerEncoder(nn.TransformerEncoder):
 __all__ += ["TransformerEncoder"]
 
 
+def generate_square_subsequent_mask(sz, device=None, dtype=None):
+    """torch.nn.Transformer.generate_square_subsequent_mask: the (sz, sz) float mask with -inf
+    above the diagonal and 0 elsewhere (added to attention scores: position i sees 0..i)."""
+    mask = ops.triu(ops.full((sz, sz), float("-inf"), dtype=mindspore.float32), 1)  # compiles inside jit too
+    return mask if dtype is None else mask.astype(dtype)
+
+
+__all__ += ["generate_square_subsequent_mask"]
+
+
 class CrossEntropyLoss(nn.Cell):
     """torch.nn.CrossEntropyLoss: takes int64 class indices as torch does.
 

@@ -171,6 +171,28 @@ CASES = {
         "self.b = nn.TransformerEncoderLayer(8, 2, 16, 0.1, 'gelu', 1e-3, batch_first=True, norm_first=True)",
         "return self.a(x, src_key_padding_mask=pad), self.b(x.transpose(0, 1), src_mask=mask)", "x, pad, mask"),
         {"x": ("normal", (5, 3, 8)), "pad": ("mask", (3, 5)), "mask": ("causal", (5, 5))}, False),
+    "torch.nn.TransformerDecoderLayer": (_net(
+        "self.a = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16)\n"
+        "self.b = nn.TransformerDecoderLayer(8, 2, 16, 0.1, 'gelu', 1e-3, batch_first=True, norm_first=True)",
+        "return self.a(tgt, x, tgt_mask=mask4, memory_key_padding_mask=pad), self.b(tgt.transpose(0, 1), x.transpose(0, 1))",
+        "x, tgt, pad, mask4"),
+        {"x": ("normal", (5, 3, 8)), "tgt": ("normal", (4, 3, 8)), "pad": ("mask", (3, 5)), "mask4": ("causal", (4, 4))},
+        False),
+    "torch.nn.TransformerDecoder": (_net(
+        "self.a = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8))",
+        "return self.a(tgt, x, tgt_mask=mask4, tgt_key_padding_mask=tpad), self.a(tgt, x)", "x, tgt, tpad, mask4"),
+        {"x": ("normal", (5, 3, 8)), "tgt": ("normal", (4, 3, 8)), "tpad": ("mask", (3, 4)), "mask4": ("causal", (4, 4))},
+        False),
+    "torch.nn.Transformer": (_net(
+        "self.a = nn.Transformer(8, 2, 1, 2, 16, batch_first=True)\nself.b = nn.Transformer(8, 2, 2, 1, 16, norm_first=True)",
+        "mask = nn.Transformer.generate_square_subsequent_mask(4)\n"
+        "return (self.a(x.transpose(0, 1), tgt.transpose(0, 1), tgt_mask=mask, src_key_padding_mask=pad, "
+        "memory_key_padding_mask=pad), self.b(x, tgt, tgt_mask=mask))", "x, tgt, pad"),
+        {"x": ("normal", (5, 3, 8)), "tgt": ("normal", (4, 3, 8)), "pad": ("mask", (3, 5))}, False),
+    "torch.nn.Transformer.generate_square_subsequent_mask": (_net(
+        "self.lin = nn.Linear(4, 4)",
+        "return nn.Transformer.generate_square_subsequent_mask(4) + x, nn.Transformer.generate_square_subsequent_mask(1)"),
+        {"x": ("normal", (4, 4))}, False),
     "torch.nn.TransformerEncoder": (_net(
         "self.a = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8))\n"
         "self.b = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1, "
