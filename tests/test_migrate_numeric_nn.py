@@ -70,6 +70,9 @@ FN_CASES = {
     "embedding_bag": ("torch.nn.functional.embedding_bag",
                       "return F.embedding_bag(ids2, w10), F.embedding_bag(ids, w10, offs, mode='max'), "
                       "F.embedding_bag(ids, w10, offs, mode='sum', per_sample_weights=psw, padding_idx=2)"),
+    "pdist": ("torch.nn.functional.pdist", "return F.pdist(x), F.pdist(x, p=1.0), F.pdist(x[:2], 3.0)"),
+    "rms_norm": ("torch.nn.functional.rms_norm",
+                 "return F.rms_norm(x, (8,)), F.rms_norm(x3, [3, 5], eps=1e-2), F.rms_norm(x, [8], weight=x[0])"),
     "relu6": ("torch.nn.functional.relu6", "return F.relu6(x * 4), F.relu6(x, inplace=False)"),
     "elu": ("torch.nn.functional.elu", "return F.elu(x * 4), F.elu(x, alpha=0.5), F.elu(x, 2.0, False)"),
     "selu": ("torch.nn.functional.selu", "return F.selu(x * 4), F.selu(x3.double())"),
@@ -255,6 +258,22 @@ LAYER_CASES = {
         "self.c(ids2)", "ids, ids2, offs, offs_last, w"),
         {"ids": ("int", (9,), 10), "ids2": ("int", (3, 4), 10), "offs": ("offsets", (0, 3, 3, 5)),
          "offs_last": ("offsets", (0, 4, 4, 9)), "w": ("normal", (9,))}, False),
+    "torch.nn.ZeroPad1d": (_net("self.a = nn.ZeroPad1d(2)\nself.b = nn.ZeroPad1d((1, -2))",
+                                "return self.a(x), self.b(x), self.a(x[0])"), {"x": ("normal", (2, 3, 6))}, False),
+    "torch.nn.ConstantPad1d": (_net("self.a = nn.ConstantPad1d(2, 3.5)\nself.b = nn.ConstantPad1d((0, 3), -1.0)",
+                                    "return self.a(x), self.b(x)"), {"x": ("normal", (2, 3, 6))}, False),
+    "torch.nn.ReflectionPad1d": (_net("self.a = nn.ReflectionPad1d(2)\nself.b = nn.ReflectionPad1d((3, 1))",
+                                      "return self.a(x), self.b(x), self.a(x[0])"), {"x": ("normal", (2, 3, 6))}, False),
+    "torch.nn.ReplicationPad1d": (_net("self.a = nn.ReplicationPad1d(2)\nself.b = nn.ReplicationPad1d((0, 4))",
+                                       "return self.a(x), self.b(x)"), {"x": ("normal", (2, 3, 6))}, False),
+    "torch.nn.PairwiseDistance": (_net(
+        "self.a = nn.PairwiseDistance()\nself.b = nn.PairwiseDistance(p=1.0, eps=1e-3, keepdim=True)",
+        "return self.a(x, y), self.b(x, y), self.a(x, y[:1])", "x, y"),
+        {"x": ("normal", (4, 6)), "y": ("normal", (4, 6))}, False),
+    "torch.nn.RMSNorm": (_net(
+        "self.a = nn.RMSNorm(6)\nself.b = nn.RMSNorm([3, 6], eps=1e-3)\nself.c = nn.RMSNorm((6,), elementwise_affine=False)\n"
+        "nn.init.normal_(self.a.weight)",
+        "return self.a(x), self.b(x), self.c(x)"), {"x": ("normal", (2, 3, 6))}, False),
     "torch.nn.RNNCell": (_net(
         "self.a = nn.RNNCell(4, 5)\nself.b = nn.RNNCell(5, 3, False, nonlinearity='relu')",
         "h = self.a(x, h0)\nreturn h, self.b(h), self.a(x[0], h0[0]), self.a(x)", "x, h0"),
@@ -447,3 +466,25 @@ def test_sparse_embeddings_convert_with_dense_gradients_of_the_same_values(compa
     ms_loss, (grad,) = mindspore.value_and_grad(ms_net, None, ms_net.trainable_params())(mindspore.Tensor(ids))
     np.testing.assert_allclose(ms_loss.asnumpy(), loss.item(), rtol=1e-6)
     np.testing.assert_allclose(grad.asnumpy(), t_net.emb.weight.grad.to_dense().numpy(), atol=1e-6)
+
+
+DROPOUT2D = HEADER + """\
+def f(x):
+    return F.dropout2d(x, 0.5), F.dropout2d(x, 0.5, training=False), F.dropout2d(x, p=0.25, training=True)
+"""
+
+
+def test_dropout2d_drops_whole_channels_as_torchs(tmp_path, monkeypatch):
+    """Random, so checked by its properties: each (sample, channel) map is all zero or all the
+    input scaled by 1 / (1 - p); training=False is the identity; about p of the channels go."""
+    from test_migrate_numeric import converted_f
+
+    f = converted_f(DROPOUT2D, "torch.nn.functional.dropout2d", "dropout2d_case", tmp_path, monkeypatch)
+    x = np.random.default_rng(0).standard_normal((40, 50, 3, 3)).astype(np.float32)
+    half, same, quarter = (t.asnumpy() for t in f(mindspore.Tensor(x)))
+    np.testing.assert_array_equal(same, x)
+    for out, p in ((half, 0.5), (quarter, 0.25)):
+        kept = np.abs(out).reshape(40, 50, -1).max(-1) > 0
+        np.testing.assert_allclose(out[kept], x[kept] / (1 - p), rtol=1e-6)
+        assert not out[~kept].any()
+        assert abs((~kept).mean() - p) < 0.05

@@ -3649,6 +3649,30 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return out if keepdim else out.squeeze(-1)
 
 
+class PairwiseDistance(nn.Cell):
+    """torch.nn.PairwiseDistance: ``pairwise_distance`` (above) with the layer's p, eps, keepdim."""
+
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def construct(self, x1, x2):
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+def pdist(input, p=2.0):
+    """torch.nn.functional.pdist: the p-norm distance between every pair of rows i < j of an
+    (N, M) input, in torch's order (row-major over the upper triangle): N (N - 1) / 2 values."""
+    n = input.shape[0]
+    rows, cols = np.triu_indices(n, 1)
+    diff = ops.gather(input, mindspore.Tensor(rows.astype(np.int32)), 0) - ops.gather(
+        input, mindspore.Tensor(cols.astype(np.int32)), 0)
+    return _norm_keepdim(diff, p, -1).squeeze(-1)
+
+
+__all__ += ["PairwiseDistance", "pdist"]
+
+
 def _single(value, name):
     if isinstance(value, (list, tuple)):
         if len(value) != 1:
@@ -3812,6 +3836,83 @@ class ZeroPad2d(nn.Cell):
 
     def construct(self, input):
         return pad(input, self.padding, "constant", 0.0)
+
+
+class _Pad1d(nn.Cell):
+    """torch's 1-D padding layers through ``pad`` above: an int or (left, right); constant pads
+    crop where negative, as torch's."""
+
+    mode = "constant"
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        self.padding = (padding,) * 2 if isinstance(padding, int) else tuple(padding)
+        self.value = value
+
+    def construct(self, input):
+        if self.mode == "constant":
+            return pad(input, self.padding, "constant", self.value)
+        return pad(input, self.padding, self.mode)
+
+
+class ZeroPad1d(_Pad1d):
+    """torch.nn.ZeroPad1d."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad1d(_Pad1d):
+    """torch.nn.ConstantPad1d(padding, value)."""
+
+
+class ReflectionPad1d(_Pad1d):
+    """torch.nn.ReflectionPad1d."""
+
+    mode = "reflect"
+
+
+class ReplicationPad1d(_Pad1d):
+    """torch.nn.ReplicationPad1d."""
+
+    mode = "replicate"
+
+
+__all__ += ["ZeroPad1d", "ConstantPad1d", "ReflectionPad1d", "ReplicationPad1d"]
+
+
+_EPS_F16, _EPS_F32, _EPS_F64 = (float(np.finfo(t).eps) for t in (np.float16, np.float32, np.float64))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """torch.nn.functional.rms_norm: ``input / sqrt(mean(input ** 2) + eps)`` over the last
+    ``len(normalized_shape)`` axes, times ``weight``; ``eps`` None is the dtype's machine epsilon,
+    as torch."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if eps is None:  # the dtype's machine epsilon, as torch (branches on the dtype compile inside jit)
+        eps = _EPS_F64 if input.dtype == mindspore.float64 else _EPS_F16 if input.dtype == mindspore.float16 else _EPS_F32
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ops.rsqrt(ops.mean(input * input, axes, True) + eps)
+    return out if weight is None else out * weight
+
+
+class RMSNorm(nn.Cell):
+    """torch.nn.RMSNorm: ``rms_norm`` with a ``weight`` (ones, torch's name) when
+    ``elementwise_affine``."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = (mindspore.Parameter(ops.ones(self.normalized_shape, mindspore.float32), name="weight")
+                       if elementwise_affine else None)
+
+    def construct(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+
+__all__ += ["rms_norm", "RMSNorm"]
 
 
 def mish(input):
