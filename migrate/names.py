@@ -49,6 +49,7 @@ REEXPORTED = (
     ("torch.optim", "torch.optim"),  # torch.optim.<file>.X
     ("torch.utils.data", "torch.utils.data"),  # torch.utils.data.<file>.X
     ("torch.autograd", "torch.autograd"),  # torch.autograd.<file>.X
+    ("torch.distributions", "torch.distributions"),  # torch.distributions.<file>.X (normal.Normal, kl.kl_divergence)
 )
 
 

@@ -4573,6 +4573,146 @@ class autocast:
         return fn
 
 
+def _as_float_tensor(value):
+    return value if isinstance(value, mindspore.Tensor) else mindspore.Tensor(np.asarray(value, np.float32))
+
+
+def _sample_shape(sample_shape):
+    return (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+
+
+class _Distribution(_HostObject):
+    """The part of torch.distributions the tool converts: parameters held as MindSpore tensors,
+    ``sample`` drawn from MindSpore's random stream (so draws differ from torch's), ``log_prob``,
+    ``entropy``, ``mean``/``variance``/``stddev`` and ``kl_divergence`` computed as torch's
+    (differentiable in the parameters).  A Python object: a construct that builds one runs in
+    PyNative (graph_mode)."""
+
+    batch_shape = property(lambda self: tuple(self._batch))
+
+    @property
+    def stddev(self):
+        return ops.sqrt(self.variance)
+
+    def sample(self, sample_shape=()):
+        return ops.stop_gradient(self._draw(_sample_shape(sample_shape)))
+
+
+class Normal(_Distribution):
+    """torch.distributions.Normal(loc, scale): ``rsample`` is ``loc + scale * eps`` (eps ~ N(0, 1),
+    the reparameterisation: gradients reach loc and scale), ``sample`` the same without them."""
+
+    def __init__(self, loc, scale, validate_args=None):
+        loc, scale = _as_float_tensor(loc), _as_float_tensor(scale)
+        self._batch = tuple(np.broadcast_shapes(tuple(loc.shape), tuple(scale.shape)))
+        self.loc, self.scale = loc.broadcast_to(self._batch), scale.broadcast_to(self._batch)
+
+    mean = property(lambda self: self.loc)
+    variance = property(lambda self: self.scale ** 2)
+    stddev = property(lambda self: self.scale)
+
+    def _draw(self, shape):
+        eps = ops.standard_normal(shape + self._batch).astype(self.loc.dtype)
+        return self.loc + eps * self.scale
+
+    def rsample(self, sample_shape=()):
+        return self._draw(_sample_shape(sample_shape))
+
+    def log_prob(self, value):
+        value = _as_float_tensor(value)
+        return -((value - self.loc) ** 2) / (2 * self.scale ** 2) - ops.log(self.scale) - math.log(math.sqrt(2 * math.pi))
+
+    def entropy(self):
+        return 0.5 + 0.5 * math.log(2 * math.pi) + ops.log(self.scale)
+
+    def cdf(self, value):
+        return 0.5 * (1 + ops.erf((_as_float_tensor(value) - self.loc) / (self.scale * math.sqrt(2))))
+
+
+class Categorical(_Distribution):
+    """torch.distributions.Categorical(probs=None, logits=None) over the last axis: probabilities
+    normalised, logits made log-probabilities, as torch; samples are int64 category indices."""
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Categorical: give either probs or logits, not both")
+        if probs is not None:
+            probs = _as_float_tensor(probs)
+            self.probs = probs / probs.sum(-1, keepdims=True)
+            self.logits = ops.log(ops.clamp(self.probs, min=float(np.finfo(np.float32).tiny)))
+        else:
+            logits = _as_float_tensor(logits)
+            self.logits = logits - ops.logsumexp(logits, -1, True)
+            self.probs = ops.softmax(self.logits, -1)
+        self._batch = tuple(self.probs.shape[:-1])
+        self._num_events = self.probs.shape[-1]
+
+    mean = property(lambda self: ops.full(self._batch, float("nan"), dtype=self.probs.dtype))
+
+    def _draw(self, shape):
+        flat = self.probs.reshape(-1, self._num_events)
+        n = int(np.prod(shape)) if shape else 1
+        drawn = ops.multinomial(ops.stop_gradient(flat), n, True).astype(mindspore.int64)  # (batch, n)
+        drawn = ops.transpose(drawn, (1, 0)).reshape(shape + self._batch)
+        return drawn
+
+    def log_prob(self, value):
+        value = value.astype(mindspore.int64)
+        logits = self.logits.broadcast_to(tuple(value.shape) + (self._num_events,))
+        return ops.gather_elements(logits, -1, value.expand_dims(-1)).squeeze(-1)
+
+    def entropy(self):
+        return -(self.probs * self.logits).sum(-1)
+
+
+class Bernoulli(_Distribution):
+    """torch.distributions.Bernoulli(probs=None, logits=None): float 0/1 samples, log_prob and
+    entropy as torch computes them (through the logits)."""
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Bernoulli: give either probs or logits, not both")
+        if probs is not None:
+            self.probs = _as_float_tensor(probs)
+            clamped = ops.clamp(self.probs, float(np.finfo(np.float32).eps), 1 - float(np.finfo(np.float32).eps))
+            self.logits = ops.log(clamped) - ops.log1p(-clamped)
+        else:
+            self.logits = _as_float_tensor(logits)
+            self.probs = ops.sigmoid(self.logits)
+        self._batch = tuple(self.probs.shape)
+
+    mean = property(lambda self: self.probs)
+    variance = property(lambda self: self.probs * (1 - self.probs))
+
+    def _draw(self, shape):
+        return (ops.uniform(shape + self._batch, mindspore.Tensor(0.0), mindspore.Tensor(1.0))
+                < self.probs).astype(self.probs.dtype)
+
+    def log_prob(self, value):
+        value = _as_float_tensor(value).astype(self.logits.dtype)
+        return -ops.binary_cross_entropy_with_logits(self.logits, value, reduction="none")
+
+    def entropy(self):
+        return ops.binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
+
+
+def kl_divergence(p, q):
+    """torch.distributions.kl_divergence for the pairs converted here (Normal, Categorical and
+    Bernoulli with their own kind), torch's closed forms."""
+    if isinstance(p, Normal) and isinstance(q, Normal):
+        ratio = (p.scale / q.scale) ** 2
+        return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1 - ops.log(ratio))
+    if isinstance(p, Categorical) and isinstance(q, Categorical):
+        return (p.probs * (p.logits - q.logits)).sum(-1)
+    if isinstance(p, Bernoulli) and isinstance(q, Bernoulli):
+        return p.probs * (ops.softplus(-q.logits) - ops.softplus(-p.logits)) + (1 - p.probs) * (
+            ops.softplus(q.logits) - ops.softplus(p.logits))
+    raise NotImplementedError(f"kl_divergence({type(p).__name__}, {type(q).__name__}) is not converted")
+
+
+__all__ += ["Normal", "Categorical", "Bernoulli", "kl_divergence"]
+
+
 class GradScaler:
     """torch's GradScaler, for float32 training (see ``autocast``): no loss scaling is needed,
     so ``scale(loss)`` is the loss, ``step(optimizer)`` steps it, ``unscale_`` and ``update`` do
