@@ -512,3 +512,61 @@ def test_an_untyped_optimizer_cleared_after_its_step_is_the_one_differentiated(c
                            [(mindspore.Tensor(x), mindspore.Tensor(y)) for x, y in data])
     np.testing.assert_allclose(got, want, rtol=1e-5)
     np.testing.assert_allclose(ms_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+ACCUMULATED = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    from torch.distributions import Categorical
+
+
+    class Policy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+            self.saved_log_probs = []
+            self.scales = []
+
+        def forward(self, x):
+            return torch.softmax(self.fc(x), dim=-1)
+
+
+    policy = Policy()
+    optimizer = torch.optim.Adam(policy.parameters(), lr=0.01)
+
+
+    def act(state):
+        probs = policy(state)
+        m = Categorical(probs)
+        action = m.sample()
+        policy.saved_log_probs.append(m.log_prob(action))
+        policy.scales.append(2.0)
+        return action
+
+
+    def finish_episode():
+        loss = -torch.stack(policy.saved_log_probs).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+    def scaled_step(x):
+        loss = (policy(x).sum(-1) * policy.scales[0]).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    """)
+
+
+def test_a_loss_over_values_a_module_collected_while_acting_is_reported():
+    """REINFORCE (pytorch/examples): the log-probabilities are appended to ``policy.saved_log_probs``
+    while acting and summed in another function.  Differentiated there they are constants: the
+    converted step would train nothing, silently; it is reported instead.  An attribute filled
+    with constants (``policy.scales``) does not stop a step."""
+    out = convert_source(ACCUMULATED, SPEC, "reinforce.py")
+    left = [(s.kind, s.line, s.reason) for s in out.sites if s.kind == "unsupported"]
+    assert left == [("unsupported", 33, "the loss reads `policy.saved_log_probs`, whose items are computed outside the "
+                                        "differentiated closure (`policy.saved_log_probs.append(m.log_prob(action))`): "
+                                        "no gradient would flow through them; compute them inside the step")], left
+    assert "value_and_grad(_loss_fn" in out.code  # scaled_step converts

@@ -179,6 +179,19 @@ class _Reads(cst.CSTVisitor):
         return False
 
 
+def _nodes(node: cst.CSTNode) -> list:
+    """``node`` and every node below it."""
+    found: list = []
+
+    class All(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            found.append(n)
+            return True
+
+    node.visit(All())
+    return found
+
+
 def reads(node: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> set[str]:
     v = _Reads(frozenset(id(n) for n in skip))
     node.visit(v)
@@ -843,6 +856,7 @@ def step(loss: mindspore.Tensor):
         self._blocks: list[Sequence[cst.BaseStatement]] = []
         self._functions: list[cst.CSTNode] = []
         self._plans: dict[int, list[_Plan]] = {}
+        self._fills: Optional[dict] = None  # attribute name -> where the file appends to it (_attribute_fills)
 
     # -- context stacks (original nodes) ---------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
@@ -1034,6 +1048,14 @@ def step(loss: mindspore.Tensor):
         if any(_escapes(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
             return None
+        held = self._accumulated_elsewhere(body)
+        if held:
+            names = " and ".join(f"`{attr}`" for attr, _ in held)
+            where = ", ".join(f"`{_first_line(statement)}`" for _, statement in held)
+            self.ctx.unsupported(call, rule, f"the loss reads {names}, whose items are computed outside the "
+                                             f"differentiated closure ({where}): no gradient would flow through "
+                                             "them; compute them inside the step")
+            return None
         # a name the computation reads before (re)binding it (`x = x.to(device)`) would be local
         # to the closure and unbound there: it becomes a parameter defaulting to its current value
         all_bound = set().union(*(binds(s) for s in body))
@@ -1061,6 +1083,81 @@ def step(loss: mindspore.Tensor):
                 return False
             needed |= reads(s)
         return True
+
+    def _accumulated_elsewhere(self, body) -> list:
+        """[(code, statement)] for each module attribute the closure reads (``policy.saved_log_probs``)
+        that a statement outside it fills (``.append``/``.extend``/``.insert``) with values that may
+        depend on parameters (REINFORCE's log-probabilities, computed while acting): differentiated
+        inside the closure they would be constants, so torch's gradient through them would be
+        lost, silently."""
+        ctx = self.ctx
+        read: dict[str, str] = {}
+
+        class R(cst.CSTVisitor):
+            def visit_Attribute(self, n: cst.Attribute) -> None:
+                if getattr(ctx.type_of(n.value), "kind", None) == "module":
+                    read.setdefault(n.attr.value, code_text(n))
+
+        for stmt in body:
+            stmt.visit(R())
+        if not read:
+            return []
+        inside = {id(n) for stmt in body for n in _nodes(stmt)}
+        held = []
+        for attr, code in sorted(read.items()):
+            for statement, value, fdef in self._attribute_fills().get(attr, ()):
+                if id(statement) not in inside and self._depends_on_parameters(value, fdef):
+                    held.append((code, statement))
+                    break
+        return held
+
+    def _attribute_fills(self) -> dict:
+        """{attribute name: [(statement, value, enclosing function)]} for every
+        ``<expr>.<attribute>.append(value)`` (extend, insert) in the file (computed once)."""
+        if self._fills is None:
+            fills: dict = {}
+            functions: list = []
+
+            class F(cst.CSTVisitor):
+                def visit_FunctionDef(self, n: cst.FunctionDef) -> None:
+                    functions.append(n)
+
+                def leave_FunctionDef(self, n: cst.FunctionDef) -> None:
+                    functions.pop()
+
+                def visit_SimpleStatementLine(self, n: cst.SimpleStatementLine) -> None:
+                    for small in n.body:
+                        c = small.value if isinstance(small, cst.Expr) else None
+                        if (isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and c.args
+                                and c.func.attr.value in ("append", "extend", "insert")
+                                and isinstance(c.func.value, cst.Attribute)):
+                            fills.setdefault(c.func.value.attr.value, []).append(
+                                (n, c.args[-1].value, functions[-1] if functions else None))
+
+            self.ctx.module.visit(F())
+            self._fills = fills
+        return self._fills
+
+    def _depends_on_parameters(self, value: cst.BaseExpression, fdef) -> bool:
+        """``value`` may compute with parameters: it calls a module or unknown code itself, or reads
+        a name that a statement of its function binds that way (followed through that function)."""
+        if self._may_carry_gradient(value):
+            return True
+        if fdef is None:
+            return False
+        statements = [n for n in _nodes(fdef.body) if isinstance(n, cst.SimpleStatementLine)]
+        needed, changed = reads(value), True
+        while changed:
+            changed = False
+            for stmt in statements:
+                if binds(stmt) & needed:
+                    if self._may_carry_gradient(stmt):
+                        return True
+                    more = reads(stmt) - needed
+                    if more:
+                        needed |= more
+                        changed = True
+        return False
 
     def _may_carry_gradient(self, stmt: cst.CSTNode) -> bool:
         """Whether ``stmt`` may compute with parameters: it calls a module or code that is neither
