@@ -556,17 +556,32 @@ ACCUMULATED = textwrap.dedent("""\
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
+
+    def remember(x):
+        policy.last = policy(x)
+
+
+    def step_on_last():
+        loss = policy.last.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     """)
 
 
 def test_a_loss_over_values_a_module_collected_while_acting_is_reported():
     """REINFORCE (pytorch/examples): the log-probabilities are appended to ``policy.saved_log_probs``
     while acting and summed in another function.  Differentiated there they are constants: the
-    converted step would train nothing, silently; it is reported instead.  An attribute filled
+    converted step would train nothing, silently; it is reported instead, and so is a module
+    output kept in an attribute by another function (``policy.last``).  An attribute filled
     with constants (``policy.scales``) does not stop a step."""
     out = convert_source(ACCUMULATED, SPEC, "reinforce.py")
     left = [(s.kind, s.line, s.reason) for s in out.sites if s.kind == "unsupported"]
     assert left == [("unsupported", 33, "the loss reads `policy.saved_log_probs`, whose items are computed outside the "
                                         "differentiated closure (`policy.saved_log_probs.append(m.log_prob(action))`): "
-                                        "no gradient would flow through them; compute them inside the step")], left
+                                        "no gradient would flow through them; compute them inside the step"),
+                    ("unsupported", 51, "the loss reads `policy.last`, whose items are computed outside the "
+                                        "differentiated closure (`policy.last = policy(x)`): no gradient would flow "
+                                        "through them; compute them inside the step")], left
     assert "value_and_grad(_loss_fn" in out.code  # scaled_step converts

@@ -1086,7 +1086,8 @@ def step(loss: mindspore.Tensor):
 
     def _accumulated_elsewhere(self, body) -> list:
         """[(code, statement)] for each module attribute the closure reads (``policy.saved_log_probs``)
-        that a statement outside it fills (``.append``/``.extend``/``.insert``) with values that may
+        that a statement outside it fills (``.append``/``.extend``/``.insert``, or assigns outside
+        ``__init__``: ``self.last = self.encoder(x)`` in another method) with values that may
         depend on parameters (REINFORCE's log-probabilities, computed while acting): differentiated
         inside the closure they would be constants, so torch's gradient through them would be
         lost, silently."""
@@ -1113,10 +1114,13 @@ def step(loss: mindspore.Tensor):
 
     def _attribute_fills(self) -> dict:
         """{attribute name: [(statement, value, enclosing function)]} for every
-        ``<expr>.<attribute>.append(value)`` (extend, insert) in the file (computed once)."""
+        ``<expr>.<attribute>.append(value)`` (extend, insert) in the file, and every
+        ``<expr>.<attribute> = value`` outside ``__init__`` whose value is not a module or an
+        optimizer (computed once)."""
         if self._fills is None:
             fills: dict = {}
             functions: list = []
+            ctx = self.ctx
 
             class F(cst.CSTVisitor):
                 def visit_FunctionDef(self, n: cst.FunctionDef) -> None:
@@ -1127,6 +1131,12 @@ def step(loss: mindspore.Tensor):
 
                 def visit_SimpleStatementLine(self, n: cst.SimpleStatementLine) -> None:
                     for small in n.body:
+                        if (isinstance(small, cst.Assign) and functions and functions[-1].name.value != "__init__"
+                                and getattr(ctx.type_of(small.value), "kind", None) not in ("module", "optimizer")):
+                            for target in small.targets:  # self.last = model(x) in another method
+                                if isinstance(target.target, cst.Attribute):
+                                    fills.setdefault(target.target.attr.value, []).append(
+                                        (n, small.value, functions[-1]))
                         c = small.value if isinstance(small, cst.Expr) else None
                         if (isinstance(c, cst.Call) and isinstance(c.func, cst.Attribute) and c.args
                                 and c.func.attr.value in ("append", "extend", "insert")
