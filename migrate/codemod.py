@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -335,6 +336,25 @@ def object_rule(t: Optional[T], spec) -> Optional[Rule]:
         return None
     rule = spec.get(t.cls)
     return rule if rule is not None and rule.returns == "object" else None
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_tensor_members() -> Optional[frozenset]:
+    """``dir(torch.Tensor)``, or None where torch is not installed (imported only when a tensor's
+    member the table does not know is met)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is one of this package's dependencies
+        return None
+    return frozenset(dir(torch.Tensor))
+
+
+def _foreign_to_torch_tensors(name: str) -> bool:
+    """``name`` is no member of torch's tensors: an attribute the program sets on them itself
+    (MAML's ``weight.fast``), which a MindSpore tensor takes as well, so there is nothing of torch's
+    to convert or report."""
+    members = _torch_tensor_members()
+    return members is not None and name not in members
 
 
 def is_sparse_object(t: Optional[T], spec) -> bool:
@@ -1181,7 +1201,7 @@ class MigrateTransformer(cst.CSTTransformer):
                 return updated
             self.ctx.converted(original, rule.key, rule.note)
             return updated.with_changes(attr=cst.Name(rule.target.rpartition(".")[2]))
-        if rtype is not None and rtype.kind == "tensor":
+        if rtype is not None and rtype.kind == "tensor" and not _foreign_to_torch_tensors(attr):
             self.ctx.unsupported(original, f"torch.Tensor.{attr}", "no mapping in api_map.yaml")
         return updated
 
@@ -1255,7 +1275,7 @@ class MigrateTransformer(cst.CSTTransformer):
                 return updated
             if rule is not None:
                 return self._apply(CallSite(rule, original, updated, receiver=updated.func.value, receiver_type=rtype))
-        if rtype.kind == "tensor":
+        if rtype.kind == "tensor" and not _foreign_to_torch_tensors(method):
             self.ctx.unsupported(original, f"torch.Tensor.{method}", "no mapping in api_map.yaml")
         elif rtype.kind == "module" and method in TORCH_MODULE_METHODS and not self._project_defines(method):
             # nn.Module's own API on a known module (a Cell has other names): left as it is it fails

@@ -194,3 +194,40 @@ def test_deprecated_size_average_and_reduce_become_torchs_reduction(compat, tmp_
         np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-5, atol=1e-6)
     unread = convert_source("import torch.nn.functional as F\nloss = F.mse_loss(a, b, size_average=flag)\n", SPEC, "x.py")
     assert [(s.kind, s.rule) for s in unread.sites] == [("unsupported", "torch.nn.functional.mse_loss")]
+
+
+def test_attributes_a_program_sets_on_its_tensors_are_not_torchs_to_convert():
+    """MAML's fast weights (``weight.fast = weight - lr * g``, CloserLookFewShot, MeLU ports): ``fast``
+    is no member of torch's tensors, so nothing of torch's is there to convert or report (a
+    MindSpore Parameter or tensor takes the attribute too); a torch member the table does not
+    map (``is_sparse``) is still reported."""
+    pytest.importorskip("torch")
+    src = textwrap.dedent("""\
+        import torch
+        import torch.nn as nn
+
+
+        class Linear_fw(nn.Linear):
+            def __init__(self, a, b):
+                super().__init__(a, b)
+                self.weight.fast = None
+
+            def forward(self, x):
+                if self.weight.fast is not None:
+                    return x @ self.weight.fast.t()
+                return super().forward(x)
+
+
+        def adapt(model: nn.Module, grads, lr: float):
+            for k, weight in enumerate(model.parameters()):
+                weight.fast = weight - lr * grads[k] if weight.fast is None else weight.fast - lr * grads[k]
+
+
+        def f(x: torch.Tensor):
+            return x.is_sparse
+        """)
+    out = convert_source(src, SPEC, "fast.py")
+    assert [(s.kind, s.rule) for s in out.sites if s.kind in ("uncertain", "unsupported")] == [
+        ("unsupported", "torch.Tensor.is_sparse")], out.code
+    assert "self.weight.fast = None" in out.code and "x @ self.weight.fast.t()" in out.code
+    assert "weight.fast = weight - lr * grads[k] if weight.fast is None else weight.fast - lr * grads[k]" in out.code
