@@ -4713,6 +4713,61 @@ def kl_divergence(p, q):
 __all__ += ["Normal", "Categorical", "Bernoulli", "kl_divergence"]
 
 
+class SummaryWriter:
+    """torch.utils.tensorboard.SummaryWriter for the scalars a training script logs: ``add_scalar``
+    and ``add_scalars`` append ``tag,step,value,wall_time`` rows to ``<log_dir>/scalars.csv``
+    (``log_dir`` defaults to torch's ``runs/<date>_<host><comment>``), read with any CSV tool or
+    pandas; ``flush``/``close`` and ``with`` as torch's.  MindSpore's own SummaryRecord writes
+    another format for MindInsight; images, histograms, graphs and embeddings are not written:
+    those methods raise NotImplementedError rather than drop the data silently."""
+
+    def __init__(self, log_dir=None, comment="", purge_step=None, max_queue=10, flush_secs=120, filename_suffix=""):
+        if log_dir is None:
+            import datetime
+            import socket
+            stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
+            log_dir = os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
+        self.log_dir = str(log_dir)
+        os.makedirs(self.log_dir, exist_ok=True)
+        path = os.path.join(self.log_dir, f"scalars{filename_suffix}.csv")
+        fresh = not os.path.exists(path)
+        self._file = open(path, "a", encoding="utf-8")
+        if fresh:
+            self._file.write("tag,step,value,wall_time\n")
+
+    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, new_style=False, double_precision=False):
+        import time
+        value = float(scalar_value.asnumpy() if isinstance(scalar_value, mindspore.Tensor) else scalar_value)
+        step = "" if global_step is None else int(global_step)
+        self._file.write(f"{tag},{step},{value!r},{time.time() if walltime is None else walltime}\n")
+
+    def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
+        for tag, value in tag_scalar_dict.items():
+            self.add_scalar(f"{main_tag}/{tag}", value, global_step, walltime)
+
+    def flush(self):
+        self._file.flush()
+
+    def close(self):
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getattr__(self, name):
+        if name.startswith("add_"):
+            raise NotImplementedError(f"SummaryWriter.{name}: the helper writes scalars only (add_scalar, "
+                                      "add_scalars); use mindspore.SummaryRecord for the rest")
+        raise AttributeError(name)
+
+
+__all__ += ["SummaryWriter"]
+
+
 class GradScaler:
     """torch's GradScaler, for float32 training (see ``autocast``): no loss scaling is needed,
     so ``scale(loss)`` is the loss, ``step(optimizer)`` steps it, ``unscale_`` and ``update`` do

@@ -231,3 +231,35 @@ def test_attributes_a_program_sets_on_its_tensors_are_not_torchs_to_convert():
         ("unsupported", "torch.Tensor.is_sparse")], out.code
     assert "self.weight.fast = None" in out.code and "x @ self.weight.fast.t()" in out.code
     assert "weight.fast = weight - lr * grads[k] if weight.fast is None else weight.fast - lr * grads[k]" in out.code
+
+
+def test_a_summary_writer_keeps_the_scripts_scalars(compat, tmp_path, monkeypatch):
+    """torch.utils.tensorboard.SummaryWriter (train.py of many research repositories): the scalars
+    logged land in <log_dir>/scalars.csv; what the helper does not write raises."""
+    import pandas as pd
+
+    src = textwrap.dedent("""\
+        import torch
+        from torch.utils.tensorboard import SummaryWriter
+
+
+        def log(path, losses):
+            writer = SummaryWriter(log_dir=path)
+            for step, loss in enumerate(losses):
+                writer.add_scalar("train/loss", loss, step)
+            writer.add_scalars("eval", {"auc": 0.75, "ndcg": torch.tensor(0.5)}, 3)
+            writer.close()
+            return writer
+        """)
+    out = convert_source(src, SPEC, "logs.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "from _torch_compat import SummaryWriter" in out.code
+    (tmp_path / "logs_ms.py").write_text(out.code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__("logs_ms")
+    writer = module.log(str(tmp_path / "run"), [mindspore.Tensor(np.float32(0.5)), 0.25])
+    table = pd.read_csv(tmp_path / "run" / "scalars.csv")
+    assert table[["tag", "step", "value"]].values.tolist() == [
+        ["train/loss", 0, 0.5], ["train/loss", 1, 0.25], ["eval/auc", 3, 0.75], ["eval/ndcg", 3, 0.5]]
+    with pytest.raises(NotImplementedError, match="add_histogram"):
+        writer.add_histogram("w", np.zeros(3), 0)
