@@ -856,7 +856,7 @@ def step(loss: mindspore.Tensor):
         self._blocks: list[Sequence[cst.BaseStatement]] = []
         self._functions: list[cst.CSTNode] = []
         self._plans: dict[int, list[_Plan]] = {}
-        self._fills: Optional[dict] = None  # attribute name -> where the file appends to it (_attribute_fills)
+        self._fills: Optional[dict] = None  # attribute name -> where the file fills it (_attribute_fills)
 
     # -- context stacks (original nodes) ---------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
