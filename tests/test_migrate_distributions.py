@@ -114,3 +114,20 @@ def test_categorical_and_bernoulli_as_torchs(compat):
     np.testing.assert_allclose(m_b.sample((8000,)).asnumpy().mean(0), p, atol=0.03)
     with pytest.raises(NotImplementedError):
         compat.kl_divergence(m_b, pairs[0][1])
+
+
+def test_the_implementation_modules_names_convert_as_the_packages():
+    src = textwrap.dedent("""\
+        from torch.distributions.normal import Normal
+        from torch.distributions.kl import kl_divergence
+        from torch.distributions.categorical import Categorical
+
+
+        def f(mu, sd, logits):
+            return kl_divergence(Normal(mu, sd), Normal(0.0, 1.0)), Categorical(logits=logits).entropy()
+        """)
+    out = convert_source(src, SPEC, "names.py")
+    assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
+    assert "from _torch_compat import Categorical, Normal, kl_divergence" in out.code, out.code
+    assert {s.rule for s in out.sites} >= {"torch.distributions.Normal", "torch.distributions.kl_divergence",
+                                            "torch.distributions.Categorical"}
