@@ -124,7 +124,8 @@ def resolve_import(qualified: Optional[str], importer: str, is_package: bool, mo
     folder = importer.rpartition(".")[0] if not is_package else ""
     if folder:
         sibling = f"{folder}.{head}"
-        if sibling in modules and (folder not in modules or head not in modules):
+        inside = sibling in modules or any(m.startswith(sibling + ".") for m in modules)  # a module, or a folder of them
+        if inside and (folder not in modules or head not in modules):
             return f"{sibling}{dot}{rest}"
     target = aliases.get(head)
     return f"{target}{dot}{rest}" if target is not None else qualified
@@ -223,7 +224,10 @@ def build_index(src: Path, files: Iterable[str], prefix: Optional[str] = None) -
     method_names: set[str] = set()
     files = list(files)
     modules = frozenset(module_name(rel)[0] for rel in files)
-    aliases = script_aliases(modules)
+    # a folder without an __init__.py is a namespace package: `from model.NRMS.news_encoder import X`
+    # in src/model/NRMS/__init__.py names src/model/NRMS/news_encoder.py though src/model is no module
+    folders = frozenset(m.rsplit(".", k)[0] for m in modules for k in range(1, m.count(".") + 1)) - modules
+    aliases = script_aliases(modules | folders)
     for rel in files:
         mod, is_pkg = module_name(rel)
         try:

@@ -202,6 +202,31 @@ def test_a_folder_named_like_its_main_module(tmp_path):
     assert "model = NGCF()\n" in (tmp_path / "out" / "NGCF" / "main.py").read_text()
 
 
+def test_imports_through_a_folder_without_init_resolve(tmp_path):
+    """news-recommendation's layout: src/train.py runs from src/, and src/model/ has no __init__.py
+    (a namespace package) while src/model/NRMS/ has one; ``from model.NRMS.news_encoder import
+    NewsEncoder`` (in train.py and inside the NRMS package alike) is src/model/NRMS/news_encoder.py,
+    so its instances are modules."""
+    src = tmp_path / "src"
+    files = write(src, {
+        "src/model/NRMS/news_encoder.py": ("import torch.nn as nn\nclass NewsEncoder(nn.Module):\n"
+                                           "    def forward(self, x):\n        return x\n"),
+        "src/model/NRMS/__init__.py": ("import torch.nn as nn\nfrom model.NRMS.news_encoder import NewsEncoder\n"
+                                       "class NRMS(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                                       "        self.news_encoder = NewsEncoder()\n"
+                                       "    def forward(self, x):\n        return self.news_encoder(x)\n"),
+        "src/train.py": "import torch\nfrom model.NRMS import NRMS\nmodel = NRMS()\nmodel.eval()\n",
+    })
+    index = build_index(src, files)
+    assert index.resolve("model.NRMS.news_encoder.NewsEncoder", "src.model.NRMS", True) == \
+        "src.model.NRMS.news_encoder.NewsEncoder"
+    assert index.resolve("model.NRMS.NRMS", "src.train", False) == "src.model.NRMS.NRMS"
+    assert {"src.model.NRMS.news_encoder.NewsEncoder", "src.model.NRMS.NRMS"} <= index.module_classes
+    result = runner.run(src, tmp_path / "out")
+    sites = {(s.rule, s.kind) for r in result.files if r.path == "src/train.py" for s in r.sites}
+    assert ("torch.nn.Module.eval", "converted") in sites
+
+
 def test_a_package_folder_keeps_absolute_imports(tmp_path):
     """In a package (pkg/__init__.py), ``import utils`` is the top-level utils.py, not pkg/utils.py."""
     files = write(tmp_path, {"utils.py": "X = 1\n", "pkg/__init__.py": "", "pkg/utils.py": "X = 2\n",
