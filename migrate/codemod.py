@@ -1778,9 +1778,10 @@ class Parsed:
         modules resolve to the spelling ``spec`` knows (``names.canonical_torch_name``)."""
         if self.names is None:
             self.scopes = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(ScopeProvider)
-            self.names = NameResolver(self.scopes, self.imported.bound, self.star)
+            self.names = NameResolver(self.scopes, self.imported.bound, self.star, any_star=self.imported.star)
         if spec is not None and getattr(self.names.known, "__self__", None) is not spec:
-            self.names = NameResolver(self.scopes, self.imported.bound, self.star, known=spec.has)
+            self.names = NameResolver(self.scopes, self.imported.bound, self.star, known=spec.has,
+                                      any_star=self.imported.star)
         return self
 
 

@@ -78,6 +78,7 @@ class ImportedNames:
     def __init__(self) -> None:
         self.bound: dict[str, set[str]] = {}  # local name -> imported dotted modules/objects
         self.imports: list[Union[cst.Import, cst.ImportFrom]] = []
+        self.star = False  # a `from m import *` anywhere: it may bind any name
 
     def collect(self, module: cst.Module) -> "ImportedNames":
         self._statements(module.body)
@@ -127,6 +128,7 @@ class ImportedNames:
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         self.imports.append(node)
         if isinstance(node.names, cst.ImportStar):
+            self.star = True
             return False
         dots = "." * len(node.relative)
         module = dotted(node.module) if node.module is not None else ""
@@ -141,8 +143,10 @@ class NameResolver:
     """Qualified names of Name/Attribute references, cached per node."""
 
     def __init__(self, scopes: Mapping[cst.CSTNode, Optional[Scope]], imported: Mapping[str, set[str]],
-                 star: Optional[Mapping[str, str]] = None, known: Optional[Callable[[str], bool]] = None):
+                 star: Optional[Mapping[str, str]] = None, known: Optional[Callable[[str], bool]] = None,
+                 any_star: bool = False):
         self._scopes = scopes
+        self._any_star = any_star  # the file star-imports some module: a name may come from it
         self.known = known  # the table's keys: implementation-module names become their package's
         self._star = dict(star or {})  # name -> qualified, bound by `from <project module> import *`
         self._imported = {**{n: {q} for n, q in self._star.items()}, **imported}
@@ -157,10 +161,10 @@ class NameResolver:
 
     def is_unbound(self, node: cst.Name) -> bool:
         """Nothing binds ``node`` where it is read: no assignment, import, parameter or builtin
-        (libcst's scopes; False when the scope is unknown or a star import of a project module
-        may bind it: a caller that cares about other star imports checks the file for them)."""
+        (libcst's scopes; False when the scope is unknown or the file has a star import, which
+        may bind it)."""
         scope = self.scope_of(node)
-        return scope is not None and not self._star and node.value not in scope
+        return scope is not None and not self._any_star and node.value not in scope
 
     def star_name(self, name: str) -> Optional[str]:
         """What ``from <project module> import *`` binds ``name`` to (its qualified name), if so."""

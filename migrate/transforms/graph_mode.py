@@ -311,7 +311,9 @@ class _Checker(_Stores):
         called = node.func
         while isinstance(called, cst.Attribute):
             called = called.value
-        if isinstance(called, cst.Name) and self.owner.unbound(called):
+        # a missing import on a branch torch never takes (cnn-text-classification's `Variable`);
+        # not judged in a file with a star import (NameResolver.is_unbound)
+        if isinstance(called, cst.Name) and self.owner.ctx.names.is_unbound(called):
             self._fail(f"calls {code_text(node.func)}, but nothing in the file defines {called.value} (graph mode "
                        "resolves every name when it compiles, on a branch never taken too)")
             return
@@ -583,7 +585,6 @@ class Encoder(nn.Cell):
         self._verdicts: dict[str, Optional[str]] = {}  # class name -> reason it cannot compile (None: it can)
         self._callees: dict[str, set] = {}  # class name -> its own pure methods its forward calls
         self._jitted: set[str] = set()  # classes whose construct got mindspore.jit
-        self._star_import: Optional[bool] = None  # does the file star-import (then names are not judged)
 
     # -- traversal
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -622,15 +623,6 @@ class Encoder(nn.Cell):
         self._jitted.add(info.name)
         decorator = cst.Decorator(decorator=self.ctx.helper("jit_construct"))
         return updated.with_changes(decorators=[decorator, *updated.decorators])
-
-    def unbound(self, name: cst.Name) -> bool:
-        """Nothing in the file binds ``name`` (a missing import on a branch torch never takes:
-        cnn-text-classification's ``Variable``); not judged in a file with a star import."""
-        if self._star_import is None:
-            self._star_import = any(isinstance(n, cst.ImportFrom) and isinstance(n.names, cst.ImportStar)
-                                    for stmt in self.ctx.module.body if isinstance(stmt, cst.SimpleStatementLine)
-                                    for n in stmt.body)
-        return not self._star_import and self.ctx.names.is_unbound(name)
 
     def _kept_decorators(self, fdef: cst.FunctionDef) -> list:
         """The decorators the conversion keeps (no_grad.py drops ``@torch.no_grad()`` and
