@@ -669,6 +669,12 @@ class TypeInfo:
         """A class defined in this file that (transitively) subclasses a torch optimizer."""
         return self._derives(info, "optimizer")
 
+    def local_class(self, t: Optional[T]) -> Optional[ClassInfo]:
+        """The class of this file an instance type (``local:Net``) names, or None."""
+        if t is None or not t.cls or not t.cls.startswith("local:"):
+            return None
+        return self.classes.get(t.cls[len("local:"):])
+
     def is_autograd_function_class(self, info: ClassInfo) -> bool:
         """A class defined in this file that (transitively) subclasses torch.autograd.Function."""
         return self._derives(info, "function")
@@ -1019,7 +1025,7 @@ class TypeInfo:
         if position == 1:
             return False
         if callee.cls.startswith("local:"):
-            info = self.classes.get(callee.cls[6:])
+            info = self.local_class(callee)
             forward = info.methods.get("forward") if info else None
             scope = self.scopes.get(id(forward)) if forward is not None else None
             params = list(forward.params.params) if forward is not None else []
@@ -1129,7 +1135,7 @@ class TypeInfo:
                 return _RETURN_TYPES.get(rule.returns)
             return _TENSOR_ATTRS.get(attr)
         if recv.kind in ("module", "object", "optimizer") and recv.cls and recv.cls.startswith("local:"):
-            info = self.classes.get(recv.cls[6:])
+            info = self.local_class(recv)
             seen = set()
             while info is not None and info.name not in seen:
                 seen.add(info.name)
@@ -1276,9 +1282,9 @@ class TypeInfo:
         method's annotation, else what its body returns.  The method is looked up along the
         class's local bases; a subclass of this file overriding it makes the answer unknown
         (the instance may be of that subclass)."""
-        if not recv.cls or not recv.cls.startswith("local:"):
+        info = self.local_class(recv)
+        if info is None:
             return None
-        info = self.classes.get(recv.cls[6:])
         seen = set()
         while info is not None and info.name not in seen and method not in info.methods:
             seen.add(info.name)

@@ -823,7 +823,7 @@ class Encoder(nn.Cell):
         if cls.startswith("torch."):
             return None
         if cls.startswith("local:"):
-            other = self.ctx.types.classes.get(cls[len("local:"):])
+            other = self.ctx.types.local_class(t)
             if other is None:
                 return f"calls self.{attr}, whose class is not found"
             why = self.class_problem(other, seen)

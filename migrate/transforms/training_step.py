@@ -547,8 +547,7 @@ class _StepCheck(GraphMode):
         why = super().call_problem(call, info, seen, scope)
         if why is None and isinstance(call.func, cst.Name):
             t = self.ctx.type_of(call.func)
-            other = (self.ctx.types.classes.get(t.cls[len("local:"):])
-                     if t is not None and t.kind == "module" and (t.cls or "").startswith("local:") else None)
+            other = self.ctx.types.local_class(t) if t is not None and t.kind == "module" else None
             inner = self.class_problem(other, seen) if other is not None else None
             if inner:
                 return f"calls {call.func.value}, a {other.name} whose forward {inner}"
