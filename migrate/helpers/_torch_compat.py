@@ -1238,6 +1238,12 @@ class Conv2d(nn.Conv2d):
         return output
 
 
+def _transposed_size(size, kernel_size, stride, padding, dilation, output_padding):
+    """torch's output size of a transposed convolution, axis by axis."""
+    return tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1
+                 for n, k, s, p, d, o in zip(size, kernel_size, stride, padding, dilation, output_padding))
+
+
 class ConvTranspose2d(nn.Conv2dTranspose):
     """torch.nn.ConvTranspose2d on ``mindspore.nn.Conv2dTranspose`` (same ``(in, out / groups, kh,
     kw)`` weight and initialization), with torch's argument order (``groups`` before ``bias``,
@@ -1265,10 +1271,8 @@ class ConvTranspose2d(nn.Conv2dTranspose):
             x = x.expand_dims(0)
         n, _, h, w = x.shape
         if output_size is None:
-            out_h = ((h - 1) * self.stride[0] - 2 * self._torch_padding[0] + self.dilation[0] * (self.kernel_size[0] - 1)
-                     + self.output_padding[0] + 1)
-            out_w = ((w - 1) * self.stride[1] - 2 * self._torch_padding[1] + self.dilation[1] * (self.kernel_size[1] - 1)
-                     + self.output_padding[1] + 1)
+            out_h, out_w = _transposed_size((h, w), self.kernel_size, self.stride, self._torch_padding, self.dilation,
+                                            self.output_padding)
         else:
             out_h, out_w = output_size[-2], output_size[-1]
         output = self.conv2d_transpose(x, self.weight, (n, self.out_channels, out_h, out_w))
@@ -2825,8 +2829,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride, padding, output_padding, dilation = (_ntuple(v, 2) for v in (stride, padding, output_padding, dilation))
     in_channels, per_group, kh, kw = weight.shape
     n, _, h, w = input.shape
-    out_h = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
-    out_w = (w - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    out_h, out_w = _transposed_size((h, w), (kh, kw), stride, padding, dilation, output_padding)
     op = ops.Conv2DTranspose(out_channel=in_channels, kernel_size=(kh, kw), mode=1, pad_mode="pad",
                              pad=(padding[0], padding[0], padding[1], padding[1]), stride=stride,
                              dilation=dilation, group=groups)
