@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
+from migrate import helpers
 from migrate.names import ImportedNames, NameResolver, dotted
 from migrate.positions import positions_of
 from migrate.project import ProjectIndex, module_name
@@ -339,21 +341,22 @@ def object_rule(t: Optional[T], spec) -> Optional[Rule]:
 
 
 @functools.lru_cache(maxsize=None)
-def _torch_tensor_members() -> Optional[frozenset]:
-    """``dir(torch.Tensor)``, or None where torch is not installed (imported only when a tensor's
-    member the table does not know is met)."""
+def _torch_members(dotted: str) -> Optional[frozenset]:
+    """``dir()`` of the torch class ``dotted`` names (``torch.Tensor``, ``torch.optim.Adam``), or
+    None where it cannot be imported (torch is imported only when a member the table does not
+    know is met)."""
+    module, _, name = dotted.rpartition(".")
     try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is one of this package's dependencies
+        return frozenset(dir(getattr(importlib.import_module(module), name)))
+    except (ImportError, AttributeError):  # a module needing a package not installed (tensorboard)
         return None
-    return frozenset(dir(torch.Tensor))
 
 
 def _foreign_to_torch_tensors(name: str) -> bool:
     """``name`` is no member of torch's tensors: an attribute the program sets on them itself
     (MAML's ``weight.fast``), which a MindSpore tensor takes as well, so there is nothing of torch's
     to convert or report."""
-    members = _torch_tensor_members()
+    members = _torch_members("torch.Tensor")
     return members is not None and name not in members
 
 
@@ -1266,6 +1269,7 @@ class MigrateTransformer(cst.CSTTransformer):
                         original, rule.key,
                         f"receiver type unknown: is `{code_text(func.value).strip()}` a torch {self._owner_words(method)}?",
                     )
+            self._unmapped_object_member(original, rtype, method)
             return updated
         assert isinstance(updated.func, cst.Attribute)
         for owner in candidates:
@@ -1275,12 +1279,29 @@ class MigrateTransformer(cst.CSTTransformer):
                 return updated
             if rule is not None:
                 return self._apply(CallSite(rule, original, updated, receiver=updated.func.value, receiver_type=rtype))
+        self._unmapped_object_member(original, rtype, method)
         if rtype.kind == "tensor" and not _foreign_to_torch_tensors(method):
             self.ctx.unsupported(original, f"torch.Tensor.{method}", "no mapping in api_map.yaml")
         elif rtype.kind == "module" and method in TORCH_MODULE_METHODS and not self._project_defines(method):
             # nn.Module's own API on a known module (a Cell has other names): left as it is it fails
             self.ctx.unsupported(original, f"torch.nn.Module.{method}", "no mapping in api_map.yaml")
         return updated
+
+    def _unmapped_object_member(self, original: cst.Call, rtype: Optional[T], method: str) -> None:
+        """A method of torch's that the table has no entry for, called on an instance of a torch
+        class the table converts to a helper class that lacks it too (``opt.add_param_group``,
+        ``writer.add_histogram``): left as it is, it raises AttributeError at run time."""
+        if rtype is None or rtype.kind not in ("object", "optimizer") or not (rtype.cls or "").startswith("torch."):
+            return
+        members = _torch_members(rtype.cls)
+        rule = self.spec.get(rtype.cls)
+        target = rule.target if rule is not None else None
+        if members is None or method not in members or not (target or "").startswith(HELPER_PREFIX):
+            return
+        helper = target[len(HELPER_PREFIX):]
+        provided = helpers.class_members(HELPER_PREFIX.rstrip("."), helper)
+        if provided is not None and method not in provided:
+            self.ctx.unsupported(original, f"{rtype.cls}.{method}", f"no mapping in api_map.yaml (the helper's {helper} has none)")
 
     def _untyped(self, rule: Rule, original: cst.Call, updated: cst.Call) -> cst.Call:
         """``x.to(device)`` on an ``x`` of unknown type -> ``to(x, device)``: the entry's

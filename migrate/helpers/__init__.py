@@ -31,3 +31,37 @@ def exports(module: str) -> frozenset:
         elif isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return frozenset(names)
+
+
+@lru_cache(maxsize=None)
+def class_members(module: str, name: str) -> frozenset | None:
+    """Members of the helper class ``name`` (its own and those of its bases in the same module),
+    read without importing it; None when that cannot be told (a base from elsewhere, say
+    MindSpore's, or a ``__getattr__`` that returns values)."""
+    classes = {node.name: node for node in ast.parse(source(module)).body if isinstance(node, ast.ClassDef)}
+    members: set = set()
+    provides = False  # a __getattr__ that returns something (one that only raises provides nothing)
+    todo = [name]
+    while todo:
+        node = classes.get(todo.pop())
+        if node is None:
+            return None
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                members.add(item.name)
+                if item.name == "__getattr__":
+                    provides = provides or any(isinstance(sub, ast.Return) for sub in ast.walk(item))
+                members.update(t.attr for sub in ast.walk(item) if isinstance(sub, (ast.Assign, ast.AnnAssign))
+                               for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])
+                               if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                               and t.value.id == "self")
+            elif isinstance(item, ast.Assign):
+                members.update(t.id for t in item.targets if isinstance(t, ast.Name))
+            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                members.add(item.target.id)
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id != "object":
+                todo.append(base.id)
+            elif not (isinstance(base, ast.Name) and base.id == "object"):
+                return None
+    return None if provides else frozenset(members)

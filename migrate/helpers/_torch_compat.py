@@ -24,8 +24,10 @@ import ast
 import bisect
 import functools
 import inspect
+import io
 import math
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -34,6 +36,7 @@ import types
 import typing
 import warnings
 import weakref
+import zipfile
 from collections import Counter, OrderedDict, defaultdict, namedtuple
 from collections.abc import Mapping, Sequence
 
@@ -46,7 +49,7 @@ if os.environ.get("TORCH2MS_ASYNC") != "1" and mindspore.get_context("device_tar
     os.environ.setdefault("MS_DEV_HOST_BLOCKING_RUN", "1")  # read when the runtime starts
 
 __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumulate_grad", "CrossEntropyLoss",
-           "data_loader", "load_state_dict", "save_checkpoint", "load_checkpoint", "cast_cell", "assign_data",
+           "data_loader", "load_state_dict", "save_checkpoint", "cast_cell", "assign_data",
            "GELU", "randn_like", "arange", "scaled_dot_product_attention", "Final", "softmax", "log_softmax", "Softmax", "LogSoftmax", "binary_cross_entropy", "BCELoss", "TensorDataset", "LRScheduler", "LambdaLR",
            "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "LSTM", "GRU", "RNN", "ELU", "Softplus",
@@ -88,12 +91,21 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = dict(defaults)
         self.param_groups = []
-        for group in groups:
-            full = dict(self.defaults)
-            full.update(group)
-            full["params"] = list(full["params"])
-            self.param_groups.append(full)
         self.state = defaultdict(dict)  # torch's: a dict per parameter, made on first read
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group):
+        """torch's: a group of parameters (a tensor, or an iterable of them) with its own settings,
+        the optimizer's defaults filling the rest; a parameter already in a group raises."""
+        full = dict(self.defaults)
+        full.update(param_group)
+        params = full["params"]
+        full["params"] = [params] if isinstance(params, mindspore.Tensor) else list(params)
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if any(id(p) in seen for p in full["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(full)
 
     @property
     def parameters(self):
@@ -126,6 +138,59 @@ class Optimizer:
             state["step"] += 1
             states.append(state)
         return params, states
+
+    def state_dict(self):
+        """torch's layout: ``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``,
+        parameters numbered across the groups in order; ``step`` as torch keeps it (a float32
+        0-d tensor)."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[index[id(p)]] = self._state_out(group, p, self.state[p])
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """torch's: the saved groups' hyperparameters and each parameter's state (tensors copied,
+        floating ones cast to the parameter's dtype), matched by position."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
+        params = {}
+        for saved, own in zip(groups, self.param_groups):
+            params.update(zip(saved["params"], own["params"]))
+            own.update({key: value for key, value in saved.items() if key != "params"})
+        self.state = defaultdict(dict)
+        for key, saved in state_dict["state"].items():
+            p = params[int(key)]
+            group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
+            self.state[p] = self._state_in(group, p, saved)
+
+    def _state_out(self, group, p, state):
+        out = dict(state)
+        if "step" in out:
+            out["step"] = mindspore.Tensor(float(out["step"]), mindspore.float32)
+        return out
+
+    def _state_in(self, group, p, saved):
+        state = {}
+        for name, value in saved.items():
+            if name == "step":
+                value = int(float(value))
+            elif isinstance(value, (mindspore.Tensor, np.ndarray)):
+                value = mindspore.Tensor(np.array(value.asnumpy() if isinstance(value, mindspore.Tensor) else value))
+                if value.dtype in _FLOATS and p.dtype in _FLOATS and value.dtype != p.dtype:
+                    value = ops.cast(value, p.dtype)
+            state[name] = value
+        return state
 
     @staticmethod
     def _write_back(params, new_params, states, **columns):
@@ -356,6 +421,26 @@ class Adam(Optimizer):
                     _column(other_states, "exp_avg"), _column(other_states, "exp_avg_sq"), _scalars(rows),
                     bool(weight_decay))
                 self._write_back(others, new_params, other_states, exp_avg=exp_avgs, exp_avg_sq=exp_avg_sqs)
+
+
+    def _kappa(self, group, p):
+        """What the fused kernel's second moment is torch's times (1 for other dtypes)."""
+        beta2 = group["betas"][1]
+        return (1 - _float32(beta2)) / _float32(1 - beta2) if p.dtype == mindspore.float32 else 1.0
+
+    def _state_out(self, group, p, state):
+        out = super()._state_out(group, p, state)
+        kappa = self._kappa(group, p)
+        if kappa != 1.0 and "exp_avg_sq" in out:
+            out["exp_avg_sq"] = out["exp_avg_sq"] / mindspore.Tensor(kappa, mindspore.float64).astype(p.dtype)
+        return out
+
+    def _state_in(self, group, p, saved):
+        state = super()._state_in(group, p, saved)
+        kappa = self._kappa(group, p)
+        if kappa != 1.0 and "exp_avg_sq" in state:
+            state["exp_avg_sq"] = state["exp_avg_sq"] * mindspore.Tensor(kappa, mindspore.float64).astype(p.dtype)
+        return state
 
 
 class SGD(Optimizer):
@@ -769,16 +854,250 @@ def save_checkpoint(params, path):
             os.remove(tmp)
 
 
-def load_checkpoint(path):
-    """``torch.load(path)`` of a state dict written by ``save_checkpoint``, whatever its suffix
-    (``mindspore.load_checkpoint`` insists on ``.ckpt``)."""
-    path = os.fspath(path)
-    if path.endswith(".ckpt"):
-        return mindspore.load_checkpoint(path)
+# -- torch.save / torch.load of any object -------------------------------------------------------
+# torch.save pickles whatever it is given (a checkpoint dict of state dicts, epochs and metrics, a
+# whole module, a list of tensors) and torch.load unpickles it.  ``save``/``load`` do the same for
+# MindSpore objects: Tensors and Parameters are pickled as numpy arrays with their dtype, and
+# the Primitives inside a Cell by their class and init arguments (MindSpore's own Primitives do
+# not pickle), so a whole Cell round-trips.  ``load`` also reads what ``save_checkpoint`` wrote
+# (a MindSpore checkpoint) and, without torch, what torch.save wrote: its tensors come back as
+# MindSpore Tensors (a torch module inside such a file cannot, and is named in the error).
+
+_TORCH_STORAGES = {
+    "DoubleStorage": np.float64, "FloatStorage": np.float32, "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "ComplexFloatStorage": np.complex64, "ComplexDoubleStorage": np.complex128, "UntypedStorage": np.uint8,
+}
+#: the torch dtypes a torch file may name, as MindSpore's
+_TORCH_DTYPES = {
+    "float64": "float64", "double": "float64", "float32": "float32", "float": "float32", "float16": "float16",
+    "half": "float16", "bfloat16": "bfloat16", "int64": "int64", "long": "int64", "int32": "int32", "int": "int32",
+    "int16": "int16", "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool_",
+    "complex64": "complex64", "complex128": "complex128",
+}
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+#: what ``load(..., weights_only=True)`` unpickles besides tensors (torch's allowlist, in spirit)
+_SAFE_GLOBALS = {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
+                 ("builtins", "complex"), ("builtins", "slice"), ("builtins", "range"), ("builtins", "bytearray")}
+
+
+#: MindSpore's dtypes by name, with the numpy dtype their values travel as (a pickled dtype
+#: object would need MindSpore's C++ type classes; bfloat16, which numpy lacks, as float32)
+_MS_DTYPES = {str(getattr(mindspore, name)): (getattr(mindspore, name), np.dtype(wire)) for name, wire in (
+    ("bool_", np.bool_), ("int8", np.int8), ("int16", np.int16), ("int32", np.int32), ("int64", np.int64),
+    ("uint8", np.uint8), ("uint16", np.uint16), ("uint32", np.uint32), ("uint64", np.uint64),
+    ("float16", np.float16), ("float32", np.float32), ("float64", np.float64), ("bfloat16", np.float32),
+    ("complex64", np.complex64), ("complex128", np.complex128))}
+
+
+def _tensor_state(t):
+    """(bytes, shape, dtype name) of a MindSpore tensor, as ``_rebuild_tensor`` takes them (plain
+    values, so that unpickling needs no numpy or MindSpore global)."""
+    dtype = t.dtype
+    if dtype == mindspore.bfloat16:
+        t = ops.cast(t, mindspore.float32)
+    array = np.ascontiguousarray(t.asnumpy())
+    return array.tobytes(), array.shape, str(dtype)
+
+
+def _rebuild_tensor(raw, shape, dtype_name):
+    dtype, wire = _MS_DTYPES[dtype_name]
+    t = mindspore.Tensor(np.frombuffer(raw, wire).reshape(shape).copy())
+    return t if t.dtype == dtype else ops.cast(t, dtype)
+
+
+def _rebuild_parameter(raw, shape, dtype_name, name, requires_grad):
+    return mindspore.Parameter(_rebuild_tensor(raw, shape, dtype_name), name=name, requires_grad=requires_grad)
+
+
+def _rebuild_primitive(cls, attrs):
+    return cls(**attrs)
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, mindspore.Parameter):
+            return _rebuild_parameter, (*_tensor_state(obj), obj.name, obj.requires_grad)
+        if isinstance(obj, mindspore.Tensor):
+            return _rebuild_tensor, _tensor_state(obj)
+        if isinstance(obj, mindspore.ops.Primitive):
+            return _rebuild_primitive, (type(obj), dict(obj.init_attrs))
+        return NotImplemented
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=4, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    """``torch.save(obj, f)``: pickles ``obj``, whatever it is (MindSpore Tensors, Parameters and
+    Cells included); ``load`` reads it back.  ``f`` is a path, written atomically (a failure
+    leaves no file, or the old one), or a binary file object."""
+    if pickle_module is not None:
+        raise NotImplementedError("save: pickle_module is not supported")
+    if hasattr(f, "write"):
+        _Pickler(f, protocol=pickle_protocol).dump(obj)
+        return
+    path = os.fspath(f)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".save-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _Pickler(out, protocol=pickle_protocol).dump(obj)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class _Refused(pickle.UnpicklingError):
+    """A file ``load`` will not read (its message names the file and why)."""
+
+
+class _Unpickler(pickle.Unpickler):
+    """Unpickles what ``save`` wrote; with ``weights_only`` only containers, numbers, strings and
+    tensors (as torch's ``weights_only=True``)."""
+
+    _OWN = {"_rebuild_tensor": _rebuild_tensor, "_rebuild_parameter": _rebuild_parameter}
+
+    def __init__(self, file, source, weights_only):
+        super().__init__(file)
+        self.source = source
+        self.weights_only = weights_only
+
+    def find_class(self, module, name):
+        if name in self._OWN and module.rpartition(".")[2] == "_torch_compat":
+            return self._OWN[name]
+        if self.weights_only:
+            if (module, name) in _SAFE_GLOBALS:
+                return super().find_class(module, name)
+            raise _Refused(f"{self.source}: weights_only=True refuses to load {module}.{name}; "
+                                         "load(f, weights_only=False) if the file is trusted")
+        return super().find_class(module, name)
+
+
+class _TorchStorage:
+    def __init__(self, name):
+        self.dtype = _TORCH_STORAGES[name]
+
+
+def _torch_array(storage, offset, size, stride):
+    """A torch tensor's values out of its storage (an array of the storage's dtype), copied."""
+    item = storage.itemsize
+    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                           strides=tuple(s * item for s in stride))
+    return np.array(view)
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Reads a torch.save zip archive without torch: storages become numpy arrays, tensors
+    MindSpore Tensors (Parameters for torch's Parameters), torch.Size a tuple, torch.device
+    its string, a torch dtype MindSpore's."""
+
+    def __init__(self, file, archive, prefix, source, weights_only):
+        super().__init__(file)
+        self.archive, self.prefix, self.source, self.weights_only = archive, prefix, source, weights_only
+        self.storages = {}
+
+    def persistent_load(self, pid):
+        kind, storage_type, key, _location, numel = pid
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"{self.source}: unknown torch storage record {kind!r}")
+        if key not in self.storages:
+            raw = self.archive.read(f"{self.prefix}data/{key}")
+            dtype = storage_type.dtype
+            if dtype == "bfloat16":  # numpy has none: the high 16 bits of a float32
+                array = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
+                self.storages[key] = ("bfloat16", array)
+            else:
+                self.storages[key] = (None, np.frombuffer(raw, dtype))
+        return self.storages[key]
+
+    def find_class(self, module, name):
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return self._rebuild_tensor
+        if module == "torch._utils" and name == "_rebuild_parameter":
+            return self._rebuild_parameter
+        if module == "torch._utils" and name == "_rebuild_parameter_with_state":
+            return lambda data, requires_grad, hooks, state: self._rebuild_parameter(data, requires_grad, hooks)
+        if module == "torch" and name in _TORCH_STORAGES:
+            return _TorchStorage(name)
+        if module == "torch" and name == "Size":
+            return tuple
+        if module == "torch" and name == "device":
+            return lambda *args: ":".join(str(a) for a in args)
+        if module == "torch" and name in _TORCH_DTYPES:
+            return getattr(mindspore, _TORCH_DTYPES[name])
+        if module == "torch" or module.startswith("torch."):
+            raise _Refused(
+                f"{self.source}: a torch file holding {module}.{name}, which has no MindSpore counterpart "
+                "here (only tensors, containers and plain Python objects load without torch); for a "
+                "whole torch module, save its state_dict() with torch and convert it with "
+                "`python -m migrate.weights`")
+        if self.weights_only and (module, name) not in _SAFE_GLOBALS:
+            raise _Refused(f"{self.source}: weights_only=True refuses to load {module}.{name}; "
+                                         "load(f, weights_only=False) if the file is trusted")
+        return super().find_class(module, name)
+
+    def _rebuild_tensor(self, storage, offset, size, stride, requires_grad, hooks, metadata=None):
+        kind, array = storage
+        t = mindspore.Tensor(_torch_array(array, offset, size, stride))
+        return ops.cast(t, mindspore.bfloat16) if kind == "bfloat16" else t
+
+    def _rebuild_parameter(self, data, requires_grad, hooks):
+        return mindspore.Parameter(data, requires_grad=requires_grad)
+
+
+def _load_torch_zip(data, source, weights_only):
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        pickles = [n for n in archive.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+        if not pickles:
+            raise pickle.UnpicklingError(f"{source}: a zip file, but not one torch.save wrote (no data.pkl)")
+        prefix = pickles[0][:-len("data.pkl")]
+        if f"{prefix}byteorder" in archive.namelist() and archive.read(f"{prefix}byteorder").strip() != b"little":
+            raise pickle.UnpicklingError(f"{source}: a big-endian torch file")
+        unpickler = _TorchUnpickler(io.BytesIO(archive.read(pickles[0])), archive, prefix, source, weights_only)
+        return unpickler.load()
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """``torch.load(f)``: what ``save`` pickled, a MindSpore checkpoint (what ``save_checkpoint``
+    wrote: a dict of Parameters) or a file torch.save wrote (read without torch: tensors become
+    MindSpore Tensors).  ``map_location`` and ``mmap`` change nothing (MindSpore places tensors
+    per process).  ``weights_only=True`` unpickles only containers, numbers, strings and
+    tensors; by default (as torch before 2.6) the file is trusted and any object loads."""
+    if pickle_module is not None:
+        raise NotImplementedError("load: pickle_module is not supported")
+    if hasattr(f, "read"):
+        source, data = getattr(f, "name", "<file object>"), f.read()
+    else:
+        source = os.fspath(f)
+        with open(source, "rb") as file:
+            data = file.read()
+    if data[:4] == b"PK\x03\x04":
+        return _load_torch_zip(data, source, bool(weights_only))
+    if data[:1] == b"\x80":
+        unpickler = _Unpickler(io.BytesIO(data), source, bool(weights_only))
+        try:
+            obj = unpickler.load()
+        except _Refused:
+            raise
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            raise pickle.UnpicklingError(f"{source}: not a file save() or torch.save() wrote, or a truncated "
+                                         f"one ({exc})") from exc
+        if type(obj) is int and obj == _TORCH_LEGACY_MAGIC:
+            raise pickle.UnpicklingError(f"{source}: torch's legacy (pre-1.6) format; save it again with a "
+                                         "current torch, or convert a state dict with `python -m migrate.weights`")
+        return obj
     with tempfile.TemporaryDirectory() as tmp:
         copy = os.path.join(tmp, "checkpoint.ckpt")
-        shutil.copyfile(path, copy)
-        return mindspore.load_checkpoint(copy)
+        with open(copy, "wb") as out:
+            out.write(data)
+        try:
+            return mindspore.load_checkpoint(copy)
+        except (ValueError, RuntimeError, TypeError) as exc:
+            raise pickle.UnpicklingError(f"{source}: neither a pickle (save, torch.save) nor a MindSpore "
+                                         "checkpoint: corrupt, or not a checkpoint") from exc
+
+
+__all__ += ["save", "load"]
 
 
 def load_state_dict(net, state_dict, strict=True):
@@ -4849,6 +5168,25 @@ def zero_grad_of(x, *args, **kwargs):
 
 
 __all__ += ["size_of", "train_mode", "eval_mode", "parameters_of", "zero_grad_of"]
+
+def state_dict_of(x, *args, **kwargs):
+    """torch's ``.state_dict()`` on something the tool could not type: a Cell's parameters by name
+    (``parameters_dict``, buffers included); an optimizer or scheduler (this module's, or any
+    other object) gives its own."""
+    if isinstance(x, nn.Cell):
+        return x.parameters_dict()
+    return x.state_dict(*args, **kwargs)
+
+
+def load_state_dict_of(x, state_dict, *args, **kwargs):
+    """torch's ``.load_state_dict(sd)`` on something the tool could not type: into a Cell as
+    ``load_state_dict`` does; any other object (an optimizer, a scheduler) loads it itself."""
+    if isinstance(x, nn.Cell):
+        return load_state_dict(x, state_dict, *args, **kwargs)
+    return x.load_state_dict(state_dict, *args, **kwargs)
+
+
+__all__ += ["state_dict_of", "load_state_dict_of"]
 
 
 def optimizer_parameters(optimizer):

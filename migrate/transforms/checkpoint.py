@@ -1,25 +1,26 @@
-"""``torch.save(state_dict, f)`` -> ``save_checkpoint`` (helper around ``mindspore.save_checkpoint``,
-which would append ``.ckpt`` to ``f``); ``load_state_dict(torch.load(f))`` ->
-``load_state_dict(net, load_checkpoint(f))`` (helpers; ``mindspore.load_checkpoint`` refuses a
-file without the ``.ckpt`` suffix).
+"""``torch.save(obj, f)`` and ``torch.load(f)``.
 
-A torch file may hold any pickled object, a MindSpore checkpoint only
-parameters: the rewrite is made where the object is known to be a state dict
-(``model.state_dict()``/``parameters_dict()``, or a module) or where the loaded
-value goes straight into a module's ``load_state_dict`` — directly, or through a name bound
-once to it whose every use is that argument (``sd = torch.load(f)``, then
-``model.load_state_dict(sd)``); anything else is uncertain.
+torch.save pickles any object (a state dict, a checkpoint dict of state dicts, epochs and
+metrics, a whole module) and torch.load unpickles it.  A known state dict
+(``model.state_dict()``/``parameters_dict()``) is written as a MindSpore checkpoint
+(``save_checkpoint``: a helper around ``mindspore.save_checkpoint``, which would append
+``.ckpt`` to ``f``); anything else goes through the helper's ``save``, which pickles it as torch
+does (MindSpore Tensors, Parameters and Cells included).  ``torch.load`` becomes the helper's
+``load``, which reads either (and, without torch, what torch.save wrote), so a program's own
+checkpoints round-trip whichever way they were written.
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
-from migrate.codemod import code_text
 from migrate.transforms import Example, Transform, Unconvertible, register
 from migrate.typeinfer import STATE_DICT
 
-_LOAD_DROP = {"map_location", "weights_only", "mmap", "pickle_module"}
+#: torch.load's arguments with no meaning for the helper (MindSpore places tensors per process)
+_LOAD_DROP = {"map_location", "mmap"}
+#: torch.save's arguments about torch's own file layout
+_SAVE_DROP = {"_use_new_zipfile_serialization", "_disable_byteorder_record"}
 
 
 @register
@@ -37,29 +38,37 @@ torch.save(net.state_dict(), "net.pt")
 net.load_state_dict(torch.load("net.pt", map_location="cpu"))
 """,
             after="""\
-from _torch_compat import load_checkpoint, load_state_dict, save_checkpoint
+from _torch_compat import load, load_state_dict, save_checkpoint
 from mindspore import nn
 
 net = nn.Dense(2, 2)
 save_checkpoint(net.parameters_dict(), "net.pt")
-load_state_dict(net, load_checkpoint("net.pt"))
+load_state_dict(net, load("net.pt"))
 """,
         ),
         Example(
-            name="unknown objects are uncertain",
+            name="any other object is pickled",
             before="""\
 import torch
+import torch.nn as nn
 
-torch.save({"epoch": 3}, "meta.pt")
-meta = torch.load("meta.pt")
+net = nn.Linear(2, 2)
+opt = torch.optim.Adam(net.parameters())
+torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}, "ck.pt")
+ck = torch.load("ck.pt", map_location="cpu")
+net.load_state_dict(ck["model"])
+torch.save(net, "net.pt")
 """,
             after="""\
-import torch
+from _torch_compat import Adam, load, load_state_dict, save
+from mindspore import nn
 
-# MIGRATE(uncertain): torch.save — only state dicts map to mindspore.save_checkpoint; cannot tell what `{"epoch": 3}` is
-torch.save({"epoch": 3}, "meta.pt")
-# MIGRATE(uncertain): torch.load — a torch file may hold any object; converted only where it goes into a module's load_state_dict(...)
-meta = torch.load("meta.pt")
+net = nn.Dense(2, 2)
+opt = Adam(net.trainable_params())
+save({"model": net.parameters_dict(), "optimizer": opt.state_dict(), "epoch": 3}, "ck.pt")
+ck = load("ck.pt")
+load_state_dict(net, ck["model"])
+save(net, "net.pt")
 """,
         ),
         Example(
@@ -72,12 +81,12 @@ save(net.state_dict(), "w.pt")
 net.load_state_dict(load("w.pt"))
 """,
             after="""\
-from _torch_compat import load_checkpoint, load_state_dict, save_checkpoint
+from _torch_compat import load, load_state_dict, save_checkpoint
 from mindspore import nn
 
 net = nn.Dense(2, 2)
 save_checkpoint(net.parameters_dict(), "w.pt")
-load_state_dict(net, load_checkpoint("w.pt"))
+load_state_dict(net, load("w.pt"))
 """,
         ),
         Example(
@@ -105,108 +114,45 @@ def restore(model: nn.Module, path):
     model.load_state_dict(state)
 """,
             after="""\
-from _torch_compat import load_checkpoint, load_state_dict
+from _torch_compat import load, load_state_dict
 from mindspore import nn
 
 
 def restore(model: nn.Cell, path):
-    state = load_checkpoint(path)
+    state = load(path)
     load_state_dict(model, state)
 """,
         ),
     )
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self._into_load_state_dict: set = set()
-        self._state_dict_names: set = set()  # ids of Name nodes handed to a module's load_state_dict
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._state_dict_names = _names_into_load_state_dict(node, self.ctx.types)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" and node.args:
-            t = self.ctx.type_of(func.value)
-            if t is not None and t.kind == "module":
-                self._into_load_state_dict.add(id(node.args[0].value))
-
     def rewrite(self, site):
         if not site.is_call:
             raise Unconvertible("unsupported", f"{site.rule.key} used as a value")
+        if any(a.keyword is not None and a.keyword.value == "pickle_module" for a in site.args):
+            raise Unconvertible("unsupported", "pickle_module: the helper pickles with Python's pickle")
         if site.rule.key == "torch.save":
             return self._save(site)
         return self._load(site)
 
     def _save(self, site):
-        args = site.args
-        if len(args) < 2 or any(a.keyword is not None for a in args[:2]) or len(args) > 2:
-            raise Unconvertible("unsupported", "only torch.save(obj, f) is rewritten")
-        obj = site.original_args[0].value
-        t = self.ctx.type_of(obj)
-        if t == STATE_DICT:
-            pass
-        elif t is not None and t.kind == "module":
-            pass  # save_checkpoint(cell, f) stores the cell's parameters
-        else:
-            code = code_text(obj).strip()
-            raise Unconvertible("uncertain", f"only state dicts map to mindspore.save_checkpoint; cannot tell what `{code}` is")
-        return cst.Call(func=self.ctx.helper("save_checkpoint"), args=[cst.Arg(args[0].value), cst.Arg(args[1].value)])
+        args = [a for a in site.args if a.keyword is None or a.keyword.value not in _SAVE_DROP]
+        if len(args) < 2 or any(a.keyword is not None or a.star for a in args[:2]):
+            raise Unconvertible("unsupported", "only torch.save(obj, f, ...) with obj and f by position is rewritten")
+        if self.ctx.type_of(site.original_args[0].value) == STATE_DICT and len(args) == 2:
+            return cst.Call(func=self.ctx.helper("save_checkpoint"), args=[cst.Arg(a.value) for a in args])
+        return cst.Call(func=self.ctx.helper("save"), args=_last_without_comma(args))
 
     def _load(self, site):
-        if id(site.original) not in self._into_load_state_dict and not self._bound_for_load_state_dict(site.original):
-            raise Unconvertible("uncertain", "a torch file may hold any object; converted only where it goes into a module's load_state_dict(...)")
-        args = [a for a in site.args if a.keyword is None or a.keyword.value not in _LOAD_DROP]
-        if len(args) != 1 or args[0].keyword is not None and args[0].keyword.value != "f":
-            raise Unconvertible("unsupported", "only torch.load(f) is rewritten")
-        return cst.Call(func=self.ctx.helper("load_checkpoint"), args=[cst.Arg(args[0].value)])
-
-    def _bound_for_load_state_dict(self, call: cst.Call) -> bool:
-        """``sd = torch.load(f)`` where ``sd`` is bound only here and every read of it is the
-        argument of a module's ``load_state_dict``."""
-        statement = self.ctx.statement
-        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
-            return False
-        assign = statement.body[0]
-        if not (isinstance(assign, cst.Assign) and assign.value is call and len(assign.targets) == 1
-                and isinstance(assign.targets[0].target, cst.Name)):
-            return False
-        target = assign.targets[0].target
-        scope = self.ctx.names.scope_of(target)
-        if scope is None:
-            return False
-        assignments = list(scope.assignments[target.value])
-        if len(assignments) != 1 or getattr(assignments[0], "node", None) is not target:
-            return False
-        reads = [access.node for access in assignments[0].references]
-        return bool(reads) and all(id(node) in self._state_dict_names for node in reads)
+        """torch.load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+        **pickle_load_args): f and the keywords the helper reads stay."""
+        if any(a.star for a in site.args) or len([a for a in site.args if a.keyword is None]) > 2:
+            raise Unconvertible("unsupported", "only torch.load(f, ...) with its arguments spelled out is rewritten")
+        args = [a for i, a in enumerate(site.args)
+                if (a.keyword is None and i == 0) or (a.keyword is not None and a.keyword.value not in _LOAD_DROP)]
+        if not args:
+            raise Unconvertible("unsupported", "torch.load without a file")
+        return cst.Call(func=self.ctx.helper("load"), args=_last_without_comma(args))
 
 
-class _LoadStateDictArgs(cst.CSTVisitor):
-    """Names passed as the argument of ``<module>.load_state_dict(...)``, with the statement
-    each sits in (for its receiver's type there)."""
-
-    def __init__(self, types) -> None:
-        self.types = types
-        self.statements: list = []
-        self.found: set = set()
-
-    def visit_SimpleStatementLine(self, node) -> None:
-        self.statements.append(node)
-
-    def leave_SimpleStatementLine(self, node) -> None:
-        self.statements.pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if (isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" and len(node.args) == 1
-                and isinstance(node.args[0].value, cst.Name) and node.args[0].keyword is None and self.statements):
-            t = self.types.type_at(func.value, self.statements[-1])
-            if t is not None and t.kind == "module":
-                self.found.add(id(node.args[0].value))
-
-
-def _names_into_load_state_dict(module: cst.Module, types) -> set:
-    visitor = _LoadStateDictArgs(types)
-    module.visit(visitor)
-    return visitor.found
+def _last_without_comma(args: list) -> list:
+    return [*args[:-1], args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)] if args else args
