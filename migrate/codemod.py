@@ -352,6 +352,21 @@ def _torch_members(dotted: str) -> Optional[frozenset]:
         return None
 
 
+def _dispatchable(rule: Rule) -> bool:
+    """A tensor method the table converts to a helper function that takes torch's arguments
+    unchanged — no argument edits in the entry, and the helper's parameters after the tensor are
+    the entry's ``args`` in order — so that where the receiver's type is unknown the helper can
+    be chosen at run time, with the call's own arguments (``untyped_method``)."""
+    if rule.owner != "torch.Tensor" or not (rule.target or "").startswith(HELPER_PREFIX) or rule.untyped:
+        return False
+    if (rule.kwargs or rule.drop or rule.values or rule.defaults or rule.unsupported_args or rule.required_args
+            or rule.transform or rule.target_without or rule.runtime_kwargs or rule.inplace_of or rule.target_args):
+        return False
+    params = helpers.function_params(HELPER_PREFIX.rstrip("."), rule.target[len(HELPER_PREFIX):])
+    args = tuple(rule.args or ())
+    return params is not None and params[1:1 + len(args)] == args
+
+
 def _foreign_to_torch_tensors(name: str) -> bool:
     """``name`` is no member of torch's tensors: an attribute the program sets on them itself
     (MAML's ``weight.fast``), which a MindSpore tensor takes as well, so there is nothing of torch's
@@ -1265,6 +1280,8 @@ class MigrateTransformer(cst.CSTTransformer):
                 if rule is not None and _not_torchs(rule, original):
                     return updated  # `key.split('.')`, `line.split()`: str's, never a tensor's
                 if rule is not None and not rule.is_identity_for(used):
+                    if _dispatchable(rule):
+                        return self._untyped_method(rule, original, updated)
                     self.ctx.uncertain(
                         original, rule.key,
                         f"receiver type unknown: is `{code_text(func.value).strip()}` a torch {self._owner_words(method)}?",
@@ -1302,6 +1319,17 @@ class MigrateTransformer(cst.CSTTransformer):
         provided = helpers.class_members(HELPER_PREFIX.rstrip("."), helper)
         if provided is not None and method not in provided:
             self.ctx.unsupported(original, f"{rtype.cls}.{method}", f"no mapping in api_map.yaml (the helper's {helper} has none)")
+
+    def _untyped_method(self, rule: Rule, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """``x.unique()`` on an ``x`` of unknown type -> ``untyped_method(x, "unique", unique)``: a
+        MindSpore tensor goes through the entry's helper (which takes torch's arguments as they
+        are, see ``_dispatchable``), any other object (a pandas Series) runs its own method."""
+        assert isinstance(updated.func, cst.Attribute)
+        helper = self.ctx.helper(rule.target[len(HELPER_PREFIX):])
+        args = [cst.Arg(updated.func.value), cst.Arg(cst.SimpleString(f'"{rule.member}"')), cst.Arg(helper),
+                *updated.args]
+        self.ctx.converted(original, rule.key, "receiver of unknown type: _torch_compat.untyped_method decides at run time")
+        return cst.Call(func=self.ctx.helper("untyped_method"), args=args)
 
     def _untyped(self, rule: Rule, original: cst.Call, updated: cst.Call) -> cst.Call:
         """``x.to(device)`` on an ``x`` of unknown type -> ``to(x, device)``: the entry's

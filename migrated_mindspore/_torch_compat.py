@@ -5189,6 +5189,18 @@ def load_state_dict_of(x, state_dict, *args, **kwargs):
 __all__ += ["state_dict_of", "load_state_dict_of"]
 
 
+def untyped_method(x, name, helper, *args, **kwargs):
+    """torch's ``x.<name>(...)`` where the tool could not tell what ``x`` is: a MindSpore tensor
+    goes through ``helper`` (the table's conversion of that tensor method, which takes torch's
+    arguments), any other object (a numpy array, a pandas Series) runs its own method."""
+    if isinstance(x, mindspore.Tensor):
+        return helper(x, *args, **kwargs)
+    return getattr(x, name)(*args, **kwargs)
+
+
+__all__ += ["untyped_method"]
+
+
 def optimizer_parameters(optimizer):
     """The parameters a training step differentiates, for an optimizer whose type the tool could
     not tell (``opt.zero_grad()``, ``loss.backward()``, ``opt.step()`` on ``opt = self.optim``):

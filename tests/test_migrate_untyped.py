@@ -452,3 +452,67 @@ def test_forward_and_numpy_on_untyped_receivers_run_as_torchs(compat, tmp_path, 
     np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
     np.testing.assert_allclose(got[1], want[0], rtol=1e-6)
     assert got[2] == want[2] == ("own forward", 1) and got[3] == want[3] == "own numpy"
+
+
+DISPATCH_SOURCE = textwrap.dedent("""\
+    import torch
+
+
+    def ids(column):
+        return column.unique()
+
+
+    def counts(t):
+        return t.unique(sorted=True, return_counts=True)
+
+
+    def spread(x):
+        return x.std(0)
+
+
+    def running(x):
+        return x.cumsum(1)
+
+
+    def where(mask):
+        return mask.nonzero()
+
+
+    def diagonal(x):
+        return x.diag()
+    """)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["pynative", "jit"])
+def test_helper_methods_on_untyped_receivers_decide_at_run_time(compat, tmp_path, monkeypatch, jit):
+    """A tensor method the table converts to a helper taking torch's arguments (``unique``,
+    ``std``, ``cumsum``, ``nonzero``, ``diag``) on a receiver of unknown type goes through
+    ``untyped_method``: a MindSpore tensor gets torch's results (under mindspore.jit too), a
+    numpy array or a pandas Series its own method."""
+    pd = pytest.importorskip("pandas")
+    code, ms_mod, t_mod = both_versions(DISPATCH_SOURCE, f"dispatch_{jit}", tmp_path, monkeypatch)
+    assert 'untyped_method(column, "unique", unique)' in code and 'untyped_method(x, "std", std, 0)' in code, code
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 3)).astype(np.float32)
+    ints = np.array([3, 1, 3, 2, 1])
+    cases = [("ids", ints), ("counts", ints), ("spread", x), ("running", x), ("where", x > 0), ("diagonal", x)]
+    for name, value in cases:
+        fn = getattr(ms_mod, name)
+        if jit:
+            fn = mindspore.jit(fn)
+        got, want = fn(mindspore.Tensor(value)), t_mod[name](torch.from_numpy(value))
+        for g, w in zip(got if isinstance(got, tuple) else [got], want if isinstance(want, tuple) else [want]):
+            assert g.asnumpy().dtype == w.numpy().dtype, name
+            np.testing.assert_allclose(g.asnumpy(), w.numpy(), rtol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(ms_mod.ids(pd.Series([3, 1, 3])), [3, 1])  # pandas: order of appearance
+    np.testing.assert_allclose(ms_mod.spread(x.astype(np.float64)), x.astype(np.float64).std(0))  # numpy: ddof 0
+    np.testing.assert_array_equal(ms_mod.running(x), x.cumsum(1))
+
+
+def test_only_helpers_taking_torchs_arguments_are_dispatched():
+    """An entry that edits the call's arguments (``norm``'s unsupported p='nuc', a keyword
+    rename) cannot hand a non-tensor receiver its own call: still uncertain."""
+    out = convert_source("import torch\n\n\ndef f(x):\n    return x.norm(2), x.split(3), x.unique()\n", SPEC, "a.py")
+    kinds = {s.rule: s.kind for s in out.sites}
+    assert kinds == {"torch.Tensor.norm": "uncertain", "torch.Tensor.split": "uncertain",
+                     "torch.Tensor.unique": "converted"}, out.code

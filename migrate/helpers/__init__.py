@@ -65,3 +65,17 @@ def class_members(module: str, name: str) -> frozenset | None:
             elif not (isinstance(base, ast.Name) and base.id == "object"):
                 return None
     return None if provides else frozenset(members)
+
+
+@lru_cache(maxsize=None)
+def function_params(module: str, name: str) -> tuple | None:
+    """The parameter names of the helper function ``name`` (``*args`` as ``"*args"``), read
+    without importing it; None when it is no top-level function there."""
+    for node in ast.parse(source(module)).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            a = node.args
+            names = [p.arg for p in (*a.posonlyargs, *a.args)]
+            if a.vararg is not None:
+                names.append(f"*{a.vararg.arg}")
+            return tuple(names)
+    return None
