@@ -585,3 +585,47 @@ def test_a_loss_over_values_a_module_collected_while_acting_is_reported():
                                         "differentiated closure (`policy.last = policy(x)`): no gradient would flow "
                                         "through them; compute them inside the step")], left
     assert "value_and_grad(_loss_fn" in out.code  # scaled_step converts
+
+
+STRAIGHT = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    def one_step(weights, x, y):
+        net = Net()
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        loss = ((net(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item(), net.fc.weight.detach().numpy(), net.fc.bias.detach().numpy()
+    """)
+
+
+def test_a_step_written_straight_after_building_its_model_and_optimizer_trains_as_torch(compat, tmp_path,
+                                                                                       monkeypatch):
+    """Model, optimizer and loss in one block (a script or a tutorial without a loop): the
+    closure starts after the optimizer is built (it was moved inside, and the step then read the
+    optimizer before it existed: UnboundLocalError)."""
+    torch = pytest.importorskip("torch")
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(STRAIGHT, "straight_step", tmp_path, monkeypatch)
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad")]
+    assert "SGD(" not in closure and "Net()" not in closure, code
+    rng = np.random.default_rng(0)
+    weights = {"fc.weight": rng.standard_normal((1, 3)).astype(np.float32), "fc.bias": np.zeros(1, np.float32)}
+    x, y = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 1)).astype(np.float32)
+    for got, want in zip(ms_mod.one_step(weights, x, y), t_mod["one_step"](weights, x, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

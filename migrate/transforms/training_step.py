@@ -956,7 +956,7 @@ def step(loss: mindspore.Tensor):
                 self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
                                                  "backward(): the parameters it differentiates are unknown")
             return None
-        found = self._slice(block, j, loss.value, call, rule)
+        found = self._slice(block, j, loss.value, call, rule, outside=reads(weights))
         if found is None:
             return None
         first, aux, carried = found
@@ -1012,21 +1012,25 @@ def step(loss: mindspore.Tensor):
             self.ctx.unsupported(call, rule, why)
             return None
         loss = positional[0].value.value
-        found = self._slice(block, j, loss, call, rule)
+        found = self._slice(block, j, loss, call, rule, outside=reads(positional[1].value))
         if found is None:
             return None
         first, aux, carried = found
         return _Plan(j, loss, first, None, aux, call, carried, grads_target=node.body[0].targets[0].target)
 
-    def _slice(self, block, j: int, loss: str, call: cst.Call, rule: str):
+    def _slice(self, block, j: int, loss: str, call: cst.Call, rule: str, outside: set = frozenset()):
         """(first statement, aux names, carried names) of the statements before ``block[j]``
-        that compute ``loss``, or None (reported)."""
+        that compute ``loss``, or None (reported).  ``outside``: the names the differentiated
+        parameters are read through (the optimizer); the statement binding one of them (``opt =
+        Adam(net.parameters())`` in straight-line code) and those before it stay outside the
+        closure, whose parameters must exist before it is called."""
         removed = self.ctx.removed_statements  # earlier statements of the block are converted by now
         needed, first, barrier = {loss}, None, None
         for i in range(j - 1, -1, -1):
             if id(block[i]) in removed:
                 continue
-            if _is_barrier(block[i]) or self._autograd_grad(block[i]) is not None or self._takes_grad(block[i]):
+            if (_is_barrier(block[i]) or self._autograd_grad(block[i]) is not None or self._takes_grad(block[i])
+                    or binds(block[i]) & outside):
                 barrier = i
                 break
             if self._no_grad(block[i]):
@@ -1041,8 +1045,8 @@ def step(loss: mindspore.Tensor):
         free = free_reads(body)  # what the closure reads from outside, or before binding it
         # a name read only as `x.detach()`/`x.data` is a constant to torch's backward as well (a GAN's
         # discriminator step reading the generator's output from before `optimizer_G.step()`)
-        if barrier is not None and not self._constants_before(block, barrier, free - _detached_only(body, free),
-                                                              call, rule):
+        constants = free - _detached_only(body, free) - outside  # the optimizer is no value of the loss
+        if barrier is not None and not self._constants_before(block, barrier, constants, call, rule):
             return None
         if any(_escapes(s) for s in body):
             self.ctx.unsupported(call, rule, "the loss computation contains return/break/continue/yield")
@@ -1071,7 +1075,7 @@ def step(loss: mindspore.Tensor):
         needed = set(free)
         for i in range(barrier, -1, -1):
             s = block[i]
-            if id(s) in removed or self._no_grad(s) or not binds(s) & needed:
+            if id(s) in removed or self._no_grad(s) or not binds(s) & needed or self._binds_module(s):
                 continue
             if self._may_carry_gradient(s):
                 names = ", ".join(f"`{n}`" for n in sorted(binds(s) & free)) or "a value it needs"
@@ -1082,6 +1086,14 @@ def step(loss: mindspore.Tensor):
                 return False
             needed |= reads(s)
         return True
+
+    def _binds_module(self, stmt: cst.BaseStatement) -> bool:
+        """``net = Net()``, ``opt = Adam(...)``: a statement binding a module or an optimizer, no
+        value a gradient flows through (the closure differentiates the module's parameters)."""
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                and isinstance(stmt.body[0], cst.Assign)):
+            return False
+        return getattr(self.ctx.type_of(stmt.body[0].value), "kind", None) in ("module", "optimizer")
 
     def _accumulated_elsewhere(self, body) -> list:
         """[(code, statement)] for each module attribute the closure reads (``policy.saved_log_probs``)
