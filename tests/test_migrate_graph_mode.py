@@ -685,3 +685,31 @@ def test_a_name_nothing_defines_keeps_the_construct_in_pynative(compat, tmp_path
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     np.testing.assert_allclose(ms_net(mindspore.Tensor(x)).asnumpy(), t_net(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_sub_module_named_like_a_host_method_compiles():
+    """``self.item(i)`` calls a sub-module named ``item`` (a recommender's item embedding), not a
+    tensor's ``.item()``; a tensor's ``.item()`` in the same forward still keeps it in PyNative."""
+    code = """\
+import torch
+import torch.nn as nn
+
+
+class MF(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.user = nn.Embedding(5, 2)
+        self.item = nn.Embedding(6, 2)
+
+    def forward(self, u, i):
+        return (self.user(u) * self.item(i)).sum(dim=1)
+
+
+class Logged(MF):
+    def forward(self, u, i):
+        out = (self.user(u) * self.item(i)).sum(dim=1)
+        return out * out.sum().item()
+"""
+    found = decisions(code)
+    assert found["MF"][0] == "graph", found["MF"]
+    assert found["Logged"][0] == "pynative" and ".item()" in found["Logged"][1], found["Logged"]

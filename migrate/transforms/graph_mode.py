@@ -712,8 +712,8 @@ class Encoder(nn.Cell):
             return f"calls {code}() with {held}, a Python object (the helper's) graph mode does not take"
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in _HOST_METHODS:
-                return f"calls .{method}() (leaves the graph)"
+            if method in _HOST_METHODS and getattr(self.ctx.type_of(func.value), "kind", None) != "module":
+                return f"calls .{method}() (leaves the graph)"  # (self.item(i): a sub-module named `item`)
             if method.endswith("_") and not method.startswith("_"):
                 return f"calls the in-place .{method}()"
             attr = _self_attr(func)
