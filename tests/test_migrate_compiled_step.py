@@ -351,3 +351,25 @@ def test_a_stateless_cell_keeps_its_key_after_calls_and_differs_by_its_settings(
     a.set_train(True)
     assert compat._step_const_key(a) != key
     assert compat._step_const_key(Net())[0] == "cell"  # holds Parameters: keyed by identity
+
+
+@pytest.mark.parametrize("clear", ["model.zero_grad()", "net.zero_grad()"], ids=["unknown receiver", "module"])
+def test_a_zero_grad_among_the_batch_statements_moves_before_the_compiled_step(clear):
+    """``model.zero_grad()`` between the batch's tensors and the loss, on a module or on a receiver
+    of unknown type (the helper's zero_grad/zero_grad_of, named by placeholders while the file is
+    rewritten): it runs before the step, which compiles (it kept the step in PyNative)."""
+    source = (
+        "import torch\n"
+        "net = torch.nn.Linear(3, 1)\n"
+        "def fit(model, opt: torch.optim.Optimizer, xs, ys):\n"
+        "    for b in range(0, len(ys), 4):\n"
+        "        x = torch.FloatTensor(xs[b:b + 4])\n"
+        "        y = torch.FloatTensor(ys[b:b + 4])\n"
+        f"        {clear}\n"
+        "        loss = ((model(x) - y) ** 2).mean()\n"
+        "        loss.backward()\n"
+        "        opt.step()\n")
+    out = convert_source(source, SPEC, "t.py")
+    assert "compiled_value_and_grad(_loss_fn, opt.parameters)" in out.code, out.code
+    closure = out.code[out.code.index("def _loss_fn"):out.code.index("compiled_value_and_grad(")]
+    assert "zero_grad" not in closure, out.code

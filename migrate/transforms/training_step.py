@@ -392,15 +392,14 @@ def _detached_only(stmts: Sequence[cst.CSTNode], names: set) -> set:
     return {name for name, ids in everywhere.items() if all(i in detached for i in ids)}
 
 
-def _is_zero_grad(stmt: cst.BaseStatement) -> bool:
-    """``opt.zero_grad()``, the helper's ``zero_grad(module)``, or its ``zero_grad_of(x)`` (a receiver
-    of unknown type)."""
+def _is_zero_grad(stmt: cst.BaseStatement, helpers: frozenset = frozenset()) -> bool:
+    """``opt.zero_grad()``, or a call of one of ``helpers`` (what the code calls the helper's
+    ``zero_grad(module)`` and ``zero_grad_of(x)``, for a receiver of unknown type)."""
     if _method_call(stmt, "zero_grad") is not None:
         return True
     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr):
         call = stmt.body[0].value
-        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in ("zero_grad",
-                                                                                                      "zero_grad_of")
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in helpers
     return False
 
 
@@ -1391,8 +1390,9 @@ def step(loss: mindspore.Tensor):
             self.ctx.report_step(plan.call, "the loss closure holds a statement another rewrite expanded")
             return None
         hoisted, closure, why = [], [], None
+        zero_grads = self.ctx.helper_names("zero_grad", "zero_grad_of")
         for original, stmt in zip(kept, body):
-            if _is_zero_grad(stmt) and not reads(stmt) & set().union(set(), *(binds(s) for s in closure)):
+            if _is_zero_grad(stmt, zero_grads) and not reads(stmt) & set().union(set(), *(binds(s) for s in closure)):
                 hoisted.append(stmt)
                 continue
             if not closure and _shape_problem(original) is None and not self._may_carry_gradient(original):
