@@ -629,3 +629,56 @@ def test_a_step_written_straight_after_building_its_model_and_optimizer_trains_a
     x, y = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 1)).astype(np.float32)
     for got, want in zip(ms_mod.one_step(weights, x, y), t_mod["one_step"](weights, x, y)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+TRAINER = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Trainer:
+        def __init__(self, model, lr=0.1):
+            self.model = model
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
+            self.criterion = nn.MSELoss()
+
+        def train_epoch(self, batches):
+            total = 0.0
+            for x, y in batches:
+                self.optimizer.zero_grad()
+                output = self.model(x)
+                output = output.reshape(-1)
+                loss = self.criterion(output, y.reshape(-1))
+                loss.backward()
+                self.optimizer.step()
+                total += loss.item()
+            return total
+
+
+    def run(weights, xs, ys):
+        net = nn.Linear(3, 1)
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        trainer = Trainer(net)
+        batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in zip(xs, ys)]
+        return [trainer.train_epoch(batches) for _ in range(3)], net.weight.detach().numpy()
+    """)
+
+
+def test_a_forward_through_an_object_held_model_stays_in_the_differentiated_closure(compat, tmp_path, monkeypatch):
+    """``output = self.model(x)`` in a trainer class whose ``self.model`` is of unknown type was
+    taken for a value no parameter reaches and moved before the compiled step: every gradient
+    was zero and the model never trained, without a word."""
+    torch = pytest.importorskip("torch")
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(TRAINER, "held_model", tmp_path, monkeypatch)
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(")]
+    assert "self.model(x)" in closure, code
+    rng = np.random.default_rng(0)
+    weights = {"weight": rng.standard_normal((1, 3)).astype(np.float32), "bias": np.zeros(1, np.float32)}
+    xs = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(3)]
+    ys = [rng.standard_normal(4).astype(np.float32) for _ in range(3)]
+    (got_losses, got_w), (want_losses, want_w) = ms_mod.run(weights, xs, ys), t_mod["run"](weights, xs, ys)
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    np.testing.assert_allclose(got_w, want_w, rtol=1e-5, atol=1e-6)
+    assert want_losses[-1] < want_losses[0]

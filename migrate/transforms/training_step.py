@@ -1196,8 +1196,10 @@ def step(loss: mindspore.Tensor):
                 if kind == "module":
                     found.append(n)  # a module called
                 elif isinstance(func, cst.Attribute):
-                    if getattr(ctx.type_of(func.value), "kind", None) == "module":
-                        found.append(n)  # a module's method; other receivers are followed as names
+                    if getattr(ctx.type_of(func.value), "kind", None) in ("module", "object"):
+                        # a module's method, or a call through an object (`self.model(x)` in a
+                        # trainer class, `dist.log_prob(a)`); other receivers are followed as names
+                        found.append(n)
                 elif not (isinstance(func, cst.Name) and func.value in _BUILTINS):
                     found.append(n)  # a function of unknown code
 
