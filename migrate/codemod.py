@@ -367,7 +367,7 @@ def _dispatchable(rule: Rule) -> bool:
     return params is not None and params[1:1 + len(args)] == args
 
 
-def _foreign_to_torch_tensors(name: str) -> bool:
+def foreign_to_torch_tensors(name: str) -> bool:
     """``name`` is no member of torch's tensors: an attribute the program sets on them itself
     (MAML's ``weight.fast``), which a MindSpore tensor takes as well, so there is nothing of torch's
     to convert or report."""
@@ -1226,7 +1226,7 @@ class MigrateTransformer(cst.CSTTransformer):
                 return updated
             self.ctx.converted(original, rule.key, rule.note)
             return updated.with_changes(attr=cst.Name(rule.target.rpartition(".")[2]))
-        if rtype is not None and rtype.kind == "tensor" and not _foreign_to_torch_tensors(attr):
+        if rtype is not None and rtype.kind == "tensor" and not foreign_to_torch_tensors(attr):
             self.ctx.unsupported(original, f"torch.Tensor.{attr}", "no mapping in api_map.yaml")
         return updated
 
@@ -1304,7 +1304,7 @@ class MigrateTransformer(cst.CSTTransformer):
             if rule is not None:
                 return self._apply(CallSite(rule, original, updated, receiver=updated.func.value, receiver_type=rtype))
         self._unmapped_object_member(original, rtype, method)
-        if rtype.kind == "tensor" and not _foreign_to_torch_tensors(method):
+        if rtype.kind == "tensor" and not foreign_to_torch_tensors(method):
             self.ctx.unsupported(original, f"torch.Tensor.{method}", "no mapping in api_map.yaml")
         elif rtype.kind == "module" and method in TORCH_MODULE_METHODS and not self._project_defines(method):
             # nn.Module's own API on a known module (a Cell has other names): left as it is it fails

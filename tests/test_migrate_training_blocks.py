@@ -682,3 +682,67 @@ def test_a_forward_through_an_object_held_model_stays_in_the_differentiated_clos
     np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
     np.testing.assert_allclose(got_w, want_w, rtol=1e-5, atol=1e-6)
     assert want_losses[-1] < want_losses[0]
+
+
+UNTYPED_MODEL = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class AE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(4, 2)
+            self.dec = nn.Linear(2, 4)
+
+        def encode(self, x):
+            return torch.tanh(self.enc(x))
+
+        def decode(self, h):
+            return self.dec(h)
+
+
+    def train(model, opt, batches):
+        for x in batches:
+            opt.zero_grad()
+            x = x.float().view(-1, 4)
+            h = model.encode(x)
+            loss = ((model.decode(h) - x) ** 2).mean()
+            loss.backward()
+            opt.step()
+
+
+    def run(weights, xs):
+        model = AE()
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        train(model, torch.optim.SGD(model.parameters(), lr=0.5), [torch.from_numpy(x) for x in xs])
+        return model.enc.weight.detach().numpy(), model.dec.weight.detach().numpy()
+    """)
+
+
+def test_a_method_call_on_a_model_of_unknown_type_stays_in_the_differentiated_closure(compat, tmp_path,
+                                                                                      monkeypatch):
+    """``h = model.encode(x)`` with ``model`` an unannotated parameter was taken for data (a
+    method of a receiver followed by its name) and moved before the compiled step: the encoder
+    got no gradient, silently.  A method torch's tensors do not have, on a receiver of unknown
+    type, may compute with parameters, and the step is not compiled around it: MindSpore runs a
+    Python object's method once, when it compiles (measured: a sampler's draw frozen into the
+    graph)."""
+    pytest.importorskip("torch")
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(UNTYPED_MODEL, "untyped_model", tmp_path, monkeypatch)
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(")]
+    assert "model.encode(x)" in closure, code
+    # not compiled: unknown code there (a Python object's method) would run once, at compile time
+    assert "compiled_value_and_grad" not in code
+    steps = [s.reason for s in convert_source(UNTYPED_MODEL, SPEC, "m.py").sites if s.kind == "pynative"]
+    assert steps == ["the training step stays in PyNative: the loss closure calls model.encode() on a receiver of "
+                     "unknown type (Python code there would run once, when the graph is compiled)"], steps
+    rng = np.random.default_rng(0)
+    weights = {"enc.weight": rng.standard_normal((2, 4)), "enc.bias": np.zeros(2), "dec.weight": rng.standard_normal((4, 2)),
+               "dec.bias": np.zeros(4)}
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    xs = [rng.standard_normal((3, 4)).astype(np.float64) for _ in range(3)]
+    for got, want in zip(ms_mod.run(weights, xs), t_mod["run"](weights, xs)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -52,7 +52,7 @@ import re
 
 import libcst as cst
 
-from migrate.codemod import code_text
+from migrate.codemod import code_text, foreign_to_torch_tensors
 from migrate.transforms import Example, Transform, register
 from migrate.transforms.graph_mode import GraphMode, _Checker
 from migrate.transforms.no_grad import guard_name
@@ -544,6 +544,13 @@ class _StepCheck(GraphMode):
 
     def call_problem(self, call: cst.Call, info, seen: set, scope) -> Optional[str]:
         why = super().call_problem(call, info, seen, scope)
+        func = call.func
+        if (why is None and isinstance(func, cst.Attribute) and self.ctx.type_of(func.value) is None
+                and foreign_to_torch_tensors(func.attr.value) and not self.ctx.names.qualified(func)):
+            # data_generator.sample(), model.encode(x): unknown code; a Python object's method
+            # runs once, when the graph is compiled (a sampler's draw frozen into it, measured)
+            return f"calls {code_text(func)}() on a receiver of unknown type (Python code there would run " \
+                   "once, when the graph is compiled)"
         if why is None and isinstance(call.func, cst.Name):
             t = self.ctx.type_of(call.func)
             other = self.ctx.types.local_class(t) if t is not None and t.kind == "module" else None
@@ -1196,9 +1203,13 @@ def step(loss: mindspore.Tensor):
                 if kind == "module":
                     found.append(n)  # a module called
                 elif isinstance(func, cst.Attribute):
-                    if getattr(ctx.type_of(func.value), "kind", None) in ("module", "object"):
-                        # a module's method, or a call through an object (`self.model(x)` in a
-                        # trainer class, `dist.log_prob(a)`); other receivers are followed as names
+                    receiver = getattr(ctx.type_of(func.value), "kind", None)
+                    if receiver in ("module", "object") or (receiver is None and not ctx.names.qualified(func)
+                                                            and foreign_to_torch_tensors(func.attr.value)):
+                        # a module's method, a call through an object (`self.model(x)` in a trainer
+                        # class, `dist.log_prob(a)`), or a method torch's tensors do not have on a
+                        # receiver of unknown type (`model.encode(x)`); a tensor's method is
+                        # followed through its receiver's name
                         found.append(n)
                 elif not (isinstance(func, cst.Name) and func.value in _BUILTINS):
                     found.append(n)  # a function of unknown code
