@@ -352,19 +352,47 @@ def _torch_members(dotted: str) -> Optional[frozenset]:
         return None
 
 
-def _dispatchable(rule: Rule) -> bool:
+def _dispatchable(rule: Rule, call: cst.Call) -> bool:
     """A tensor method the table converts to a helper function that takes torch's arguments
-    unchanged — no argument edits in the entry, and the helper's parameters after the tensor are
-    the entry's ``args`` in order — so that where the receiver's type is unknown the helper can
-    be chosen at run time, with the call's own arguments (``untyped_method``)."""
+    unchanged — no argument edits in the entry, none of its unsupported arguments in ``call``,
+    and the helper's parameters after the tensor are the entry's ``args`` in order — so that where
+    the receiver's type is unknown the helper can be chosen at run time, with the call's own
+    arguments (``untyped_method``)."""
     if rule.owner != "torch.Tensor" or not (rule.target or "").startswith(HELPER_PREFIX) or rule.untyped:
         return False
-    if (rule.kwargs or rule.drop or rule.values or rule.defaults or rule.unsupported_args or rule.required_args
+    if (rule.kwargs or rule.drop or rule.values or rule.defaults or rule.required_args
             or rule.transform or rule.target_without or rule.runtime_kwargs or rule.inplace_of or rule.target_args):
         return False
+    if rule.unsupported_args:
+        positional = sum(1 for a in call.args if a.keyword is None)
+        passed = {a.keyword.value for a in call.args if a.keyword is not None} | set((rule.args or ())[:positional])
+        if any(a.star for a in call.args) or passed & {condition.name for condition in rule.unsupported_args}:
+            return False
     params = helpers.function_params(HELPER_PREFIX.rstrip("."), rule.target[len(HELPER_PREFIX):])
     args = tuple(rule.args or ())
     return params is not None and params[1:1 + len(args)] == args
+
+
+@functools.lru_cache(maxsize=None)
+def _other_members() -> frozenset:
+    """Members of the other things a receiver of unknown type often is (Python's containers and
+    text, numpy arrays, pandas' Series and DataFrames)."""
+    import numpy
+    import pandas
+
+    names: set = set()
+    for kind in (dict, list, tuple, set, str, bytes, numpy.ndarray, pandas.Series, pandas.DataFrame):
+        names |= set(dir(kind))
+    return frozenset(names)
+
+
+def torch_only_tensor_member(name: str) -> bool:
+    """``name`` is a member of torch's tensors and of none of the other things an untyped receiver
+    often is (``to_sparse``, ``index_fill_``; not ``values``, ``copy`` or ``apply``, nor a method
+    of the helper's objects: a SparseTensor's ``indices``)."""
+    members = _torch_members("torch.Tensor")
+    return (members is not None and name in members and not name.startswith("_") and name not in _other_members()
+            and name not in helpers.method_names(HELPER_PREFIX.rstrip(".")))
 
 
 def foreign_to_torch_tensors(name: str) -> bool:
@@ -1287,12 +1315,18 @@ class MigrateTransformer(cst.CSTTransformer):
                 if rule is not None and _not_torchs(rule, original):
                     return updated  # `key.split('.')`, `line.split()`: str's, never a tensor's
                 if rule is not None and not rule.is_identity_for(used):
-                    if _dispatchable(rule):
+                    if _dispatchable(rule, original):
                         return self._untyped_method(rule, original, updated)
                     self.ctx.uncertain(
                         original, rule.key,
                         f"receiver type unknown: is `{code_text(func.value).strip()}` a torch {self._owner_words(method)}?",
                     )
+            elif rtype is None and torch_only_tensor_member(method) and not self.ctx.names.qualified(func) \
+                    and not self._project_defines(method):
+                # adj.to_sparse() on a receiver of unknown type: a tensor method of torch's alone
+                # with no entry; left as it is it fails on a MindSpore tensor
+                self.ctx.uncertain(original, f"torch.Tensor.{method}",
+                                   f"no mapping in api_map.yaml; is `{code_text(func.value).strip()}` a torch tensor?")
             self._unmapped_object_member(original, rtype, method)
             return updated
         assert isinstance(updated.func, cst.Attribute)

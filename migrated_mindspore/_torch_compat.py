@@ -1883,6 +1883,25 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None, requi
     return SparseTensor(indices, values, size, dtype, coalesced=bool(is_coalesced))
 
 
+def to_sparse(x, sparseDims=None, layout=None, blocksize=None, dense_dim=None):
+    """torch's ``x.to_sparse()``: the helper's coalesced ``SparseTensor`` of ``x``'s nonzero
+    elements, indices in row-major order as torch's.  A hybrid tensor (``sparseDims``, torch's
+    name, below ``x.ndim``) and the other layouts are not supported."""
+    if layout is not None or blocksize is not None or dense_dim is not None:
+        raise NotImplementedError("to_sparse(layout=/blocksize=/dense_dim=): the helper builds COO tensors only")
+    if sparseDims is not None and sparseDims != x.ndim:
+        raise NotImplementedError(f"to_sparse({sparseDims}) of a {x.ndim}-D tensor: hybrid sparse "
+                                  "tensors are not supported by the helper")
+    array = x.asnumpy()
+    where = np.nonzero(array)
+    indices = np.stack(where).astype(np.int64) if where else np.zeros((0, 1), np.int64)
+    return SparseTensor(indices, mindspore.Tensor(np.ascontiguousarray(array[where])), tuple(x.shape),
+                        coalesced=True)
+
+
+__all__ += ["to_sparse"]
+
+
 def _legacy_sparse(dtype):
     def build(indices, values, size=None):
         return SparseTensor(indices, values, size, dtype)

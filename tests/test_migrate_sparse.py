@@ -137,3 +137,35 @@ def test_building_or_multiplying_a_sparse_tensor_keeps_a_construct_in_pynative()
     [pynative] = [s for s in out.sites if s.kind == "pynative"]
     assert "sparse" in pynative.reason and "graph mode does not take" in pynative.reason
     assert not re.search(r"(?<![\w.])torch\.", out.code)
+
+
+def test_to_sparse_gives_torchs_coalesced_tensor_and_products(compat, tmp_path, monkeypatch):
+    """``adj.to_sparse()`` (pyGCN's adjacency), typed or on a receiver of unknown type: torch's
+    indices (row-major) and values, and the same sparse-dense product."""
+    source = textwrap.dedent("""\
+        import torch
+
+
+        def typed(adj: torch.Tensor, x: torch.Tensor):
+            s = adj.to_sparse()
+            return s.indices(), s.values(), torch.spmm(s, x)
+
+
+        def untyped(adj, x):
+            s = adj.to_sparse()
+            return s.indices(), s.values(), torch.spmm(s, x)
+        """)
+    code, ms_mod, t_mod = both_versions(source, "to_sparse_case", tmp_path, monkeypatch)
+    assert "to_sparse(adj)" in code and 'untyped_method(adj, "to_sparse", to_sparse)' in code, code
+    rng = np.random.default_rng(0)
+    adj = (rng.random((5, 4)) < 0.4) * rng.standard_normal((5, 4)).astype(np.float32)
+    adj = adj.astype(np.float32)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    want = t_mod["typed"](torch.from_numpy(adj), torch.from_numpy(x))
+    for fn in (ms_mod.typed, ms_mod.untyped):
+        got = fn(mindspore.Tensor(adj), mindspore.Tensor(x))
+        np.testing.assert_array_equal(got[0].asnumpy(), want[0].numpy())
+        np.testing.assert_array_equal(got[1].asnumpy(), want[1].numpy())
+        np.testing.assert_allclose(got[2].asnumpy(), want[2].numpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="hybrid"):
+        compat.to_sparse(mindspore.Tensor(adj), 1)

@@ -516,3 +516,40 @@ def test_only_helpers_taking_torchs_arguments_are_dispatched():
     kinds = {s.rule: s.kind for s in out.sites}
     assert kinds == {"torch.Tensor.norm": "uncertain", "torch.Tensor.split": "uncertain",
                      "torch.Tensor.unique": "converted"}, out.code
+
+
+def test_a_torch_only_tensor_method_without_an_entry_on_an_untyped_receiver_is_reported():
+    """``x.index_fill_(...)`` (no entry) on a receiver of unknown type fails on a MindSpore tensor
+    if left as it is: reported uncertain.  A name other things have too (a dict's ``values``, a
+    DataFrame's ``apply``), a method of one of the helper's objects (a SparseTensor's
+    ``indices``), a method the project defines, or a function reached through an import is not."""
+    source = textwrap.dedent("""\
+        import numpy as np
+        import torch
+
+
+        class Grid:
+            def unfold(self):
+                return self
+
+
+        def f(x, table, frame, sparse, grid):
+            a = x.index_fill_(0, idx, 1.0)
+            b = table.values()
+            c = frame.apply(len)
+            d = sparse.indices()
+            e = grid.unfold()
+            g = np.select([x > 0], [x])
+            return a, b, c, d, e, g
+        """)
+    out = convert_source(source, SPEC, "a.py")
+    needs = [(s.kind, s.rule, s.line) for s in out.sites if s.kind in ("uncertain", "unsupported")]
+    assert needs == [("uncertain", "torch.Tensor.index_fill_", 11)], out.code
+
+
+def test_is_contiguous_answers_as_torchs(compat, tmp_path, monkeypatch):
+    source = "import torch\n\n\ndef f(x: torch.Tensor, y):\n    return x.is_contiguous(), x.t().is_contiguous(), y.is_contiguous()\n"
+    code, ms_mod, t_mod = both_versions(source, "contiguous_case", tmp_path, monkeypatch)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = t_mod["f"](torch.from_numpy(x), torch.from_numpy(x).t())
+    assert ms_mod.f(mindspore.Tensor(x), mindspore.Tensor(x).t()) == want == (True, False, False)

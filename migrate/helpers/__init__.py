@@ -79,3 +79,11 @@ def function_params(module: str, name: str) -> tuple | None:
                 names.append(f"*{a.vararg.arg}")
             return tuple(names)
     return None
+
+
+@lru_cache(maxsize=None)
+def method_names(module: str) -> frozenset:
+    """Every method name any class of the helper module defines (a receiver of unknown type may
+    be one of its objects: a SparseTensor's ``indices()``), read without importing it."""
+    return frozenset(item.name for node in ast.parse(source(module)).body if isinstance(node, ast.ClassDef)
+                     for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
