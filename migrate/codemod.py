@@ -840,9 +840,10 @@ class FileContext:
     def helper_names(self, *names: str) -> frozenset:
         """What the code written so far calls the helpers ``names`` (their placeholders), for
         recognising calls the rewrites emitted; asks for nothing new."""
-        return frozenset(placeholder for (module, obj, _, _), placeholder in self._requests.items()
-                         if module == HELPER_MODULE and obj in names) | frozenset(
-            local for full, local in self._existing.items() if full in {f"{HELPER_MODULE}.{n}" for n in names})
+        wanted = {f"{HELPER_MODULE}.{n}" for n in names}
+        emitted = {placeholder for (module, obj, _, _), placeholder in self._requests.items()
+                   if f"{module}.{obj}" in wanted}
+        return frozenset(emitted | {local for full, local in self._existing.items() if full in wanted})
 
     def untyped_call(self, rule: Rule, receiver: cst.BaseExpression, args: Sequence[cst.Arg]) -> tuple[cst.Call, str]:
         """``helper(receiver, *args)`` with the entry's ``untyped`` helper, which decides at run time

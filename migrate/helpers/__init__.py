@@ -21,9 +21,15 @@ def source(module: str) -> str:
 
 
 @lru_cache(maxsize=None)
+def _tree(module: str) -> ast.Module:
+    """The helper module's syntax tree (parsed once; it is never imported by the tool)."""
+    return ast.parse(source(module))
+
+
+@lru_cache(maxsize=None)
 def exports(module: str) -> frozenset:
     """Top-level names a helper module defines (read without importing it)."""
-    tree = ast.parse(source(module))
+    tree = _tree(module)
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -38,7 +44,7 @@ def class_members(module: str, name: str) -> frozenset | None:
     """Members of the helper class ``name`` (its own and those of its bases in the same module),
     read without importing it; None when that cannot be told (a base from elsewhere, say
     MindSpore's, or a ``__getattr__`` that returns values)."""
-    classes = {node.name: node for node in ast.parse(source(module)).body if isinstance(node, ast.ClassDef)}
+    classes = {node.name: node for node in _tree(module).body if isinstance(node, ast.ClassDef)}
     members: set = set()
     provides = False  # a __getattr__ that returns something (one that only raises provides nothing)
     todo = [name]
@@ -71,7 +77,7 @@ def class_members(module: str, name: str) -> frozenset | None:
 def function_params(module: str, name: str) -> tuple | None:
     """The parameter names of the helper function ``name`` (``*args`` as ``"*args"``), read
     without importing it; None when it is no top-level function there."""
-    for node in ast.parse(source(module)).body:
+    for node in _tree(module).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             a = node.args
             names = [p.arg for p in (*a.posonlyargs, *a.args)]
@@ -85,5 +91,5 @@ def function_params(module: str, name: str) -> tuple | None:
 def method_names(module: str) -> frozenset:
     """Every method name any class of the helper module defines (a receiver of unknown type may
     be one of its objects: a SparseTensor's ``indices()``), read without importing it."""
-    return frozenset(item.name for node in ast.parse(source(module)).body if isinstance(node, ast.ClassDef)
+    return frozenset(item.name for node in _tree(module).body if isinstance(node, ast.ClassDef)
                      for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
