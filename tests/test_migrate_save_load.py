@@ -273,6 +273,17 @@ def test_bad_files_name_themselves(compat, tmp_path):
         compat.load(tmp_path / "legacy.pt")
 
 
+class Renamed:
+    """A class pickled under a name that is gone when the file is read back."""
+
+
+def test_a_class_the_program_no_longer_has_names_the_file(compat, tmp_path, monkeypatch):
+    compat.save({"meta": Renamed()}, tmp_path / "old.pt")
+    monkeypatch.delattr(__import__(__name__), "Renamed")
+    with pytest.raises(pickle.UnpicklingError, match="old.pt: holds an object of a class this program cannot import"):
+        compat.load(tmp_path / "old.pt")
+
+
 def test_weights_only_refuses_other_objects(compat, tmp_path):
     compat.save({"model": TwoLayer()}, tmp_path / "m.pt")
     with pytest.raises(pickle.UnpicklingError, match="m.pt: weights_only=True refuses to load .*TwoLayer"):

@@ -1082,6 +1082,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         except (pickle.UnpicklingError, EOFError, ValueError) as exc:
             raise pickle.UnpicklingError(f"{source}: not a file save() or torch.save() wrote, or a truncated "
                                          f"one ({exc})") from exc
+        except (AttributeError, ImportError) as exc:  # a class the file names that this program lacks
+            raise pickle.UnpicklingError(f"{source}: holds an object of a class this program cannot import "
+                                         f"({exc})") from exc
         if type(obj) is int and obj == _TORCH_LEGACY_MAGIC:
             raise pickle.UnpicklingError(f"{source}: torch's legacy (pre-1.6) format; save it again with a "
                                          "current torch, or convert a state dict with `python -m migrate.weights`")
