@@ -75,7 +75,7 @@ def test_containers_tensors_and_parameters_round_trip(compat, tmp_path, target):
         np.testing.assert_array_equal(_np(back["tensors"][name]), _np(t))
     assert isinstance(back["w"], mindspore.Parameter) and back["w"].name == "w" and not back["w"].requires_grad
     assert back["again"][0] is back["w"]  # one object where it was one
-    assert back["empty"].shape == (0, 3) and float(back["scalar"]) == 3.5
+    assert back["empty"].shape == (0, 3) and back["scalar"].shape == () and float(back["scalar"]) == 3.5
 
 
 @pytest.mark.parametrize("make", [
