@@ -405,9 +405,10 @@ def foreign_to_torch_tensors(name: str) -> bool:
 
 def is_sparse_object(t: Optional[T], spec) -> bool:
     """A value built by an entry that converts to the helper's SparseTensor
-    (``torch.sparse_coo_tensor``, ``torch.sparse.FloatTensor``, ...)."""
+    (``torch.sparse_coo_tensor``, ``torch.sparse.FloatTensor``, ``x.to_sparse()``, ...)."""
     rule = object_rule(t, spec)
-    return rule is not None and (rule.target or "").startswith(f"{HELPER_PREFIX}sparse_")
+    target = (rule.target or "") if rule is not None else ""
+    return target.startswith(f"{HELPER_PREFIX}sparse_") or target == f"{HELPER_PREFIX}to_sparse"
 
 
 #: torch's products that take a sparse first argument (torch.sparse.mm's conversion then)

@@ -1251,7 +1251,9 @@ class TypeInfo:
                     return TENSOR  # self.fc(x): calling a module held in an attribute
             if recv.kind == "tensor":
                 rule = self.spec.get(f"torch.Tensor.{method}")
-                return self._returns(rule, recv, None) if rule else None
+                # an object a tensor's method builds (x.to_sparse(): the helper's SparseTensor) is
+                # named by the method's entry, as a constructor's is by its own
+                return self._returns(rule, recv, rule.key if rule.returns == "object" else None) if rule else None
             if recv.kind in ("module", "optimizer"):
                 owners = []
                 if recv.cls and recv.cls.startswith("torch."):

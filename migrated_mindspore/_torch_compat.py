@@ -897,7 +897,7 @@ def _tensor_state(t):
     dtype = t.dtype
     if dtype == mindspore.bfloat16:
         t = ops.cast(t, mindspore.float32)
-    array = np.ascontiguousarray(t.asnumpy())
+    array = t.asnumpy()  # tobytes() is row-major whatever the layout (ascontiguousarray would make a 0-d array 1-d)
     return array.tobytes(), array.shape, str(dtype)
 
 
@@ -5180,6 +5180,31 @@ def parameters_of(x, *args, **kwargs):
     return x.parameters(*args, **kwargs)
 
 
+def named_parameters_of(x, *args, **kwargs):
+    """torch's ``module.named_parameters()`` on something the tool could not type: a Cell's
+    ``parameters_and_names`` (as the typed conversion; ``prefix`` as its ``name_prefix``); any
+    other object's own ``.named_parameters``."""
+    if isinstance(x, nn.Cell):
+        bound = inspect.signature(lambda prefix="", recurse=True, remove_duplicate=True: None).bind(*args, **kwargs)
+        if not bound.arguments.get("recurse", True):
+            raise TypeError("named_parameters(recurse=False): parameters_and_names() always recurses")
+        return x.parameters_and_names(name_prefix=bound.arguments.get("prefix", ""))
+    return x.named_parameters(*args, **kwargs)
+
+
+def argmax_of(x, *args, **kwargs):
+    """torch's ``x.argmax(dim, keepdim)`` on something the tool could not type: a MindSpore tensor
+    through ``ops.argmax`` (as the typed conversion); any other object (a numpy array, whose
+    argument is ``axis``) its own ``.argmax``."""
+    if not isinstance(x, mindspore.Tensor):
+        return x.argmax(*args, **kwargs)
+    bound = inspect.signature(lambda dim=None, keepdim=False: None).bind(*args, **kwargs).arguments
+    return ops.argmax(x, bound.get("dim"), bound.get("keepdim", False))
+
+
+__all__ += ["named_parameters_of", "argmax_of"]
+
+
 def zero_grad_of(x, *args, **kwargs):
     """torch's ``.zero_grad()`` on something the tool could not type: a Cell's parameters forget
     their gradients (``zero_grad``); an optimizer (this module's, or any other object) runs its
@@ -5459,8 +5484,8 @@ def _step_const_key(value):
         if shape is not None:
             return ("stateless cell", shape)
         return ("cell", id(value), value.training)
-    if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor)):
-        return None  # contents a graph would freeze (tensors in a list, an array...)
+    if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor, _HostObject)):
+        return None  # contents a graph would freeze (tensors in a list, an array, a SparseTensor...)
     return ("object", id(value))
 
 

@@ -553,3 +553,30 @@ def test_is_contiguous_answers_as_torchs(compat, tmp_path, monkeypatch):
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     want = t_mod["f"](torch.from_numpy(x), torch.from_numpy(x).t())
     assert ms_mod.f(mindspore.Tensor(x), mindspore.Tensor(x).t()) == want == (True, False, False)
+
+
+def test_untyped_argmax_and_named_parameters_decide_at_run_time(compat, tmp_path, monkeypatch):
+    source = textwrap.dedent("""\
+        import torch
+
+
+        def best(out):
+            return out.argmax(1), out.argmax(dim=-1, keepdim=True), out.argmax()
+
+
+        def along(out):
+            return out.argmax(1)
+
+
+        def names(model):
+            return [n for n, _ in model.named_parameters()], [n for n, _ in model.named_parameters(prefix="m")]
+        """)
+    code, ms_mod, t_mod = both_versions(source, "argmax_names", tmp_path, monkeypatch)
+    assert "argmax_of(out, 1)" in code and "named_parameters_of(model)" in code, code
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for got, want in zip(ms_mod.best(mindspore.Tensor(x)), t_mod["best"](torch.from_numpy(x))):
+        assert got.asnumpy().dtype == want.numpy().dtype
+        np.testing.assert_array_equal(got.asnumpy(), want.numpy())
+    np.testing.assert_array_equal(ms_mod.along(x), x.argmax(1))  # numpy's own argmax
+    assert ms_mod.names(mindspore.nn.Dense(2, 3)) == t_mod["names"](torch.nn.Linear(2, 3)) == \
+        (["weight", "bias"], ["m.weight", "m.bias"])
