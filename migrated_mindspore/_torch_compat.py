@@ -5185,10 +5185,10 @@ def named_parameters_of(x, *args, **kwargs):
     ``parameters_and_names`` (as the typed conversion; ``prefix`` as its ``name_prefix``); any
     other object's own ``.named_parameters``."""
     if isinstance(x, nn.Cell):
-        bound = inspect.signature(lambda prefix="", recurse=True, remove_duplicate=True: None).bind(*args, **kwargs)
-        if not bound.arguments.get("recurse", True):
+        prefix = args[0] if args else kwargs.get("prefix", "")
+        if not (args[1] if len(args) > 1 else kwargs.get("recurse", True)):
             raise TypeError("named_parameters(recurse=False): parameters_and_names() always recurses")
-        return x.parameters_and_names(name_prefix=bound.arguments.get("prefix", ""))
+        return x.parameters_and_names(name_prefix=prefix)
     return x.named_parameters(*args, **kwargs)
 
 
@@ -5198,8 +5198,9 @@ def argmax_of(x, *args, **kwargs):
     argument is ``axis``) its own ``.argmax``."""
     if not isinstance(x, mindspore.Tensor):
         return x.argmax(*args, **kwargs)
-    bound = inspect.signature(lambda dim=None, keepdim=False: None).bind(*args, **kwargs).arguments
-    return ops.argmax(x, bound.get("dim"), bound.get("keepdim", False))
+    dim = args[0] if args else kwargs.get("dim")
+    keepdim = args[1] if len(args) > 1 else kwargs.get("keepdim", False)
+    return ops.argmax(x, dim, keepdim)
 
 
 __all__ += ["named_parameters_of", "argmax_of"]
