@@ -578,5 +578,8 @@ def test_untyped_argmax_and_named_parameters_decide_at_run_time(compat, tmp_path
         assert got.asnumpy().dtype == want.numpy().dtype
         np.testing.assert_array_equal(got.asnumpy(), want.numpy())
     np.testing.assert_array_equal(ms_mod.along(x), x.argmax(1))  # numpy's own argmax
+    compiled = mindspore.jit(ms_mod.best)(mindspore.Tensor(x))  # it compiles inside a graph too
+    for got, want in zip(compiled, t_mod["best"](torch.from_numpy(x))):
+        np.testing.assert_array_equal(got.asnumpy(), want.numpy())
     assert ms_mod.names(mindspore.nn.Dense(2, 3)) == t_mod["names"](torch.nn.Linear(2, 3)) == \
         (["weight", "bias"], ["m.weight", "m.bias"])
