@@ -265,3 +265,49 @@ def test_converted_code_follows_torchs_schedule(tmp_path, monkeypatch):
         m_w, m_lrs = ms_case.run(mindspore.Tensor(w0.copy()), mindspore.Tensor(grads))
     assert m_lrs == t_lrs
     np.testing.assert_allclose(m_w.asnumpy(), t_w.detach().numpy(), rtol=0, atol=1e-6)
+
+
+PLATEAU_CASES = [
+    {},
+    {"threshold": 0.1, "patience": 1},
+    {"mode": "max", "factor": 0.5, "patience": 1},
+    {"factor": 0.3, "patience": 0, "threshold": 0.05, "threshold_mode": "abs", "cooldown": 2},
+    {"mode": "max", "threshold_mode": "abs", "patience": 2, "min_lr": [0.02, 0.005]},
+    {"factor": 0.5, "patience": 0, "min_lr": 0.04, "eps": 1e-3},
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_CASES, ids=[str(i) for i in range(len(PLATEAU_CASES))])
+def test_reduce_lr_on_plateau_follows_torchs_rates(compat, kwargs):
+    """Two parameter groups, a metric that improves, stalls and wobbles (a 0-d tensor half the
+    time): the rates, the bad-epoch count and the cooldown equal torch's at every epoch, and a
+    scheduler restored from the state dict halfway on continues the same."""
+    rng = np.random.default_rng(0)
+    metrics = list(np.cumsum(rng.standard_normal(30) * 0.1) + np.where(np.arange(30) < 10, -np.arange(30) * 0.1, -1.0) + 3)
+    tp = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))]
+    mp = [mindspore.Parameter(mindspore.Tensor(np.zeros(2, np.float32)), name="a"),
+          mindspore.Parameter(mindspore.Tensor(np.zeros(3, np.float32)), name="b")]
+    t_opt = torch.optim.SGD([{"params": [tp[0]]}, {"params": [tp[1]], "lr": 0.05}], lr=0.1)
+    m_opt = compat.SGD([{"params": [mp[0]]}, {"params": [mp[1]], "lr": 0.05}], lr=0.1)
+    t_s, m_s = LR.ReduceLROnPlateau(t_opt, **kwargs), compat.ReduceLROnPlateau(m_opt, **kwargs)
+    for epoch, value in enumerate(metrics):
+        t_s.step(value)
+        m_s.step(mindspore.Tensor(np.float32(value)) if epoch % 2 else value)
+        if epoch == 15:
+            state = m_s.state_dict()
+            m_s = compat.ReduceLROnPlateau(m_opt, **kwargs)
+            m_s.load_state_dict(state)
+        assert [g["lr"] for g in m_opt.param_groups] == [g["lr"] for g in t_opt.param_groups], epoch
+        assert m_s.get_last_lr() == t_s.get_last_lr()
+        assert (m_s.num_bad_epochs, m_s.cooldown_counter, m_s.in_cooldown) == \
+            (t_s.num_bad_epochs, t_s.cooldown_counter, t_s.in_cooldown)
+    assert min(g["lr"] for g in t_opt.param_groups) < 0.05  # the schedule did reduce
+
+
+def test_reduce_lr_on_plateau_refuses_what_torchs_refuses(compat):
+    opt = compat.SGD([mindspore.Parameter(mindspore.Tensor(np.zeros(1, np.float32)), name="w")], lr=0.1)
+    for bad, message in [({"factor": 1.0}, "Factor should be < 1.0"), ({"mode": "up"}, "mode up is unknown"),
+                         ({"threshold_mode": "pct"}, "threshold mode pct is unknown"),
+                         ({"min_lr": [0.1, 0.2]}, "expected 1 min_lrs")]:
+        with pytest.raises(ValueError, match=message):
+            compat.ReduceLROnPlateau(opt, **bad)
