@@ -192,6 +192,14 @@ def _nodes(node: cst.CSTNode) -> list:
     return found
 
 
+def _unknown_object_method(ctx, func: cst.Attribute) -> bool:
+    """``model.encode`` / ``data_generator.sample``: a method torch's tensors do not have, on a
+    receiver of unknown type, not reached through an import — unknown code, which may compute
+    with parameters (and which a compiled graph would run once, when it compiles)."""
+    return (ctx.type_of(func.value) is None and not ctx.names.qualified(func)
+            and foreign_to_torch_tensors(func.attr.value))
+
+
 def reads(node: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> set[str]:
     v = _Reads(frozenset(id(n) for n in skip))
     node.visit(v)
@@ -545,8 +553,7 @@ class _StepCheck(GraphMode):
     def call_problem(self, call: cst.Call, info, seen: set, scope) -> Optional[str]:
         why = super().call_problem(call, info, seen, scope)
         func = call.func
-        if (why is None and isinstance(func, cst.Attribute) and self.ctx.type_of(func.value) is None
-                and foreign_to_torch_tensors(func.attr.value) and not self.ctx.names.qualified(func)):
+        if why is None and isinstance(func, cst.Attribute) and _unknown_object_method(self.ctx, func):
             # data_generator.sample(), model.encode(x): unknown code; a Python object's method
             # runs once, when the graph is compiled (a sampler's draw frozen into it, measured)
             return f"calls {code_text(func)}() on a receiver of unknown type (Python code there would run " \
@@ -1203,9 +1210,8 @@ def step(loss: mindspore.Tensor):
                 if kind == "module":
                     found.append(n)  # a module called
                 elif isinstance(func, cst.Attribute):
-                    receiver = getattr(ctx.type_of(func.value), "kind", None)
-                    if receiver in ("module", "object") or (receiver is None and not ctx.names.qualified(func)
-                                                            and foreign_to_torch_tensors(func.attr.value)):
+                    if (getattr(ctx.type_of(func.value), "kind", None) in ("module", "object")
+                            or _unknown_object_method(ctx, func)):
                         # a module's method, a call through an object (`self.model(x)` in a trainer
                         # class, `dist.log_prob(a)`), or a method torch's tensors do not have on a
                         # receiver of unknown type (`model.encode(x)`); a tensor's method is
