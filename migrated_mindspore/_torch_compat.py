@@ -517,8 +517,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
 
 
 def accumulate_grad(params, grads):
-    """What ``loss.backward()`` does with the gradients: add them to each ``p.grad``."""
+    """What ``loss.backward()`` does with the gradients: add them to each ``p.grad``; a None
+    gradient (a Parameter the loss never reached) leaves ``p.grad`` as it was."""
     for p, g in zip(params, grads):
+        if g is None:
+            continue
         old = _grad(p)
         p.grad = g if old is None else old + g
 
@@ -5483,6 +5486,32 @@ class _ConstructUse:
         self.pynative = weakref.WeakKeyDictionary()  # instance -> its calls so far
         self.instances = 0
         self.calls = 0
+        self.states = weakref.WeakKeyDictionary()  # compiled instance -> [tokens, calls, last named state]
+
+    def state_token(self, cell, construct):
+        """The token of ``cell``'s attribute state for its graph's name, or None once its states
+        change too often to compile (then it runs in PyNative: one warning)."""
+        token = _state_token(_cell_state(cell))
+        seen = self.states.get(cell)
+        if seen is None:
+            seen = self.states[cell] = [set(), 0, None]
+        tokens, calls, last = seen
+        seen[1] = calls + 1
+        if token in tokens:
+            return token
+        if len(tokens) >= MAX_CELL_STATES and 4 * len(tokens) > seen[1]:
+            self.compiled.discard(cell)
+            self.pynative[cell] = -(1 << 62)  # never compiled again
+            changed = _changed_attributes(cell, last) if last is not None else []
+            code = construct.__code__
+            warnings.warn(f"{code.co_filename}:{code.co_firstlineno}: {type(cell).__name__}.construct runs "
+                          f"uncompiled (PyNative) from now on for this instance: its attributes "
+                          f"{', '.join(changed) or '(plain values)'} keep changing between calls, and a compiled "
+                          "graph keeps the values it was compiled with", RuntimeWarning, stacklevel=4)
+            return None
+        tokens.add(token)
+        seen[2] = _cell_state(cell, named=True)
+        return token
 
     def compiles(self, cell):
         self.calls += 1
@@ -5503,13 +5532,144 @@ class _ConstructUse:
         return False
 
 
+#: the plain attribute values (numbers, strings, flags, short tuples of them) a graph was
+#: compiled for, across the Cells of a tree: ``_cell_state`` -> a small token for its phase name
+_STATE_TOKENS = {}
+_PLAIN_TYPES = frozenset((bool, int, float, str, type(None)))
+#: a tuple or list attribute longer than this is not part of a Cell's state (too long to compare)
+_STATE_SEQUENCE_MAX = 64
+#: distinct attribute states of one Cell compiled before its construct may fall back to PyNative
+MAX_CELL_STATES = 8
+
+
+def _plain_state_value(value):
+    """``value`` as part of a Cell's state key, or ``_NOT_STATE``."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if (kind is tuple or kind is list) and len(value) <= _STATE_SEQUENCE_MAX \
+            and all(type(v) in _PLAIN_TYPES for v in value):
+        return (kind, tuple(value))
+    return _NOT_STATE
+
+
+_NOT_STATE = object()
+
+
+def _cell_state(cell, named=False):
+    """The plain attribute values of ``cell`` and the Cells in it, in a fixed order (with their
+    names where ``named``): what a compiled graph may have read as constants.  MindSpore 2.10
+    compiles a construct once per instance and keeps the values its attributes had then
+    (measured: a temperature ``self.tau`` changed between calls left the compiled output as it
+    was), so ``jit_construct`` and ``compiled_value_and_grad`` key their graphs on this state.
+    Of a Cell whose class is not MindSpore's own, only the attributes whose names the code of
+    the tree's classes' modules reads (``x.tau``, ``getattr(x, "tau")``) count, and
+    ``training``: a step counter the loop keeps on the model, read nowhere, compiles nothing.
+    Tensors and other objects held as attributes are not in it (see ``jit_construct``)."""
+    cells = []
+    _cells_in(cell, "", cells, 0)
+    read = _TREE_READS.get(tuple(type(c) for _, c in cells), _NOT_STATE)
+    if read is _NOT_STATE:
+        read = _tree_reads(tuple(type(c) for _, c in cells))
+    out = []
+    for prefix, c in cells:
+        own = _own_class(type(c))
+        for name, value in vars(c).items():
+            if name in _CELL_BOOKKEEPING or not (own or read is None or name in read):
+                continue
+            value = _plain_state_value(value)
+            if value is not _NOT_STATE:
+                out.append((prefix + name, value) if named else value)
+    return tuple(out)
+
+
+def _own_class(cls):
+    """A class of MindSpore's or of this helper's (all of whose plain attributes count: they hold
+    settings, not values a training loop changes), or a builtin."""
+    module = cls.__module__
+    return module.startswith("mindspore.") or module in (__name__, "builtins")
+
+
+def _cells_in(cell, prefix, out, depth):
+    out.append((prefix, cell))
+    if depth < 32:
+        for name, child in vars(cell).get("_cells", {}).items():
+            if child is not None:
+                _cells_in(child, f"{prefix}{name}.", out, depth + 1)
+
+
+#: the attribute names the modules of a tree's Cell classes read (None: some source unreadable)
+_TREE_READS = {}
+_MODULE_READS = {}
+
+
+def _tree_reads(types):
+    names = set()
+    for cls in set(types):
+        for klass in cls.__mro__:
+            module = klass.__module__
+            if not issubclass(klass, nn.Cell) or _own_class(klass):
+                continue  # object, mixins, MindSpore's C++ base classes
+            read = _module_reads(module)
+            if read is None:
+                _TREE_READS[types] = None
+                return None
+            names |= read
+    _TREE_READS[types] = frozenset(names)
+    return _TREE_READS[types]
+
+
+def _module_reads(module_name):
+    """Every attribute name ``module_name``'s source reads (``x.name`` loaded, ``getattr(x,
+    "name")``), or None when its source cannot be had.  A ``getattr`` with a computed name (most
+    often a layer, ``getattr(self, f"fc{i}")``) is not followed."""
+    if module_name not in _MODULE_READS:
+        try:
+            tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+        except (KeyError, TypeError, OSError, SyntaxError):
+            _MODULE_READS[module_name] = None
+            return None
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                names.add(node.attr)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
+                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+                names.add(node.args[1].value)
+        _MODULE_READS[module_name] = frozenset(names)
+    return _MODULE_READS[module_name]
+
+
+def _state_token(state):
+    token = _STATE_TOKENS.get(state)
+    if token is None:
+        token = _STATE_TOKENS[state] = len(_STATE_TOKENS)
+    return token
+
+
+def _changed_attributes(cell, old_named):
+    """The names of ``cell``'s plain attributes whose values differ from ``old_named``."""
+    now = dict(_cell_state(cell, named=True))
+    before = dict(old_named)
+    return sorted(name for name in now.keys() | before.keys() if now.get(name, _NOT_STATE) != before.get(name, _NOT_STATE))
+
+
 def jit_construct(construct):
     """``@mindspore.jit`` for a converted ``construct`` (what ``python -m migrate`` emits where it
     found the construct pure): each instance's construct is compiled as mindspore.jit compiles
     it, except instances of a class that is made anew faster than its instances are used, which
     run in PyNative (see ``_ConstructUse``).  Inside another compiled graph (a parent's
     construct, a compiled training step) MindSpore compiles the undecorated construct as part
-    of that graph, as it does under mindspore.jit.  ``MS_JIT=0`` runs everything in PyNative."""
+    of that graph, as it does under mindspore.jit.  ``MS_JIT=0`` runs everything in PyNative.
+
+    MindSpore compiles a graph once per instance with its attribute values of that moment; torch
+    reads them at every call.  So each instance's graphs are also keyed on its plain attribute
+    values and its sub-Cells' (``_cell_state``: a temperature, a flag, ``training``): a changed
+    value compiles a graph for it (MindSpore keeps the others), and an instance that keeps
+    needing new ones (more than ``MAX_CELL_STATES`` states, more than one call in four)
+    runs in PyNative from then on, with one warning naming the attributes that changed.  A
+    tensor or other object held as a plain attribute and replaced between calls is not seen:
+    the graph keeps the one it was compiled with, as mindspore.jit does."""
     compiled = mindspore.jit(construct)
     use = _ConstructUse()
 
@@ -5518,14 +5678,146 @@ def jit_construct(construct):
     # Cell's Parameters fail to compile (measured: LocalLearner's item_multi)
     @functools.wraps(compiled)
     def run(self, *args, **kwargs):
-        if use.compiles(self):
+        if not use.compiles(self):
+            return construct(self, *args, **kwargs)
+        token = use.state_token(self, construct)
+        if token is None:
+            return construct(self, *args, **kwargs)
+        # MindSpore names an instance's graph after its phase (what set_train changes), so a
+        # phase carrying the state token compiles, and later finds, the graph of that state
+        saved = self._phase
+        object.__setattr__(self, "_phase", f"{saved}.{token}")
+        try:
             return compiled(self, *args, **kwargs)
-        return construct(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_phase", saved)
 
+    run._construct_use = use
     return run
 
 
 __all__ += ["jit_construct"]
+
+
+#: the sets of Parameter ids that the calls being watched (``_ParameterReads``) read
+_READ_LOGS = []
+_CELL_GETATTR = nn.Cell.__getattr__
+_CELL_PARAMETERS_AND_NAMES = nn.Cell.parameters_and_names
+#: a Cell call's own checks, which list every Parameter of the Cell (not a read of the loss's)
+_CELL_CHECKS = {name: getattr(nn.Cell, name) for name in ("_init_check", "_self_check") if hasattr(nn.Cell, name)}
+_QUIET = [0]
+
+
+def _note_read(value):
+    if _QUIET[0]:
+        return
+    if isinstance(value, mindspore.Parameter):
+        for log in _READ_LOGS:
+            log.add(id(value))
+    elif isinstance(value, (tuple, list)) and value and isinstance(value[0], mindspore.Parameter):
+        for item in value:  # a ParameterTuple attribute
+            _note_read(item)
+
+
+def _watched_getattr(self, name):
+    value = _CELL_GETATTR(self, name)
+    _note_read(value)
+    return value
+
+
+def _watched_parameters_and_names(self, *args, **kwargs):
+    for name, param in _CELL_PARAMETERS_AND_NAMES(self, *args, **kwargs):
+        _note_read(param)
+        yield name, param
+
+
+def _quiet(check):
+    def run(self, *args, **kwargs):
+        _QUIET[0] += 1
+        try:
+            return check(self, *args, **kwargs)
+        finally:
+            _QUIET[0] -= 1
+    return run
+
+
+_QUIET_CHECKS = {name: _quiet(check) for name, check in _CELL_CHECKS.items()}
+
+
+class _ParameterReads:
+    """Within ``with _ParameterReads(fn, args) as reads``: the ids of the Parameters the code
+    reads (``reads``), so that a loss's gradient for a Parameter it never reached can be None, as
+    torch's ``.grad`` stays (the optimizers then skip it: no weight decay, no moment update),
+    where MindSpore's ``value_and_grad`` gives zeros.  Counted as read: a Parameter taken from a
+    Cell's attributes (``self.weight``, ``getattr(cell, name)``, a ParameterTuple) or its
+    ``parameters()``, in PyNative or while a graph is parsed (the parser reads every attribute
+    it meets, dead branches' too: more than torch would count, never fewer); one passed in
+    ``args`` or named by ``fn``'s globals and closure.  Whatever else reaches a Parameter (a
+    plain Python object holding it) is unseen here, so callers drop only gradients that are
+    also exactly zero (``_unreached_as_none``)."""
+
+    def __init__(self, fn=None, args=()):
+        self.reads = set()
+        for value in args:
+            _note_into(self.reads, value)
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            scope = getattr(fn, "__globals__", {})
+            for name in code.co_names:
+                if name in scope:
+                    _note_into(self.reads, scope[name])
+            for cell in getattr(fn, "__closure__", None) or ():
+                try:
+                    _note_into(self.reads, cell.cell_contents)
+                except ValueError:  # an empty closure cell
+                    pass
+
+    def __enter__(self):
+        if not _READ_LOGS:
+            nn.Cell.__getattr__ = _watched_getattr
+            nn.Cell.parameters_and_names = _watched_parameters_and_names
+            for name, check in _QUIET_CHECKS.items():
+                setattr(nn.Cell, name, check)
+        _READ_LOGS.append(self.reads)
+        return self.reads
+
+    def __exit__(self, *exc):
+        _READ_LOGS.remove(self.reads)
+        if not _READ_LOGS:
+            nn.Cell.__getattr__ = _CELL_GETATTR
+            nn.Cell.parameters_and_names = _CELL_PARAMETERS_AND_NAMES
+            for name, check in _CELL_CHECKS.items():
+                setattr(nn.Cell, name, check)
+        return False
+
+
+def _note_into(reads, value):
+    """Add the Parameters ``value`` is or holds (in a tuple or list) to ``reads``."""
+    if isinstance(value, mindspore.Parameter):
+        reads.add(id(value))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            if isinstance(item, mindspore.Parameter):
+                reads.add(id(item))
+
+
+def _unreached_as_none(weights, grads, reads):
+    """``grads`` with None for each weight outside ``reads`` whose gradient is exactly zero
+    (torch's ``.grad`` of a Parameter the loss never reached)."""
+    grads = tuple(grads)
+    if all(id(p) in reads for p in weights):
+        return grads
+    out = list(grads)
+    for i, p in enumerate(weights):
+        if id(p) not in reads and isinstance(out[i], mindspore.Tensor) and not out[i].asnumpy().any():
+            out[i] = None
+    return tuple(out)
+
+
+def _with_unreached_as_none(result, weights, reads):
+    """A ``value_and_grad`` result (value, gradients) with ``_unreached_as_none`` applied."""
+    value, grads = result
+    return value, _unreached_as_none(weights, grads, reads)
 
 
 #: compiled_value_and_grad: per loss function (its code object), a _StepGraphs, or None once
@@ -5563,9 +5855,11 @@ def _step_const_key(value):
         shape = _stateless_cell_key(value)
         if shape is not None:
             return ("stateless cell", shape)
-        return ("cell", id(value), value.training)
+        return ("cell", id(value), _state_token(_cell_state(value)))  # its attribute values (training too)
     if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor, _HostObject)):
         return None  # contents a graph would freeze (tensors in a list, an array, a SparseTensor...)
+    if any(isinstance(v, (mindspore.Parameter, nn.Cell)) for v in getattr(value, "__dict__", {}).values()):
+        return None  # a graph takes what an object holds as constants: no gradient through its Parameters
     return ("object", id(value))
 
 
@@ -5666,7 +5960,7 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
             _COMPILED_STEPS[code] = _StepGraphs()
         cache = _COMPILED_STEPS[code]
         if cache is None:
-            return mindspore.value_and_grad(fn, None, weights, has_aux=has_aux)(*args)
+            return _pynative_step(fn, weights, has_aux, args)
         inputs, key = [], [tuple(id(p) for p in weights), has_aux]
         for a in args:
             if isinstance(a, mindspore.Tensor) and not isinstance(a, mindspore.Parameter):
@@ -5681,23 +5975,30 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
         key = tuple(key)
         tensors = [a for a, c in zip(args, inputs) if c is None]
         cache.calls += 1
-        graph = cache.graphs.get(key)
-        if graph is not None:
+        entry = cache.graphs.get(key)  # [graph, the Parameters its first call read]
+        if entry is not None:
             cache.graphs.move_to_end(key)
         elif cache.thrashing():
             return _uncompiled(fn, weights, has_aux, args, f"{cache.compiles} graphs in {cache.calls} calls "
                                "(constant arguments that keep changing)")
         else:
-            graph = _step_graph(fn, weights, has_aux, inputs)
+            entry = [_step_graph(fn, weights, has_aux, inputs), None]
             cache.compiles += 1
-            cache.graphs[key] = graph
+            cache.graphs[key] = entry
             if len(cache.graphs) > MAX_STEP_GRAPHS:
                 cache.graphs.popitem(last=False)
+        graph, reads = entry
         try:
-            return graph(*tensors)
+            if reads is None:  # the first call compiles: the parser reads what the graph uses
+                with _ParameterReads(fn, args) as reads:
+                    result = graph(*tensors)
+                entry[1] = reads
+            else:
+                result = graph(*tensors)
         except Exception as exc:  # noqa: BLE001 - a graph that does not compile (new input shapes compile
             # again): PyNative from now on, which raises the error itself if it is the code's own
             return _uncompiled(fn, weights, has_aux, args, f"it does not compile: {_first_error_line(exc)}")
+        return _with_unreached_as_none(result, weights, reads)
 
     return call
 
@@ -5712,7 +6013,30 @@ def _uncompiled(fn, weights, has_aux, args, why):
     _COMPILED_STEPS[code] = None
     warnings.warn(f"{code.co_filename}:{code.co_firstlineno}: {fn.__name__} runs uncompiled (PyNative) from now "
                   f"on: {why}", RuntimeWarning, stacklevel=3)
-    return mindspore.value_and_grad(fn, None, weights, has_aux=has_aux)(*args)
+    return _pynative_step(fn, weights, has_aux, args)
+
+
+def _pynative_step(fn, weights, has_aux, args):
+    with _ParameterReads(fn, args) as reads:
+        result = mindspore.value_and_grad(fn, None, weights, has_aux=has_aux)(*args)
+    return _with_unreached_as_none(result, weights, reads)
+
+
+def pynative_value_and_grad(fn, weights, has_aux=False):
+    """``mindspore.value_and_grad(fn, None, weights, has_aux)`` in PyNative, with torch's None
+    (not MindSpore's zeros) as the gradient of a weight the loss never reached, so that
+    ``accumulate_grad`` leaves its ``.grad`` as it was and the optimizers skip it, as torch's do
+    (``_ParameterReads``).  ``python -m migrate`` emits it for a training step's loss closure
+    that cannot be compiled (``.item()``, printing, Python control flow on tensors)."""
+    weights = list(weights)
+
+    def call(*args):
+        return _pynative_step(fn, weights, has_aux, args)
+
+    return call
+
+
+__all__ += ["pynative_value_and_grad"]
 
 
 __all__ += ["compiled_value_and_grad"]

@@ -50,7 +50,7 @@ def test_a_pure_closure_is_compiled_with_its_reads_as_arguments():
 ])
 def test_a_closure_that_may_not_behave_as_a_graph_stays_in_pynative(extra, why):
     out = convert_source(LOOP.format(extra=extra), SPEC, "t.py")
-    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert "pynative_value_and_grad(_loss_fn, opt.parameters" in out.code, out.code
     assert "compiled_value_and_grad" not in out.code
     [(kind, reason)] = _step_sites(out)
     assert kind == "pynative" and reason == f"the training step stays in PyNative: the loss closure {why}"
@@ -58,7 +58,7 @@ def test_a_closure_that_may_not_behave_as_a_graph_stays_in_pynative(extra, why):
 
 def test_no_jit_emits_the_plain_closure_and_reports_nothing():
     out = convert_source(LOOP.format(extra=""), SPEC, "t.py", jit=False)
-    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters)()" in out.code, out.code
+    assert "pynative_value_and_grad(_loss_fn, opt.parameters)()" in out.code, out.code
     assert _step_sites(out) == []
 
 
@@ -268,7 +268,7 @@ def test_a_closure_whose_statements_another_rewrite_expanded_stays_in_pynative()
     code = LOOP.format(extra="        with torch.no_grad():\n            a = pred * 2\n            b = a + 1\n"
                              "        pred = pred - b\n")
     out = convert_source(code, SPEC, "t.py")
-    assert "mindspore.value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert "pynative_value_and_grad(_loss_fn, opt.parameters" in out.code, out.code
     assert _step_sites(out) == [("pynative", "the training step stays in PyNative: the loss closure holds a "
                                              "statement another rewrite expanded")]
 
@@ -373,3 +373,129 @@ def test_a_zero_grad_among_the_batch_statements_moves_before_the_compiled_step(c
     assert "compiled_value_and_grad(_loss_fn, opt.parameters)" in out.code, out.code
     closure = out.code[out.code.index("def _loss_fn"):out.code.index("compiled_value_and_grad(")]
     assert "zero_grad" not in closure, out.code
+
+
+class _TwoHeads(nn.Cell):
+    """``head`` on one branch, ``other`` on the other, ``spare`` never called."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Dense(3, 4)
+        self.head = nn.Dense(4, 1)
+        self.other = nn.Dense(4, 1)
+        self.spare = nn.Dense(4, 2)
+
+    def construct(self, x, use_other=False):
+        h = self.body(x)
+        return self.other(h) if use_other else self.head(h)
+
+
+def _two_heads_loss(net, x, use_other):
+    return (net(x, use_other) ** 2).sum()
+
+
+@pytest.mark.parametrize("form", ["compiled", "pynative"])
+def test_a_parameter_the_loss_never_reaches_gets_none_as_in_torch(compat, form):
+    net, x = _TwoHeads(), _data()
+    weights = net.trainable_params()
+    names = [p.name for p in weights]
+    make = compat.compiled_value_and_grad if form == "compiled" else compat.pynative_value_and_grad
+    compat._COMPILED_STEPS.pop(_two_heads_loss.__code__, None)
+    for use_other in (False, True, False):
+        _, grads = make(_two_heads_loss, weights)(net, x, use_other)
+        unreached = {n for n, g in zip(names, grads) if g is None}
+        taken, skipped = ("other", "head") if use_other else ("head", "other")
+        assert unreached == {f"{skipped}.weight", f"{skipped}.bias", "spare.weight", "spare.bias"}, unreached
+        for name, g in zip(names, grads):
+            if g is not None:  # the rest are MindSpore's own gradients
+                assert name.split(".")[0] in ("body", taken)
+                assert np.abs(g.asnumpy()).sum() > 0
+    if form == "compiled":
+        cache = compat._COMPILED_STEPS[_two_heads_loss.__code__]
+        assert cache is not None and cache.compiles == 2  # one graph per branch, both compiled
+
+
+def test_a_zero_gradient_of_a_parameter_the_loss_reads_stays_a_zero_tensor(compat):
+    net, x = _TwoHeads(), _data()
+    weights = net.trainable_params()
+
+    def times_zero(net, x):
+        return (net(x) * 0.0).sum() + (net.spare.weight * 0.0).sum()
+
+    for make in (compat.compiled_value_and_grad, compat.pynative_value_and_grad):
+        _, grads = make(times_zero, weights)(net, x)
+        by_name = dict(zip([p.name for p in weights], grads))
+        assert by_name["spare.weight"] is not None and not by_name["spare.weight"].asnumpy().any()
+        assert by_name["head.weight"] is not None  # read, its gradient zero: torch's is a zero tensor too
+        assert by_name["other.weight"] is None and by_name["other.bias"] is None
+        if make is compat.pynative_value_and_grad:  # the graph parser reads all of `net.spare` (a zero, as now)
+            assert by_name["spare.bias"] is None
+
+
+class _Holder:
+    """A plain object holding a Parameter: reading it is not a Cell attribute read."""
+
+    def __init__(self, w):
+        self.w = w
+
+
+def test_a_parameter_reached_another_way_keeps_its_gradient(compat):
+    w = mindspore.Parameter(mindspore.Tensor(np.ones(3, np.float32)), name="held")
+    holder, x = _Holder(w), _data()
+
+    def held_loss(holder, x):
+        return (ops.matmul(x, holder.w) ** 2).sum()
+
+    _, (want,) = mindspore.value_and_grad(held_loss, None, [w])(holder, x)
+    assert np.abs(want.asnumpy()).sum() > 0
+    _, (grad,) = compat.pynative_value_and_grad(held_loss, [w])(holder, x)
+    np.testing.assert_allclose(grad.asnumpy(), want.asnumpy(), rtol=1e-6)
+    # a graph would take the object's Parameter as a constant (a silent zero gradient, measured):
+    # such an argument runs in PyNative
+    compat._COMPILED_STEPS.pop(held_loss.__code__, None)
+    with pytest.warns(RuntimeWarning, match="an argument of type _Holder"):
+        _, (grad,) = compat.compiled_value_and_grad(held_loss, [w])(holder, x)
+    np.testing.assert_allclose(grad.asnumpy(), want.asnumpy(), rtol=1e-6)
+
+
+def test_accumulate_grad_leaves_the_gradient_of_an_unreached_parameter_as_it_was(compat):
+    a = mindspore.Parameter(mindspore.Tensor(np.ones(2, np.float32)), name="a")
+    b = mindspore.Parameter(mindspore.Tensor(np.ones(2, np.float32)), name="b")
+    compat.accumulate_grad([a, b], (mindspore.Tensor(np.ones(2, np.float32)), None))
+    assert compat._grad(b) is None and a.grad.asnumpy().tolist() == [1.0, 1.0]
+    b.grad = mindspore.Tensor(np.full(2, 5.0, np.float32))
+    compat.accumulate_grad([a, b], (mindspore.Tensor(np.ones(2, np.float32)), None))
+    assert a.grad.asnumpy().tolist() == [2.0, 2.0] and b.grad.asnumpy().tolist() == [5.0, 5.0]
+
+
+class _Tempered(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 2)
+        self.tau = 1.0
+        self.updates_counted_by_the_loop = 0  # written by the loop, read nowhere
+
+    def construct(self, x):
+        return self.fc(x) / self.tau
+
+
+def _tempered_loss(net, x):
+    return (net(x) ** 2).sum()
+
+
+def test_a_step_follows_the_module_attributes_its_graph_read(compat):
+    """A graph takes a module's attribute values as constants: the step's graphs are keyed on
+    them (a temperature annealed between steps), not on attributes nothing reads."""
+    net, x = _Tempered(), _data()
+    weights = net.trainable_params()
+    compat._COMPILED_STEPS.pop(_tempered_loss.__code__, None)
+    for tau in (1.0, 2.0, 2.0, 0.5, 1.0):
+        net.tau = tau
+        net.updates_counted_by_the_loop += 1
+        want_loss, want = mindspore.value_and_grad(_tempered_loss, None, weights)(net, x)
+        got_loss, got = compat.compiled_value_and_grad(_tempered_loss, weights)(net, x)
+        np.testing.assert_allclose(got_loss.asnumpy(), want_loss.asnumpy(), rtol=1e-6)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
+    cache = compat._COMPILED_STEPS[_tempered_loss.__code__]
+    assert (cache.compiles, cache.calls) == (3, 5)  # tau 1.0, 2.0, 0.5

@@ -713,3 +713,47 @@ class Logged(MF):
     found = decisions(code)
     assert found["MF"][0] == "graph", found["MF"]
     assert found["Logged"][0] == "pynative" and ".item()" in found["Logged"][1], found["Logged"]
+
+
+def test_jit_construct_follows_the_attributes_its_graph_reads(compat):
+    """MindSpore compiles a construct with its attribute values of the moment and keeps them
+    (a temperature changed between calls did not change the output: measured); jit_construct
+    keys the graphs on the values, compiles one per value the loop sets (and finds it again),
+    not for attributes nothing reads, and runs an instance whose values never settle in PyNative."""
+    mindspore = pytest.importorskip("mindspore")
+    from mindspore import nn, ops
+
+    class Scaled(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(3, 2)
+            self.tau = 1.0
+            self.flip = False
+            self.steps_done_by_the_loop = 0  # written by the loop, read nowhere
+
+        @compat.jit_construct
+        def construct(self, x):
+            y = self.fc(x) / self.tau
+            if self.flip:
+                y = -y
+            return y
+
+    x = mindspore.Tensor(np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32))
+    net = Scaled()
+    use = Scaled.construct._construct_use
+    for tau, flip in ((1.0, False), (2.0, False), (2.0, True), (0.5, False), (1.0, False)):
+        net.tau, net.flip = tau, flip
+        net.steps_done_by_the_loop += 1
+        want = net.fc(x).asnumpy() / tau * (-1 if flip else 1)
+        np.testing.assert_allclose(net(x).asnumpy(), want, rtol=1e-6)
+    assert len(use.states[net][0]) == 4  # (1, F), (2, F), (2, T), (0.5, F): the counter compiles nothing
+    net.set_train(True)  # set_train's flag is part of the state
+    net(x)
+    assert len(use.states[net][0]) == 5
+
+    annealed = Scaled()
+    with pytest.warns(RuntimeWarning, match=r"Scaled\.construct runs uncompiled .* its attributes tau keep changing"):
+        for i in range(4 * compat.MAX_CELL_STATES):
+            annealed.tau = 1.0 + 0.1 * i
+            np.testing.assert_allclose(annealed(x).asnumpy(), annealed.fc(x).asnumpy() / annealed.tau, rtol=1e-6)
+    assert annealed not in use.compiled

@@ -57,7 +57,7 @@ def test_compound_statements_join_the_closure_and_match_torch(compat, tmp_path, 
 
     out = convert_source(SOURCE, SPEC, "train.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    body = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    body = out.code[out.code.index("def _loss_fn"):out.code.index("= pynative_value_and_grad(")]
     # the forward, the logging if, the stopped no_grad target and the regularisation loop
     assert "pred = model(x)" in body and "if verbose:" in body and "for p in model.trainable_params():" in body
     assert "ops.stop_gradient(model(x * 0.5))" in body, out.code
@@ -128,7 +128,7 @@ def test_data_prepared_before_an_early_continue_stays_outside_and_converts():
         """)
     out = convert_source(code, SPEC, "t.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad(_loss_fn")]
     assert "continue" not in closure and "x * 2.0" not in closure
 
 
@@ -168,7 +168,7 @@ def test_a_loop_with_its_own_break_rides_along_but_a_return_is_a_barrier():
         """)
     out = convert_source(loop.format(guard="pass"), SPEC, "t.py")
     assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
-    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad")]
+    closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad(_loss_fn")]
     assert "break" in closure and "for t in extra:" in closure and "loss = ((model(x) - y) ** 2).mean()" in closure
     guarded = loop.format(guard="if loss is None:\n        return")
     sites = _sites(guarded)
@@ -400,7 +400,7 @@ def test_a_mixed_precision_loop_trains_as_torchs_float32_run(compat, tmp_path, m
     from test_migrate_numeric import load_converted, twin_models
 
     out = convert_source(AMP, SPEC, "amp.py")
-    assert "value_and_grad(_loss_fn, None, opt.parameters" in out.code, out.code
+    assert "pynative_value_and_grad(_loss_fn, opt.parameters" in out.code, out.code
     assert "scaler.scale" not in out.code and "scaler.step(opt)" in out.code
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
     ms_mod = load_converted(out.code, "amp_ms", tmp_path, monkeypatch)
@@ -622,7 +622,7 @@ def test_a_step_written_straight_after_building_its_model_and_optimizer_trains_a
     from test_migrate_numeric import both_versions
 
     code, ms_mod, t_mod = both_versions(STRAIGHT, "straight_step", tmp_path, monkeypatch)
-    closure = code[code.index("def _loss_fn"):code.index("value_and_grad")]
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(_loss_fn")]
     assert "SGD(" not in closure and "Net()" not in closure, code
     rng = np.random.default_rng(0)
     weights = {"fc.weight": rng.standard_normal((1, 3)).astype(np.float32), "fc.bias": np.zeros(1, np.float32)}
@@ -672,7 +672,7 @@ def test_a_forward_through_an_object_held_model_stays_in_the_differentiated_clos
     from test_migrate_numeric import both_versions
 
     code, ms_mod, t_mod = both_versions(TRAINER, "held_model", tmp_path, monkeypatch)
-    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(")]
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(_loss_fn")]
     assert "self.model(x)" in closure, code
     rng = np.random.default_rng(0)
     weights = {"weight": rng.standard_normal((1, 3)).astype(np.float32), "bias": np.zeros(1, np.float32)}
@@ -732,7 +732,7 @@ def test_a_method_call_on_a_model_of_unknown_type_stays_in_the_differentiated_cl
     from test_migrate_numeric import both_versions
 
     code, ms_mod, t_mod = both_versions(UNTYPED_MODEL, "untyped_model", tmp_path, monkeypatch)
-    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(")]
+    closure = code[code.index("def _loss_fn"):code.index("value_and_grad(_loss_fn")]
     assert "model.encode(x)" in closure, code
     # not compiled: unknown code there (a Python object's method) would run once, at compile time
     assert "compiled_value_and_grad" not in code

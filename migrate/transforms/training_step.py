@@ -826,8 +826,7 @@ for step, (x, y) in enumerate(batches):
     opt.step()
 """,
             after="""\
-import mindspore
-from _torch_compat import SGD, accumulate_grad
+from _torch_compat import SGD, accumulate_grad, pynative_value_and_grad
 from mindspore import nn
 
 model = nn.Dense(3, 1)
@@ -840,7 +839,7 @@ for step, (x, y) in enumerate(batches):
             print(pred.mean().item())
         loss = ((pred - y) ** 2).mean()
         return loss
-    loss, _loss_grads = mindspore.value_and_grad(_loss_fn, None, opt.parameters)()
+    loss, _loss_grads = pynative_value_and_grad(_loss_fn, opt.parameters)()
     accumulate_grad(opt.parameters, _loss_grads)
     opt.step()
 """,
@@ -1373,8 +1372,8 @@ def step(loss: mindspore.Tensor):
         fn_name = fn.name.value
         grads_name = self._fresh(f"_{plan.loss}_grads")
         has_aux, outputs = _aux(returned)
-        args = [cst.Arg(cst.Name(fn_name)), cst.Arg(cst.Name("None")), cst.Arg(plan.weights.deep_clone()), *has_aux]
-        value = cst.Call(func=cst.Call(func=self.ctx.name_for("mindspore.value_and_grad"), args=args))
+        args = [cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]
+        value = cst.Call(func=cst.Call(func=self.ctx.helper("pynative_value_and_grad"), args=args))
         return [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
 
     def _grads_assign(self, outputs: cst.BaseExpression, grads_name: str, value: cst.BaseExpression):
