@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, ModuleList, Tanh, arange, assign_data, jit_construct
+from ._torch_compat import CrossEntropyLoss, LeakyReLU, ModuleList, Tanh, arange, assign_data, jit_construct
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
 ACTIVATIONS = {
-    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "leaky_relu": lambda: LeakyReLU(0.1),
     "relu": lambda: nn.ReLU(),
     "tanh": lambda: Tanh(),
     "sigmoid": lambda: nn.Sigmoid(),

@@ -67,8 +67,9 @@ def test_harness_fails_at_the_first_loss_when_a_rule_is_wrong(wrong_package, tmp
 
 @pytest.mark.slow
 def test_float64_run_shrinks_the_differences():
-    """In float64 the losses agree to ~1e-8 (float32: ~1e-6): what is left is MindSpore's
-    LeakyReLU keeping its slope in float32, not a difference in what is computed."""
+    """In float64 the losses agree to ~1e-8 (float32: ~1e-6): what is left is a Python float a
+    compiled graph takes (the memory read's tao) being a float32 constant there, amplified by
+    Adam, not a difference in what is computed."""
     f32 = run(users=4, meta_batch=2, test_users=4, embedding_dim=8)
     f64 = run(users=4, meta_batch=2, test_users=4, embedding_dim=8, dtype="float64")
     assert f32.ok and f64.ok
@@ -79,7 +80,8 @@ def test_float64_run_shrinks_the_differences():
 
 
 def test_mindspore_leaky_relu_keeps_its_slope_in_float32():
-    """The one float64 discrepancy the harness leaves: documents it, and fails if it is fixed."""
+    """MindSpore's own LeakyReLU keeps its slope in float32 (one reason the table maps LeakyReLU to
+    the helper's, whose float64 slope is exact): documents it, and fails if MindSpore fixes it."""
     import mindspore
     import numpy as np
 

@@ -77,7 +77,7 @@ def test_layer_classes_passed_as_values_build_what_torch_builds(compat, tmp_path
     # softmax with dim, torch's implicit dim (1 on 2-D), moving mean (momentum 0.3)
     t_model, ms_model = _same_training_outputs(SOURCE, ms_mod, (3, 4, 5, 6))
     assert ms_model.kinds == t_model.kinds == [True, True, False, True]
-    assert ms_model.leaky.alpha == pytest.approx(0.01)  # torch's slope, not MindSpore's 0.2
+    assert ms_model.leaky.negative_slope == pytest.approx(0.01)  # torch's slope, not MindSpore's 0.2
     assert ms_model.head_norm.epsilon == pytest.approx(1e-3)
     assert ms_model.norm.momentum == pytest.approx(0.3)  # MindSpore keeps torch's convention inside
     assert isinstance(ms_model.head, mindspore.nn.Dense) and ms_model.head.has_bias

@@ -488,3 +488,33 @@ def test_dropout2d_drops_whole_channels_as_torchs(tmp_path, monkeypatch):
         np.testing.assert_allclose(out[kept], x[kept] / (1 - p), rtol=1e-6)
         assert not out[~kept].any()
         assert abs((~kept).mean() - p) < 0.05
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.01, 0.1, 0.2, 1.5, -0.3])
+def test_the_helpers_leaky_relu_is_torchs_bit_for_bit_with_its_gradient_at_zero(compat, dtype, slope):
+    """MindSpore's own (maximum(alpha * x, x)) splits the gradient at 0 (0.505 for slope 0.01)
+    and keeps a float64 slope in float32; the helper gives torch's values and gradients exactly,
+    in PyNative and compiled, as a function and as the Cell."""
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, -1e-30, 3.0, -1e-3, 7.5], dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    want = torch.nn.functional.leaky_relu(tx, slope)
+    want.sum().backward()
+    cell = compat.LeakyReLU(slope)
+
+    def function(v):
+        return compat.leaky_relu(v, slope)
+
+    fns = {"function": function, "cell": cell, "compiled": mindspore.jit(function)}
+    for name, fn in fns.items():
+        if name == "compiled" and dtype == np.float64:
+            continue  # a Python float argument of a graph is float32: the constant-slope Cell covers float64
+        got = fn(mindspore.Tensor(x))
+        grad = mindspore.grad(lambda v: fn(v).sum())(mindspore.Tensor(x))
+        assert got.dtype == mindspore.tensor(x).dtype, name
+        np.testing.assert_array_equal(got.asnumpy(), want.detach().numpy(), err_msg=name)
+        np.testing.assert_array_equal(grad.asnumpy(), tx.grad.numpy(), err_msg=name)
+    jit_cell = compat.LeakyReLU(slope)
+    jit_cell.construct = mindspore.jit(jit_cell.construct)
+    np.testing.assert_array_equal(jit_cell(mindspore.Tensor(x)).asnumpy(), want.detach().numpy())
+    assert cell.negative_slope == slope  # torch's attribute

@@ -89,7 +89,7 @@ def test_a_layer_chosen_by_name_computes_what_torch_computes(converted):
     torch.manual_seed(0)
     t = heads_torch().Head("LeakyReLU", "BatchNorm1d", 0.3)
     m = heads.Head("LeakyReLU", "BatchNorm1d", 0.3)
-    assert m.act.alpha == pytest.approx(0.01)  # the momentum shows in the moving statistics below
+    assert m.act.negative_slope == pytest.approx(0.01)  # the momentum shows in the moving statistics below
     m.fc.weight.set_data(mindspore.Tensor(t.fc.weight.detach().numpy()))
     m.fc.bias.set_data(mindspore.Tensor(t.fc.bias.detach().numpy()))
     x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, accumulate_grad, arange, clip_grad_norm_, compiled_value_and_grad, jit_construct, optimizer_parameters, save_checkpoint, zero_grad_of
+from _torch_compat import Adam, LeakyReLU, accumulate_grad, arange, clip_grad_norm_, compiled_value_and_grad, jit_construct, optimizer_parameters, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -31,7 +31,7 @@ class Recommender(nn.Cell):
         self.item_emb = nn.Embedding(n_items, dim, embedding_table=Normal(1.0))
         self.mlp = nn.SequentialCell(
             nn.Dense(2 * dim, hidden),
-            nn.LeakyReLU(alpha=0.01),
+            LeakyReLU(),
             nn.Dropout(p=0.1),
             nn.Dense(hidden, 5),
         )
