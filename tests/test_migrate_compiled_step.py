@@ -499,3 +499,50 @@ def test_a_step_follows_the_module_attributes_its_graph_read(compat):
             np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
     cache = compat._COMPILED_STEPS[_tempered_loss.__code__]
     assert (cache.compiles, cache.calls) == (3, 5)  # tau 1.0, 2.0, 0.5
+
+
+class _Encoder(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Dense(3, 2)
+        self.scale = 1.0
+        self.mask = mindspore.Tensor(np.ones(2, np.float32))
+
+    def construct(self, x):
+        return self.fc(x)
+
+    def encode(self, x):  # called by the loss closure, not by construct
+        return self.fc(x) * self.scale * self.mask
+
+
+def _encoded_loss(net, x):
+    return (net.encode(x) ** 2).sum()
+
+
+def test_a_step_follows_what_the_methods_its_closure_calls_read(compat):
+    net, x = _Encoder(), _data()
+    weights = net.trainable_params()
+    compat._COMPILED_STEPS.pop(_encoded_loss.__code__, None)
+    for scale, mask in ((1.0, (1, 1)), (3.0, (1, 1)), (3.0, (0, 1))):
+        net.scale = scale
+        net.mask = mindspore.Tensor(np.array(mask, np.float32))
+        want_loss, want = mindspore.value_and_grad(_encoded_loss, None, weights)(net, x)
+        got_loss, got = compat.compiled_value_and_grad(_encoded_loss, weights)(net, x)
+        np.testing.assert_allclose(got_loss.asnumpy(), want_loss.asnumpy(), rtol=1e-6)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
+
+
+def test_a_frozen_parameter_gets_no_gradient_as_in_torch(compat):
+    """requires_grad=False: torch leaves .grad alone and its optimizers skip the parameter;
+    MindSpore's value_and_grad differentiates every weight it is given."""
+    net, x = _TwoHeads(), _data()
+    weights = net.trainable_params()
+    net.body.weight.requires_grad = False
+    try:
+        for make in (compat.compiled_value_and_grad, compat.pynative_value_and_grad):
+            _, grads = make(_two_heads_loss, weights)(net, x, False)
+            by_name = dict(zip([p.name for p in weights], grads))
+            assert by_name["body.weight"] is None and by_name["body.bias"] is not None
+    finally:
+        net.body.weight.requires_grad = True

@@ -757,3 +757,37 @@ def test_jit_construct_follows_the_attributes_its_graph_reads(compat):
             annealed.tau = 1.0 + 0.1 * i
             np.testing.assert_allclose(annealed(x).asnumpy(), annealed.fc(x).asnumpy() / annealed.tau, rtol=1e-6)
     assert annealed not in use.compiled
+
+
+def test_jit_construct_follows_a_tensor_attribute_replaced_between_calls(compat):
+    """A tensor held as a plain attribute (a graph's normalised adjacency) is a constant of the
+    compiled graph: replacing it must change the output, as in torch; a tensor only another
+    method reads (bookkeeping set for every batch) compiles nothing."""
+    mindspore = pytest.importorskip("mindspore")
+    from mindspore import nn, ops
+
+    class Propagate(nn.Cell):
+        def __init__(self, adj):
+            super().__init__()
+            self.fc = nn.Dense(3, 3)
+            self.adj = adj
+            self.batch_note = mindspore.Tensor(np.zeros(2, np.float32))
+
+        @compat.jit_construct
+        def construct(self, x):
+            return ops.matmul(self._mix(), self.fc(x))
+
+        def _mix(self):  # reached from construct: its reads count
+            return self.adj * 1.0
+
+        def describe(self):
+            return self.batch_note.sum()
+
+    x = mindspore.Tensor(np.random.default_rng(1).normal(size=(3, 3)).astype(np.float32))
+    net = Propagate(mindspore.Tensor(np.eye(3, dtype=np.float32)))
+    use = Propagate.construct._construct_use
+    for scale in (1.0, 2.0, 0.5):
+        net.adj = mindspore.Tensor(scale * np.eye(3, dtype=np.float32))
+        net.batch_note = mindspore.Tensor(np.full(2, scale, np.float32))
+        np.testing.assert_allclose(net(x).asnumpy(), scale * net.fc(x).asnumpy(), rtol=1e-6)
+    assert len(use.states[net][0]) == 3  # one graph per adjacency; batch_note is read by describe() only

@@ -449,3 +449,28 @@ def test_add_param_group_is_torchs(compat):
         np.testing.assert_allclose(mp.asnumpy(), tp.detach().numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="more than one parameter group"):
         m_opt.add_param_group({"params": [mps[0]]})
+
+
+def test_a_tied_weight_loads_under_any_of_its_paths(compat):
+    """torch's state_dict lists a tied weight under every path (``embed.weight`` and
+    ``head.weight``); MindSpore lists the shared Parameter once. Either key, or both, loads it;
+    neither is missing."""
+
+    class Tied(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(5, 3)
+            self.head = nn.Dense(3, 5, has_bias=False)
+            self.head.weight = self.embed.embedding_table
+            self.update_parameters_name()
+
+    net = Tied()
+    assert list(net.parameters_dict()) == ["embed.embedding_table"]
+    table = np.arange(15, dtype=np.float32).reshape(5, 3)
+    both = {"embed.embedding_table": table, "head.weight": table}
+    assert compat.load_state_dict(net, both) == ([], [])
+    np.testing.assert_array_equal(net.head.weight.asnumpy(), table)
+    assert compat.load_state_dict(net, {"head.weight": table + 1}) == ([], [])
+    np.testing.assert_array_equal(net.embed.embedding_table.asnumpy(), table + 1)
+    with pytest.raises(RuntimeError, match=r"missing keys \['embed.embedding_table'\], unexpected keys \['tail'\]"):
+        compat.load_state_dict(net, {"tail": table})

@@ -1109,12 +1109,15 @@ __all__ += ["save", "load"]
 def load_state_dict(net, state_dict, strict=True):
     """``module.load_state_dict(sd, strict)``: values may be Tensors, Parameters or arrays;
     strict=True raises on missing or unexpected keys, a shape mismatch always raises, as in
-    torch.  Values are written into the existing Parameters (``assign_data``), so a construct
+    torch; a tied weight may come under any of its paths (``_parameter_aliases``).  Values are written into the existing Parameters (``assign_data``), so a construct
     already compiled with ``mindspore.jit`` sees them (``load_param_into_net`` swaps the
     storage, and such a graph keeps reading the old one)."""
     own = net.parameters_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
+    aliases = _parameter_aliases(net, own)
+    given = {id(own[k]) for k in state_dict if k in own} | {id(aliases[k]) for k in state_dict if k in aliases}
+    missing = [k for k in own if id(own[k]) not in given]
+    unexpected = [k for k in state_dict if k not in own and k not in aliases]
+    own = {**aliases, **own}
     if strict and (missing or unexpected):
         raise RuntimeError(f"Error(s) in loading state_dict for {type(net).__name__}: "
                            f"missing keys {missing}, unexpected keys {unexpected}")
@@ -1132,6 +1135,21 @@ def load_state_dict(net, state_dict, strict=True):
     for name, value in values.items():
         assign_data(own[name], value)
     return missing, unexpected
+
+
+def _parameter_aliases(net, own):
+    """A tied Parameter's other names: the attribute paths (``head.weight``) under which a Cell
+    of ``net`` holds a Parameter that ``parameters_dict`` lists once, under its own name
+    (``embed.embedding_table``).  torch's ``state_dict`` lists a tied weight under every path,
+    so loading one must take those keys."""
+    listed = {id(p) for p in own.values()}
+    aliases = {}
+    for prefix, cell in net.cells_and_names():
+        for name, param in vars(cell).get("_params", {}).items():
+            path = f"{prefix}.{name}" if prefix else name
+            if param is not None and id(param) in listed and path not in own:
+                aliases[path] = param
+    return aliases
 
 
 def assign_data(param, value):
@@ -5591,31 +5609,66 @@ def _plain_state_value(value):
 _NOT_STATE = object()
 
 
-def _cell_state(cell, named=False):
-    """The plain attribute values of ``cell`` and the Cells in it, in a fixed order (with their
-    names where ``named``): what a compiled graph may have read as constants.  MindSpore 2.10
-    compiles a construct once per instance and keeps the values its attributes had then
-    (measured: a temperature ``self.tau`` changed between calls left the compiled output as it
-    was), so ``jit_construct`` and ``compiled_value_and_grad`` key their graphs on this state.
-    Of a Cell whose class is not MindSpore's own, only the attributes whose names the code of
-    the tree's classes' modules reads (``x.tau``, ``getattr(x, "tau")``) count, and
-    ``training``: a step counter the loop keeps on the model, read nowhere, compiles nothing.
-    Tensors and other objects held as attributes are not in it (see ``jit_construct``)."""
+def _cell_state(cell, named=False, entries=("construct",), extra=frozenset()):
+    """The attribute values of ``cell`` and the Cells in it that a compiled graph of its
+    ``entries`` methods may have taken as constants, in a fixed order (with their names where
+    ``named``; ``extra``: more names read, by a training step's loss closure).  MindSpore 2.10
+    compiles a construct once per instance and keeps the values its
+    attributes had then (measured: a temperature ``self.tau`` changed between calls, or a tensor
+    ``self.adj`` replaced, left the compiled output as it was), so ``jit_construct`` and
+    ``compiled_value_and_grad`` key their graphs on this state.
+
+    Counted: ``training``; every plain value (number, string, flag, short tuple of them) of a
+    Cell of MindSpore's or of this helper's; and of the other Cells the plain values, and the
+    tensors and numpy arrays (by identity), held under a name the code compiled from
+    ``entries`` reads (``_class_reads``: the methods and module functions it calls, the
+    sub-Cells' constructs).  A step counter the loop keeps on the model, or a tensor only
+    another method reads, compiles nothing.  Not seen: a tensor changed in place, a value read
+    through a computed ``getattr`` or by code in another module."""
     cells = []
     _cells_in(cell, "", cells, 0)
-    read = _TREE_READS.get(tuple(type(c) for _, c in cells), _NOT_STATE)
+    types = tuple(type(c) for _, c in cells)
+    read = _TREE_READS.get((types, entries, extra), _NOT_STATE)
     if read is _NOT_STATE:
-        read = _tree_reads(tuple(type(c) for _, c in cells))
+        read = _tree_reads(types, entries)
+        read = _TREE_READS[(types, entries, extra)] = None if read is None else read | extra
     out = []
     for prefix, c in cells:
         own = _own_class(type(c))
         for name, value in vars(c).items():
-            if name in _CELL_BOOKKEEPING or not (own or read is None or name in read):
+            if name in _CELL_BOOKKEEPING:
                 continue
-            value = _plain_state_value(value)
-            if value is not _NOT_STATE:
-                out.append((prefix + name, value) if named else value)
+            if own or name == "training" or read is None:  # read None: some source unreadable
+                key = _plain_state_value(value)
+            elif name in read:
+                key = _plain_state_value(value)
+                if key is _NOT_STATE and isinstance(value, (mindspore.Tensor, np.ndarray)) \
+                        and not isinstance(value, mindspore.Parameter):
+                    key = _Identity(value)
+            else:
+                continue
+            if key is not _NOT_STATE:
+                out.append((prefix + name, key) if named else key)
     return tuple(out)
+
+
+class _Identity:
+    """A tensor or array in a state key: equal only to itself (a tensor's ``==`` is
+    elementwise), and held, so that its id is not reused by a later object while keyed."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, _Identity) and other.value is self.value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __repr__(self):
+        return f"<{type(self.value).__name__} at {id(self.value):#x}>"
 
 
 def _own_class(cls):
@@ -5633,46 +5686,85 @@ def _cells_in(cell, prefix, out, depth):
                 _cells_in(child, f"{prefix}{name}.", out, depth + 1)
 
 
-#: the attribute names the modules of a tree's Cell classes read (None: some source unreadable)
+#: (the classes of a Cell tree, entry methods) -> the attribute names their compiled code reads
+#: (None: some source could not be read)
 _TREE_READS = {}
-_MODULE_READS = {}
+_CLASS_READS = {}
+_MODULE_FUNCTIONS = {}
 
 
-def _tree_reads(types):
+def _tree_reads(types, entries):
     names = set()
-    for cls in set(types):
-        for klass in cls.__mro__:
-            module = klass.__module__
+    for i, cls in enumerate(dict.fromkeys(types)):
+        if _own_class(cls):
+            continue
+        read = _class_reads(cls, entries if i == 0 else ("construct",))
+        if read is None:
+            return None
+        names |= read
+    return frozenset(names)
+
+
+def _class_reads(cls, entries):
+    """The attribute names (``x.name`` loaded, ``getattr(x, "name")``) in the code a graph
+    compiles from ``cls``'s ``entries`` methods: those methods, the methods of ``cls`` they call
+    on ``self`` and the functions of their module they call, transitively; None when some
+    source cannot be read."""
+    key = (cls, entries)
+    if key in _CLASS_READS:
+        return _CLASS_READS[key]
+    methods = {}
+    try:
+        for klass in reversed(cls.__mro__):  # a subclass's method replaces its base's
             if not issubclass(klass, nn.Cell) or _own_class(klass):
-                continue  # object, mixins, MindSpore's C++ base classes
-            read = _module_reads(module)
-            if read is None:
-                _TREE_READS[types] = None
-                return None
-            names |= read
-    _TREE_READS[types] = frozenset(names)
-    return _TREE_READS[types]
+                continue
+            tree = ast.parse(_dedented(inspect.getsource(klass)))
+            for node in tree.body[0].body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    methods[node.name] = (node, klass.__module__)
+    except (TypeError, OSError, SyntaxError, IndexError, AttributeError):
+        _CLASS_READS[key] = None
+        return None
+    names, seen = set(), set()
+    work = [methods[e] for e in entries if e in methods]
+    while work:
+        node, module = work.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        functions = _module_functions(module)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
+                names.add(sub.attr)
+                if isinstance(sub.value, ast.Name) and sub.value.id == "self" and sub.attr in methods:
+                    work.append(methods[sub.attr])
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in functions:
+                work.append((functions[sub.id], module))
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in ("getattr", "hasattr") \
+                    and len(sub.args) > 1 and isinstance(sub.args[1], ast.Constant) and isinstance(sub.args[1].value, str):
+                names.add(sub.args[1].value)
+    _CLASS_READS[key] = frozenset(names)
+    return _CLASS_READS[key]
 
 
-def _module_reads(module_name):
-    """Every attribute name ``module_name``'s source reads (``x.name`` loaded, ``getattr(x,
-    "name")``), or None when its source cannot be had.  A ``getattr`` with a computed name (most
-    often a layer, ``getattr(self, f"fc{i}")``) is not followed."""
-    if module_name not in _MODULE_READS:
+def _dedented(source):
+    """A nested class's source with its first line's indent removed from every line."""
+    lines = source.splitlines()
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    return "\n".join(line[indent:] if line[:indent].isspace() or not line[:indent] else line for line in lines)
+
+
+def _module_functions(module_name):
+    """``module_name``'s top-level functions by name (their AST), {} when its source cannot be read."""
+    if module_name not in _MODULE_FUNCTIONS:
+        functions = {}
         try:
             tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+            functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         except (KeyError, TypeError, OSError, SyntaxError):
-            _MODULE_READS[module_name] = None
-            return None
-        names = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                names.add(node.attr)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
-                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-                names.add(node.args[1].value)
-        _MODULE_READS[module_name] = frozenset(names)
-    return _MODULE_READS[module_name]
+            pass
+        _MODULE_FUNCTIONS[module_name] = functions
+    return _MODULE_FUNCTIONS[module_name]
 
 
 def _state_token(state):
@@ -5838,13 +5930,17 @@ def _note_into(reads, value):
 
 def _unreached_as_none(weights, grads, reads):
     """``grads`` with None for each weight outside ``reads`` whose gradient is exactly zero
-    (torch's ``.grad`` of a Parameter the loss never reached)."""
+    (torch's ``.grad`` of a Parameter the loss never reached), and for each frozen weight
+    (``requires_grad`` False: torch leaves its ``.grad`` alone, MindSpore's value_and_grad
+    differentiates every weight it is given)."""
     grads = tuple(grads)
-    if all(id(p) in reads for p in weights):
+    if all(id(p) in reads and p.requires_grad for p in weights):
         return grads
     out = list(grads)
     for i, p in enumerate(weights):
-        if id(p) not in reads and isinstance(out[i], mindspore.Tensor) and not out[i].asnumpy().any():
+        if not p.requires_grad:
+            out[i] = None
+        elif id(p) not in reads and isinstance(out[i], mindspore.Tensor) and not out[i].asnumpy().any():
             out[i] = None
     return tuple(out)
 
@@ -5877,12 +5973,13 @@ class _StepGraphs:
         return self.compiles >= MAX_STEP_GRAPHS and 4 * self.compiles > self.calls
 
 
-def _step_const_key(value):
-    """A hashable key for a constant argument of a compiled step (None: it cannot be one)."""
+def _step_const_key(value, reads=frozenset()):
+    """A hashable key for a constant argument of a compiled step (None: it cannot be one);
+    ``reads``: the attribute names the loss closure reads (``_closure_reads``)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return (type(value), value)
     if isinstance(value, tuple):
-        keys = tuple(_step_const_key(v) for v in value)
+        keys = tuple(_step_const_key(v, reads) for v in value)
         return None if any(k is None for k in keys) else (tuple, keys)
     if isinstance(value, mindspore.Parameter):
         return ("parameter", id(value))  # the graph reads its current value
@@ -5890,7 +5987,10 @@ def _step_const_key(value):
         shape = _stateless_cell_key(value)
         if shape is not None:
             return ("stateless cell", shape)
-        return ("cell", id(value), _state_token(_cell_state(value)))  # its attribute values (training too)
+        # its attribute values (training too) that the graph reads, through construct or the
+        # methods the closure calls on it
+        return ("cell", id(value), _state_token(_cell_state(value, entries=("construct",) + tuple(sorted(reads)),
+                                                            extra=reads)))
     if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor, _HostObject)):
         return None  # contents a graph would freeze (tensors in a list, an array, a SparseTensor...)
     if any(isinstance(v, (mindspore.Parameter, nn.Cell)) for v in getattr(value, "__dict__", {}).values()):
@@ -5901,6 +6001,24 @@ def _step_const_key(value):
 #: a Cell's own bookkeeping (every attribute a bare nn.Cell has, and those its first call adds),
 #: different in every instance or changed by calls; parameters and cells are checked separately
 _CELL_BOOKKEEPING = (frozenset(vars(nn.Cell())) | {"__parse_method__", "_mutable_flags"}) - {"training"}
+
+
+_CLOSURE_READS = {}
+
+
+def _closure_reads(fn):
+    """The attribute names a loss closure's own code reads (``model.tau``, ``model.encode``):
+    empty when its source cannot be read."""
+    code = fn.__code__
+    names = _CLOSURE_READS.get(code)
+    if names is None:
+        try:
+            tree = ast.parse(_dedented(inspect.getsource(fn)))
+            names = frozenset(n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load))
+        except (TypeError, OSError, SyntaxError, IndexError):
+            names = frozenset()
+        _CLOSURE_READS[code] = names
+    return names
 
 
 def _stateless_cell_key(cell, depth=0):
@@ -6002,7 +6120,7 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
                 inputs.append(None)
                 key.append("input")
                 continue
-            const = _step_const_key(a)
+            const = _step_const_key(a, _closure_reads(fn))
             if const is None:
                 return _uncompiled(fn, weights, has_aux, args, f"an argument of type {type(a).__name__}")
             inputs.append((a,))
