@@ -1081,7 +1081,9 @@ class TypeInfo:
                 and self.names.qualified(iterable.func) & _PASS_THROUGH_ITERABLES:
             return self._element(iterable.args[0].value, where)
         t = self._type(iterable, where)
-        if t is None or t is BOTTOM:
+        if t is None:
+            return self._untyped_module_items(iterable, where)
+        if t is BOTTOM:
             return t
         if t.kind == "loader":
             return TENSORS
@@ -1102,6 +1104,24 @@ class TypeInfo:
             return NDARRAY
         if t.kind in ("file", "lines"):
             return TEXT  # for line in f: / for word in line.split():
+        return None
+
+    def _untyped_module_items(self, iterable, where: Where) -> Optional[T]:
+        """The items of ``x.parameters()`` / ``x.named_parameters()`` where nothing types ``x``
+        (an unannotated ``model``, ``model.critic``): torch's Module API, whose items are
+        Parameters (named: ``(name, Parameter)`` pairs).  The call itself is converted to the
+        run-time dispatch (``parameters_of``); its loop's ``p.data.clamp_(...)`` converts as a
+        tensor's.  A receiver the inference does type (a dict, an optimizer) never gets here."""
+        if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute)):
+            return None
+        receiver = iterable.func.value
+        if isinstance(receiver, cst.Name) and self.names.qualified(receiver):
+            return None  # a module-level import or a name the resolver knows (torch, np...): not a model
+        method = iterable.func.attr.value
+        if method == "parameters":
+            return TENSOR
+        if method == "named_parameters":
+            return T("tuple", items=(OTHER, TENSOR))
         return None
 
     def _is_builtin(self, name: cst.Name, where: Where) -> bool:

@@ -1137,6 +1137,20 @@ def load_state_dict(net, state_dict, strict=True):
     return missing, unexpected
 
 
+def assign_data_of(x, value):
+    """torch's ``x.data = value`` where the tool could not tell what ``x`` is: a MindSpore tensor
+    is written in place (``assign_data``: ``Tensor.data``'s own setter swaps a Parameter's
+    storage, and a compiled construct keeps reading the old one), any other object gets the
+    attribute."""
+    if isinstance(x, mindspore.Tensor):
+        assign_data(x, value)
+    else:
+        x.data = value
+
+
+__all__ += ["assign_data_of"]
+
+
 def _parameter_aliases(net, own):
     """A tied Parameter's other names: the attribute paths (``head.weight``) under which a Cell
     of ``net`` holds a Parameter that ``parameters_dict`` lists once, under its own name

@@ -11,7 +11,8 @@ inside ``value_and_grad`` when a loss is built from it) and a function that call
 see ``training_step``), or module-level code that does.  There the block's values
 must stay out of the gradient as they do in torch, so every value it assigns or
 returns is wrapped in ``ops.stop_gradient`` (which passes tuples, lists, numbers and
-None through), in nested blocks too.
+None through), in nested blocks too; but not a plain name or attribute chain
+(``weight = model.emb.weight``), which in torch is the object itself.
 """
 
 from __future__ import annotations
@@ -110,9 +111,11 @@ class _StopGradients(cst.CSTTransformer):
     """Wrap every assigned or returned value in ``stop(...)``; nested functions, classes and
     lambdas are scopes of their own and are left alone."""
 
-    def __init__(self, stop: cst.BaseExpression, unless: Optional[cst.BaseExpression] = None) -> None:
+    def __init__(self, stop: cst.BaseExpression, unless: Optional[cst.BaseExpression] = None,
+                 aliases: frozenset = frozenset()) -> None:
         self.stop = stop
         self.unless = unless  # set_grad_enabled(mode): `value if mode else stop(value)`
+        self.aliases = aliases  # what the code calls the helper's layer_attr (an attribute read)
         self.count = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -132,16 +135,38 @@ class _StopGradients(cst.CSTTransformer):
         return cst.IfExp(test=self.unless.deep_clone(), body=value.deep_clone(), orelse=stopped)
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        if _is_alias(original.value, self.aliases):
+            return updated
         return updated.with_changes(value=self._wrap(updated.value))
 
     def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
-        return updated if updated.value is None else updated.with_changes(value=self._wrap(updated.value))
+        if updated.value is None or _is_alias(original.value, self.aliases):
+            return updated
+        return updated.with_changes(value=self._wrap(updated.value))
 
     def leave_AugAssign(self, original: cst.AugAssign, updated: cst.AugAssign) -> cst.AugAssign:
         return updated.with_changes(value=self._wrap(updated.value))
 
     def leave_Return(self, original: cst.Return, updated: cst.Return) -> cst.Return:
-        return updated if updated.value is None else updated.with_changes(value=self._wrap(updated.value))
+        if updated.value is None or _is_alias(original.value, self.aliases):
+            return updated
+        return updated.with_changes(value=self._wrap(updated.value))
+
+
+def _is_alias(value, aliases: frozenset = frozenset()) -> bool:
+    """A name or an attribute chain (``weight = model.items.weight``, converted: an attribute or
+    the helper's ``layer_attr(model.items, "weight")``): in torch the same object (a write
+    through it, ``weight.data = ...`` or ``weight.clamp_(...)``, reaches the Parameter, and
+    outside the block its gradient flows), so it is not wrapped: ``ops.stop_gradient`` returns a
+    new tensor, and writes through that one were lost (measured)."""
+    while True:
+        if isinstance(value, cst.Attribute):
+            value = value.value
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in aliases \
+                and value.args:
+            value = value.args[0].value
+        else:
+            return isinstance(value, cst.Name)
 
 
 @register
@@ -198,6 +223,43 @@ class Distill(nn.Cell):
     def construct(self, x):
         target = ops.stop_gradient(self.fc(x))
         return (self.fc(x) - target).pow(2).sum()
+""",
+        ),
+        Example(
+            name="an alias of a weight is the weight itself: writes through it reach it",
+            before="""\
+import torch
+import torch.nn.functional as F
+
+
+def train_step(model, opt, x, y):
+    opt.zero_grad()
+    loss = F.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        weight = model.emb.weight
+        weight.data = F.normalize(weight.data, dim=1)
+        norms = weight.norm(dim=1)
+    return loss, norms
+""",
+            after="""\
+from _torch_compat import accumulate_grad, assign_data_of, compiled_value_and_grad, layer_attr, norm, normalize, optimizer_parameters, untyped_method, zero_grad_of
+from mindspore import ops
+
+
+def train_step(model, opt, x, y):
+    zero_grad_of(opt)
+    def _loss_fn(model, x, y):
+        loss = ops.mse_loss(model(x), y)
+        return loss
+    loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer_parameters(opt))(model, x, y)
+    accumulate_grad(optimizer_parameters(opt), _loss_grads)
+    opt.step()
+    weight = layer_attr(model.emb, "weight")
+    assign_data_of(weight, normalize(weight.data, dim=1))
+    norms = ops.stop_gradient(untyped_method(weight, "norm", norm, dim=1))
+    return loss, norms
 """,
         ),
         Example(
@@ -295,7 +357,8 @@ with no_grad():
                         self.ctx.uncertain(node, name, "set_grad_enabled's mode is re-evaluated per assigned value "
                                                        "in the converted block; give it a plain name first")
                     return updated
-            stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"), unless)
+            stopper = _StopGradients(self.ctx.name_for("mindspore.ops.stop_gradient"), unless,
+                                     self.ctx.helper_names("layer_attr"))
             updated = updated.with_changes(body=updated.body.visit(stopper))
             if stopper.count:
                 note = f"{NOTE}; {NOTE_STOPPED}" if unless is None else f"{NOTE}; {NOTE_SWITCHED}"

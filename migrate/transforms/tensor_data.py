@@ -1,7 +1,10 @@
 """``.data``: reads use the tensor itself, writes go through ``assign_data``.
 
 MindSpore has no separate ``.data`` view of a tensor: ``p.data`` reads become
-``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)``, and
+``p``, ``p.data = t`` and ``p.data.copy_(t)`` become ``assign_data(p, t)`` (``p.data = t`` where
+nothing types ``p``: ``assign_data_of(p, t)``, which writes a tensor in place and sets any other
+object's attribute; ``Tensor.data``'s own setter swaps a Parameter's storage, and a compiled
+construct kept reading the old one), and
 the initializers ``p.data.zero_()``/``p.data.fill_(v)`` (no CPU kernels in 2.10) — and the
 same on a module's Parameter or buffer without ``.data`` (``m.bias.zero_()``, ``bn.running_var.fill_(1)``) —
 and on a torch factory's new tensor (``torch.empty(n, d).normal_(0, 0.1)``) they become that value,
@@ -100,6 +103,32 @@ def f(args):
 """,
         ),
         Example(
+            name="a model nothing types: its parameters() are tensors (WGAN's weight clipping)",
+            before="""\
+import torch
+
+
+def clip_critic(critic, c):
+    for p in critic.parameters():
+        p.data.clamp_(-c, c)
+    for name, p in critic.named_parameters():
+        if "bias" in name:
+            p.data.zero_()
+""",
+            after="""\
+from _torch_compat import assign_data, named_parameters_of, parameters_of
+from mindspore import ops
+
+
+def clip_critic(critic, c):
+    for p in parameters_of(critic):
+        assign_data(p, p.clamp(-c, c))
+    for name, p in named_parameters_of(critic):
+        if "bias" in name:
+            assign_data(p, ops.zeros_like(p))
+""",
+        ),
+        Example(
             name="from torch import nn, Tensor",
             before="""\
 from torch import Tensor, nn
@@ -126,7 +155,7 @@ def scale(t: mindspore.Tensor):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self._assigns: set = set()
+        self._assigns: dict[int, str] = {}  # id of a `p.data = t` statement -> the helper that writes it
         #: id -> (an in-place write this transform emitted, the tensor it writes): the receivers of
         #: chains (the node is held so that its id cannot be reused by a node made later)
         self._writes: dict[int, tuple[cst.Call, cst.BaseExpression]] = {}
@@ -137,16 +166,27 @@ def scale(t: mindspore.Tensor):
             return
         target = node.targets[0].target
         base = _data_base(target)
-        if base is not None and self.ctx.type_of(base) == TENSOR:
+        if base is None:
+            return
+        kind = self.ctx.type_of(base)
+        if kind == TENSOR:
             self.ctx.claim(target)
-            self._assigns.add(id(node))
+            self._assigns[id(node)] = "assign_data"
+        elif kind is None and not (isinstance(base, cst.Name) and base.value == "self"):
+            # `weight.data = ...` where nothing types `weight` (an unannotated model's layer): a
+            # MindSpore tensor is written in place at run time, any other object gets its attribute
+            self.ctx.claim(target)
+            self._assigns[id(node)] = "assign_data_of"
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign):
-        if id(original) not in self._assigns:
+        helper = self._assigns.get(id(original))
+        if helper is None:
             return updated
         base = updated.targets[0].target.value
-        self.ctx.converted(original.targets[0].target, "torch.Tensor.data", "assignment writes in place (assign_data)")
-        call = cst.Call(func=self.ctx.helper("assign_data"), args=[cst.Arg(base), cst.Arg(updated.value)])
+        note = ("assignment writes in place (assign_data)" if helper == "assign_data" else
+                "the receiver's type is decided at run time: a tensor is written in place (assign_data_of)")
+        self.ctx.converted(original.targets[0].target, "torch.Tensor.data", note)
+        call = cst.Call(func=self.ctx.helper(helper), args=[cst.Arg(base), cst.Arg(updated.value)])
         return cst.Expr(call)
 
     def rewrite(self, site):
