@@ -5412,6 +5412,23 @@ def optimizer_parameters(optimizer):
 __all__ += ["optimizer_parameters"]
 
 
+def zero_grad_parameters(x):
+    """The parameters a training step differentiates when the nearest ``x.zero_grad()`` before
+    its ``loss.backward()`` is on something the tool could not type and no ``step()`` follows
+    (PyTorch's word_language_model: ``model.zero_grad()``, ``loss.backward()``, then an SGD
+    update written by hand): a Cell's trainable parameters, or an optimizer's; anything else is
+    refused here, before a wrong set of parameters is differentiated."""
+    if isinstance(x, nn.Cell):
+        return x.trainable_params()
+    if isinstance(x, (Optimizer, nn.Optimizer)):
+        return x.parameters
+    raise TypeError(f"the training step's zero_grad() is called on a {type(x).__name__}, neither a Cell nor an "
+                    "optimizer of the converted program: pass the parameters to differentiate to value_and_grad yourself")
+
+
+__all__ += ["zero_grad_parameters"]
+
+
 def grad_of(loss_fn, inputs, has_aux=False):
     """``torch.autograd.grad(loss, inputs)`` with the statements computing ``loss`` as
     ``loss_fn`` (no arguments; with ``has_aux`` it returns ``(loss, *values)``): returns the
@@ -5795,6 +5812,27 @@ def _changed_attributes(cell, old_named):
     return sorted(name for name in now.keys() | before.keys() if now.get(name, _NOT_STATE) != before.get(name, _NOT_STATE))
 
 
+try:
+    from mindspore.common.api import _pynative_executor as _PYNATIVE
+except ImportError:  # pragma: no cover - another MindSpore layout
+    _PYNATIVE = None
+
+
+def _grad_recording_with_tensor_sequence(args, kwargs):
+    """Is a PyNative gradient being recorded (a ``value_and_grad`` the helper runs uncompiled)
+    while a tuple or list of tensors is passed?  MindSpore 2.10 then mixes up the gradients of
+    the weights when a compiled construct takes such a sequence holding a tensor made by
+    ``ops.stop_gradient`` (an LSTM's detached ``(h, c)``): the first weight's gradient is
+    dropped and the rest shift by one, without an error (measured; ``mindspore.mutable`` does
+    not help).  ``jit_construct`` runs the construct uncompiled for such a call."""
+    if _PYNATIVE is None or not _PYNATIVE.requires_grad():
+        return False
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, (tuple, list)) and any(isinstance(v, mindspore.Tensor) for v in value):
+            return True
+    return False
+
+
 def jit_construct(construct):
     """``@mindspore.jit`` for a converted ``construct`` (what ``python -m migrate`` emits where it
     found the construct pure): each instance's construct is compiled as mindspore.jit compiles
@@ -5819,7 +5857,7 @@ def jit_construct(construct):
     # Cell's Parameters fail to compile (measured: LocalLearner's item_multi)
     @functools.wraps(compiled)
     def run(self, *args, **kwargs):
-        if not use.compiles(self):
+        if not use.compiles(self) or _grad_recording_with_tensor_sequence(args, kwargs):
             return construct(self, *args, **kwargs)
         token = use.state_token(self, construct)
         if token is None:

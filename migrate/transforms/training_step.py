@@ -1075,7 +1075,10 @@ def step(loss: mindspore.Tensor):
         # to the closure and unbound there: it becomes a parameter defaulting to its current value
         all_bound = set().union(*(binds(s) for s in body))
         carried = free & all_bound
-        aux = sorted((all_bound - {loss}) & reads(self._functions[-1], skip=body))
+        # a carried name's new value leaves the closure too: read again after it, or by the
+        # same statements in the loop's next iteration (an LSTM's `hidden = repackage(hidden)`,
+        # then `output, hidden = model(x, hidden)`), it would otherwise stay the old one
+        aux = sorted(((all_bound - {loss}) & reads(self._functions[-1], skip=body)) | (carried - {loss}))
         return first, aux, sorted(carried)
 
     def _constants_before(self, block, barrier: int, free: set, call: cst.Call, rule: str) -> bool:
@@ -1259,7 +1262,25 @@ def step(loss: mindspore.Tensor):
                         return cst.Attribute(value=owner.deep_clone(), attr=cst.Name("parameters"))
                     if kind == "module" and method == "zero_grad":
                         return cst.Call(func=cst.Attribute(value=owner.deep_clone(), attr=cst.Name("trainable_params")))
-        return self._untyped_optimizer(orders, after)
+        return self._untyped_optimizer(orders, after) or self._untyped_zero_grad(orders)
+
+    def _untyped_zero_grad(self, orders) -> Optional[cst.BaseExpression]:
+        """``zero_grad_parameters(x)`` where no ``step()`` follows the backward and the nearest
+        ``zero_grad()`` before it is on something the tool could not type (PyTorch's
+        word_language_model: ``model.zero_grad()``, ``loss.backward()``, then a hand-written SGD
+        update over ``model.parameters()``, with ``model`` an argument): the helper returns a
+        Cell's trainable parameters or an optimizer's, and refuses anything else at run time."""
+        if orders[0]:
+            return None
+        for candidates in orders[1:]:
+            for stmt in candidates:
+                call = _method_call(stmt, "zero_grad")
+                if call is None:
+                    continue
+                if self.ctx.type_of(call.func.value) is not None or call.args:
+                    return None  # the nearest zero_grad() is typed (and was not a module's or an optimizer's)
+                return cst.Call(func=self.ctx.helper("zero_grad_parameters"), args=[cst.Arg(call.func.value.deep_clone())])
+        return None
 
     def _project_stepper(self, block, j: int) -> Optional[str]:
         """``self.optim`` when the ``step()`` after the backward is called on an instance of one of
