@@ -37,7 +37,7 @@ from migrate.positions import positions_of
 from migrate.project import ProjectIndex, module_name
 from migrate.spec import HELPER_PREFIX, OWNER_CLASSES, Rule, Spec
 from migrate.transforms import Transform, Unconvertible, registry
-from migrate.typeinfer import BOTTOM, T, TypeInfo, owners_of
+from migrate.typeinfer import BOTTOM, TENSOR, T, TypeInfo, owners_of
 
 MARKER = "MIGRATE"
 MARKER_RE = re.compile(r"^#\s*MIGRATE\((\w+)\):\s*(\S+)")
@@ -1402,6 +1402,11 @@ class MigrateTransformer(cst.CSTTransformer):
         ``BOTTOM`` with the site reported uncertain (Linear's ``weight`` is Embedding's
         ``embedding_table``: no one spelling is right for both) unless ``quiet``."""
         rtype = self.ctx.type_of(receiver)
+        if rtype is None and isinstance(receiver, cst.Attribute) and receiver.attr.value == "data" \
+                and member.endswith("_") and torch_only_tensor_member(member):
+            # `model.logit_scale.data.clamp_(0, 4.6)` on a model nothing types: `.data` followed by
+            # an in-place method only torch's tensors have is a tensor's data
+            return TENSOR
         if rtype is None or rtype.kind != "module" or not rtype.items:
             return rtype
         spellings = {}
