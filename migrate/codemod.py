@@ -591,6 +591,7 @@ def _map_bound_args(rule, args, default_expr, receiver) -> list[cst.Arg]:
     bound, order = _bind(rule, args)
     _check_conditions(rule, bound)
     items: list[_Item] = []
+    empty_shape = False
     for name in order:
         if name in rule.drop:
             continue
@@ -600,9 +601,15 @@ def _map_bound_args(rule, args, default_expr, receiver) -> list[cst.Arg]:
         if transform is not None:
             values = value if isinstance(value, list) else [value]
             new = VALUE_TRANSFORMS[transform](values, True)
+            empty_shape |= transform == "tuple_or_int" and isinstance(new, cst.Tuple) and not new.elements
             template = values[0]
             value = cst.Arg(new, keyword=template.keyword, equal=template.equal if template.keyword else MaybeSentinel.DEFAULT)
         items.append(_Item(rule.kwargs.get(name, name), value, positional))
+    if empty_shape and "dtype" not in bound and "dtype" in (rule.target_args or ()):
+        # a 0-d shape (`torch.ones([])`, CLIP's logit_scale): MindSpore 2.10's CPU kernels of
+        # ops.ones/ops.zeros refuse it without a dtype ("Unsupported data type"); torch's default
+        # dtype is float32
+        items.append(_Item("dtype", cst.Arg(default_expr("mindspore.float32")), False))
 
     if rule.target_args is not None:
         slots = list(rule.target_args)

@@ -743,3 +743,20 @@ def test_gumbel_softmax_samples_as_torchs_does(jit, tmp_path, monkeypatch):
                                                    mindspore.Tensor(rng.standard_normal((6, 4)).astype(np.float32)))
     assert np.abs(grad.asnumpy()).max() > 1e-3
     np.testing.assert_allclose(grad.asnumpy().sum(-1), 0.0, atol=1e-5)
+
+
+def test_zero_dimensional_factories_run_on_mindspore(compat):
+    """``torch.ones([])`` (CLIP's ``logit_scale``), ``torch.zeros(())``, ``torch.empty([])``:
+    MindSpore 2.10's CPU kernels refuse ``ops.ones(())`` without a dtype ("Unsupported data
+    type"), so a 0-d shape gets torch's default dtype written out."""
+    source = ("import torch\n\ndef make():\n    return torch.ones([]) * 2.5, torch.zeros(()), torch.empty([]).shape, "
+              "torch.zeros([], dtype=torch.float64), torch.ones(2)\n")
+    out = convert_source(source, load_spec(), "zero_d.py")
+    assert "ops.ones((), dtype=mindspore.float32)" in out.code and "ops.zeros((), dtype=mindspore.float64)" in out.code
+    assert "ops.ones((2,))" in out.code  # other shapes as before
+    namespace: dict = {}
+    exec(compile(out.code, "zero_d_ms.py", "exec"), namespace)
+    scaled, zero, empty_shape, wide, ones = namespace["make"]()
+    assert scaled.shape == () and scaled.dtype == mindspore.float32 and float(scaled) == 2.5
+    assert zero.shape == () and float(zero) == 0.0 and tuple(empty_shape) == ()
+    assert wide.dtype == mindspore.float64 and ones.shape == (2,)

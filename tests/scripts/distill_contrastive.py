@@ -17,7 +17,7 @@ class DualEncoder(nn.Module):
         self.enc_a = nn.Sequential(nn.Linear(n_a, 16), nn.GELU(), nn.Linear(16, dim))
         self.enc_b = nn.Linear(n_b, dim)
         self.classifier = nn.Linear(dim, n_classes)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
 
     def forward(self, a, b):
         za = F.normalize(self.enc_a(a), dim=-1)
