@@ -1109,9 +1109,10 @@ __all__ += ["save", "load"]
 def load_state_dict(net, state_dict, strict=True):
     """``module.load_state_dict(sd, strict)``: values may be Tensors, Parameters or arrays;
     strict=True raises on missing or unexpected keys, a shape mismatch always raises, as in
-    torch; a tied weight may come under any of its paths (``_parameter_aliases``).  Values are written into the existing Parameters (``assign_data``), so a construct
-    already compiled with ``mindspore.jit`` sees them (``load_param_into_net`` swaps the
-    storage, and such a graph keeps reading the old one)."""
+    torch; a tied weight may come under any of its paths (``_parameter_aliases``).  Values are
+    written into the existing Parameters (``assign_data``), so a construct already compiled with
+    ``mindspore.jit`` sees them (``load_param_into_net`` swaps the storage, and such a graph
+    keeps reading the old one)."""
     own = net.parameters_dict()
     aliases = _parameter_aliases(net, own)
     given = {id(own[k]) for k in state_dict if k in own} | {id(aliases[k]) for k in state_dict if k in aliases}
@@ -5640,29 +5641,28 @@ def _plain_state_value(value):
 _NOT_STATE = object()
 
 
-def _cell_state(cell, named=False, entries=("construct",), extra=frozenset()):
+def _cell_state(cell, named=False, closure=frozenset()):
     """The attribute values of ``cell`` and the Cells in it that a compiled graph of its
-    ``entries`` methods may have taken as constants, in a fixed order (with their names where
-    ``named``; ``extra``: more names read, by a training step's loss closure).  MindSpore 2.10
-    compiles a construct once per instance and keeps the values its
-    attributes had then (measured: a temperature ``self.tau`` changed between calls, or a tensor
+    construct may have taken as constants, in a fixed order (with their names where ``named``;
+    ``closure``: the attribute names a training step's loss closure reads, whose methods of
+    ``cell`` the graph compiles too).  MindSpore 2.10 compiles a construct once per instance
+    and keeps the values its attributes had then (measured: a temperature ``self.tau`` changed between calls, or a tensor
     ``self.adj`` replaced, left the compiled output as it was), so ``jit_construct`` and
     ``compiled_value_and_grad`` key their graphs on this state.
 
     Counted: ``training``; every plain value (number, string, flag, short tuple of them) of a
     Cell of MindSpore's or of this helper's; and of the other Cells the plain values, and the
-    tensors and numpy arrays (by identity), held under a name the code compiled from
-    ``entries`` reads (``_class_reads``: the methods and module functions it calls, the
-    sub-Cells' constructs).  A step counter the loop keeps on the model, or a tensor only
+    tensors and numpy arrays (by identity), held under a name the compiled code reads
+    (``_class_reads``: the methods and module functions it calls, the sub-Cells' constructs).  A step counter the loop keeps on the model, or a tensor only
     another method reads, compiles nothing.  Not seen: a tensor changed in place, a value read
     through a computed ``getattr`` or by code in another module."""
     cells = []
     _cells_in(cell, "", cells, 0)
     types = tuple(type(c) for _, c in cells)
-    read = _TREE_READS.get((types, entries, extra), _NOT_STATE)
+    read = _TREE_READS.get((types, closure), _NOT_STATE)
     if read is _NOT_STATE:
-        read = _tree_reads(types, entries)
-        read = _TREE_READS[(types, entries, extra)] = None if read is None else read | extra
+        read = _tree_reads(types, ("construct", *sorted(closure)))
+        read = _TREE_READS[(types, closure)] = None if read is None else read | closure
     out = []
     for prefix, c in cells:
         own = _own_class(type(c))
@@ -5717,8 +5717,8 @@ def _cells_in(cell, prefix, out, depth):
                 _cells_in(child, f"{prefix}{name}.", out, depth + 1)
 
 
-#: (the classes of a Cell tree, entry methods) -> the attribute names their compiled code reads
-#: (None: some source could not be read)
+#: (the classes of a Cell tree, the names a loss closure reads) -> the attribute names their
+#: compiled code reads (None: some source could not be read)
 _TREE_READS = {}
 _CLASS_READS = {}
 _MODULE_FUNCTIONS = {}
@@ -5842,13 +5842,13 @@ def jit_construct(construct):
     of that graph, as it does under mindspore.jit.  ``MS_JIT=0`` runs everything in PyNative.
 
     MindSpore compiles a graph once per instance with its attribute values of that moment; torch
-    reads them at every call.  So each instance's graphs are also keyed on its plain attribute
-    values and its sub-Cells' (``_cell_state``: a temperature, a flag, ``training``): a changed
-    value compiles a graph for it (MindSpore keeps the others), and an instance that keeps
-    needing new ones (more than ``MAX_CELL_STATES`` states, more than one call in four)
-    runs in PyNative from then on, with one warning naming the attributes that changed.  A
-    tensor or other object held as a plain attribute and replaced between calls is not seen:
-    the graph keeps the one it was compiled with, as mindspore.jit does."""
+    reads them at every call.  So each instance's graphs are also keyed on the attribute values
+    its compiled code reads, its sub-Cells' too (``_cell_state``: a temperature, a flag,
+    ``training``, a tensor held as ``self.adj`` by identity): a changed value compiles a graph
+    for it (MindSpore keeps the others), and an instance that keeps needing new ones (more than
+    ``MAX_CELL_STATES`` states, more than one call in four) runs in PyNative from then on, with
+    one warning naming the attributes that changed.  A tensor changed in place is not seen: the
+    graph keeps reading the one it was compiled with."""
     compiled = mindspore.jit(construct)
     use = _ConstructUse()
 
@@ -5888,14 +5888,10 @@ _QUIET = [0]
 
 
 def _note_read(value):
-    if _QUIET[0]:
-        return
-    if isinstance(value, mindspore.Parameter):
+    """A Parameter (or a ParameterTuple attribute) read while calls are watched."""
+    if not _QUIET[0]:
         for log in _READ_LOGS:
-            log.add(id(value))
-    elif isinstance(value, (tuple, list)) and value and isinstance(value[0], mindspore.Parameter):
-        for item in value:  # a ParameterTuple attribute
-            _note_read(item)
+            _note_into(log, value)
 
 
 def _watched_getattr(self, name):
@@ -6041,8 +6037,7 @@ def _step_const_key(value, reads=frozenset()):
             return ("stateless cell", shape)
         # its attribute values (training too) that the graph reads, through construct or the
         # methods the closure calls on it
-        return ("cell", id(value), _state_token(_cell_state(value, entries=("construct",) + tuple(sorted(reads)),
-                                                            extra=reads)))
+        return ("cell", id(value), _state_token(_cell_state(value, closure=reads)))
     if isinstance(value, (list, dict, set, np.ndarray, mindspore.Tensor, _HostObject)):
         return None  # contents a graph would freeze (tensors in a list, an array, a SparseTensor...)
     if any(isinstance(v, (mindspore.Parameter, nn.Cell)) for v in getattr(value, "__dict__", {}).values()):
@@ -6167,12 +6162,13 @@ def compiled_value_and_grad(fn, weights, has_aux=False):
         if cache is None:
             return _pynative_step(fn, weights, has_aux, args)
         inputs, key = [], [tuple(id(p) for p in weights), has_aux]
+        closure = _closure_reads(fn)
         for a in args:
             if isinstance(a, mindspore.Tensor) and not isinstance(a, mindspore.Parameter):
                 inputs.append(None)
                 key.append("input")
                 continue
-            const = _step_const_key(a, _closure_reads(fn))
+            const = _step_const_key(a, closure)
             if const is None:
                 return _uncompiled(fn, weights, has_aux, args, f"an argument of type {type(a).__name__}")
             inputs.append((a,))
