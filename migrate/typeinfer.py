@@ -48,6 +48,9 @@ class T:
 TENSOR = T("tensor")
 TENSORS = T("tensors")
 OTHER = T("other")
+#: functions that return a copy of their argument, of its type (the standard library's otherwise
+#: give OTHER, something that is never torch's)
+_COPIES = frozenset({"copy.deepcopy", "copy.copy"})
 NDARRAY = T("ndarray")
 SHAPE = T("shape")
 SCALAR = T("scalar")
@@ -1220,6 +1223,8 @@ class TypeInfo:
                     # scipy's sparse matrices and pandas' frames: array-likes that are never torch's,
                     # read as numpy's (their .sum(), .unique(), .nonzero() stay theirs)
                     return NDARRAY
+            if qn & _COPIES and node.args and node.args[0].keyword is None and not node.args[0].star:
+                return self._type(node.args[0].value, where)  # copy.deepcopy(model): another model
             found = self._foreign_type(func)
             if found is not None or not isinstance(func, cst.Name):
                 return found

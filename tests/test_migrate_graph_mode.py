@@ -8,6 +8,7 @@ import importlib
 
 import json
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -830,3 +831,37 @@ def test_a_compiled_construct_given_a_detached_tuple_under_a_pynative_gradient_k
         np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-6)
     np.testing.assert_allclose(net(x, (h, h * 2)).asnumpy(), construct(net, x, (h, h * 2)).asnumpy(),
                                rtol=1e-6)  # outside a gradient it runs compiled, as before
+
+
+def test_a_construct_that_does_not_compile_runs_in_pynative_with_one_warning(compat):
+    """jit_construct on a construct whose graph MindSpore cannot build (here a ``try`` in a helper
+    it calls; in the wild, a helper of _torch_compat written for PyNative): the first call warns
+    with the compiler's first line and every call gives PyNative's values, for every instance."""
+    mindspore = pytest.importorskip("mindspore")
+    from mindspore import nn
+
+    def guarded(x):
+        try:
+            return x * 2.0
+        except ValueError:
+            return x
+
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(3, 2)
+
+        @compat.jit_construct
+        def construct(self, x):
+            return guarded(self.fc(x))
+
+    x = mindspore.Tensor(np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32))
+    first, second = Net(), Net()
+    with pytest.warns(RuntimeWarning, match=r"Net\.construct runs uncompiled \(PyNative\) from now on: it does not "
+                                            r"compile: RuntimeError: Unsupported statement 'Try'"):
+        np.testing.assert_allclose(first(x).asnumpy(), first.fc(x).asnumpy() * 2.0, rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning, not one per call or per instance
+        np.testing.assert_allclose(second(x).asnumpy(), second.fc(x).asnumpy() * 2.0, rtol=1e-6)
+        np.testing.assert_allclose(first(x).asnumpy(), first.fc(x).asnumpy() * 2.0, rtol=1e-6)
+    assert Net.construct._construct_use.broken.startswith("RuntimeError: Unsupported statement 'Try'")

@@ -5,6 +5,7 @@ sees it), the result is the receiver, and gradients flow through it as in torch.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -40,11 +41,11 @@ def test_in_place_arithmetic_writes_the_receiver(key, compat, tmp_path, monkeypa
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
 
 
-def test_an_in_place_update_inside_a_differentiated_computation_fails_loudly(compat, tmp_path, monkeypatch):
-    """drop_connect-style code inside a loss: torch differentiates through h.div_/h.mul_;
-    MindSpore 2.10 refuses ("modified by an inplace operation"), because its Div/Mul keep
-    their inputs for the backward pass.  A known gap (api_map's note says to write
-    ``h = h * mask`` there), and a loud one: the loss itself is right."""
+def test_in_place_updates_of_a_local_new_tensor_rebind_it_and_differentiate(compat, tmp_path, monkeypatch):
+    """drop_connect-style code inside a loss: ``h = x * 2.0`` then ``h.div_(0.8)``, ``h.mul_(mask)``.
+    Nothing else holds ``h``'s tensor, so the statements become ``h = h / 0.8`` and
+    ``h = h * mask``: the same values, and MindSpore differentiates them (its autograd refuses
+    an in-place write into a tensor the loss depends on: Div/Mul keep their inputs)."""
     source = textwrap.dedent("""\
         import torch
 
@@ -55,6 +56,37 @@ def test_an_in_place_update_inside_a_differentiated_computation_fails_loudly(com
             return (h * h).sum()
         """)
     f = converted_f(source, "torch.Tensor.mul_", "inplace_grad", tmp_path, monkeypatch)
+    code = convert_source(source, SPEC, "inplace_grad.py").code
+    assert "h = h / 0.8" in code and "h = h * mask" in code and "assign_data" not in code, code
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    mask = (rng.random((2, 5)) < 0.5).astype(np.float32)
+    namespace: dict = {}
+    exec(compile(source, "<torch>", "exec"), namespace)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    loss = namespace["f"](tx, torch.from_numpy(mask))
+    loss.backward()
+    value, grad = mindspore.value_and_grad(f)(mindspore.Tensor(x), mindspore.Tensor(mask))
+    np.testing.assert_allclose(value.asnumpy(), loss.item(), rtol=1e-6)
+    np.testing.assert_allclose(grad.asnumpy(), tx.grad.numpy(), rtol=1e-6)
+
+
+def test_an_in_place_update_of_a_shared_tensor_inside_a_differentiated_computation_fails_loudly(
+        compat, tmp_path, monkeypatch):
+    """The same with another name holding the tensor (``keep = h``): the write must reach it, so
+    it stays in place (``assign_data``), and MindSpore 2.10 refuses it inside a differentiated
+    computation ("modified by an inplace operation").  A known gap, and a loud one: the value is
+    right."""
+    source = textwrap.dedent("""\
+        import torch
+
+        def f(x: torch.Tensor, mask: torch.Tensor):
+            h = x * 2.0
+            keep = h
+            h.mul_(mask)
+            return (keep * keep).sum()
+        """)
+    f = converted_f(source, "torch.Tensor.mul_", "inplace_grad_shared", tmp_path, monkeypatch)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 5)).astype(np.float32)
     mask = (rng.random((2, 5)) < 0.5).astype(np.float32)
@@ -64,6 +96,48 @@ def test_an_in_place_update_inside_a_differentiated_computation_fails_loudly(com
     np.testing.assert_allclose(f(mindspore.Tensor(x), mindspore.Tensor(mask)).asnumpy(), want, rtol=1e-6)
     with pytest.raises(RuntimeError, match="inplace"):
         mindspore.value_and_grad(f)(mindspore.Tensor(x), mindspore.Tensor(mask))
+
+
+#: name -> (function body over x, y (3, 4) and idx, whether the in-place statements may rebind)
+REBINDING = {
+    "factory then index_add_": ("out = torch.zeros(3, 4)\n    out.index_add_(0, idx, y)\n    return out", True),
+    "chain on a local": ("h = x * 1.0\n    h.mul_(2.0).add_(y)\n    return h", True),
+    "in a loop, read after it": ("acc = torch.zeros_like(x)\n    for i in range(3):\n        acc.add_(x * i)\n"
+                                 "    return acc * 2", True),
+    "reads itself": ("h = x + 1.0\n    h.mul_(h)\n    return h", True),
+    "alias before": ("h = x * 1.0\n    keep = h\n    h.add_(y)\n    return keep", False),
+    "view before": ("h = x * 1.0\n    v = h.view(-1)\n    h.add_(1.0)\n    return v", False),
+    "appended in the loop": ("h = torch.zeros(3, 4)\n    outs = []\n    for i in range(2):\n        h.add_(y)\n"
+                             "        outs.append(h)\n    return outs[0]", False),
+    "a parameter": ("x.add_(y)\n    return x", False),
+    "bound to another name": ("h = y\n    h.add_(1.0)\n    return y", False),
+    "read by a nested function": ("h = x * 1.0\n    get = lambda: h\n    h.add_(y)\n    return get()", False),
+    "one-hot by scatter_ of a number": ("oh = torch.zeros(3, 5)\n    oh.scatter_(1, idx.view(-1, 1), 1.0)\n    return oh", True),
+    "clone then scatter_add_": ("out = x.clone()\n    out.scatter_add_(1, idx.view(-1, 1).repeat(1, 2), y)\n    return out",
+                                True),
+    "scatter_add_ in a branch": ("deg = torch.zeros(3)\n    if y.sum() > -100:\n        deg.scatter_add_(0, idx, y[:, 0])\n"
+                                 "    return deg", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REBINDING))
+def test_in_place_statements_rebind_a_local_only_where_nothing_else_can_hold_its_tensor(
+        name, compat, tmp_path, monkeypatch):
+    """``x.op_(...)`` as a statement on a local name whose every binding is a new tensor and
+    whose other reads come after the last such statement, outside loops holding one, becomes
+    ``x = <value>``; otherwise the write stays in place.  Either way the values are torch's."""
+    body, rebinds = REBINDING[name]
+    source = f"import torch\n\ndef f(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor):\n    {body}\n"
+    code = convert_source(source, SPEC, "rebind.py").code
+    assert ("assign_data" not in code) == rebinds, code
+    key = "torch.Tensor." + re.search(r"\.(\w+_)\(", body).group(1)
+    f = converted_f(source, key, f"rebind_{sorted(REBINDING).index(name)}", tmp_path, monkeypatch)
+    rng = np.random.default_rng(4)
+    inputs = {"x": rng.standard_normal((3, 4)).astype(np.float32), "y": rng.standard_normal((3, 4)).astype(np.float32),
+              "idx": np.array([2, 0, 2])}
+    got, want = run_both(source, f, inputs)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
 
 
 INITIALIZERS = {
@@ -174,6 +248,9 @@ INPLACE_OF = {
     "torch.Tensor.tril_": "tril_()",
     "torch.Tensor.triu_": "triu_(1)",
     "torch.Tensor.floor_divide_": "floor_divide_(0.7)",
+    "torch.Tensor.index_add_": "index_add_(0, torch.tensor([2, 0, 2]), y, alpha=0.5)",
+    "torch.Tensor.scatter_add_": "scatter_add_(1, torch.tensor([[0, 0], [3, 1], [2, 2]]), y)",
+    "torch.Tensor.scatter_": "scatter_(1, torch.tensor([[0, 1], [3, 1], [2, 0]]), y)",
 }
 #: in-place forms that need a positive receiver
 POSITIVE = {"torch.Tensor.log_", "torch.Tensor.sqrt_", "torch.Tensor.rsqrt_", "torch.Tensor.log1p_",

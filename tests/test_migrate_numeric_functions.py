@@ -111,10 +111,8 @@ CASES = {
                                         "pad_sequence([x, y[:1]], batch_first=True, padding_value=-1.5), "
                                         "pad_sequence([labels, labels[:2]], True, 9, 'left')"),
     "torch.Tensor.argsort": "return x.argsort(), x3.argsort(dim=1, descending=True)",
-    "torch.Tensor.scatter_": ("out = x.clone()\n    order = torch.argsort(y, dim=1)[:, :3]\n    out.scatter_(1, order, y)\n"
-                              "    other = x.clone()\n    other.scatter_(1, order, -2.0)\n    return out, other"),
-    "torch.Tensor.scatter_add_": "out = x.clone()\n    out.scatter_add_(1, gidx, y)\n    return out, x.clone().scatter_add_(0, gidx[:2] % 3, y)",
-    "torch.Tensor.index_add_": "out = x.clone()\n    out.index_add_(0, rows, src)\n    return out, x.clone().index_add_(0, rows, src, alpha=-0.5)",
+    "torch.Tensor.index_add": "return x.index_add(0, rows, src), x.index_add(1, rows[:3] % 4, x[:, :3], alpha=-0.5)",
+    "torch.index_add": "return torch.index_add(x, 0, rows, src, alpha=2.0)",
     "torch.Tensor.new_zeros": "return x.new_zeros(2, 3), x.new_zeros((4,)), x.new_zeros([2], dtype=torch.int64), labels.new_zeros(3)",
     "torch.Tensor.new_ones": "return x.new_ones(2, 3), labels.new_ones((2, 2)), x.new_ones(1, dtype=torch.float64)",
     "torch.Tensor.new_full": "return x.new_full((2, 3), -1.5), labels.new_full([3], 2.7), x.new_full((2,), 4, dtype=torch.int32)",
@@ -131,11 +129,10 @@ CASES = {
 }
 
 #: entries whose note says their indices are int32 where torch's are int64
-INT32_INDICES = {"torch.argsort", "torch.Tensor.argsort", "torch.Tensor.scatter_"}
+INT32_INDICES = {"torch.argsort", "torch.Tensor.argsort"}
 #: cases that write into a tensor in place (graph_mode keeps a construct calling an in-place
 #: method in PyNative) or read a Python number: not run inside mindspore.jit
-NOT_JITTED = {"torch.Tensor.scatter_", "torch.Tensor.scatter_add_", "torch.Tensor.index_add_",
-              "torch.nn.init.zeros_", "torch.nn.init.ones_", "torch.nn.init.constant_", "torch.nn.init.calculate_gain",
+NOT_JITTED = {"torch.nn.init.zeros_", "torch.nn.init.ones_", "torch.nn.init.constant_", "torch.nn.init.calculate_gain",
               "torch.Tensor.new_tensor"}
 #: this file's entries (the "more functions", "more tensor methods", "torch.nn.init" and "more optimizers" sections)
 ENTRIES = set(CASES) | {
@@ -760,3 +757,47 @@ def test_zero_dimensional_factories_run_on_mindspore(compat):
     assert scaled.shape == () and scaled.dtype == mindspore.float32 and float(scaled) == 2.5
     assert zero.shape == () and float(zero) == 0.0 and tuple(empty_shape) == ()
     assert wide.dtype == mindspore.float64 and ones.shape == (2,)
+
+
+def test_scatter_sums_are_the_same_in_every_compiled_gradient_call(compat):
+    """MindSpore 2.10's ``tensor_scatter_elements(..., "add")`` gave wrong sums in about one call
+    in ten of a compiled gradient of two message-passing layers and an attention read-out
+    (gradients off by up to 1e-1; measured); the helpers' ``index_add``/``scatter_add`` sum with
+    ``unsorted_segment_sum``.  150 compiled calls must give the same gradients, equal to torch's."""
+    rng = np.random.default_rng(0)
+    n, edges, dim = 10, 30, 8
+    src, dst = rng.integers(0, n, edges), rng.integers(0, n, edges)
+    target = rng.integers(0, n, n)
+    emb = rng.normal(size=(n, dim)).astype(np.float32)
+    weights = [rng.normal(size=(dim, dim)).astype(np.float32) * 0.3 for _ in range(5)]
+
+    def loss_of(lib, emb, ws, s, d, t, index_add, scatter_add, cross_entropy):
+        h = emb
+        for a, b in ((ws[0], ws[1]), (ws[2], ws[3])):
+            m = (h @ a)[s]
+            agg = index_add(lib.zeros_like(h), 0, d, m)
+            deg = scatter_add(lib.zeros(n), 0, d, lib.ones(edges))
+            h = lib.relu((h + agg / deg.clamp(min=1).reshape(-1, 1)) @ b)
+        scores = lib.softmax((h @ ws[4]) @ h.t(), -1)
+        return cross_entropy(h @ emb.t() + lib.log(scores + 1e-9), t)
+
+    t_emb = torch.tensor(emb, requires_grad=True)
+    t_ws = [torch.tensor(w, requires_grad=True) for w in weights]
+    t_loss = loss_of(torch, t_emb, t_ws, torch.tensor(src), torch.tensor(dst), torch.tensor(target),
+                     lambda x, dim, i, v: x.index_add(dim, i, v), torch.scatter_add, torch.nn.functional.cross_entropy)
+    t_loss.backward()
+
+    from mindspore import ops
+
+    params = [mindspore.Parameter(mindspore.Tensor(w), name=f"w{i}") for i, w in enumerate([emb] + weights)]
+    s, d, t = mindspore.Tensor(src), mindspore.Tensor(dst), mindspore.Tensor(target)
+
+    def loss():
+        return loss_of(ops, params[0], params[1:], s, d, t, compat.index_add, compat.scatter_add, ops.cross_entropy)
+
+    step = mindspore.jit(mindspore.value_and_grad(loss, None, params))
+    for _ in range(150):
+        value, grads = step()
+        np.testing.assert_allclose(value.asnumpy(), t_loss.item(), rtol=1e-5)
+        for g, t_p in zip(grads, [t_emb] + t_ws):
+            np.testing.assert_allclose(g.asnumpy(), t_p.grad.numpy(), rtol=1e-4, atol=1e-5)

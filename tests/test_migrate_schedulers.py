@@ -50,6 +50,10 @@ SCHEDULES = {
     "lambda_per_group": [("LambdaLR", {"lr_lambda": [lambda epoch: 1 / (epoch + 1), Poly(2)]})],
     "chained": [("StepLR", {"step_size": 4, "gamma": 0.5}), ("ExponentialLR", {"gamma": 0.97})],
     "chained_cosine": [("ExponentialLR", {"gamma": 0.9}), ("CosineAnnealingLR", {"T_max": 12, "eta_min": 0.01})],
+    "one_cycle": [("OneCycleLR", {"max_lr": 0.5, "total_steps": 30})],
+    "one_cycle_three_phase_linear": [("OneCycleLR", {"max_lr": [0.4, 0.2], "epochs": 3, "steps_per_epoch": 11,
+                                                     "three_phase": True, "anneal_strategy": "linear",
+                                                     "pct_start": 0.25})],
 }
 
 
@@ -311,3 +315,37 @@ def test_reduce_lr_on_plateau_refuses_what_torchs_refuses(compat):
                          ({"min_lr": [0.1, 0.2]}, "expected 1 min_lrs")]:
         with pytest.raises(ValueError, match=message):
             compat.ReduceLROnPlateau(opt, **bad)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", {"momentum": 0.9}),
+    ("Adam", {"betas": (0.8, 0.99)}),
+    ("SGD", {"momentum": 0.9, "three_phase": True, "base_momentum": [0.8, 0.7], "max_momentum": 0.9}),
+    ("Adam", {"cycle_momentum": False, "anneal_strategy": "linear"}),
+])
+def test_one_cycle_moves_the_momentum_as_torchs(compat, name, kwargs):
+    """OneCycleLR cycles the optimizer's momentum (Adam: its first beta) against the rate and
+    sets it to max_momentum when built: every group's rate and momentum equal torch's at every
+    step, and the weights the optimizers reach with them agree."""
+    opt_kwargs = {k: kwargs.pop(k) for k in ("momentum", "betas") if k in kwargs}
+    t_opt, m_opt, t_params, m_params = _pair(compat, name, **opt_kwargs)
+    t_sched = LR.OneCycleLR(t_opt, max_lr=0.3, total_steps=20, **kwargs)
+    m_sched = compat.OneCycleLR(m_opt, max_lr=0.3, total_steps=20, **kwargs)
+    key = "betas" if name == "Adam" else "momentum"
+    rng = np.random.default_rng(1)
+    for step in range(20):
+        assert _lrs(m_opt) == _lrs(t_opt) and [g[key] for g in m_opt.param_groups] == [g[key] for g in t_opt.param_groups], step
+        grads = [rng.standard_normal(p.shape).astype(np.float32) for p in t_params]
+        for t_p, m_p, g in zip(t_params, m_params, grads):
+            t_p.grad = torch.from_numpy(g)
+            m_p.grad = mindspore.Tensor(g)
+        t_opt.step()
+        m_opt.step()
+        t_sched.step()
+        m_sched.step()
+    for t_p, m_p in zip(t_params, m_params):
+        np.testing.assert_allclose(m_p.asnumpy(), t_p.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="Tried to step"):
+        t_sched.step()
+    with pytest.raises(ValueError, match="Tried to step"):
+        m_sched.step()

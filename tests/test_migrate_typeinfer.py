@@ -547,3 +547,20 @@ def test_scipy_and_pandas_values_are_not_taken_for_tensors():
     out = convert_source(source, SPEC, "stats.py")
     assert out.code == source
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
+
+
+def test_a_deep_copy_has_the_type_of_what_it_copies():
+    """``teacher = copy.deepcopy(model)`` (mean teacher, EMA, target networks): the copy is a
+    module as the original is, so its ``parameters()`` converts (it was taken for a standard
+    library object and left as it was, without a word)."""
+    src = """
+import copy
+import torch.nn as nn
+def run(model: nn.Module, net):
+    teacher = copy.deepcopy(model)
+    shallow = copy.copy(net)
+    return [p for p in teacher.parameters()], [p for p in shallow.parameters()]
+"""
+    out = convert_source(src, SPEC, "ema.py")
+    assert "teacher.parameters()" not in out.code and "shallow.parameters()" not in out.code, out.code
+    assert [s.kind for s in out.sites if s.rule == "torch.nn.Module.parameters"] == ["converted", "converted"]

@@ -35,6 +35,7 @@ MindSpore 2.10, a jitted Cell returned its first weights after every set_data.
 from __future__ import annotations
 
 import libcst as cst
+from libcst.metadata import FunctionScope
 
 from migrate.codemod import bound_arguments, map_arguments
 from migrate.transforms import Example, Transform, Unconvertible, register
@@ -159,6 +160,12 @@ def scale(t: mindspore.Tensor):
         #: id -> (an in-place write this transform emitted, the tensor it writes): the receivers of
         #: chains (the node is held so that its id cannot be reused by a node made later)
         self._writes: dict[int, tuple[cst.Call, cst.BaseExpression]] = {}
+        #: in-place statements on a local name nothing else holds (``_rebindable``), which become
+        #: ``x = <value>``: ids of their calls, and id of the statement -> (its outermost call, x)
+        self._rebind_calls: set[int] = set()
+        self._rebind_statements: dict[int, tuple[cst.Call, str]] = {}
+        self._rebound: set[int] = set()  # ids of the calls rewritten as values for a rebinding
+        self._functions: dict[int, "_FunctionFacts"] = {}  # id of a FunctionDef -> what it holds
 
     # p.data = t
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -189,6 +196,77 @@ def scale(t: mindspore.Tensor):
         call = cst.Call(func=self.ctx.helper(helper), args=[cst.Arg(base), cst.Arg(updated.value)])
         return cst.Expr(call)
 
+    # x.index_add_(0, idx, m) as a statement, x a local name bound to a new tensor: x = index_add(x, ...)
+    def visit_Expr(self, node: cst.Expr) -> None:
+        chain = self._inplace_chain(node.value)
+        if chain is None:
+            return
+        calls, name = chain
+        if self._rebindable(name):
+            self._rebind_calls.update(id(call) for call in calls)
+            self._rebind_statements[id(node)] = (calls[0], name.value)
+
+    def leave_Expr(self, original: cst.Expr, updated: cst.Expr):
+        entry = self._rebind_statements.get(id(original))
+        if entry is None or id(entry[0]) not in self._rebound:
+            return updated
+        return cst.Assign(targets=[cst.AssignTarget(cst.Name(entry[1]))], value=updated.value)
+
+    def _inplace_chain(self, node: cst.BaseExpression):
+        """(the calls, outermost first, and the name) of ``x.a_(...).b_(...)``: in-place methods
+        this transform writes (not ``copy_``: its value is another tensor) on a name that holds a
+        tensor; else None."""
+        calls = []
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            rule = self.ctx.spec.rules.get(f"torch.Tensor.{node.func.attr.value}")
+            if (rule is None or rule.transform != self.name or not rule.key.endswith("_")
+                    or rule.key == "torch.Tensor.copy_"):
+                return None
+            calls.append(node)
+            node = node.func.value
+        if not calls or not isinstance(node, cst.Name) or self.ctx.type_of(node) != TENSOR:
+            return None
+        return calls, node
+
+    def _rebindable(self, name: cst.Name) -> bool:
+        """Whether the in-place statements on the local ``name`` may rebind it to their value
+        instead of writing into its tensor: every binding of the name in its function is
+        ``name = <a new tensor>`` (``_fresh``: a factory's, arithmetic, ...), and every other read
+        of it comes after its last in-place statement, outside any loop holding one, and in
+        the function itself (not a nested function, lambda or comprehension).  Then nothing
+        else can hold the tensor when it is written, so the new value is the same program —
+        one MindSpore can differentiate and compile, where its autograd refuses an in-place
+        write into a tensor a loss depends on (a message-passing sum ``out.index_add_(0, dst,
+        m)`` into ``out = torch.zeros(n, d)``)."""
+        scope = self.ctx.names.scope_of(name)
+        if not isinstance(scope, FunctionScope) or not isinstance(scope.node, cst.FunctionDef):
+            return False
+        facts = self._functions.get(id(scope.node))
+        if facts is None:
+            facts = self._functions[id(scope.node)] = _FunctionFacts.of(scope.node, self._inplace_chain)
+        statements = facts.inplace.get(name.value)
+        assignments = list(scope.assignments[name.value])
+        if not statements or not assignments:
+            return False
+        last = max(end for _, end, _ in statements)
+        receivers = {receiver for _, _, receiver in statements}
+        for assignment in assignments:
+            value = facts.assigned.get(id(assignment.node))
+            if assignment.scope is not scope or value is None or not self._fresh(value):
+                return False
+            for access in assignment.references:
+                node = access.node
+                if access.scope is not scope or id(node) not in facts.order:
+                    return False
+                if id(node) in receivers:
+                    continue
+                at = facts.order[id(node)]
+                if any(start <= at <= end for start, end, _ in statements):
+                    continue  # read inside an in-place statement (x.add_(x)): before the rebinding
+                if at < last or any(facts.holds_statement(loop, statements) for loop in facts.loops.get(id(node), ())):
+                    return False
+        return True
+
     def rewrite(self, site):
         key = site.rule.key
         if key == "torch.Tensor.data":
@@ -197,6 +275,9 @@ def scale(t: mindspore.Tensor):
             return site.receiver
         original_receiver = site.original.func.value
         fresh = key != "torch.Tensor.copy_" and self._fresh(original_receiver)
+        if id(site.original) in self._rebind_calls:
+            fresh = True  # a statement on a local name nothing else holds: the name is rebound to the value
+            self._rebound.add(id(site.original))
         if key in _ARITHMETIC:
             return self._arithmetic(key, site, original_receiver, fresh)
         base = _data_base(original_receiver)
@@ -370,9 +451,12 @@ _FACTORIES = frozenset({
 _NEW_TENSOR_METHODS = frozenset({
     "add", "sub", "mul", "div", "true_divide", "pow", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "reciprocal",
     "square", "sigmoid", "tanh", "relu", "clamp", "clip", "floor", "ceil", "round", "sin", "cos", "matmul", "mm",
-    "bmm", "clone", "sum", "mean", "softmax", "log_softmax", "masked_fill", "cumsum", "new",
+    "bmm", "clone", "sum", "mean", "softmax", "log_softmax", "masked_fill", "cumsum", "new", "new_zeros",
+    "new_ones", "new_full", "new_empty", "new_tensor", "index_add", "scatter", "scatter_add",
 })
-_NEW_TENSOR_FUNCTIONS = frozenset(f"torch.{n}" for n in _NEW_TENSOR_METHODS - {"clone", "new"}) | frozenset({
+_NEW_TENSOR_FUNCTIONS = frozenset(
+    f"torch.{n}" for n in _NEW_TENSOR_METHODS - {"clone", "new", "new_zeros", "new_ones", "new_full", "new_empty",
+                                                 "new_tensor"}) | frozenset({
     "torch.cat", "torch.stack", "torch.where", "torch.nn.functional.relu", "torch.nn.functional.sigmoid",
     "torch.nn.functional.softmax", "torch.nn.functional.log_softmax", "torch.nn.functional.linear",
     "torch.clone",
@@ -423,3 +507,51 @@ def _grouped(expr: cst.BaseExpression) -> cst.BaseExpression:
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.expression, (cst.Integer, cst.Float)):
         return expr  # -0.1
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+class _FunctionFacts(cst.CSTVisitor):
+    """What ``TensorData._rebindable`` reads of one function: every node's place in source order,
+    the loops around each name, the value of each ``name = value`` binding (by its target) and
+    the in-place statements on each name (their span in that order and their receiver)."""
+
+    def __init__(self, chain) -> None:
+        self._chain = chain
+        self.order: dict[int, int] = {}
+        self.loops: dict[int, tuple] = {}  # id of a Name -> the loops around it, (start, end) each
+        self.assigned: dict[int, cst.BaseExpression] = {}
+        self.inplace: dict[str, list[tuple[int, int, int]]] = {}  # name -> [(start, end, id of its receiver)]
+        self._open: list[list[int]] = []  # the loops being walked: [start, end]
+        self._spans: list[tuple[cst.CSTNode, list]] = []
+
+    @classmethod
+    def of(cls, fdef: cst.FunctionDef, chain) -> "_FunctionFacts":
+        facts = cls(chain)
+        fdef.visit(facts)
+        return facts
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.order[id(node)] = len(self.order)
+        if isinstance(node, cst.Name):
+            self.loops[id(node)] = tuple(self._open)  # the loops' ends are filled in when they are left
+        elif isinstance(node, (cst.For, cst.While)):
+            self._open.append([len(self.order) - 1, None])
+        elif isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            self.assigned[id(node.targets[0].target)] = node.value
+        elif isinstance(node, cst.Expr):
+            chain = self._chain(node.value)
+            if chain is not None:
+                span = [len(self.order) - 1, None, id(chain[1])]
+                self._spans.append((node, span))
+                self.inplace.setdefault(chain[1].value, []).append(span)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        end = len(self.order) - 1
+        if isinstance(original_node, (cst.For, cst.While)):
+            self._open.pop()[1] = end
+        elif self._spans and self._spans[-1][0] is original_node:
+            self._spans.pop()[1][1] = end
+
+    def holds_statement(self, loop, statements) -> bool:
+        """Whether ``loop`` ([start, end] in source order) holds one of ``statements``."""
+        return any(loop[0] <= start <= loop[1] for start, _, _ in statements)
