@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import mindspore
-from ._torch_compat import CrossEntropyLoss, LeakyReLU, ModuleList, Tanh, arange, assign_data, jit_construct
+from ._torch_compat import CrossEntropyLoss, LeakyReLU, ModuleList, Tanh, arange, assign_data, jit_construct, module_parameters
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -97,7 +97,7 @@ class MAMO(nn.Cell):
         return self.user_loading(user_x)
 
     def user_net_parameters(self) -> list[mindspore.Tensor]:
-        return list(self.user_net.trainable_params())
+        return list(module_parameters(self.user_net))
 
     @jit_construct
     def construct(self, user_x: mindspore.Tensor, item_x: mindspore.Tensor, item_multi: mindspore.Tensor) -> mindspore.Tensor:

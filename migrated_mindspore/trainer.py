@@ -18,7 +18,7 @@ from .memory import Memories
 from .metrics import predicted_rating, scenario_metrics
 from .model import MAMO, LocalLearner, UserCrossEntropy, active_columns, active_slots
 import mindspore
-from ._torch_compat import Adam, Optimizer, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, jit_construct, load_state_dict
+from ._torch_compat import Adam, Optimizer, accumulate_grad, assign_data, cast_cell, compiled_value_and_grad, data_loader, detach_of, jit_construct, load_state_dict, module_parameters
 from mindspore import nn, ops
 
 
@@ -155,7 +155,7 @@ class MAMOTrainer:
 
     def clip(self, learner: LocalLearner) -> None:
         """clip_grad_norm_ for each user separately (one user in meta-training: the same)."""
-        params = list(learner.trainable_params())
+        params = list(module_parameters(learner))
         for param, grad in zip(params, self.clip_per_user(*[p.grad for p in params])):
             param.grad = grad
 
@@ -173,7 +173,7 @@ class MAMOTrainer:
             tensors = [pad_users(t, n_users) for t in tensors]
         user_x, support_x, support_multi, support_y, query_x, query_multi, query_y = tensors
         learner = self.make_learner(user_x, ops.cat([support_multi, query_multi], axis=1), write_profile, slots)
-        optimizer = Adam(learner.trainable_params(), lr=self.cfg.rho)
+        optimizer = Adam(module_parameters(learner), lr=self.cfg.rho)
         result = UserResult(learner=learner)
         n_support = support_y.shape[1]
         for _ in range(self.cfg.n_inner_loop):
@@ -190,7 +190,7 @@ class MAMOTrainer:
         if query_grads:
             _, query_logits, query_losses = self.local_gradients(learner, optimizer, user_x, query_x,
                                                                  query_multi, query_y)
-            result.grads = [p.grad for p in learner.trainable_params()]
+            result.grads = [p.grad for p in module_parameters(learner)]
         else:
             query_logits = learner(user_x, query_x, query_multi)
             query_losses = self.criterion(query_logits, query_y)
@@ -207,7 +207,7 @@ class MAMOTrainer:
         user's memory writes, on_global(grads) before each global step (the equivalence
         harness records all three)."""
         losses = []
-        grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
+        grad_sum = [ops.zeros_like(p) for p in module_parameters(self.model)]
         pending = []  # (gradients, column slots, slots in use) of users not yet in grad_sum
         n_in_batch = 0
         for batch in tqdm(loader, desc="meta-train", unit="user", disable=not progress, leave=False):
@@ -228,7 +228,7 @@ class MAMOTrainer:
                 if on_global is not None:
                     on_global(grad_sum)
                 self.global_update(grad_sum)
-                grad_sum = [ops.zeros_like(p) for p in self.model.trainable_params()]
+                grad_sum = [ops.zeros_like(p) for p in module_parameters(self.model)]
                 n_in_batch = 0
         if pending:
             grad_sum = self.add_gradients(grad_sum, pending, learner)
@@ -252,7 +252,7 @@ class MAMOTrainer:
 
     def global_update(self, grads: list[mindspore.Tensor]) -> None:
         """phi <- phi - lamda * sum_u g_u."""
-        for param, grad in zip(self.model.trainable_params(), grads):
+        for param, grad in zip(module_parameters(self.model), grads):
             assign_data(param, param - self.cfg.lamda * grad)
 
     def epoch_users(self, n_train: int, epoch: int) -> np.ndarray:

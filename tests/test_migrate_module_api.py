@@ -240,7 +240,7 @@ def test_next_of_parameters_and_string_splits(compat, tmp_path, monkeypatch):
     parameter is a tensor (``weight.new_zeros`` converts); ``key.split('.')`` and ``key.split()``
     are str's (a string literal or no size), not flagged as tensor splits."""
     code, ms_mod, t_mod = both_versions(NEXT_PARAMETER, "next_case", tmp_path, monkeypatch)
-    assert "next(iter(self.trainable_params()))" in code and "next(iter(iter(" not in code
+    assert "next(iter(module_parameters(self)))" in code and "next(iter(iter(" not in code
     assert "weight.new_zeros((2, bsz, 3))" in code and "key.split('.')" in code
     t_net, ms_net = t_mod["Net"](), ms_mod.Net()
     assert t_mod["first"](t_net, ["a.b", "c d"]) == ms_mod.first(ms_net, ["a.b", "c d"])
@@ -367,7 +367,7 @@ def test_named_modules_yield_modules_whose_members_convert(compat, tmp_path, mon
     isinstance test on a name bound to a tuple of classes narrows it: minGPT's weight-decay
     grouping converts completely and names the same parameters as torch."""
     code, ms_mod, t_mod = both_versions(NAMED_MODULES, "named_modules_case", tmp_path, monkeypatch)
-    assert "parameters_and_names()" in code and "cells_and_names()" in code, code
+    assert "module_named_parameters(" in code and "cells_and_names()" in code, code
     assert ms_mod.build().decay_groups() == t_mod["build"]().decay_groups()
 
 
@@ -640,3 +640,60 @@ def test_parameter_containers_refuse_to_be_read_by_the_graph_compiler(compat):
     assert float(value) == pytest.approx(12.0)
     np.testing.assert_allclose(grads[0].asnumpy(), [2.0, 4.0, 6.0])
     assert [p.name for p in net.vars] == ["vars.0"]  # outside a graph, indexing and iterating work
+
+
+FREEZING = textwrap.dedent('''\
+    import copy
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+            self.head = nn.Linear(4, 2)
+            self.register_buffer("steps", torch.zeros(1))
+            self.scale = nn.Parameter(torch.ones(2), requires_grad=False)
+
+
+    def count(m):
+        return [sum(p.numel() for p in m.parameters()), len(list(m.parameters(recurse=False))),
+                sum(1 for p in m.parameters() if p.requires_grad), sum(1 for p in m.parameters() if p.grad is None),
+                len(list(m.named_parameters()))]
+
+
+    def lifecycle():
+        net = Net()
+        seen = [count(net)]
+        net.encoder.requires_grad_(False)  # freeze the encoder: still listed, not trainable
+        seen.append(count(net))
+        teacher = copy.deepcopy(net)
+        for p in teacher.parameters():
+            p.requires_grad = False
+        seen.append(count(teacher))
+        for p in net.parameters():  # unfreeze everything, the parameter built frozen too
+            p.requires_grad = True
+        seen.append(count(net))
+        with torch.no_grad():  # an EMA step over the frozen copy's parameters reaches them
+            for t_p, p in zip(teacher.parameters(), net.parameters()):
+                t_p.data.mul_(0.5).add_(p.data + 1.0, alpha=0.5)
+        seen.append(float(sum(p.sum() for p in teacher.parameters()) - sum(p.sum() for p in net.parameters())))
+        return seen
+''')
+
+
+def test_parameters_lists_frozen_parameters_and_leaves_buffers_out_as_torchs(compat, tmp_path, monkeypatch):
+    """torch's ``parameters()`` lists frozen Parameters (``requires_grad_(False)``, built with
+    ``requires_grad=False``, a deep copy's) and leaves buffers out (registered ones, BatchNorm's
+    statistics); ``p.grad`` is None before any backward.  ``trainable_params()`` left frozen ones
+    out: an unfreezing loop reached none and an EMA over a frozen teacher updated nothing."""
+    code, ms_mod, t_mod = both_versions(FREEZING, "freezing_case", tmp_path, monkeypatch)
+    assert "trainable_params" not in code, code
+    torch.manual_seed(0)
+    want = t_mod["lifecycle"]()
+    got = ms_mod.lifecycle()
+    assert got[:4] == want[:4]
+    assert want[0] == [2 + (12 + 4) + (4 + 4) + (8 + 2), 1, 6, 7, 7]  # scale is frozen from the start
+    assert want[1][2] == 2 and want[2][2] == 0 and want[3][2] == 7
+    assert abs(got[4] - 0.5 * 36) < 1e-4 and abs(want[4] - 0.5 * 36) < 1e-4  # teacher = (teacher + net + 1) / 2

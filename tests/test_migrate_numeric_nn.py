@@ -468,6 +468,39 @@ def test_sparse_embeddings_convert_with_dense_gradients_of_the_same_values(compa
     np.testing.assert_allclose(grad.asnumpy(), t_net.emb.weight.grad.to_dense().numpy(), atol=1e-6)
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_an_embeddings_padding_row_gets_no_gradient_as_in_torch(compat, tmp_path, monkeypatch, jit):
+    """``nn.Embedding(..., padding_idx=i)``: the padding row starts at zero in both, and torch
+    never trains it; MindSpore's nn.Embedding gave it the summed gradient of its lookups, so the
+    row drifted (found by ``tests/scripts/padded_sequences.py``).  Outputs and gradients as
+    torch's, negative ``padding_idx`` too, in PyNative and compiled."""
+    from migrate.weights import name_map
+    from test_migrate_numeric import both_versions
+
+    source = ("import torch\nimport torch.nn as nn\n\n\n"
+              "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.a = nn.Embedding(10, 3, padding_idx=0)\n        self.b = nn.Embedding(6, 3, padding_idx=-1)\n\n"
+              "    def forward(self, ids):\n"
+              "        return (self.a(ids) * self.a(ids).sum(-1, keepdim=True)).sum() + (self.b(ids % 6) ** 2).sum()\n")
+    code, ms_mod, t_mod = both_versions(source, f"padding_embedding_{jit}", tmp_path, monkeypatch, jit=jit)
+    assert "Embedding(10, 3, padding_idx=0" in code and "nn.Embedding" not in code.replace("import nn", ""), code
+    torch.manual_seed(0)
+    t_net, ms_net = t_mod["Net"](), ms_mod.Net()
+    with torch.no_grad():
+        t_net.a.weight[0] = 0.5  # a padding row set by hand: read as it is, still not trained
+    ms_params = ms_net.parameters_dict()
+    for t_name, ms_name in dict(name_map(t_net)).items():
+        ms_params[ms_name].set_data(mindspore.Tensor(t_net.state_dict()[t_name].numpy()))
+    ids = np.array([[1, 0, 4, 5], [0, 9, 0, 11 % 10]], np.int64)
+    loss = t_net(torch.from_numpy(ids))
+    loss.backward()
+    assert t_net.a.weight.grad[0].abs().sum() == 0 and t_net.b.weight.grad[5].abs().sum() == 0
+    ms_loss, grads = mindspore.value_and_grad(ms_net, None, ms_net.trainable_params())(mindspore.Tensor(ids))
+    np.testing.assert_allclose(ms_loss.asnumpy(), loss.item(), rtol=1e-6)
+    for grad, t_param in zip(grads, [t_net.a.weight, t_net.b.weight]):
+        np.testing.assert_allclose(grad.asnumpy(), t_param.grad.numpy(), atol=1e-6)
+
+
 DROPOUT2D = HEADER + """\
 def f(x):
     return F.dropout2d(x, 0.5), F.dropout2d(x, 0.5, training=False), F.dropout2d(x, p=0.25, training=True)

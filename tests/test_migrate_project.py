@@ -288,7 +288,7 @@ def test_names_from_torch_implementation_modules_convert_as_their_package_spelli
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.code
     assert "class Net(nn.Cell):" in out.code
     assert "nn.Dense(3, 2)" in out.code and "mindspore.Parameter(" in out.code
-    assert "Adam(net.trainable_params(), lr=0.1)" in out.code and "data_loader(dataset" in out.code
+    assert "Adam(module_parameters(net), lr=0.1)" in out.code and "data_loader(dataset" in out.code
     assert "torch" not in out.code.replace("_torch_compat", ""), out.code
     rules = {s.rule for s in out.sites}
     assert {"torch.nn.Module", "torch.nn.Linear", "torch.nn.Parameter", "torch.optim.Adam"} <= rules
@@ -396,7 +396,7 @@ def test_a_class_a_package_re_exports_through_a_star_import_is_known(tmp_path):
     index = build_index(tmp_path, files)
     assert {"pkg.layers.core.DNN", "pkg.layers.DNN"} <= index.module_classes
     out = convert_source((tmp_path / "pkg/models/m.py").read_text(), SPEC, "pkg/models/m.py", project=index)
-    assert "self.dnn.parameters_and_names()" in out.code, out.code
+    assert "module_named_parameters(self.dnn)" in out.code, out.code
     assert not [s for s in out.sites if s.kind in ("uncertain", "unsupported")], out.sites
 
 

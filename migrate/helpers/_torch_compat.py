@@ -1217,7 +1217,13 @@ def requires_grad_(tensor, requires_grad=True):
     """torch's ``t.requires_grad_(flag)``: a Parameter's ``requires_grad`` set (what
     ``value_and_grad`` over a Cell's trainable parameters reads); returns the tensor.  A plain
     MindSpore tensor carries no such flag (gradients are taken with respect to function inputs):
-    turning it off is what it already is, turning it on is refused with that reason."""
+    turning it off is what it already is, turning it on is refused with that reason.  On a Cell,
+    torch's ``module.requires_grad_(flag)``: every one of its ``module_parameters`` (frozen ones
+    too, buffers not), and the Cell returned."""
+    if isinstance(tensor, nn.Cell):
+        for param in module_parameters(tensor):
+            param.requires_grad = bool(requires_grad)
+        return tensor
     if isinstance(tensor, mindspore.Parameter):
         tensor.requires_grad = bool(requires_grad)
     elif requires_grad:
@@ -1225,6 +1231,83 @@ def requires_grad_(tensor, requires_grad=True):
                                   "to a function's inputs or a Cell's Parameters (mindspore.value_and_grad); "
                                   "make it a mindspore.Parameter")
     return tensor
+
+
+# ---------------------------------------------------------------- torch's parameters()
+# torch's ``module.parameters()`` lists every Parameter, frozen (``requires_grad=False``) or not,
+# and leaves buffers out.  The tool turns buffers into non-trainable Parameters (register_buffer),
+# as MindSpore's own layers hold their statistics (BatchNorm's moving mean), so ``requires_grad``
+# alone cannot tell a frozen Parameter from a buffer: ``trainable_params()`` left the frozen ones
+# out, and an EMA teacher or a momentum encoder updated over a frozen copy's ``parameters()``
+# (mean teacher, MoCo, BYOL, target networks) was silently never updated.  So a Parameter the
+# program freezes (its ``requires_grad`` set from True to False: ``p.requires_grad = False``,
+# ``requires_grad_``, ``from_pretrained(freeze=True)``), or makes frozen (``torch_parameter``), is
+# marked, the mark is kept by ``copy.deepcopy``, and ``module_parameters`` lists the trainable
+# and the marked ones, in MindSpore's order.
+_PARAMETER_REQUIRES_GRAD = mindspore.Parameter.requires_grad
+_PARAMETER_DEEPCOPY = mindspore.Parameter.__deepcopy__
+_PARAMETER_INIT = mindspore.Parameter.__init__
+
+
+def _parameter_init(self, *args, **kwargs):
+    _PARAMETER_INIT(self, *args, **kwargs)
+    self._torch_built = True  # from now on a change of requires_grad is the program's
+
+
+def _set_requires_grad(self, value=True):
+    if value is False and getattr(self, "_torch_built", False) and _PARAMETER_REQUIRES_GRAD.fget(self):
+        self._torch_frozen = True  # built trainable, frozen by the program
+    _PARAMETER_REQUIRES_GRAD.fset(self, value)
+
+
+def _parameter_deepcopy(self, memodict):
+    new = _PARAMETER_DEEPCOPY(self, memodict)
+    if getattr(self, "_torch_frozen", False):
+        new._torch_frozen = True
+    return new
+
+
+mindspore.Parameter.requires_grad = property(_PARAMETER_REQUIRES_GRAD.fget, _set_requires_grad,
+                                             doc=_PARAMETER_REQUIRES_GRAD.__doc__)
+mindspore.Parameter.__deepcopy__ = _parameter_deepcopy
+mindspore.Parameter.__init__ = _parameter_init
+#: torch's ``p.grad`` is None until a backward (or for a frozen parameter); a MindSpore Parameter
+#: has no ``grad`` at all, so reading it before the first step raised AttributeError
+mindspore.Parameter.grad = None
+
+
+def torch_parameter(default_input, name=None, requires_grad=True):
+    """torch's ``nn.Parameter(data, requires_grad=flag)``: a Parameter, which built frozen is still
+    one of its module's ``parameters()`` in torch (``module_parameters`` lists it), unlike a
+    buffer."""
+    param = mindspore.Parameter(default_input, name=name, requires_grad=bool(requires_grad))
+    if not requires_grad:
+        param._torch_frozen = True
+    return param
+
+
+def _is_torch_parameter(param):
+    return param.requires_grad or getattr(param, "_torch_frozen", False)
+
+
+def module_parameters(cell, recurse=True):
+    """torch's ``module.parameters(recurse)``: the Cell's trainable Parameters and those the
+    program froze, not buffers (converted buffers and MindSpore's own statistics)."""
+    return [param for param in cell.get_parameters(expand=recurse) if _is_torch_parameter(param)]
+
+
+def module_named_parameters(cell, prefix="", recurse=True, remove_duplicate=True):
+    """torch's ``module.named_parameters(prefix, recurse)``: ``(name, Parameter)`` for the Parameters
+    ``module_parameters`` lists (MindSpore's names: ``embedding_table`` for an Embedding's
+    weight, ``moving_mean`` and such are buffers and left out); a tied Parameter once."""
+    if not remove_duplicate:
+        raise NotImplementedError("named_parameters(remove_duplicate=False): MindSpore lists a tied Parameter once")
+    for name, param in cell.parameters_and_names(name_prefix=prefix, expand=recurse):
+        if _is_torch_parameter(param):
+            yield name, param
+
+
+__all__ += ["torch_parameter", "module_parameters", "module_named_parameters"]
 
 
 def tensor_set(tensor, source):
@@ -3806,17 +3889,26 @@ def orthogonal_(tensor, gain=1):
 # ---------------------------------------------------------------- nn.Embedding.from_pretrained
 
 
-class _PretrainedEmbedding(nn.Embedding):
-    """An ``nn.Embedding`` over a given table whose ``padding_idx`` row gets no gradient, as in
-    torch (``mindspore.nn.Embedding`` zeroes that row of its initial table but lets it train)."""
+class Embedding(nn.Embedding):
+    """torch.nn.Embedding(..., padding_idx=i): ``mindspore.nn.Embedding``, whose padding row also
+    starts at zero, but gets no gradient, as in torch (MindSpore's trains it: gradient 2 for two
+    lookups of it, measured, so the row left zero drifted and the model's numbers with it).  A
+    negative ``padding_idx`` counts from the end, as torch's."""
 
-    def __init__(self, table, padding_idx=None):
-        vocab, dim = (int(n) for n in table.shape)
-        super().__init__(vocab, dim, embedding_table=table)
+    def __init__(self, vocab_size, embedding_size, use_one_hot=False, embedding_table="normal",
+                 dtype=mindspore.float32, padding_idx=None):
+        if use_one_hot:
+            raise NotImplementedError("Embedding(use_one_hot=True) is not provided by _torch_compat")
+        if padding_idx is not None and not -vocab_size <= padding_idx < vocab_size:
+            raise AssertionError("Padding_idx must be within num_embeddings")
         if padding_idx is not None and padding_idx < 0:
-            padding_idx += vocab
+            padding_idx += vocab_size
+        super().__init__(vocab_size, embedding_size, use_one_hot, embedding_table, dtype, padding_idx)
+        self._set_padding(vocab_size, padding_idx)
+
+    def _set_padding(self, vocab_size, padding_idx):
         self.padding_idx = padding_idx
-        mask = np.zeros((vocab, 1), np.bool_)
+        mask = np.zeros((vocab_size, 1), np.bool_)
         if padding_idx is not None:
             mask[padding_idx] = True
         self._frozen_rows = mindspore.Tensor(mask)
@@ -3828,6 +3920,18 @@ class _PretrainedEmbedding(nn.Embedding):
             table = ops.where(self._frozen_rows, ops.stop_gradient(table), table)
         flat = ops.gather(table, ids.reshape(-1), 0)
         return flat.reshape(tuple(ids.shape) + (self.embedding_size,))
+
+
+class _PretrainedEmbedding(Embedding):
+    """An ``Embedding`` over a given table, its ``padding_idx`` row kept as given (torch keeps it;
+    ``mindspore.nn.Embedding(padding_idx=...)`` would zero it) and without gradient."""
+
+    def __init__(self, table, padding_idx=None):
+        vocab, dim = (int(n) for n in table.shape)
+        nn.Embedding.__init__(self, vocab, dim, embedding_table=table)
+        if padding_idx is not None and padding_idx < 0:
+            padding_idx += vocab
+        self._set_padding(vocab, padding_idx)
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
@@ -3898,7 +4002,7 @@ class EmbeddingBag(nn.Cell):
                              False, per_sample_weights, self.include_last_offset, self.padding_idx)
 
 
-__all__ += ["embedding_bag", "EmbeddingBag"]
+__all__ += ["Embedding", "embedding_bag", "EmbeddingBag"]
 
 
 def embedding_from_pretrained(embeddings, freeze=True, padding_idx=None):
@@ -5464,23 +5568,18 @@ __all__ += ["forward_of", "numpy_of"]
 
 def parameters_of(x, *args, **kwargs):
     """torch's ``module.parameters()`` on something the tool could not type: a Cell's
-    ``trainable_params()`` (as the typed conversion); any other object's own ``.parameters``."""
+    ``module_parameters`` (as the typed conversion); any other object's own ``.parameters``."""
     if isinstance(x, nn.Cell):
-        if args or kwargs:
-            raise TypeError("parameters(recurse=...): trainable_params() always recurses")
-        return x.trainable_params()
+        return module_parameters(x, *args, **kwargs)
     return x.parameters(*args, **kwargs)
 
 
 def named_parameters_of(x, *args, **kwargs):
     """torch's ``module.named_parameters()`` on something the tool could not type: a Cell's
-    ``parameters_and_names`` (as the typed conversion; ``prefix`` as its ``name_prefix``); any
-    other object's own ``.named_parameters``."""
+    ``module_named_parameters`` (as the typed conversion); any other object's own
+    ``.named_parameters``."""
     if isinstance(x, nn.Cell):
-        prefix = args[0] if args else kwargs.get("prefix", "")
-        if not (args[1] if len(args) > 1 else kwargs.get("recurse", True)):
-            raise TypeError("named_parameters(recurse=False): parameters_and_names() always recurses")
-        return x.parameters_and_names(name_prefix=prefix)
+        return module_named_parameters(x, *args, **kwargs)
     return x.named_parameters(*args, **kwargs)
 
 

@@ -60,11 +60,11 @@ net.load_state_dict(ck["model"])
 torch.save(net, "net.pt")
 """,
             after="""\
-from _torch_compat import Adam, load, load_state_dict, save
+from _torch_compat import Adam, load, load_state_dict, module_parameters, save
 from mindspore import nn
 
 net = nn.Dense(2, 2)
-opt = Adam(net.trainable_params())
+opt = Adam(module_parameters(net))
 save({"model": net.parameters_dict(), "optimizer": opt.state_dict(), "epoch": 3}, "ck.pt")
 ck = load("ck.pt")
 load_state_dict(net, ck["model"])

@@ -65,11 +65,11 @@ model.weight.data.fill_(0.5)
 model.bias.data = model.bias.data * 2
 """,
             after="""\
-from _torch_compat import assign_data
+from _torch_compat import assign_data, module_parameters
 from mindspore import nn, ops
 
 model = nn.Dense(3, 3)
-for p in model.trainable_params():
+for p in module_parameters(model):
     assign_data(p, ops.zeros_like(p))
 assign_data(model.weight, ops.full_like(model.weight, 0.5))
 assign_data(model.bias, model.bias * 2)

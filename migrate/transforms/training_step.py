@@ -610,11 +610,11 @@ class TrainingStep(Transform):
             name="optimizer_loop",
             before=BEFORE,
             after="""\
-from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad, module_parameters
 from mindspore import nn
 
 model = nn.Dense(3, 1)
-opt = Adam(model.trainable_params(), lr=0.1)
+opt = Adam(module_parameters(model), lr=0.1)
 for x, y in batches:
     opt.zero_grad()
     def _loss_fn(model, x, y):
@@ -639,7 +639,7 @@ def grads(net: torch.nn.Module, x: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import accumulate_grad, compiled_value_and_grad, zero_grad
+from _torch_compat import accumulate_grad, compiled_value_and_grad, module_parameters, zero_grad
 from mindspore import nn
 
 def grads(net: nn.Cell, x: mindspore.Tensor):
@@ -649,7 +649,7 @@ def grads(net: nn.Cell, x: mindspore.Tensor):
         return loss
     loss, _loss_grads = compiled_value_and_grad(_loss_fn, net.trainable_params())(net, x)
     accumulate_grad(net.trainable_params(), _loss_grads)
-    return [p.grad for p in net.trainable_params()]
+    return [p.grad for p in module_parameters(net)]
 """,
         ),
         Example(
@@ -668,11 +668,11 @@ def fit(x: torch.Tensor, y: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad, module_parameters
 from mindspore import nn
 
 model = nn.Dense(3, 1)
-opt = Adam(model.trainable_params(), lr=0.1)
+opt = Adam(module_parameters(model), lr=0.1)
 def fit(x: mindspore.Tensor, y: mindspore.Tensor):
     opt.zero_grad()
     x = x * 2
@@ -701,11 +701,11 @@ def fit(x: torch.Tensor, y: torch.Tensor):
 """,
             after="""\
 import mindspore
-from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad
+from _torch_compat import Adam, accumulate_grad, compiled_value_and_grad, module_parameters
 from mindspore import nn
 
 model = nn.Dense(3, 1)
-opt = Adam(model.trainable_params(), lr=0.1)
+opt = Adam(module_parameters(model), lr=0.1)
 device = "cpu"
 def fit(x: mindspore.Tensor, y: mindspore.Tensor):
     opt.zero_grad()
@@ -729,15 +729,15 @@ def adapt(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float):
 """,
             after="""\
 import mindspore
-from _torch_compat import grad_of
+from _torch_compat import grad_of, module_parameters
 from mindspore import nn, ops
 
 def adapt(net: nn.Cell, x: mindspore.Tensor, y: mindspore.Tensor, lr: float):
     def _loss_fn():
         loss = ops.mse_loss(net(x), y)
         return loss
-    loss, grads = grad_of(_loss_fn, net.trainable_params())
-    return [p - lr * g for p, g in zip(net.trainable_params(), grads)], loss
+    loss, grads = grad_of(_loss_fn, module_parameters(net))
+    return [p - lr * g for p, g in zip(module_parameters(net), grads)], loss
 """,
         ),
         Example(
@@ -756,11 +756,11 @@ for x, y in batches:
     opt.step()
 """,
             after="""\
-from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad
+from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad, module_parameters
 from mindspore import nn, ops
 
 model = nn.Dense(3, 1)
-opt = SGD(model.trainable_params(), lr=0.1)
+opt = SGD(module_parameters(model), lr=0.1)
 for x, y in batches:
     scale = ops.stop_gradient(y.abs().mean())
     target = ops.stop_gradient(y / scale)
@@ -791,13 +791,13 @@ class Trainer:
 """,
             after="""\
 import mindspore
-from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad
+from _torch_compat import SGD, accumulate_grad, compiled_value_and_grad, module_parameters
 from mindspore import nn
 
 class Trainer:
     def __init__(self, net: nn.Cell, l2: float):
         self.net, self.l2 = net, l2
-        self.opt = SGD(net.trainable_params(), lr=0.1)
+        self.opt = SGD(module_parameters(net), lr=0.1)
 
     def step(self, x: mindspore.Tensor, y: mindspore.Tensor):
         self.opt.zero_grad()
@@ -826,11 +826,11 @@ for step, (x, y) in enumerate(batches):
     opt.step()
 """,
             after="""\
-from _torch_compat import SGD, accumulate_grad, pynative_value_and_grad
+from _torch_compat import SGD, accumulate_grad, module_parameters, pynative_value_and_grad
 from mindspore import nn
 
 model = nn.Dense(3, 1)
-opt = SGD(model.trainable_params(), lr=0.1)
+opt = SGD(module_parameters(model), lr=0.1)
 for step, (x, y) in enumerate(batches):
     opt.zero_grad()
     def _loss_fn():

@@ -2,7 +2,7 @@
 
 import numpy as np
 import mindspore
-from _torch_compat import Adam, LeakyReLU, accumulate_grad, arange, clip_grad_norm_, compiled_value_and_grad, jit_construct, optimizer_parameters, save_checkpoint, zero_grad_of
+from _torch_compat import Adam, LeakyReLU, accumulate_grad, arange, clip_grad_norm_, compiled_value_and_grad, jit_construct, module_parameters, optimizer_parameters, save_checkpoint, zero_grad_of
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
@@ -71,7 +71,7 @@ def train_step(model: Recommender, opt, users, items, labels):
         return loss
     loss, _loss_grads = compiled_value_and_grad(_loss_fn, optimizer_parameters(opt))(model, users, items, labels)
     accumulate_grad(optimizer_parameters(opt), _loss_grads)
-    clip_grad_norm_(model.trainable_params(), 1.0)
+    clip_grad_norm_(module_parameters(model), 1.0)
     opt.step()
     return loss.item()
 
@@ -83,7 +83,7 @@ def main(seed=0):
     items = mindspore.Tensor.from_numpy(rng.integers(0, 20, 32))
     labels = mindspore.Tensor.from_numpy(rng.integers(0, 5, 32))
     model = Recommender(10, 20)
-    opt = Adam(model.trainable_params(), lr=1e-3)
+    opt = Adam(module_parameters(model), lr=1e-3)
     for _ in range(3):
         train_step(model, opt, users, items, labels)
     save_checkpoint(model.parameters_dict(), "recommender.pt")
