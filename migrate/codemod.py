@@ -710,7 +710,7 @@ def value_text(qn: str, rule: Rule) -> tuple[Optional[str], str]:
         return None, "converted by a rewrite where it is called, which a value cannot take"
     if rule.target is None:
         return None, rule.note or "no MindSpore equivalent"
-    if rule.type_target is not None:
+    if rule.type_target is not None and not _adapted_value(rule):
         if rule.value_target is not None:
             return rule.value_target, ""
         return (None, rule.type_note) if rule.type_note else (rule.type_target, "")
@@ -719,6 +719,15 @@ def value_text(qn: str, rule: Rule) -> tuple[Optional[str], str]:
     if not _adaptable(rule):
         return None, "used as a value, so its argument mapping cannot be applied"
     return signature_adapter(qn, rule), ""
+
+
+def _adapted_value(rule: Rule) -> bool:
+    """A class whose ``type_target`` only stands for it in types (``nn.Embedding``: the helper's
+    subclass where ``padding_idx`` is given, MindSpore's class in annotations and isinstance) is,
+    held as a value, a class taking torch's arguments (``torch_signature`` over its target), as a
+    class without a ``type_target`` is."""
+    return (rule.value_target is None and not rule.type_note and rule.target.rpartition(".")[2][:1].isupper()
+            and not _pure_rename(rule) and _adaptable(rule))
 
 
 def _inside_helper(text: str) -> str:
@@ -1214,8 +1223,9 @@ class MigrateTransformer(cst.CSTTransformer):
             self.ctx.unsupported(original, qn, rule.note or "no MindSpore equivalent")
             return updated
         as_type = self._annotation_depth > 0 or id(original) in self._type_refs
-        if rule.type_target is not None:  # the class itself: a type, a base, a value (type(x) is C)
-            typed = self._annotation_depth > 0 or id(original) in self._base_refs  # an annotation, a base class
+        typed = self._annotation_depth > 0 or id(original) in self._base_refs  # an annotation, a base class
+        if rule.type_target is not None and (typed or as_type or not _adapted_value(rule)):
+            # the class itself: a type, a base, a value (type(x) is C)
             if rule.type_note and not typed and (rule.value_target is None or id(original) in self._type_refs):
                 self.ctx.uncertain(original, qn, rule.type_note)
                 return updated

@@ -58,7 +58,7 @@ __all__ = ["Optimizer", "Adam", "SGD", "clip_grad_norm_", "zero_grad", "accumula
            "interpolate", "pad_sequence", "pad", "scatter_", "scatter_add_", "index_add_", "index_add", "new_full", "new_tensor",
            "calculate_gain", "uniform_", "normal_", "trunc_normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
            "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "embedding_from_pretrained",
-           "AdamW", "RMSprop", "Adagrad", "Adadelta", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
+           "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "clip_grad_value_", "Tanh", "tanh", "legacy_tensor"]
 
 
 def _grad(p):
@@ -824,6 +824,72 @@ class TensorDataset:
         return self.tensors[0].shape[0]
 
 
+class Subset:
+    """torch.utils.data.Subset: ``dataset`` seen through ``indices`` (item ``i`` is
+    ``dataset[indices[i]]``; ``.dataset`` and ``.indices`` as given)."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class ConcatDataset:
+    """torch.utils.data.ConcatDataset: the datasets one after the other (negative indices count
+    from the end; ``.datasets`` and ``.cumulative_sizes`` as torch's)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise AssertionError("datasets should not be an empty iterable")
+        self.cumulative_sizes = [int(n) for n in np.cumsum([len(d) for d in self.datasets])]
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            index += len(self)
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
+def random_split(dataset, lengths, generator=None):
+    """torch.utils.data.random_split: disjoint ``Subset``s of the given lengths (or fractions
+    summing to 1, the remainder spread round-robin as torch does) over a random permutation.
+    The permutation is numpy's (seeded by ``np.random``), not torch's generator's stream: the
+    same sizes, other members."""
+    if generator is not None:
+        raise NotImplementedError("random_split(generator=...): seed numpy (np.random.seed) instead")
+    n = len(dataset)
+    if np.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        counts = [int(np.floor(n * frac)) for frac in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    order = np.random.permutation(n).tolist()
+    out, start = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, order[start:start + length]))
+        start += length
+    return out
+
+
+__all__ += ["Subset", "ConcatDataset", "random_split"]
+
+
 def _plain_tensor_dataset(dataset):
     return isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__
 
@@ -1296,13 +1362,56 @@ def module_parameters(cell, recurse=True):
     return [param for param in cell.get_parameters(expand=recurse) if _is_torch_parameter(param)]
 
 
+#: torch's names of what MindSpore's layers name otherwise (the table's attribute renames): the
+#: Parameters, and the sub-Cells of the Transformer layers
+_TORCH_PARAMETER_NAMES = (
+    (nn.Embedding, {"embedding_table": "weight"}),
+    ((nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm), {"gamma": "weight", "beta": "bias"}),
+    (nn.PReLU, {"w": "weight"}),
+)
+_TORCH_CELL_NAMES = (
+    ((nn.TransformerEncoderLayer, nn.TransformerDecoderLayer), {"dense1": "linear1", "dense2": "linear2"}),
+)
+
+
+def _torch_name(cell, name, table):
+    for classes, renames in table:
+        if isinstance(cell, classes):
+            return renames.get(name, name)
+    return name
+
+
+def _torch_named_parameters(cell, prefix, recurse, seen, cells):
+    """(torch's path, Parameter) of ``cell``'s Parameters, its own first, then each sub-Cell's in
+    order (as torch's ``named_parameters`` and MindSpore's ``parameters_and_names``), once each."""
+    if id(cell) in cells:
+        return
+    cells.add(id(cell))
+    for name, param in vars(cell).get("_params", {}).items():
+        if param is not None and getattr(param, "inited_param", None) is not None:
+            param = param.inited_param
+        if param is not None and id(param) not in seen:
+            seen.add(id(param))
+            torch_name = _torch_name(cell, name, _TORCH_PARAMETER_NAMES)
+            yield (f"{prefix}.{torch_name}" if prefix else torch_name), param
+    if recurse:
+        for name, child in vars(cell).get("_cells", {}).items():
+            if child is not None:
+                torch_name = _torch_name(cell, name, _TORCH_CELL_NAMES)
+                yield from _torch_named_parameters(child, f"{prefix}.{torch_name}" if prefix else torch_name,
+                                                   recurse, seen, cells)
+
+
 def module_named_parameters(cell, prefix="", recurse=True, remove_duplicate=True):
     """torch's ``module.named_parameters(prefix, recurse)``: ``(name, Parameter)`` for the Parameters
-    ``module_parameters`` lists (MindSpore's names: ``embedding_table`` for an Embedding's
-    weight, ``moving_mean`` and such are buffers and left out); a tied Parameter once."""
+    ``module_parameters`` lists, under torch's names: a LayerNorm's or BatchNorm's ``gamma`` is
+    ``weight`` and ``beta`` ``bias``, an Embedding's ``embedding_table`` ``weight``, a PReLU's
+    ``w`` ``weight`` (code choosing weight-decay groups by ``"bias"``/``"LayerNorm.weight"`` in the
+    name, or freezing layers by name, picked other Parameters with MindSpore's); buffers are left
+    out, a tied Parameter comes once.  A ``state_dict()`` keeps MindSpore's names."""
     if not remove_duplicate:
         raise NotImplementedError("named_parameters(remove_duplicate=False): MindSpore lists a tied Parameter once")
-    for name, param in cell.parameters_and_names(name_prefix=prefix, expand=recurse):
+    for name, param in _torch_named_parameters(cell, prefix, recurse, set(), set()):
         if _is_torch_parameter(param):
             yield name, param
 
@@ -4237,6 +4346,52 @@ class Adadelta(Optimizer):
             self._write_back(params, new_params, states, square_avg=new_sqs, acc_delta=new_accs)
 
 
+@mindspore.jit
+def _adamax_update(params, grads, exp_avgs, exp_infs, scalars, maximize, decay_on, lerp_small):
+    """Rows of ``scalars``: weight_decay, lerp weight (1 - beta1, or beta1 when not
+    ``lerp_small``), beta2, eps, lr / (1 - beta1 ** step)."""
+    new_params, new_avgs, new_infs = [], [], []
+    rows = _per_param(scalars, params)
+    for i in range(len(params)):
+        p, grad, s = params[i], grads[i], rows[i]
+        grad = _followed(grad, p, s[0], maximize, decay_on)
+        exp_avg = _lerp(exp_avgs[i], grad, s[1], lerp_small)
+        exp_inf = ops.maximum(exp_infs[i] * s[2], ops.abs(grad) + s[3])
+        new_avgs.append(exp_avg)
+        new_infs.append(exp_inf)
+        new_params.append(p + (-s[4]) * (exp_avg / exp_inf))
+    return tuple(new_params), tuple(new_avgs), tuple(new_infs)
+
+
+class Adamax(Optimizer):
+    """torch.optim.Adamax (Adam with the infinity norm) with torch's defaults (lr=2e-3,
+    betas=(0.9, 0.999), eps=1e-8 added to ``|grad|`` before the maximum), ``weight_decay`` and
+    ``maximize``; state as torch's (``step``, ``exp_avg``, ``exp_inf``, from the first step).
+    ``mindspore.nn.AdaMax`` is a Cell taking the gradients as input, with its own ApplyAdaMax
+    update."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False):
+        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameters: {betas}")
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                                  "maximize": maximize})
+
+    def step(self):
+        for group in self.param_groups:
+            params, states = self._stepped(group, "exp_avg", "exp_inf")
+            if not params:
+                continue
+            beta1, beta2 = group["betas"]
+            small = 1 - beta1 < 0.5  # torch's lerp takes one of two forms by the weight
+            rows = [(group["weight_decay"], 1 - beta1 if small else beta1, beta2, group["eps"],
+                     group["lr"] / (1 - beta1 ** state["step"])) for state in states]
+            new_params, new_avgs, new_infs = _adamax_update(
+                _values(params), mindspore.mutable(tuple(p.grad for p in params)), _column(states, "exp_avg"),
+                _column(states, "exp_inf"), _scalars(rows), bool(group["maximize"]), bool(group["weight_decay"]),
+                small)
+            self._write_back(params, new_params, states, exp_avg=new_avgs, exp_inf=new_infs)
+
+
 def clip_grad_value_(parameters, clip_value):
     """torch.nn.utils.clip_grad_value_: each ``p.grad`` clamped to [-clip_value, clip_value]
     (a new tensor set as ``p.grad``, the _torch_compat protocol); returns None."""
@@ -6548,8 +6703,8 @@ def _signature_meta(base):
     meta = _SIGNATURE_METAS.get(base)
     if meta is None:
         meta = base("torch_signature_type", (base,), {
-            "__instancecheck__": lambda cls, obj: isinstance(obj, cls._torch_target),
-            "__subclasscheck__": lambda cls, sub: issubclass(sub, cls._torch_target),
+            "__instancecheck__": lambda cls, obj: isinstance(obj, cls._torch_type),
+            "__subclasscheck__": lambda cls, sub: issubclass(sub, cls._torch_type),
         })
         _SIGNATURE_METAS[base] = meta
     return meta
@@ -6566,7 +6721,8 @@ def torch_signature(target, torch_name, args=None, *, kwargs=None, drop=(), valu
     reason when missing, ``without`` torch argument -> the target when it is not passed (torch's
     implicit Softmax dim).  One class per ``(target, torch_name)``, so ``norm_layer is
     nn.BatchNorm2d`` compares as in torch where both sides were converted; ``isinstance`` and
-    ``issubclass`` against it test the target.  A target that is neither a Cell nor a plain class
+    ``issubclass`` against it test the target (or a ``without`` class the target derives from:
+    MindSpore's Embedding for the helper's).  A target that is neither a Cell nor a plain class
     (``mindspore.Parameter``, whose ``__new__`` builds the object) gets a function."""
     key = (target, torch_name)
     made = _SIGNATURES.get(key)
@@ -6633,8 +6789,12 @@ def torch_signature(target, torch_name, args=None, *, kwargs=None, drop=(), valu
             target.__init__(self, *positional, **out)
 
         meta = _signature_meta(type(target))
+        # isinstance tests the most general class the call may build (nn.Embedding, where the
+        # target is the helper's subclass for a padding_idx)
+        general = next((other for other in without.values() if isinstance(other, type) and issubclass(target, other)),
+                       target)
         made = meta(short, (target,), {"__new__": __new__, "__init__": __init__, "__module__": __name__,
-                                        "_torch_target": target,
+                                        "_torch_target": target, "_torch_type": general,
                                         "__doc__": f"{torch_name}, taking torch's arguments: a {target.__name__}."})
     else:
         def made(*a, **kw):

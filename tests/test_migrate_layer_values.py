@@ -196,3 +196,24 @@ def test_calls_the_codemod_cannot_read_apply_the_mapping_where_they_run(compat, 
     _same_training_outputs(OPTIONS_SOURCE, ms_mod, (2, 3, 5, 5))
     with pytest.raises(NotImplementedError, match=r"track_running_stats=False"):
         ms_mod.build(flag=False)
+
+
+def test_an_embedding_class_held_as_a_value_builds_the_padding_helper_only_with_a_padding_idx(
+        compat, tmp_path, monkeypatch):
+    """``emb_layer=nn.Embedding`` called later: with ``padding_idx`` the helper's Embedding (its
+    padding row gets no gradient), without it MindSpore's; ``isinstance`` against the value holds
+    for both, as torch's does."""
+    source = textwrap.dedent('''\
+        import torch.nn as nn
+
+
+        def build(emb_layer=nn.Embedding):
+            padded, plain = emb_layer(10, 4, padding_idx=0), emb_layer(10, 4)
+            return padded, plain, [isinstance(padded, emb_layer), isinstance(plain, emb_layer),
+                                   isinstance(plain, nn.Embedding), isinstance(padded, nn.Embedding)]
+    ''')
+    code, ms_mod, t_mod = both_versions(source, "embedding_value_case", tmp_path, monkeypatch)
+    padded, plain, kinds = ms_mod.build()
+    assert kinds == t_mod["build"]()[2] == [True, True, True, True]
+    assert isinstance(padded, compat.Embedding) and padded.padding_idx == 0
+    assert type(plain) is not compat.Embedding and plain.padding_idx is None

@@ -122,3 +122,28 @@ def test_samplers_and_batch_samplers_give_torchs_batches(compat):
         compat.data_loader(samples, batch_sampler=Episodes(), batch_size=2)
     with pytest.raises(ValueError, match="mutually exclusive with shuffle"):
         compat.data_loader(samples, sampler=[0], shuffle=True)
+
+
+def test_subset_concat_and_random_split_index_as_torchs(compat):
+    """Subset, ConcatDataset and random_split (helpers: MindSpore has none of them) give torch's
+    items, lengths and cumulative sizes; random_split's parts have torch's sizes (fractions too)
+    and cover the dataset once (the members differ: numpy's permutation, not torch's stream)."""
+    from torch.utils import data as tdata
+
+    rows = np.arange(30, dtype=np.float32).reshape(10, 3)
+    t_base = tdata.TensorDataset(torch.from_numpy(rows))
+    m_base = compat.TensorDataset(mindspore.Tensor(rows))
+    t_cat = tdata.ConcatDataset([tdata.Subset(t_base, [7, 1, 4]), tdata.Subset(t_base, range(5, 9))])
+    m_cat = compat.ConcatDataset([compat.Subset(m_base, [7, 1, 4]), compat.Subset(m_base, range(5, 9))])
+    assert len(m_cat) == len(t_cat) == 7 and m_cat.cumulative_sizes == t_cat.cumulative_sizes
+    for i in list(range(7)) + [-1, -7]:
+        np.testing.assert_array_equal(m_cat[i][0].asnumpy(), t_cat[i][0].numpy())
+    with pytest.raises(IndexError):
+        m_cat[7]
+    for lengths in ([8, 2], [0.8, 0.2], [0.33, 0.33, 0.34], [0.5, 0.25, 0.25]):
+        m_parts = compat.random_split(m_base, lengths)
+        t_parts = tdata.random_split(t_base, lengths)
+        assert [len(p) for p in m_parts] == [len(p) for p in t_parts], lengths
+        assert sorted(i for p in m_parts for i in p.indices) == list(range(10))
+    with pytest.raises(ValueError):
+        compat.random_split(m_base, [3, 3])

@@ -697,3 +697,33 @@ def test_parameters_lists_frozen_parameters_and_leaves_buffers_out_as_torchs(com
     assert want[0] == [2 + (12 + 4) + (4 + 4) + (8 + 2), 1, 6, 7, 7]  # scale is frozen from the start
     assert want[1][2] == 2 and want[2][2] == 0 and want[3][2] == 7
     assert abs(got[4] - 0.5 * 36) < 1e-4 and abs(want[4] - 0.5 * 36) < 1e-4  # teacher = (teacher + net + 1) / 2
+
+
+NAMES = textwrap.dedent('''\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = nn.Embedding(10, 8, padding_idx=0)
+            self.LayerNorm = nn.LayerNorm(8)
+            self.block = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.PReLU(), nn.GroupNorm(2, 8))
+            self.encoder = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+            self.gamma = nn.Parameter(torch.ones(8))  # the program's own name: kept
+            self.register_buffer("steps", torch.zeros(1))
+
+
+    def names(net):
+        return [n for n, _ in net.named_parameters()], [n for n, _ in net.block.named_parameters(prefix="b")]
+''')
+
+
+def test_named_parameters_gives_torchs_names(compat, tmp_path, monkeypatch):
+    """named_parameters() names a LayerNorm's, BatchNorm's and GroupNorm's gamma/beta ``weight``/``bias``,
+    an Embedding's table and a PReLU's ``w`` ``weight``, a Transformer layer's dense1 ``linear1``,
+    as torch does, in torch's order: BERT-style ``no_decay = ["bias", "LayerNorm.weight"]``
+    grouping picked other Parameters with MindSpore's names (tests/scripts/decay_groups.py)."""
+    code, ms_mod, t_mod = both_versions(NAMES, "names_case", tmp_path, monkeypatch)
+    assert ms_mod.names(ms_mod.Net()) == t_mod["names"](t_mod["Net"]())

@@ -1,4 +1,4 @@
-"""The emitted AdamW, RMSprop, Adagrad and Adadelta keep torch's formulas, defaults and protocol.
+"""The emitted AdamW, RMSprop, Adagrad, Adadelta and Adamax keep torch's formulas, defaults and protocol.
 
 Each helper optimizer is stepped side by side with torch's over 25 steps on differently shaped
 parameters (float32, float64 and both in one group), with a parameter that has no gradient
@@ -37,9 +37,11 @@ OPTIMIZER_CASES = [
     ("Adagrad", {"lr": 0.05, "initial_accumulator_value": 0.1, "eps": 1e-6, "maximize": True}),
     ("Adadelta", {}),  # lr 1.0, rho 0.9, eps 1e-6
     ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.02, "maximize": True}),
+    ("Adamax", {}),  # lr 2e-3, betas (0.9, 0.999), eps 1e-8
+    ("Adamax", {"lr": 1e-2, "betas": (0.3, 0.9), "eps": 1e-3, "weight_decay": 0.05, "maximize": True}),
 ]
 STATE_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "momentum_buffer", "sum",
-              "acc_delta")
+              "acc_delta", "exp_inf")
 
 
 @pytest.mark.parametrize("dtypes", sorted(DTYPES))
