@@ -113,9 +113,9 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.grad = None
+        """torch's: every ``p.grad`` None, or with ``set_to_none=False`` a zero tensor where there
+        was one (a zero gradient is still a gradient: the optimizers step it, as torch's do)."""
+        _zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
 
     def step(self):
         raise NotImplementedError
@@ -1467,12 +1467,20 @@ def layer_attr(layer, name):
 __all__ += ["layer_attr"]
 
 
-def zero_grad(params):
-    """``module.zero_grad()``: forget the gradients of a Cell's parameters (or of an iterable)."""
+def zero_grad(params, set_to_none=True):
+    """``module.zero_grad(set_to_none)``: forget the gradients of a Cell's parameters (or of an
+    iterable), or with ``set_to_none=False`` zero those that have one, as torch's."""
     if isinstance(params, nn.Cell):
         params = params.get_parameters()
+    _zero_grads(params, set_to_none)
+
+
+def _zero_grads(params, set_to_none):
     for p in params:
-        p.grad = None
+        if set_to_none or _grad(p) is None:
+            p.grad = None
+        else:
+            p.grad = ops.zeros_like(p.grad)
 
 
 def tanh(input):
@@ -6249,8 +6257,9 @@ def jit_construct(construct):
 
     A construct whose graph does not compile (a Python feature MindSpore's graph syntax lacks,
     in the construct or in what it calls) runs in PyNative from then on, for every instance,
-    with one warning giving the compiler's first line: PyNative raises the error itself if it
-    is the code's own."""
+    with one warning giving the compiler's first line.  An error the code itself raises (a
+    failed shape check, which MindSpore may raise while compiling) is raised from the PyNative
+    run, and the construct stays compiled."""
     compiled = mindspore.jit(construct)
     use = _ConstructUse()
 
@@ -6270,16 +6279,18 @@ def jit_construct(construct):
         object.__setattr__(self, "_phase", f"{saved}.{token}")
         try:
             return compiled(self, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - PyNative below raises it again if it is the code's own
-            if use.broken is None:
-                use.broken = _first_error_line(exc)
-                code = construct.__code__
-                warnings.warn(f"{code.co_filename}:{code.co_firstlineno}: {type(self).__name__}.construct runs "
-                              f"uncompiled (PyNative) from now on: it does not compile: {use.broken}",
-                              RuntimeWarning, stacklevel=2)
+        except Exception as exc:  # noqa: BLE001 - run in PyNative: the code's own error raises there again
+            failure = exc
         finally:
             object.__setattr__(self, "_phase", saved)
-        return construct(self, *args, **kwargs)
+        result = construct(self, *args, **kwargs)  # raises what the code itself raises (a shape check)
+        if use.broken is None:  # PyNative ran it: the graph, not the code, failed
+            use.broken = _first_error_line(failure)
+            code = construct.__code__
+            warnings.warn(f"{code.co_filename}:{code.co_firstlineno}: {type(self).__name__}.construct runs "
+                          f"uncompiled (PyNative) from now on: it does not compile: {use.broken}",
+                          RuntimeWarning, stacklevel=2)
+        return result
 
     run._construct_use = use
     return run

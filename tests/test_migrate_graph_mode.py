@@ -331,7 +331,7 @@ class Checked(nn.Module):
 """
 
 
-def test_assert_and_standard_raise_are_compiled_and_still_fire(tmp_path, monkeypatch):
+def test_assert_and_standard_raise_are_compiled_and_still_fire(compat, tmp_path, monkeypatch):
     """assert and raise ValueError(...) no longer keep a construct in PyNative: the compiled
     construct gives torch's values and raises the same exception types on bad input."""
     mindspore = pytest.importorskip("mindspore")
@@ -865,3 +865,32 @@ def test_a_construct_that_does_not_compile_runs_in_pynative_with_one_warning(com
         np.testing.assert_allclose(second(x).asnumpy(), second.fc(x).asnumpy() * 2.0, rtol=1e-6)
         np.testing.assert_allclose(first(x).asnumpy(), first.fc(x).asnumpy() * 2.0, rtol=1e-6)
     assert Net.construct._construct_use.broken.startswith("RuntimeError: Unsupported statement 'Try'")
+
+
+def test_a_constructs_own_error_is_raised_and_the_construct_stays_compiled(compat):
+    """An error the code raises itself (a shape check MindSpore evaluates while compiling) comes
+    from the PyNative run, as torch would raise it, with no warning; the construct stays
+    compiled for the calls that pass the check."""
+    mindspore = pytest.importorskip("mindspore")
+    from mindspore import nn
+
+    class Checked(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Dense(3, 2)
+
+        @compat.jit_construct
+        def construct(self, x):
+            if x.shape[1] != 3:
+                raise ValueError("3 columns expected")
+            return self.fc(x)
+
+    net = Checked()
+    good = mindspore.Tensor(np.ones((2, 3), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="3 columns expected"):
+            net(mindspore.Tensor(np.ones((2, 4), np.float32)))
+        np.testing.assert_allclose(net(good).asnumpy(), net.fc(good).asnumpy(), rtol=1e-6)
+    use = Checked.construct._construct_use
+    assert use.broken is None and net in use.compiled
