@@ -3842,6 +3842,25 @@ def index_add_(input, dim, index, source, alpha=1):
     return assign_data(input, index_add(input, dim, index, source, alpha))
 
 
+def _untyped_in_place(name, helper):
+    """``x.<name>(...)`` where the tool could not type ``x``: a MindSpore tensor written in place by
+    ``helper``, any other object's own method."""
+    def run(x, *args, **kwargs):
+        if isinstance(x, mindspore.Tensor):
+            return helper(x, *args, **kwargs)
+        return getattr(x, name)(*args, **kwargs)
+
+    run.__name__ = run.__qualname__ = f"{name}of"
+    run.__doc__ = f"torch's ``x.{name}(...)`` on something the tool could not type: a MindSpore tensor through ``{helper.__name__}``, in place; any other object's own method."
+    return run
+
+
+scatter_of = _untyped_in_place("scatter_", scatter_)
+scatter_add_of = _untyped_in_place("scatter_add_", scatter_add_)
+index_add_of = _untyped_in_place("index_add_", index_add_)
+__all__ += ["scatter_of", "scatter_add_of", "index_add_of"]
+
+
 def new_full(input, size, fill_value, dtype=None):
     """torch.Tensor.new_full: ``input``'s dtype unless ``dtype`` is given (Tensor.new_full is
     Ascend-only in MindSpore 2.10)."""

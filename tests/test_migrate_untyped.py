@@ -583,3 +583,30 @@ def test_untyped_argmax_and_named_parameters_decide_at_run_time(compat, tmp_path
         np.testing.assert_array_equal(got.asnumpy(), want.numpy())
     assert ms_mod.names(mindspore.nn.Dense(2, 3)) == t_mod["names"](torch.nn.Linear(2, 3)) == \
         (["weight", "bias"], ["m.weight", "m.bias"])
+
+
+SCATTERS = textwrap.dedent('''\
+    import torch
+
+
+    def one_hot(buffer, index, counts, rows, src):
+        buffer.zero_()
+        hot = buffer.scatter_(1, index.view(-1, 1), 1)
+        counts.scatter_add_(0, index, torch.ones(index.shape[0]))
+        rows.index_add_(0, index, src)
+        return hot, buffer, counts, rows
+''')
+
+
+def test_untyped_scatter_and_index_add_write_in_place_at_run_time(compat, tmp_path, monkeypatch):
+    """pyGRU4REC's ``buffer.scatter_(1, index, 1)`` on an argument of unknown type (its one-hot
+    buffer): a MindSpore tensor is written in place as torch's, and the call returns it."""
+    code, ms_mod, t_mod = both_versions(SCATTERS, "untyped_scatters", tmp_path, monkeypatch)
+    assert "scatter_of(buffer, 1" in code and "scatter_add_of(counts" in code and "index_add_of(rows" in code, code
+    index = np.array([2, 0, 2])
+    args = (np.full((3, 4), 7.0, np.float32), index, np.zeros(4, np.float32), np.zeros((4, 2), np.float32),
+            np.arange(6, dtype=np.float32).reshape(3, 2))
+    want = t_mod["one_hot"](*[torch.from_numpy(a.copy()) for a in args])
+    got = ms_mod.one_hot(*[mindspore.Tensor(a.copy()) for a in args])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.asnumpy(), w.numpy())
