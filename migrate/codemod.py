@@ -1419,10 +1419,11 @@ class MigrateTransformer(cst.CSTTransformer):
         ``BOTTOM`` with the site reported uncertain (Linear's ``weight`` is Embedding's
         ``embedding_table``: no one spelling is right for both) unless ``quiet``."""
         rtype = self.ctx.type_of(receiver)
-        if rtype is None and isinstance(receiver, cst.Attribute) and receiver.attr.value == "data" \
+        if rtype is None and isinstance(receiver, cst.Attribute) and receiver.attr.value in ("data", "grad") \
                 and member.endswith("_") and torch_only_tensor_member(member):
-            # `model.logit_scale.data.clamp_(0, 4.6)` on a model nothing types: `.data` followed by
-            # an in-place method only torch's tensors have is a tensor's data
+            # `model.logit_scale.data.clamp_(0, 4.6)`, `model.fc.bias.grad.mul_(0.5)` on a model
+            # nothing types: `.data` or `.grad` followed by an in-place method only torch's tensors
+            # have is a tensor's data or gradient
             return TENSOR
         if rtype is None or rtype.kind != "module" or not rtype.items:
             return rtype

@@ -4419,6 +4419,26 @@ class Adamax(Optimizer):
             self._write_back(params, new_params, states, exp_avg=new_avgs, exp_inf=new_infs)
 
 
+def parameters_to_vector(parameters):
+    """torch.nn.utils.parameters_to_vector: every parameter flattened, concatenated in order."""
+    return ops.cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec, parameters):
+    """torch.nn.utils.vector_to_parameters: ``vec``'s consecutive slices written into the
+    parameters, in place and in order (``assign_data``)."""
+    if not isinstance(vec, mindspore.Tensor):
+        raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
+    start = 0
+    for p in parameters:
+        n = int(np.prod(p.shape)) if p.shape else 1
+        assign_data(p, vec[start:start + n].reshape(tuple(p.shape)))
+        start += n
+
+
+__all__ += ["parameters_to_vector", "vector_to_parameters"]
+
+
 def clip_grad_value_(parameters, clip_value):
     """torch.nn.utils.clip_grad_value_: each ``p.grad`` clamped to [-clip_value, clip_value]
     (a new tensor set as ``p.grad``, the _torch_compat protocol); returns None."""
