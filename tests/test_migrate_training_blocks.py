@@ -150,7 +150,7 @@ def test_a_forward_before_an_early_continue_is_reported():
     assert "`pred = model(x)`" in sites[0][2] and "`if i % 2:`" in sites[0][2]
 
 
-def test_a_loop_with_its_own_break_rides_along_but_a_return_is_a_barrier():
+def test_a_loop_with_its_own_break_rides_along_but_a_return_is_a_barrier_or_a_guard():
     loop = textwrap.dedent("""\
         import torch
         model = torch.nn.Linear(3, 1)
@@ -171,7 +171,13 @@ def test_a_loop_with_its_own_break_rides_along_but_a_return_is_a_barrier():
     closure = out.code[out.code.index("def _loss_fn"):out.code.index("value_and_grad(_loss_fn")]
     assert "break" in closure and "for t in extra:" in closure and "loss = ((model(x) - y) ** 2).mean()" in closure
     guarded = loop.format(guard="if loss is None:\n        return")
-    sites = _sites(guarded)
+    out = convert_source(guarded, SPEC, "t.py")  # a guard that leaves early: the gradients are taken before it
+    assert not [s for s in out.sites if s.kind not in ("converted", "graph", "pynative")], out.code
+    assert out.code.index("value_and_grad(_loss_fn") < out.code.index("if loss is None:") < out.code.index("accumulate_grad("), out.code
+    returning = loop.format(guard="pass").replace("        loss = loss + (model(t) ** 2).mean()\n",
+                                                   "        loss = loss + (model(t) ** 2).mean()\n        return\n")
+    assert "        return\n" in returning
+    sites = _sites(returning)  # a return inside the loss computation itself stays a barrier
     assert [k for k, _, _ in sites] == ["unsupported"], sites
 
 
@@ -746,3 +752,55 @@ def test_a_method_call_on_a_model_of_unknown_type_stays_in_the_differentiated_cl
     xs = [rng.standard_normal((3, 4)).astype(np.float64) for _ in range(3)]
     for got, want in zip(ms_mod.run(weights, xs), t_mod["run"](weights, xs)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+GUARDED = """\
+import torch
+import torch.nn.functional as F
+
+
+def run(model, x, y, opt, limit):
+    skipped, losses = 0, []
+    for start in range(0, 12, 4):
+        loss = F.mse_loss(model(x[start:start + 4]), y[start:start + 4])
+        if torch.isnan(loss) or loss.item() > limit:
+            skipped += 1
+            continue
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return skipped, losses
+"""
+
+
+def test_a_guard_between_the_loss_and_its_backward_skips_the_step_as_torchs(compat, tmp_path, monkeypatch):
+    """``if torch.isnan(loss) or loss.item() > limit: continue`` between the loss and backward():
+    the gradients are taken before the guard (torch's forward ran there too) and stored at the
+    backward, so a skipped batch changes nothing; a guard followed by a new binding of the loss
+    stays reported (the loss must then be computed after the guard)."""
+    torch = pytest.importorskip("torch")
+    mindspore = pytest.importorskip("mindspore")
+    from test_migrate_numeric import both_versions
+
+    code, ms_mod, t_mod = both_versions(GUARDED, "guarded_step", tmp_path, monkeypatch)
+    assert code.index("value_and_grad(_loss_fn") < code.index("continue") < code.index("accumulate_grad("), code
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype(np.float32), rng.normal(size=(12, 1)).astype(np.float32)
+    y[4:8] *= 10  # the second batch's loss is large: skipped
+    t_model, m_model = torch.nn.Linear(3, 1), mindspore.nn.Dense(3, 1)
+    m_model.weight.set_data(mindspore.Tensor(t_model.weight.detach().numpy()))
+    m_model.bias.set_data(mindspore.Tensor(t_model.bias.detach().numpy()))
+    want = t_mod["run"](t_model, torch.from_numpy(x), torch.from_numpy(y), torch.optim.SGD(t_model.parameters(), lr=0.1), 5.0)
+    got = ms_mod.run(m_model, mindspore.Tensor(x), mindspore.Tensor(y), compat.SGD(m_model.trainable_params(), lr=0.1), 5.0)
+    assert got[0] == want[0] == 1
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
+    np.testing.assert_allclose(m_model.weight.asnumpy(), t_model.weight.detach().numpy(), rtol=1e-5)
+
+    rebound = GUARDED.replace("        opt.zero_grad()\n", "        loss = loss / 2\n        opt.zero_grad()\n")
+    out = convert_source(rebound, SPEC, "rebound.py")
+    reasons = [s.reason for s in out.sites if s.kind == "unsupported"]
+    assert len(reasons) == 1 and "`if torch.isnan(loss) or loss.item() > limit:`" in reasons[0], out.code
+    remade = GUARDED.replace("        opt.zero_grad()\n", "        x = x * 2\n        opt.zero_grad()\n")
+    out = convert_source(remade, SPEC, "remade.py")  # torch's backward reads the graph built before: fine
+    assert not [s for s in out.sites if s.kind == "unsupported"], out.code

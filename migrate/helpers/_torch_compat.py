@@ -2636,7 +2636,7 @@ def _ddof(correction):
     return int(correction) if isinstance(correction, bool) else correction
 
 
-def std(input, dim=None, correction=None, keepdim=False):
+def std(input, dim=None, correction=None, keepdim=False, unbiased=None):
     """torch.std / Tensor.std: Bessel-corrected by default (``correction=1``), where ``ops.std``
     and ``Tensor.std`` default to ``ddof=0`` (the method is 0.2 off on a (3, 4, 5) draw,
     measured).  torch's older forms pass positionally: ``std(x, dim, unbiased, keepdim)`` puts
@@ -2644,13 +2644,17 @@ def std(input, dim=None, correction=None, keepdim=False):
     ``std(x, unbiased)`` is a bool where ``dim`` is.  ``dim`` None, an int, a tuple or a list."""
     if isinstance(dim, bool):  # torch.std(x, False): the (input, unbiased) form
         dim, correction = None, dim
+    if unbiased is not None:  # torch's unbiased= keyword (accepted, though no longer documented)
+        correction = int(bool(unbiased))
     return ops.std(input, _reduce_dims(dim), _ddof(correction), keepdim)
 
 
-def var(input, dim=None, correction=None, keepdim=False):
+def var(input, dim=None, correction=None, keepdim=False, unbiased=None):
     """torch.var / Tensor.var: as ``std`` above (``ops.var`` defaults to ``ddof=0``, torch to 1)."""
     if isinstance(dim, bool):
         dim, correction = None, dim
+    if unbiased is not None:
+        correction = int(bool(unbiased))
     return ops.var(input, _reduce_dims(dim), _ddof(correction), keepdim)
 
 

@@ -577,8 +577,13 @@ class _Plan:
     """A backward() site found while visiting; applied when its block is left."""
 
     def __init__(self, index: int, loss: str, first: int, weights: Optional[cst.BaseExpression], aux: list[str], call,
-                 carried: Sequence[str] = (), grads_target: Optional[cst.BaseExpression] = None):
+                 carried: Sequence[str] = (), grads_target: Optional[cst.BaseExpression] = None,
+                 split: Optional[int] = None):
         self.index, self.loss, self.first, self.weights, self.aux, self.call = index, loss, first, weights, aux, call
+        # where the closure ends: the backward's statement, or a guard before it that may skip the
+        # step (`if torch.isnan(loss): continue`): the gradients are taken before the guard and
+        # stored at the backward
+        self.split = index if split is None else split
         self.carried = list(carried)  # names read before the computation rebinds them: parameters
         # torch.autograd.grad: the assignment target of the gradients (the weights are then the
         # call's converted second argument, read from the converted statement)
@@ -968,11 +973,11 @@ def step(loss: mindspore.Tensor):
                 self.ctx.unsupported(call, rule, "no optimizer (zero_grad/step) or module zero_grad() next to this "
                                                  "backward(): the parameters it differentiates are unknown")
             return None
-        found = self._slice(block, j, loss.value, call, rule, outside=reads(weights))
+        found = self._slice(block, j, loss.value, call, rule, outside=reads(weights), guards=True)
         if found is None:
             return None
-        first, aux, carried = found
-        return _Plan(j, loss.value, first, weights, aux, call, carried)
+        first, aux, carried, split = found
+        return _Plan(j, loss.value, first, weights, aux, call, carried, split=split)
 
     def _autograd_grad(self, node: cst.SimpleStatementLine) -> Optional[cst.Call]:
         """The call in ``target = torch.autograd.grad(...)``, else None."""
@@ -1027,19 +1032,28 @@ def step(loss: mindspore.Tensor):
         found = self._slice(block, j, loss, call, rule, outside=reads(positional[1].value))
         if found is None:
             return None
-        first, aux, carried = found
+        first, aux, carried, _ = found
         return _Plan(j, loss, first, None, aux, call, carried, grads_target=node.body[0].targets[0].target)
 
-    def _slice(self, block, j: int, loss: str, call: cst.Call, rule: str, outside: set = frozenset()):
-        """(first statement, aux names, carried names) of the statements before ``block[j]``
+    def _slice(self, block, j: int, loss: str, call: cst.Call, rule: str, outside: set = frozenset(),
+               guards: bool = False):
+        """(first statement, aux names, carried names, end) of the statements before ``block[j]``
         that compute ``loss``, or None (reported).  ``outside``: the names the differentiated
         parameters are read through (the optimizer); the statement binding one of them (``opt =
         Adam(net.parameters())`` in straight-line code) and those before it stay outside the
-        closure, whose parameters must exist before it is called."""
+        closure, whose parameters must exist before it is called.  With ``guards``, a statement
+        between the loss and its backward that may leave the loop or function early (``if
+        torch.isnan(loss): continue``) ends the closure there (``end``, else ``j``): the
+        gradients are taken before it, as torch's forward ran before it, and stored at the
+        backward (a statement after the guard that binds the loss again makes the guard a
+        barrier, as before: the loss is then computed after it)."""
         removed = self.ctx.removed_statements  # earlier statements of the block are converted by now
-        needed, first, barrier = {loss}, None, None
+        needed, first, barrier, end = {loss}, None, None, j
         for i in range(j - 1, -1, -1):
             if id(block[i]) in removed:
+                continue
+            if guards and first is None and self._guard(block[i]):
+                end = i
                 continue
             if (_is_barrier(block[i]) or self._autograd_grad(block[i]) is not None or self._takes_grad(block[i])
                     or binds(block[i]) & outside):
@@ -1053,7 +1067,7 @@ def step(loss: mindspore.Tensor):
         if first is None:
             self.ctx.unsupported(call, rule, f"`{loss}` is not computed in this block: move its computation next to it")
             return None
-        body = [s for s in block[first:j] if id(s) not in removed]
+        body = [s for s in block[first:end] if id(s) not in removed]
         free = free_reads(body)  # what the closure reads from outside, or before binding it
         # a name read only as `x.detach()`/`x.data` is a constant to torch's backward as well (a GAN's
         # discriminator step reading the generator's output from before `optimizer_G.step()`)
@@ -1079,7 +1093,13 @@ def step(loss: mindspore.Tensor):
         # same statements in the loop's next iteration (an LSTM's `hidden = repackage(hidden)`,
         # then `output, hidden = model(x, hidden)`), it would otherwise stay the old one
         aux = sorted(((all_bound - {loss}) & reads(self._functions[-1], skip=body)) | (carried - {loss}))
-        return first, aux, sorted(carried)
+        return first, aux, sorted(carried), end
+
+    def _guard(self, stmt: cst.BaseStatement) -> bool:
+        """``if <test>: continue`` (or break/return/raise, with statements before it): a compound
+        statement that may leave the block early and holds no step(), backward() nor gradient."""
+        return (isinstance(stmt, cst.If) and _escapes(stmt) and not any(_is_barrier(s) for s in _statements_in(stmt))
+                and self._autograd_grad(stmt) is None and not self._takes_grad(stmt))
 
     def _constants_before(self, block, barrier: int, free: set, call: cst.Call, rule: str) -> bool:
         """The closure reads names (``free``) that statements before ``block[barrier]`` bind: to it
@@ -1349,7 +1369,7 @@ def step(loss: mindspore.Tensor):
                                    "the statements computing the loss became a closure; _torch_compat.grad_of "
                                    "differentiates it with respect to the inputs (which must be Parameters)")
                 continue
-            out[first:index + 1] = self._emit(out, plan, first, index, orig[plan.first:plan.index])
+            out[first:index + 1] = self._emit(out, plan, first, index, orig[plan.first:plan.split], position[plan.split])
             self.ctx.converted(plan.call, plan.rule)
         return out
 
@@ -1385,17 +1405,21 @@ def step(loss: mindspore.Tensor):
             trailing_whitespace=new[j].trailing_whitespace)
         return [fn, assign]
 
-    def _emit(self, new: list, plan: _Plan, first: int, j: int, originals: Sequence[cst.BaseStatement]) -> list:
-        compiled = self._compiled_step(new, plan, first, j, originals)
+    def _emit(self, new: list, plan: _Plan, first: int, j: int, originals: Sequence[cst.BaseStatement],
+              end: Optional[int] = None) -> list:
+        """The closure of ``new[first:end]``, its value_and_grad call, the statements from ``end``
+        to the backward (a guard), and the gradients stored at the backward (``new[j]``)."""
+        end = j if end is None else end
+        compiled = self._compiled_step(new, plan, first, j, originals, end)
         if compiled is not None:
             return compiled
-        fn, returned = self._closure(new, plan, first, j)
+        fn, returned = self._closure(new, plan, first, end)
         fn_name = fn.name.value
         grads_name = self._fresh(f"_{plan.loss}_grads")
         has_aux, outputs = _aux(returned)
         args = [cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]
         value = cst.Call(func=cst.Call(func=self.ctx.helper("pynative_value_and_grad"), args=args))
-        return [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
+        return [fn, self._grads_assign(outputs, grads_name, value), *new[end:j], self._store(plan, grads_name, new[j])]
 
     def _grads_assign(self, outputs: cst.BaseExpression, grads_name: str, value: cst.BaseExpression):
         return cst.SimpleStatementLine([cst.Assign(
@@ -1411,7 +1435,7 @@ def step(loss: mindspore.Tensor):
 
     # -- the compiled form --------------------------------------------------------------
     def _compiled_step(self, new: list, plan: _Plan, first: int, j: int,
-                       originals: Sequence[cst.BaseStatement]) -> Optional[list]:
+                       originals: Sequence[cst.BaseStatement], end: Optional[int] = None) -> Optional[list]:
         """The step as ``compiled_value_and_grad(fn, weights)(*args)`` (one graph for the
         forward and backward), or None (reported) where the closure may not behave as a graph:
         its statements must be plain assignments the graph-mode check accepts; ``zero_grad()``
@@ -1423,8 +1447,9 @@ def step(loss: mindspore.Tensor):
         number recompiles instead of going stale."""
         if not self.ctx.jit:
             return None
+        end = j if end is None else end
         kept = [o for o in originals if id(o) not in self.ctx.removed_statements]
-        body = list(new[first:j])
+        body = list(new[first:end])
         if len(kept) != len(body):  # a statement became several (or none): positions do not line up
             self.ctx.report_step(plan.call, "the loss closure holds a statement another rewrite expanded")
             return None
@@ -1475,7 +1500,8 @@ def step(loss: mindspore.Tensor):
                           args=[cst.Arg(cst.Name(fn_name)), cst.Arg(plan.weights.deep_clone()), *has_aux]),
             args=[cst.Arg(a) for a in args])
         self.ctx.report_step(plan.call, None)
-        return hoisted + [fn, self._grads_assign(outputs, grads_name, value), self._store(plan, grads_name, new[j])]
+        return hoisted + [fn, self._grads_assign(outputs, grads_name, value), *new[end:j],
+                          self._store(plan, grads_name, new[j])]
 
     def _called_modules(self, originals: Sequence[cst.BaseStatement]) -> frozenset:
         """The code of the attribute chains the statements call that are modules (``self.loss_fn``
