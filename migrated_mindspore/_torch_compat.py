@@ -2630,32 +2630,32 @@ def _reduce_dims(dim):
     return tuple(dim) if isinstance(dim, list) else dim
 
 
-def _ddof(correction):
+def _reduction_args(dim, correction, unbiased):
+    """(axes, ddof) for ``ops.std``/``ops.var`` from torch's std/var arguments: torch's older
+    forms pass positionally, ``std(x, dim, unbiased, keepdim)`` putting the bool ``unbiased``
+    where ``correction`` is (the same number: False 0, True 1) and ``std(x, unbiased)`` a bool
+    where ``dim`` is; the ``unbiased=`` keyword, which torch still accepts though its documented
+    signature no longer lists it, is read the same way; no correction is torch's 1."""
+    if isinstance(dim, bool):  # std(x, False): the (input, unbiased) form
+        dim, correction = None, dim
+    if unbiased is not None:
+        correction = bool(unbiased)
     if correction is None:
-        return 1
-    return int(correction) if isinstance(correction, bool) else correction
+        correction = 1
+    return _reduce_dims(dim), int(correction) if isinstance(correction, bool) else correction
 
 
 def std(input, dim=None, correction=None, keepdim=False, unbiased=None):
     """torch.std / Tensor.std: Bessel-corrected by default (``correction=1``), where ``ops.std``
     and ``Tensor.std`` default to ``ddof=0`` (the method is 0.2 off on a (3, 4, 5) draw,
-    measured).  torch's older forms pass positionally: ``std(x, dim, unbiased, keepdim)`` puts
-    the bool ``unbiased`` where ``correction`` is, and it is the same number (False: 0, True: 1);
-    ``std(x, unbiased)`` is a bool where ``dim`` is.  ``dim`` None, an int, a tuple or a list."""
-    if isinstance(dim, bool):  # torch.std(x, False): the (input, unbiased) form
-        dim, correction = None, dim
-    if unbiased is not None:  # torch's unbiased= keyword (accepted, though no longer documented)
-        correction = int(bool(unbiased))
-    return ops.std(input, _reduce_dims(dim), _ddof(correction), keepdim)
+    measured); torch's older argument forms as ``_reduction_args`` reads them.  ``dim`` None, an
+    int, a tuple or a list."""
+    return ops.std(input, *_reduction_args(dim, correction, unbiased), keepdim)
 
 
 def var(input, dim=None, correction=None, keepdim=False, unbiased=None):
     """torch.var / Tensor.var: as ``std`` above (``ops.var`` defaults to ``ddof=0``, torch to 1)."""
-    if isinstance(dim, bool):
-        dim, correction = None, dim
-    if unbiased is not None:
-        correction = int(bool(unbiased))
-    return ops.var(input, _reduce_dims(dim), _ddof(correction), keepdim)
+    return ops.var(input, *_reduction_args(dim, correction, unbiased), keepdim)
 
 
 def median(input, dim=None, keepdim=False):
@@ -3379,19 +3379,21 @@ def scatter_add(input, dim, index, src):
     """torch.scatter_add (not in place): repeated positions accumulate (``ops.scatter_add``
     is another operation: rows of a Parameter at indices).  The sums are
     ``ops.unsorted_segment_sum`` over each element's flat position in ``input``, not
-    ``ops.tensor_scatter_elements(..., "add")``: that kernel gave wrong sums in about one call
-    in four inside a compiled gradient (MindSpore 2.10 CPU, two message-passing layers,
-    measured against this form and against numpy; see ``_SEGMENT_SUM_NOTE``)."""
+    ``ops.tensor_scatter_elements(..., "add")``: on MindSpore 2.10's CPU a compiled
+    value_and_grad of two message-passing layers (``m = (h @ W)[src]``, ``agg =
+    tensor_scatter_elements(zeros_like(h), dst, m, 0, "add")``, ``h = relu((h + agg) @ W2)``, 30
+    edges into 10 nodes) gave gradients off by up to 1e-1 in 51 of 200 calls, where the
+    segment sum gave the same gradients in every call (measured)."""
     updates = ops.cast(_index_shaped(src, index), input.dtype)
     shape = tuple(input.shape)
     if not shape:
         return ops.tensor_scatter_elements(input.reshape(1), index.reshape(1), updates.reshape(1), 0, "add").reshape(())
+    if index.size == 0:
+        return input + 0  # nothing to add (a new tensor, as torch's; the segment-sum kernel refuses an empty input)
     axis = dim % len(shape)
     strides = [1] * len(shape)
     for k in range(len(shape) - 2, -1, -1):
         strides[k] = strides[k + 1] * shape[k + 1]
-    if index.size == 0:
-        return input + 0  # nothing to add (a new tensor, as torch's; the segment-sum kernel refuses an empty input)
     linear = ops.cast(index, mindspore.int64) * strides[axis]
     for k in range(len(shape)):
         if k != axis and index.shape[k] > 1:
@@ -3401,12 +3403,6 @@ def scatter_add(input, dim, index, src):
     sums = ops.unsorted_segment_sum(updates.reshape(-1), linear.reshape(-1), input.size)
     return input + sums.reshape(shape)
 
-
-#: why the helpers' scatter sums use ops.unsorted_segment_sum
-_SEGMENT_SUM_NOTE = """MindSpore 2.10 on a CPU: a compiled value_and_grad of two message-passing
-layers (``m = (h @ W)[src]``, ``agg = tensor_scatter_elements(zeros_like(h), dst, m, 0, "add")``,
-``h = relu((h + agg) @ W2)``, 30 edges into 10 nodes) gave gradients off by up to 1e-1 in 51 of
-200 calls; the same with ``ops.unsorted_segment_sum`` gave the same gradients in every call."""
 
 
 def dist(input, other, p=2):
@@ -3847,12 +3843,10 @@ def index_add_(input, dim, index, source, alpha=1):
 
 
 def _untyped_in_place(name, helper):
-    """``x.<name>(...)`` where the tool could not type ``x``: a MindSpore tensor written in place by
-    ``helper``, any other object's own method."""
+    """``x.<name>(...)`` where the tool could not type ``x``: ``untyped_method``'s dispatch, a
+    MindSpore tensor written in place by ``helper``, any other object's own method."""
     def run(x, *args, **kwargs):
-        if isinstance(x, mindspore.Tensor):
-            return helper(x, *args, **kwargs)
-        return getattr(x, name)(*args, **kwargs)
+        return untyped_method(x, name, helper, *args, **kwargs)
 
     run.__name__ = run.__qualname__ = f"{name}of"
     run.__doc__ = f"torch's ``x.{name}(...)`` on something the tool could not type: a MindSpore tensor through ``{helper.__name__}``, in place; any other object's own method."

@@ -517,7 +517,7 @@ class _FunctionFacts(cst.CSTVisitor):
     def __init__(self, chain) -> None:
         self._chain = chain
         self.order: dict[int, int] = {}
-        self.loops: dict[int, tuple] = {}  # id of a Name -> the loops around it, (start, end) each
+        self.loops: dict[int, tuple] = {}  # id of a Name -> the loops around it, [start, end] each
         self.assigned: dict[int, cst.BaseExpression] = {}
         self.inplace: dict[str, list[tuple[int, int, int]]] = {}  # name -> [(start, end, id of its receiver)]
         self._open: list[list[int]] = []  # the loops being walked: [start, end]

@@ -1406,10 +1406,10 @@ def step(loss: mindspore.Tensor):
         return [fn, assign]
 
     def _emit(self, new: list, plan: _Plan, first: int, j: int, originals: Sequence[cst.BaseStatement],
-              end: Optional[int] = None) -> list:
+              end: int) -> list:
         """The closure of ``new[first:end]``, its value_and_grad call, the statements from ``end``
-        to the backward (a guard), and the gradients stored at the backward (``new[j]``)."""
-        end = j if end is None else end
+        to the backward (a guard; none where ``end`` is ``j``), and the gradients stored at the
+        backward (``new[j]``)."""
         compiled = self._compiled_step(new, plan, first, j, originals, end)
         if compiled is not None:
             return compiled
@@ -1435,7 +1435,7 @@ def step(loss: mindspore.Tensor):
 
     # -- the compiled form --------------------------------------------------------------
     def _compiled_step(self, new: list, plan: _Plan, first: int, j: int,
-                       originals: Sequence[cst.BaseStatement], end: Optional[int] = None) -> Optional[list]:
+                       originals: Sequence[cst.BaseStatement], end: int) -> Optional[list]:
         """The step as ``compiled_value_and_grad(fn, weights)(*args)`` (one graph for the
         forward and backward), or None (reported) where the closure may not behave as a graph:
         its statements must be plain assignments the graph-mode check accepts; ``zero_grad()``
@@ -1447,7 +1447,6 @@ def step(loss: mindspore.Tensor):
         number recompiles instead of going stale."""
         if not self.ctx.jit:
             return None
-        end = j if end is None else end
         kept = [o for o in originals if id(o) not in self.ctx.removed_statements]
         body = list(new[first:end])
         if len(kept) != len(body):  # a statement became several (or none): positions do not line up
